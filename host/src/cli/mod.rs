@@ -1,0 +1,81 @@
+//! Command-line verbs. Each verb lives in its own module; this one only dispatches.
+
+mod bench;
+mod plugin_run;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use plugin_run::{PluginRunArgs, plugin_run};
+
+/// wasmhook: webhooks in, workflow enrollments out, with sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "wasmhook", version, about)]
+pub struct Cli {
+    /// The verb to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (ingest, admin API, workers) on the embedded SQLite default.
+    Serve {
+        /// Directory for the SQLite file and the admin token.
+        #[arg(long, default_value = "./wasmhook-data", env = "WASMHOOK_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "WASMHOOK_LISTEN")]
+        listen: String,
+    },
+    /// Work with plugins.
+    Plugin {
+        /// The plugin verb.
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Measure plugin call cost (pooled vs on-demand instances vs native) and print a table.
+    Bench {
+        /// Calls per measured variant.
+        #[arg(long, default_value_t = 20_000)]
+        iterations: u32,
+    },
+}
+
+/// Plugin verbs.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run one transform locally: properties as a JSON object on stdin, result on stdout.
+    Run(PluginRunArgs),
+}
+
+/// Run a parsed command line; the exit code reflects success.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { data_dir, listen } => serve::serve(&data_dir, &listen).map(|()| ExitCode::SUCCESS),
+        Command::Plugin { command: PluginCommand::Run(args) } => {
+            let stdin = std::io::read_to_string(std::io::stdin())?;
+            match plugin_run(&args, &stdin) {
+                Ok(run) => {
+                    if !run.log.is_empty() {
+                        eprint!("{}", run.log);
+                    }
+                    println!("{}", run.output);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Bench { iterations } => {
+            print!("{}", bench::run(iterations)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

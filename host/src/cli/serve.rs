@@ -1,0 +1,47 @@
+//! `wasmhook serve`: open the store, load the admin token, serve HTTP until Ctrl-C.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::api::auth::{AdminToken, TokenSource};
+use crate::api::{AppState, app};
+use crate::plugins::{Limits, PluginEngine, World, builtin::BUILTINS};
+use crate::store::Store;
+
+/// Run the server on `listen` with its data under `data_dir`.
+pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let store = Store::open(data_dir).context("opening the store")?;
+    let (admin_token, source) =
+        AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;
+    if let TokenSource::Generated = source {
+        // Printed once, to stdout, never to the log.
+        println!("admin token (saved to {}): {}", data_dir.join(crate::api::auth::TOKEN_FILE).display(), admin_token.reveal());
+    }
+    // Compile the built-ins at start so a broken build fails now, not on the first event.
+    let engine = PluginEngine::new()?;
+    for b in BUILTINS {
+        engine.load(b.bytes, World::Transform, &Limits::default()).with_context(|| format!("built-in plugin {}", b.name))?;
+    }
+    let state = Arc::new(AppState { admin_token, schema_version: store.schema_version()? });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
+        println!("listening on http://{addr}");
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })
+}

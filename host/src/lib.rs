@@ -1,0 +1,16 @@
+//! wasmhook turns incoming webhooks into workflow enrollments; its mapping logic is
+//! extensible with sandboxed WebAssembly plugins.
+//!
+//! # Layout
+//! - [`value`]: plain property values, shared by every stage.
+//! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
+//! - [`store`]: the SQLite file under the data dir.
+//! - [`api`]: the HTTP server (health, admin routes).
+//! - [`cli`]: the command-line verbs (`serve`, `plugin run`, `bench`).
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod cli;
+pub mod plugins;
+pub mod store;
+pub mod value;

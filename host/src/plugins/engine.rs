@@ -1,0 +1,351 @@
+//! Compile components once, keep an `InstancePre` per plugin, and run every call in a
+//! fresh pooled instance under an epoch deadline and a memory cap.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use super::bindings::{action, transform, wit};
+use super::limits::{Limits, MAX_MEMORY_CEILING};
+use super::outcome::{CallReport, LoadError, PluginFailure};
+use super::sandbox::{CapturedOutput, SandboxState};
+use crate::value::Property;
+
+/// How often the epoch advances; timeouts are rounded up to whole ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Instances that may be live at once (one per worker thread, with room to spare).
+const POOL_INSTANCES: u32 = 128;
+
+/// Deepest guest stack; a runaway recursion ends as a `trap` long before the host's stack.
+const MAX_WASM_STACK: usize = 512 * 1024;
+
+/// Which WIT world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum World {
+    /// `wasmhook:plugin/transform`: rewrites an event's properties.
+    Transform,
+    /// `wasmhook:plugin/action`: a workflow's custom code step.
+    Action,
+}
+
+impl World {
+    /// The world's name as written in the WIT (`transform`, `action`).
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Transform => "transform",
+            World::Action => "action",
+        }
+    }
+
+    /// The interface the world exports, fully qualified.
+    fn export(self) -> &'static str {
+        match self {
+            World::Transform => "wasmhook:plugin/transformer@0.1.0",
+            World::Action => "wasmhook:plugin/actor@0.1.0",
+        }
+    }
+}
+
+/// The event a call works for: its id, webhook and received-at time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallContext {
+    /// Event id.
+    pub event_id: String,
+    /// Webhook id.
+    pub webhook_id: String,
+    /// Received-at in unix milliseconds; the guest's clock reads this.
+    pub received_at_ms: i64,
+}
+
+enum Pre {
+    Transform(transform::TransformPre<SandboxState>),
+    Action(action::ActionPre<SandboxState>),
+}
+
+/// A compiled, linked, validated component, ready to instantiate.
+pub struct LoadedPlugin {
+    /// Hex SHA-256 of the component bytes.
+    pub sha256: String,
+    /// Size of the component in bytes.
+    pub size: usize,
+    /// The world it implements.
+    pub world: World,
+    pre: Pre,
+}
+
+/// Compiles and runs plugins. Cheap to share behind an `Arc`; calls may run on many threads.
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    // Dropping the sender stops the epoch ticker thread.
+    _ticker: Sender<()>,
+}
+
+/// Failure to build the engine itself (a host configuration problem, not a plugin's).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the plugin engine: {0}")]
+pub struct EngineError(String);
+
+/// How instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// Pre-reserved slots reused across calls (the production setting).
+    Pooling,
+    /// mmap per instance; kept for comparison in `wasmhook bench`.
+    OnDemand,
+}
+
+impl PluginEngine {
+    /// Build an engine with the pooling allocator, epoch interruption and WASI p2 linked.
+    pub fn new() -> Result<Self, EngineError> {
+        Self::with_allocation(Allocation::Pooling)
+    }
+
+    /// Build an engine with the given allocation strategy.
+    pub fn with_allocation(allocation: Allocation) -> Result<Self, EngineError> {
+        let mut pool = PoolingAllocationConfig::new();
+        // Pooling makes a fresh instance per call cheap: slots are reused, and memory
+        // images are mapped copy-on-write instead of copied.
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .total_stacks(POOL_INSTANCES)
+            .max_memory_size(MAX_MEMORY_CEILING)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(16)
+            // Keep touched pages resident between calls: resetting with memset is cheaper
+            // than madvise + page faults for the small heaps plugins use.
+            .linear_memory_keep_resident(256 * 1024)
+            .table_keep_resident(64 * 1024);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .memory_init_cow(true)
+            .allocation_strategy(match allocation {
+                Allocation::Pooling => InstanceAllocationStrategy::Pooling(pool),
+                Allocation::OnDemand => InstanceAllocationStrategy::OnDemand,
+            });
+        let engine = Engine::new(&config).map_err(|e| EngineError(format!("{e:#}")))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| EngineError(format!("{e:#}")))?;
+
+        let (tx, rx) = mpsc::channel::<()>();
+        let ticking = engine.clone();
+        std::thread::Builder::new()
+            .name("wasmhook-epoch".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(EPOCH_TICK) {
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| EngineError(e.to_string()))?;
+
+        Ok(PluginEngine { engine, linker, cache: Mutex::new(HashMap::new()), _ticker: tx })
+    }
+
+    /// Compile (or fetch from cache) a component and check it implements `expected`.
+    pub fn load(&self, bytes: &[u8], expected: World, limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
+        if bytes.len() > limits.component_bytes {
+            return Err(LoadError::TooLarge { size: bytes.len(), limit: limits.component_bytes });
+        }
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let key = format!("{sha256}/{}", expected.name());
+        if let Some(hit) = self.lock_cache().get(&key) {
+            return Ok(hit.clone());
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let exports: Vec<String> =
+            component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        if !exports.iter().any(|e| e == expected.export()) {
+            return Err(LoadError::WrongWorld(wrong_world_message(expected, &exports)));
+        }
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| LoadError::UnsatisfiedImport(format!("{e:#}")))?;
+        let pre = match expected {
+            World::Transform => Pre::Transform(
+                transform::TransformPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?,
+            ),
+            World::Action => {
+                Pre::Action(action::ActionPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?)
+            }
+        };
+        let loaded = Arc::new(LoadedPlugin { sha256, size: bytes.len(), world: expected, pre });
+        self.lock_cache().insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Run a `transform` plugin on `properties` with the step's `config`.
+    pub fn transform(
+        &self,
+        plugin: &LoadedPlugin,
+        call: &CallContext,
+        config: &[(String, String)],
+        properties: &[Property],
+        limits: &Limits,
+    ) -> CallReport {
+        let config: Vec<(String, String)> = config.to_vec();
+        let properties: Vec<wit::Property> = properties.iter().map(Into::into).collect();
+        self.run(plugin, World::Transform, call, limits, |pre, store| {
+            let Pre::Transform(pre) = pre else { unreachable!("world checked by run") };
+            let instance = pre.instantiate(&mut *store)?;
+            instance.wasmhook_plugin_transformer().call_transform(&mut *store, &call.into(), &config, &properties)
+        })
+    }
+
+    /// Run an `action` plugin with its `inputs` and the `secrets` it names.
+    pub fn action(
+        &self,
+        plugin: &LoadedPlugin,
+        call: &CallContext,
+        inputs: &[Property],
+        secrets: &[(String, String)],
+        limits: &Limits,
+    ) -> CallReport {
+        let secrets: Vec<(String, String)> = secrets.to_vec();
+        let inputs: Vec<wit::Property> = inputs.iter().map(Into::into).collect();
+        self.run(plugin, World::Action, call, limits, |pre, store| {
+            let Pre::Action(pre) = pre else { unreachable!("world checked by run") };
+            let instance = pre.instantiate(&mut *store)?;
+            instance.wasmhook_plugin_actor().call_run(&mut *store, &call.into(), &inputs, &secrets)
+        })
+    }
+
+    fn run(
+        &self,
+        plugin: &LoadedPlugin,
+        world: World,
+        call: &CallContext,
+        limits: &Limits,
+        invoke: impl FnOnce(
+            &Pre,
+            &mut Store<SandboxState>,
+        ) -> wasmtime::Result<Result<Vec<wit::Property>, wit::PluginError>>,
+    ) -> CallReport {
+        let started = Instant::now();
+        let output = CapturedOutput::new(limits.log_bytes);
+        let result = if plugin.world != world {
+            Err(PluginFailure::Trap {
+                message: format!("plugin implements `{}`, not `{}`", plugin.world.name(), world.name()),
+            })
+        } else {
+            let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
+            let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &output));
+            store.limiter(|state| &mut state.limiter);
+            store.set_epoch_deadline(deadline_ticks(limits.timeout));
+            store.epoch_deadline_trap();
+            let raw = invoke(&plugin.pre, &mut store);
+            let memory_hit = store.data().limiter.hit;
+            drop(store);
+            classify(raw, memory_hit, limits, &output)
+        };
+        let (log, log_dropped_bytes) = output.take();
+        CallReport { result, log, log_dropped_bytes, duration: started.elapsed() }
+    }
+}
+
+fn deadline_ticks(timeout: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos().max(1);
+    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+}
+
+fn wrong_world_message(expected: World, exports: &[String]) -> String {
+    let other = match expected {
+        World::Transform => World::Action,
+        World::Action => World::Transform,
+    };
+    if exports.iter().any(|e| e == other.export()) {
+        format!(
+            "component implements the `{}` world, but a `{}` plugin was expected (it must export `{}`)",
+            other.name(),
+            expected.name(),
+            expected.export()
+        )
+    } else {
+        format!(
+            "component is not a wasmhook `{}` plugin: it must export `{}`, but exports [{}]",
+            expected.name(),
+            expected.export(),
+            exports.join(", ")
+        )
+    }
+}
+
+/// Turn the raw wasmtime result into a typed outcome.
+fn classify(
+    raw: wasmtime::Result<Result<Vec<wit::Property>, wit::PluginError>>,
+    memory_hit: bool,
+    limits: &Limits,
+    output: &CapturedOutput,
+) -> Result<Vec<Property>, PluginFailure> {
+    match raw {
+        Ok(Ok(props)) => check_output(props, limits.output_bytes),
+        Ok(Err(e)) => Err(PluginFailure::GuestError { code: e.code, message: e.message }),
+        Err(_) if memory_hit => Err(PluginFailure::MemoryLimit { limit_bytes: limits.memory_bytes }),
+        Err(e) => match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Err(PluginFailure::Timeout {
+                limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Some(trap) => Err(PluginFailure::Trap { message: trap_message(&trap.to_string(), output) }),
+            None => Err(PluginFailure::Trap { message: trap_message(&format!("{e:#}"), output) }),
+        },
+    }
+}
+
+/// Prefer the guest's own panic message (printed to stderr by Rust's panic hook).
+fn trap_message(trap: &str, output: &CapturedOutput) -> String {
+    let (log, _) = output.take();
+    let panic = log.rfind("panicked at").map(|start| {
+        let mut lines = log[start..].lines();
+        let location = lines.next().unwrap_or("").trim_end_matches(':');
+        let message = lines.next().unwrap_or("").trim();
+        format!("{message} ({location})")
+    });
+    match panic {
+        Some(p) => format!("guest panicked: {p}; {trap}"),
+        None => trap.to_string(),
+    }
+}
+
+/// Names must be unique and non-empty, numbers finite, and the total within the cap.
+fn check_output(props: Vec<wit::Property>, cap: usize) -> Result<Vec<Property>, PluginFailure> {
+    let mut size = 0usize;
+    let mut seen = std::collections::HashSet::with_capacity(props.len());
+    for p in &props {
+        size += p.name.len()
+            + match &p.value {
+                wit::Value::String(s) => s.len(),
+                _ => 8,
+            };
+        if p.name.is_empty() {
+            return Err(PluginFailure::InvalidOutput { reason: "a property has an empty name".into() });
+        }
+        if !seen.insert(p.name.as_str()) {
+            return Err(PluginFailure::InvalidOutput { reason: format!("property `{}` returned twice", p.name) });
+        }
+        if let wit::Value::Number(n) = p.value
+            && !n.is_finite()
+        {
+            return Err(PluginFailure::InvalidOutput { reason: format!("property `{}` is not a finite number", p.name) });
+        }
+    }
+    if size > cap {
+        return Err(PluginFailure::InvalidOutput { reason: format!("output is {size} bytes; the limit is {cap} bytes") });
+    }
+    Ok(props.into_iter().map(Into::into).collect())
+}

@@ -1,0 +1,19 @@
+//! The plugin engine: compiles WebAssembly components once, and runs each call in a
+//! fresh, sandboxed, resource-limited instance.
+//!
+//! - [`bindings`]: the generated WIT bindings and their conversions (the only place they appear).
+//! - [`limits`]: per-plugin limits (time, memory, output, size).
+//! - [`sandbox`]: the per-call store: WASI with nothing granted, frozen clocks, captured output.
+//! - [`engine`]: compile, cache, validate the world, call, classify failures.
+//! - [`builtin`]: the plugins embedded in the binary.
+
+pub(crate) mod bindings;
+pub mod builtin;
+pub mod engine;
+pub mod limits;
+pub mod outcome;
+pub mod sandbox;
+
+pub use engine::{Allocation, CallContext, LoadedPlugin, PluginEngine, World};
+pub use limits::Limits;
+pub use outcome::{CallReport, LoadError, PluginFailure};

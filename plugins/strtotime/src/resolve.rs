@@ -1,0 +1,193 @@
+//! From parsed fields to a timestamp: fill the holes from "now", apply the relative parts in
+//! timelib's order (`timelib_fill_holes`, `timelib_update_ts`), then the zone.
+
+use crate::calendar::{civil_from_days, day_of_week, days_from_civil, normalize_month};
+use crate::scan::{FirstLast, Parsed, Special};
+use crate::zone::ParsedZone;
+
+/// Broken-down wall-clock fields; any of them may be out of range until normalized.
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    y: i128,
+    m: i128,
+    d: i128,
+    h: i128,
+    i: i128,
+    s: i128,
+    us: i128,
+}
+
+impl Fields {
+    /// `timelib_do_normalize`: carry each field into the next larger one.
+    fn normalize(&mut self) {
+        self.s += self.us.div_euclid(1_000_000);
+        self.us = self.us.rem_euclid(1_000_000);
+        self.i += self.s.div_euclid(60);
+        self.s = self.s.rem_euclid(60);
+        self.h += self.i.div_euclid(60);
+        self.i = self.i.rem_euclid(60);
+        self.d += self.h.div_euclid(24);
+        self.h = self.h.rem_euclid(24);
+        let (y, m) = normalize_month(self.y, self.m);
+        let (y, m, d) = civil_from_days(days_from_civil(y, m, 1) + self.d - 1);
+        (self.y, self.m, self.d) = (y, m, d);
+    }
+
+    fn from_local_seconds(local: i128) -> Fields {
+        let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+        let rest = local.rem_euclid(86_400);
+        Fields { y, m, d, h: rest / 3600, i: rest / 60 % 60, s: rest % 60, us: 0 }
+    }
+}
+
+/// Errors from resolution (the date is out of the representable range).
+pub type ResolveError = &'static str;
+
+/// Resolve `parsed` against `now_unix` (seconds) in `default_zone`; returns `(seconds, micros)`.
+pub fn resolve(parsed: &Parsed, now_unix: i64, default_zone: ParsedZone) -> Result<(i64, i64), ResolveError> {
+    let now_offset = default_zone.offset_at_utc(now_unix).ok_or("now is out of range")?;
+    let now = Fields::from_local_seconds(i128::from(now_unix) + i128::from(now_offset));
+
+    // timelib_fill_holes, without TIMELIB_OVERRIDE_TIME.
+    let mut p = parsed.clone();
+    if p.have_date && p.have_time == 0 {
+        p.h = Some(0);
+        p.i = Some(0);
+        p.s = Some(0);
+        p.us = Some(0);
+    }
+    let any_set = [p.y, p.m, p.d, p.h, p.i, p.s].iter().any(Option::is_some);
+    let or_now = |v: Option<i64>, now: i128| v.map_or(now, i128::from);
+    let mut t = Fields {
+        y: or_now(p.y, now.y),
+        m: or_now(p.m, now.m),
+        d: or_now(p.d, now.d),
+        h: or_now(p.h, now.h),
+        i: or_now(p.i, now.i),
+        s: or_now(p.s, now.s),
+        us: or_now(p.us, if any_set { 0 } else { now.us }),
+    };
+    let zone = p.zone.unwrap_or(default_zone);
+    let mut rel = p.rel.clone();
+
+    // do_adjust_special_early
+    match rel.special {
+        Some(Special::DayOfWeekInMonth) => {
+            t.d = 1;
+            t.m += i128::from(rel.m);
+            rel.m = 0;
+        }
+        Some(Special::LastDayOfWeekInMonth) => {
+            t.d = 1;
+            t.m += i128::from(rel.m) + 1;
+            rel.m = 0;
+        }
+        _ => {}
+    }
+    t.normalize();
+
+    // do_adjust_relative
+    if rel.have_weekday_relative {
+        adjust_for_weekday(&mut t, &mut rel);
+    }
+    t.normalize();
+    if p.have_relative {
+        t.us += i128::from(rel.us);
+        t.s += i128::from(rel.s);
+        t.i += i128::from(rel.i);
+        t.h += i128::from(rel.h);
+        t.d += i128::from(rel.d);
+        t.m += i128::from(rel.m);
+        t.y += i128::from(rel.y);
+    }
+    match rel.first_last_day_of {
+        FirstLast::First => t.d = 1,
+        FirstLast::Last => {
+            t.d = 0;
+            t.m += 1;
+        }
+        FirstLast::None => {}
+    }
+    t.normalize();
+
+    // do_adjust_special
+    if let Some(Special::Weekday(count)) = rel.special {
+        adjust_special_weekday(&mut t, count);
+    }
+    t.normalize();
+
+    let local = days_from_civil(t.y, t.m, t.d) * 86_400 + t.h * 3600 + t.i * 60 + t.s;
+    let local = i64::try_from(local).map_err(|_| "date out of range")?;
+    let offset = zone.offset_at_local(local).ok_or("date out of range for the time zone")?;
+    let seconds = local.checked_sub(offset).ok_or("date out of range")?;
+    Ok((seconds, t.us as i64))
+}
+
+/// `do_adjust_for_weekday`.
+fn adjust_for_weekday(t: &mut Fields, rel: &mut crate::scan::Relative) {
+    let current_dow = day_of_week(t.y, t.m, t.d) as i64;
+    if rel.weekday_behavior == 2 {
+        // "this week": weeks run Monday..Sunday.
+        if current_dow == 0 && rel.weekday != 0 {
+            rel.weekday -= 7;
+        }
+        if rel.weekday == 0 && current_dow != 0 {
+            rel.weekday = 7;
+        }
+        t.d -= i128::from(current_dow);
+        t.d += i128::from(rel.weekday);
+        return;
+    }
+    let mut difference = rel.weekday - current_dow;
+    if (rel.d < 0 && difference < 0) || (rel.d >= 0 && difference <= -rel.weekday_behavior) {
+        difference += 7;
+    }
+    if rel.weekday >= 0 {
+        t.d += i128::from(difference);
+    } else {
+        t.d -= i128::from(7 - (rel.weekday.abs() - current_dow));
+    }
+    rel.have_weekday_relative = false;
+}
+
+/// `+N weekdays`: move over Monday..Friday only.
+fn adjust_special_weekday(t: &mut Fields, count: i64) {
+    let count = i128::from(count);
+    let dow = day_of_week(t.y, t.m, t.d);
+    if count == 0 {
+        match dow {
+            6 => t.d += 2,
+            0 => t.d += 1,
+            _ => {}
+        }
+        return;
+    }
+    let step = count.signum();
+    let mut remaining = count.abs();
+    let mut dow = dow;
+    // Whole weeks first, so huge counts stay cheap.
+    t.d += (remaining / 5) * 7 * step;
+    remaining %= 5;
+    if remaining == 0 && (dow == 0 || dow == 6) {
+        // Landing on a weekend after whole weeks: step to the nearest weekday in the direction.
+        while dow == 0 || dow == 6 {
+            t.d += step;
+            dow = (dow + step).rem_euclid(7);
+        }
+        if step > 0 {
+            t.d -= 1;
+            dow = (dow - 1).rem_euclid(7);
+            if dow == 0 || dow == 6 {
+                t.d -= if dow == 0 { 2 } else { 1 };
+            }
+        }
+        return;
+    }
+    while remaining > 0 {
+        t.d += step;
+        dow = (dow + step).rem_euclid(7);
+        if dow != 0 && dow != 6 {
+            remaining -= 1;
+        }
+    }
+}
