@@ -49,12 +49,17 @@ fn measure(name: &'static str, iterations: u32, mut call: impl FnMut(usize)) -> 
     Row { name, samples }
 }
 
-fn wasm_row(name: &'static str, allocation: Allocation, iterations: u32) -> anyhow::Result<Row> {
+fn wasm_row(name: &'static str, plugin: &str, allocation: Allocation, iterations: u32) -> anyhow::Result<Row> {
     let engine = PluginEngine::with_allocation(allocation)?;
-    let strtotime = builtin::find("strtotime").ok_or_else(|| anyhow::anyhow!("strtotime is not built in"))?;
+    let builtin = builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
     let limits = Limits::default();
-    let plugin = engine.load(strtotime.bytes, World::Transform, &limits)?;
-    let config = vec![("from".to_string(), "d".to_string())];
+    let plugin = engine.load(builtin.bytes, World::Transform, &limits)?;
+    // For normalize, a rule on an absent property: the call does no work, leaving the
+    // cost of the instance itself.
+    let config = match builtin.name {
+        "strtotime" => vec![("from".to_string(), "d".to_string())],
+        _ => vec![("absent".to_string(), "trim".to_string())],
+    };
     let call = CallContext { event_id: "bench".into(), webhook_id: "bench".into(), received_at_ms: NOW_MS };
     let mut failures = 0u32;
     let row = measure(name, iterations, |i| {
@@ -75,9 +80,10 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         std::hint::black_box(parsed).ok();
     });
     let rows = [
-        wasm_row("wasm, fresh instance, pooling allocator", Allocation::Pooling, iterations)?,
-        wasm_row("wasm, fresh instance, on-demand allocator", Allocation::OnDemand, iterations)?,
+        wasm_row("wasm, fresh instance, pooling allocator", "strtotime", Allocation::Pooling, iterations)?,
+        wasm_row("wasm, fresh instance, on-demand allocator", "strtotime", Allocation::OnDemand, iterations)?,
         native,
+        wasm_row("(reference) empty transform, fresh pooled instance", "normalize", Allocation::Pooling, iterations)?,
     ];
     let mut out = String::new();
     writeln!(out, "strtotime, {iterations} calls per row, inputs cycled from {} formats", INPUTS.len())?;

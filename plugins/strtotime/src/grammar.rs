@@ -1,8 +1,8 @@
 //! timelib's scanner rules (`parse_date.re`), transcribed as `const` patterns.
 //! Names follow timelib's so the two can be read side by side.
 
-use crate::pattern::ByteSet;
-use crate::pattern::P::{self, Alt, Class, Lit, LitCi, Opt, Rep, Seq, Star};
+use crate::pattern::P::{self, Class, Lit, LitCi, Opt, Rep, Star};
+use crate::pattern::{ByteSet, alt, seq};
 
 const fn cls(bytes: &[u8]) -> P {
     Class(ByteSet::of(bytes))
@@ -26,19 +26,19 @@ const D03: P = rng(b'0', b'3');
 const D14: P = rng(b'1', b'4');
 
 /// `space = [ \t]+`
-pub const SPACE: P = Seq(&[cls(b" \t"), Star(&cls(b" \t"))]);
+pub const SPACE: P = seq(&[cls(b" \t"), Star(&cls(b" \t"))]);
 const SPACE_OPT: P = Star(&cls(b" \t"));
 /// `frac = "."[0-9]+`
-const FRAC: P = Seq(&[Lit("."), D, Star(&D)]);
+const FRAC: P = seq(&[Lit("."), D, Star(&D)]);
 
-const HOUR24: P = Alt(&[Seq(&[Opt(&D01), D]), Seq(&[Lit("2"), D04])]);
-const HOUR24LZ: P = Alt(&[Seq(&[D01, D]), Seq(&[Lit("2"), D04])]);
-const HOUR12: P = Alt(&[Seq(&[Opt(&Lit("0")), D19]), Seq(&[Lit("1"), D02])]);
-const MINUTE: P = Seq(&[Opt(&D05), D]);
-const MINUTELZ: P = Seq(&[D05, D]);
-const SECOND: P = Alt(&[MINUTE, Lit("60")]);
-const SECONDLZ: P = Alt(&[MINUTELZ, Lit("60")]);
-const MERIDIAN: P = Seq(&[
+const HOUR24: P = alt(&[seq(&[Opt(&D01), D]), seq(&[Lit("2"), D04])]);
+const HOUR24LZ: P = alt(&[seq(&[D01, D]), seq(&[Lit("2"), D04])]);
+const HOUR12: P = alt(&[seq(&[Opt(&Lit("0")), D19]), seq(&[Lit("1"), D02])]);
+const MINUTE: P = seq(&[Opt(&D05), D]);
+const MINUTELZ: P = seq(&[D05, D]);
+const SECOND: P = alt(&[MINUTE, Lit("60")]);
+const SECONDLZ: P = alt(&[MINUTELZ, Lit("60")]);
+const MERIDIAN: P = seq(&[
     cls(b"AaPp"),
     Opt(&Lit(".")),
     cls(b"Mm"),
@@ -46,47 +46,47 @@ const MERIDIAN: P = Seq(&[
     cls(b"\0\t "),
 ]);
 /// `tz = "("? [A-Za-z]{1,6} ")"? | [A-Z][a-z]+([_/-][A-Za-z]+)+`
-pub const TZ: P = Alt(&[
-    Seq(&[Opt(&Lit("(")), Rep(1, 6, &ALPHA), Opt(&Lit(")"))]),
-    Seq(&[
+pub const TZ: P = alt(&[
+    seq(&[Opt(&Lit("(")), Rep(1, 6, &ALPHA), Opt(&Lit(")"))]),
+    seq(&[
         rng(b'A', b'Z'),
         rng(b'a', b'z'),
         Star(&rng(b'a', b'z')),
-        Seq(&[cls(b"_/-"), ALPHA, Star(&ALPHA)]),
-        Star(&Seq(&[cls(b"_/-"), ALPHA, Star(&ALPHA)])),
+        seq(&[cls(b"_/-"), ALPHA, Star(&ALPHA)]),
+        Star(&seq(&[cls(b"_/-"), ALPHA, Star(&ALPHA)])),
     ]),
 ]);
 /// `tzcorrection = "GMT"? [+-] ((hour24 (":"? minute)?) | (hour24lz minutelz secondlz) | (hour24lz ":" minutelz ":" secondlz))`
-pub const TZCORRECTION: P = Seq(&[
+pub const TZCORRECTION: P = seq(&[
     Opt(&Lit("GMT")),
     cls(b"+-"),
-    Alt(&[
-        Seq(&[HOUR24, Opt(&Seq(&[Opt(&Lit(":")), MINUTE]))]),
-        Seq(&[HOUR24LZ, MINUTELZ, SECONDLZ]),
-        Seq(&[HOUR24LZ, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ]),
+    alt(&[
+        seq(&[HOUR24, Opt(&seq(&[Opt(&Lit(":")), MINUTE]))]),
+        seq(&[HOUR24LZ, MINUTELZ, SECONDLZ]),
+        seq(&[HOUR24LZ, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ]),
     ]),
 ]);
 
-const DAYSUF: P = Alt(&[Lit("st"), Lit("nd"), Lit("rd"), Lit("th")]);
-const MONTH: P = Alt(&[Seq(&[Opt(&Lit("0")), D]), Seq(&[Lit("1"), D02])]);
-const DAY: P = Seq(&[Alt(&[Seq(&[Opt(&D02), D]), Seq(&[Lit("3"), D01])]), Opt(&DAYSUF)]);
+const DAYSUF: P = alt(&[Lit("st"), Lit("nd"), Lit("rd"), Lit("th")]);
+const MONTH: P = alt(&[seq(&[Opt(&Lit("0")), D]), seq(&[Lit("1"), D02])]);
+const DAY: P = seq(&[alt(&[seq(&[Opt(&D02), D]), seq(&[Lit("3"), D01])]), Opt(&DAYSUF)]);
 const YEAR: P = Rep(1, 4, &D);
 const YEAR2: P = Rep(2, 2, &D);
 const YEAR4: P = Rep(4, 4, &D);
-const YEAR4WITHSIGN: P = Seq(&[Opt(&cls(b"+-")), YEAR4]);
-const YEARX: P = Seq(&[cls(b"+-"), Rep(5, 19, &D)]);
-const DAYOFYEAR: P = Alt(&[
-    Seq(&[Lit("00"), D19]),
-    Seq(&[Lit("0"), D19, D]),
-    Seq(&[D12, D, D]),
-    Seq(&[Lit("3"), D05, D]),
-    Seq(&[Lit("36"), D06]),
+const YEAR4WITHSIGN: P = seq(&[Opt(&cls(b"+-")), YEAR4]);
+const YEARX: P = seq(&[cls(b"+-"), Rep(5, 19, &D)]);
+const DAYOFYEAR: P = alt(&[
+    seq(&[Lit("00"), D19]),
+    seq(&[Lit("0"), D19, D]),
+    seq(&[D12, D, D]),
+    seq(&[Lit("3"), D05, D]),
+    seq(&[Lit("36"), D06]),
 ]);
-const WEEKOFYEAR: P = Alt(&[Seq(&[Lit("0"), D19]), Seq(&[D14, D]), Seq(&[Lit("5"), D03])]);
-const MONTHLZ: P = Alt(&[Seq(&[Lit("0"), D]), Seq(&[Lit("1"), D02])]);
-const DAYLZ: P = Alt(&[Seq(&[Lit("0"), D]), Seq(&[D12, D]), Seq(&[Lit("3"), D01])]);
+const WEEKOFYEAR: P = alt(&[seq(&[Lit("0"), D19]), seq(&[D14, D]), seq(&[Lit("5"), D03])]);
+const MONTHLZ: P = alt(&[seq(&[Lit("0"), D]), seq(&[Lit("1"), D02])]);
+const DAYLZ: P = alt(&[seq(&[Lit("0"), D]), seq(&[D12, D]), seq(&[Lit("3"), D01])]);
 
-const DAYFULLS: P = Alt(&[
+const DAYFULLS: P = alt(&[
     LitCi("sundays"),
     LitCi("mondays"),
     LitCi("tuesdays"),
@@ -95,7 +95,7 @@ const DAYFULLS: P = Alt(&[
     LitCi("fridays"),
     LitCi("saturdays"),
 ]);
-const DAYFULL: P = Alt(&[
+const DAYFULL: P = alt(&[
     LitCi("sunday"),
     LitCi("monday"),
     LitCi("tuesday"),
@@ -105,12 +105,12 @@ const DAYFULL: P = Alt(&[
     LitCi("saturday"),
 ]);
 const DAYABBR: P =
-    Alt(&[LitCi("sun"), LitCi("mon"), LitCi("tue"), LitCi("wed"), LitCi("thu"), LitCi("fri"), LitCi("sat")]);
-const DAYSPECIAL: P = Alt(&[LitCi("weekday"), LitCi("weekdays")]);
+    alt(&[LitCi("sun"), LitCi("mon"), LitCi("tue"), LitCi("wed"), LitCi("thu"), LitCi("fri"), LitCi("sat")]);
+const DAYSPECIAL: P = alt(&[LitCi("weekday"), LitCi("weekdays")]);
 /// `daytext = dayfulls | dayfull | dayabbr | dayspecial`
-pub const DAYTEXT: P = Alt(&[DAYFULLS, DAYFULL, DAYABBR, DAYSPECIAL]);
+pub const DAYTEXT: P = alt(&[DAYFULLS, DAYFULL, DAYABBR, DAYSPECIAL]);
 
-const MONTHFULL: P = Alt(&[
+const MONTHFULL: P = alt(&[
     LitCi("january"),
     LitCi("february"),
     LitCi("march"),
@@ -124,7 +124,7 @@ const MONTHFULL: P = Alt(&[
     LitCi("november"),
     LitCi("december"),
 ]);
-const MONTHABBR: P = Alt(&[
+const MONTHABBR: P = alt(&[
     LitCi("jan"),
     LitCi("feb"),
     LitCi("mar"),
@@ -139,7 +139,7 @@ const MONTHABBR: P = Alt(&[
     LitCi("nov"),
     LitCi("dec"),
 ]);
-const MONTHROMAN: P = Alt(&[
+const MONTHROMAN: P = alt(&[
     Lit("I"),
     Lit("II"),
     Lit("III"),
@@ -153,12 +153,12 @@ const MONTHROMAN: P = Alt(&[
     Lit("XI"),
     Lit("XII"),
 ]);
-const MONTHTEXT: P = Alt(&[MONTHFULL, MONTHABBR, MONTHROMAN]);
+const MONTHTEXT: P = alt(&[MONTHFULL, MONTHABBR, MONTHROMAN]);
 
 // Time formats.
-const TIMETINY12: P = Seq(&[HOUR12, SPACE_OPT, MERIDIAN]);
-const TIMESHORT12: P = Seq(&[HOUR12, cls(b":."), MINUTE, SPACE_OPT, MERIDIAN]);
-const TIMELONG12: P = Seq(&[
+const TIMETINY12: P = seq(&[HOUR12, SPACE_OPT, MERIDIAN]);
+const TIMESHORT12: P = seq(&[HOUR12, cls(b":."), MINUTE, SPACE_OPT, MERIDIAN]);
+const TIMELONG12: P = seq(&[
     HOUR12,
     cls(b":."),
     MINUTE,
@@ -169,49 +169,49 @@ const TIMELONG12: P = Seq(&[
 ]);
 const T_OPT: P = Opt(&LitCi("t"));
 const COLON_DOT: P = cls(b":.");
-const TIMETINY24: P = Seq(&[LitCi("t"), HOUR24]);
-const TIMESHORT24: P = Seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE]);
-const TIMELONG24: P = Seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECOND]);
-const ISO8601LONG: P = Seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECOND, FRAC]);
+const TIMETINY24: P = seq(&[LitCi("t"), HOUR24]);
+const TIMESHORT24: P = seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE]);
+const TIMELONG24: P = seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECOND]);
+const ISO8601LONG: P = seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECOND, FRAC]);
 const ISO8601NORMTZ: P =
-    Seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECONDLZ, SPACE_OPT, Alt(&[TZCORRECTION, TZ])]);
-const GNUNOCOLON: P = Seq(&[T_OPT, HOUR24LZ, MINUTELZ]);
-const ISO8601NOCOLON: P = Seq(&[T_OPT, HOUR24LZ, MINUTELZ, SECONDLZ]);
+    seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECONDLZ, SPACE_OPT, alt(&[TZCORRECTION, TZ])]);
+const GNUNOCOLON: P = seq(&[T_OPT, HOUR24LZ, MINUTELZ]);
+const ISO8601NOCOLON: P = seq(&[T_OPT, HOUR24LZ, MINUTELZ, SECONDLZ]);
 
 // Date formats.
-const AMERICANSHORT: P = Seq(&[MONTH, Lit("/"), DAY]);
-const AMERICAN: P = Seq(&[MONTH, Lit("/"), DAY, Lit("/"), YEAR]);
-const ISO8601DATESLASH: P = Seq(&[YEAR4, Lit("/"), MONTHLZ, Lit("/"), DAYLZ, Opt(&Lit("/"))]);
-const DATESLASH: P = Seq(&[YEAR4, Lit("/"), MONTH, Lit("/"), DAY]);
-const ISO8601DATE4: P = Seq(&[YEAR4WITHSIGN, Lit("-"), MONTHLZ, Lit("-"), DAYLZ]);
-const ISO8601DATE2: P = Seq(&[YEAR2, Lit("-"), MONTHLZ, Lit("-"), DAYLZ]);
-const ISO8601DATEX: P = Seq(&[YEARX, Lit("-"), MONTHLZ, Lit("-"), DAYLZ]);
-const GNUDATESHORTER: P = Seq(&[YEAR4, Lit("-"), MONTH]);
-const GNUDATESHORT: P = Seq(&[YEAR, Lit("-"), MONTH, Lit("-"), DAY]);
-const POINTED_DATE4: P = Seq(&[
+const AMERICANSHORT: P = seq(&[MONTH, Lit("/"), DAY]);
+const AMERICAN: P = seq(&[MONTH, Lit("/"), DAY, Lit("/"), YEAR]);
+const ISO8601DATESLASH: P = seq(&[YEAR4, Lit("/"), MONTHLZ, Lit("/"), DAYLZ, Opt(&Lit("/"))]);
+const DATESLASH: P = seq(&[YEAR4, Lit("/"), MONTH, Lit("/"), DAY]);
+const ISO8601DATE4: P = seq(&[YEAR4WITHSIGN, Lit("-"), MONTHLZ, Lit("-"), DAYLZ]);
+const ISO8601DATE2: P = seq(&[YEAR2, Lit("-"), MONTHLZ, Lit("-"), DAYLZ]);
+const ISO8601DATEX: P = seq(&[YEARX, Lit("-"), MONTHLZ, Lit("-"), DAYLZ]);
+const GNUDATESHORTER: P = seq(&[YEAR4, Lit("-"), MONTH]);
+const GNUDATESHORT: P = seq(&[YEAR, Lit("-"), MONTH, Lit("-"), DAY]);
+const POINTED_DATE4: P = seq(&[
     DAY,
     cls(b".\t-"),
     MONTH,
     cls(b".-"),
     YEAR4,
 ]);
-const POINTED_DATE2: P = Seq(&[DAY, cls(b".\t"), MONTH, Lit("."), YEAR2]);
+const POINTED_DATE2: P = seq(&[DAY, cls(b".\t"), MONTH, Lit("."), YEAR2]);
 const SEP_SPACE_DOT_DASH: P = Star(&cls(b" \t.-"));
-const DATEFULL: P = Seq(&[DAY, SEP_SPACE_DOT_DASH, MONTHTEXT, SEP_SPACE_DOT_DASH, YEAR]);
-const DATENODAY: P = Seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, YEAR4]);
-const DATENODAYREV: P = Seq(&[YEAR4, SEP_SPACE_DOT_DASH, MONTHTEXT]);
+const DATEFULL: P = seq(&[DAY, SEP_SPACE_DOT_DASH, MONTHTEXT, SEP_SPACE_DOT_DASH, YEAR]);
+const DATENODAY: P = seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, YEAR4]);
+const DATENODAYREV: P = seq(&[YEAR4, SEP_SPACE_DOT_DASH, MONTHTEXT]);
 const TEXTUAL_SEP: P = Star(&cls(b",.stndrh\t "));
-const TEXTUAL_SEP1: P = Seq(&[
+const TEXTUAL_SEP1: P = seq(&[
     cls(b",.stndrh\t "),
     TEXTUAL_SEP,
 ]);
-const DATETEXTUAL: P = Seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, DAY, TEXTUAL_SEP, YEAR]);
-const DATENOYEAR: P = Seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, DAY, Alt(&[TEXTUAL_SEP1, cls(b"\0")])]);
-const DATENOYEARREV: P = Seq(&[DAY, SEP_SPACE_DOT_DASH, MONTHTEXT]);
-const DATENOCOLON: P = Seq(&[YEAR4, MONTHLZ, DAYLZ]);
+const DATETEXTUAL: P = seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, DAY, TEXTUAL_SEP, YEAR]);
+const DATENOYEAR: P = seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, DAY, alt(&[TEXTUAL_SEP1, cls(b"\0")])]);
+const DATENOYEARREV: P = seq(&[DAY, SEP_SPACE_DOT_DASH, MONTHTEXT]);
+const DATENOCOLON: P = seq(&[YEAR4, MONTHLZ, DAYLZ]);
 
 // Special formats.
-const SOAP: P = Seq(&[
+const SOAP: P = seq(&[
     YEAR4,
     Lit("-"),
     MONTHLZ,
@@ -226,23 +226,23 @@ const SOAP: P = Seq(&[
     FRAC,
     Opt(&TZCORRECTION),
 ]);
-const XMLRPC: P = Seq(&[YEAR4, MONTHLZ, DAYLZ, Lit("T"), HOUR24, MINUTELZ, SECONDLZ]);
-const XMLRPCNOCOLON: P = Seq(&[YEAR4, MONTHLZ, DAYLZ, LitCi("t"), HOUR24, MINUTELZ, SECONDLZ]);
-const WDDX: P = Seq(&[YEAR4, Lit("-"), MONTH, Lit("-"), DAY, Lit("T"), HOUR24, Lit(":"), MINUTE, Lit(":"), SECOND]);
-const PGYDOTD: P = Seq(&[YEAR4, Opt(&cls(b".-")), DAYOFYEAR]);
-const PGTEXTSHORT: P = Seq(&[MONTHABBR, Lit("-"), DAYLZ, Lit("-"), YEAR]);
-const PGTEXTREVERSE: P = Seq(&[YEAR, Lit("-"), MONTHABBR, Lit("-"), DAYLZ]);
+const XMLRPC: P = seq(&[YEAR4, MONTHLZ, DAYLZ, Lit("T"), HOUR24, MINUTELZ, SECONDLZ]);
+const XMLRPCNOCOLON: P = seq(&[YEAR4, MONTHLZ, DAYLZ, LitCi("t"), HOUR24, MINUTELZ, SECONDLZ]);
+const WDDX: P = seq(&[YEAR4, Lit("-"), MONTH, Lit("-"), DAY, Lit("T"), HOUR24, Lit(":"), MINUTE, Lit(":"), SECOND]);
+const PGYDOTD: P = seq(&[YEAR4, Opt(&cls(b".-")), DAYOFYEAR]);
+const PGTEXTSHORT: P = seq(&[MONTHABBR, Lit("-"), DAYLZ, Lit("-"), YEAR]);
+const PGTEXTREVERSE: P = seq(&[YEAR, Lit("-"), MONTHABBR, Lit("-"), DAYLZ]);
 const MSSQLTIME: P =
-    Seq(&[HOUR12, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ, cls(b":."), D, Star(&D), MERIDIAN]);
-const ISOWEEKDAY: P = Seq(&[YEAR4, Opt(&Lit("-")), Lit("W"), WEEKOFYEAR, Opt(&Lit("-")), D07]);
-const ISOWEEK: P = Seq(&[YEAR4, Opt(&Lit("-")), Lit("W"), WEEKOFYEAR]);
+    seq(&[HOUR12, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ, cls(b":."), D, Star(&D), MERIDIAN]);
+const ISOWEEKDAY: P = seq(&[YEAR4, Opt(&Lit("-")), Lit("W"), WEEKOFYEAR, Opt(&Lit("-")), D07]);
+const ISOWEEK: P = seq(&[YEAR4, Opt(&Lit("-")), Lit("W"), WEEKOFYEAR]);
 const EXIF: P =
-    Seq(&[YEAR4, Lit(":"), MONTHLZ, Lit(":"), DAYLZ, Lit(" "), HOUR24LZ, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ]);
+    seq(&[YEAR4, Lit(":"), MONTHLZ, Lit(":"), DAYLZ, Lit(" "), HOUR24LZ, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ]);
 const FIRSTDAYOF: P = LitCi("first day of");
 const LASTDAYOF: P = LitCi("last day of");
-const BACKOF: P = Seq(&[LitCi("back of "), HOUR24, Opt(&Seq(&[SPACE_OPT, MERIDIAN]))]);
-const FRONTOF: P = Seq(&[LitCi("front of "), HOUR24, Opt(&Seq(&[SPACE_OPT, MERIDIAN]))]);
-const CLF: P = Seq(&[
+const BACKOF: P = seq(&[LitCi("back of "), HOUR24, Opt(&seq(&[SPACE_OPT, MERIDIAN]))]);
+const FRONTOF: P = seq(&[LitCi("front of "), HOUR24, Opt(&seq(&[SPACE_OPT, MERIDIAN]))]);
+const CLF: P = seq(&[
     DAY,
     Lit("/"),
     MONTHABBR,
@@ -257,17 +257,17 @@ const CLF: P = Seq(&[
     SPACE,
     TZCORRECTION,
 ]);
-const TIMESTAMP: P = Seq(&[Lit("@"), Opt(&Lit("-")), D, Star(&D)]);
-const TIMESTAMPMS: P = Seq(&[Lit("@"), Opt(&Lit("-")), D, Star(&D), Lit("."), Rep(0, 6, &D)]);
+const TIMESTAMP: P = seq(&[Lit("@"), Opt(&Lit("-")), D, Star(&D)]);
+const TIMESTAMPMS: P = seq(&[Lit("@"), Opt(&Lit("-")), D, Star(&D), Lit("."), Rep(0, 6, &D)]);
 
-const DATESHORTWITHTIMESHORT12: P = Seq(&[DATENOYEAR, TIMESHORT12]);
-const DATESHORTWITHTIMELONG12: P = Seq(&[DATENOYEAR, TIMELONG12]);
-const DATESHORTWITHTIMESHORT: P = Seq(&[DATENOYEAR, TIMESHORT24]);
-const DATESHORTWITHTIMELONG: P = Seq(&[DATENOYEAR, TIMELONG24]);
-const DATESHORTWITHTIMELONGTZ: P = Seq(&[DATENOYEAR, ISO8601NORMTZ]);
+const DATESHORTWITHTIMESHORT12: P = seq(&[DATENOYEAR, TIMESHORT12]);
+const DATESHORTWITHTIMELONG12: P = seq(&[DATENOYEAR, TIMELONG12]);
+const DATESHORTWITHTIMESHORT: P = seq(&[DATENOYEAR, TIMESHORT24]);
+const DATESHORTWITHTIMELONG: P = seq(&[DATENOYEAR, TIMELONG24]);
+const DATESHORTWITHTIMELONGTZ: P = seq(&[DATENOYEAR, ISO8601NORMTZ]);
 
 // Relative formats.
-const RELTEXTNUMBER: P = Alt(&[
+const RELTEXTNUMBER: P = alt(&[
     LitCi("first"),
     LitCi("second"),
     LitCi("third"),
@@ -282,12 +282,12 @@ const RELTEXTNUMBER: P = Alt(&[
     LitCi("eleventh"),
     LitCi("twelfth"),
 ]);
-const RELTEXTTEXT: P = Alt(&[LitCi("next"), LitCi("last"), LitCi("previous"), LitCi("this")]);
-const RELTEXTUNIT: P = Alt(&[
+const RELTEXTTEXT: P = alt(&[LitCi("next"), LitCi("last"), LitCi("previous"), LitCi("this")]);
+const RELTEXTUNIT: P = alt(&[
     LitCi("ms"),
     LitCi("µs"),
-    Seq(&[
-        Alt(&[
+    seq(&[
+        alt(&[
             LitCi("msec"),
             LitCi("millisecond"),
             LitCi("µsec"),
@@ -309,11 +309,11 @@ const RELTEXTUNIT: P = Alt(&[
     LitCi("weeks"),
     DAYTEXT,
 ]);
-const RELNUMBER: P = Seq(&[Star(&cls(b"+-")), SPACE_OPT, Rep(1, 13, &D)]);
-const RELATIVE: P = Seq(&[RELNUMBER, Opt(&SPACE), Alt(&[RELTEXTUNIT, LitCi("week")])]);
-const RELATIVETEXT: P = Seq(&[Alt(&[RELTEXTNUMBER, RELTEXTTEXT]), SPACE, RELTEXTUNIT]);
-const RELATIVETEXTWEEK: P = Seq(&[RELTEXTTEXT, SPACE, LitCi("week")]);
-const WEEKDAYOF: P = Seq(&[Alt(&[RELTEXTNUMBER, RELTEXTTEXT]), SPACE, Alt(&[DAYFULL, DAYABBR]), SPACE, LitCi("of")]);
+const RELNUMBER: P = seq(&[Star(&cls(b"+-")), SPACE_OPT, Rep(1, 13, &D)]);
+const RELATIVE: P = seq(&[RELNUMBER, Opt(&SPACE), alt(&[RELTEXTUNIT, LitCi("week")])]);
+const RELATIVETEXT: P = seq(&[alt(&[RELTEXTNUMBER, RELTEXTTEXT]), SPACE, RELTEXTUNIT]);
+const RELATIVETEXTWEEK: P = seq(&[RELTEXTTEXT, SPACE, LitCi("week")]);
+const WEEKDAYOF: P = seq(&[alt(&[RELTEXTNUMBER, RELTEXTTEXT]), SPACE, alt(&[DAYFULL, DAYABBR]), SPACE, LitCi("of")]);
 
 /// What a matched rule does; one variant per action block of `parse_date.re`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,20 +417,20 @@ pub const RULES: &[(P, Rule)] = &[
     (LitCi("yesterday"), Rule::Yesterday),
     (LitCi("now"), Rule::Now),
     (LitCi("noon"), Rule::Noon),
-    (Alt(&[LitCi("midnight"), LitCi("today")]), Rule::MidnightToday),
+    (alt(&[LitCi("midnight"), LitCi("today")]), Rule::MidnightToday),
     (LitCi("tomorrow"), Rule::Tomorrow),
     (TIMESTAMP, Rule::Timestamp),
     (TIMESTAMPMS, Rule::TimestampMs),
-    (Alt(&[FIRSTDAYOF, LASTDAYOF]), Rule::FirstLastDayOf),
-    (Alt(&[BACKOF, FRONTOF]), Rule::BackFrontOf),
+    (alt(&[FIRSTDAYOF, LASTDAYOF]), Rule::FirstLastDayOf),
+    (alt(&[BACKOF, FRONTOF]), Rule::BackFrontOf),
     (WEEKDAYOF, Rule::WeekdayOf),
-    (Alt(&[TIMETINY12, TIMESHORT12, TIMELONG12]), Rule::Time12),
+    (alt(&[TIMETINY12, TIMESHORT12, TIMELONG12]), Rule::Time12),
     (MSSQLTIME, Rule::MssqlTime),
-    (Alt(&[TIMETINY24, TIMESHORT24, TIMELONG24, ISO8601LONG]), Rule::Time24),
+    (alt(&[TIMETINY24, TIMESHORT24, TIMELONG24, ISO8601LONG]), Rule::Time24),
     (GNUNOCOLON, Rule::GnuNoColon),
     (ISO8601NOCOLON, Rule::Iso8601NoColon),
-    (Alt(&[AMERICANSHORT, AMERICAN]), Rule::American),
-    (Alt(&[ISO8601DATE4, ISO8601DATESLASH, DATESLASH]), Rule::Iso8601Date4),
+    (alt(&[AMERICANSHORT, AMERICAN]), Rule::American),
+    (alt(&[ISO8601DATE4, ISO8601DATESLASH, DATESLASH]), Rule::Iso8601Date4),
     (ISO8601DATE2, Rule::Iso8601Date2),
     (ISO8601DATEX, Rule::Iso8601DateX),
     (GNUDATESHORTER, Rule::GnuDateShorter),
@@ -440,10 +440,10 @@ pub const RULES: &[(P, Rule)] = &[
     (POINTED_DATE2, Rule::PointedDate2),
     (DATENODAY, Rule::DateNoDay),
     (DATENODAYREV, Rule::DateNoDayRev),
-    (Alt(&[DATETEXTUAL, DATENOYEAR]), Rule::DateTextual),
+    (alt(&[DATETEXTUAL, DATENOYEAR]), Rule::DateTextual),
     (DATENOYEARREV, Rule::DateNoYearRev),
     (DATENOCOLON, Rule::DateNoColon),
-    (Alt(&[XMLRPC, XMLRPCNOCOLON, SOAP, WDDX, EXIF]), Rule::XmlRpc),
+    (alt(&[XMLRPC, XMLRPCNOCOLON, SOAP, WDDX, EXIF]), Rule::XmlRpc),
     (PGYDOTD, Rule::PgYdotd),
     (ISOWEEKDAY, Rule::IsoWeekDay),
     (ISOWEEK, Rule::IsoWeek),
@@ -455,10 +455,10 @@ pub const RULES: &[(P, Rule)] = &[
     (DAYTEXT, Rule::DayText),
     (RELATIVETEXTWEEK, Rule::RelativeTextWeek),
     (RELATIVETEXT, Rule::RelativeText),
-    (Alt(&[MONTHFULL, MONTHABBR]), Rule::MonthText),
-    (Alt(&[TZCORRECTION, TZ]), Rule::Timezone),
-    (Alt(&[DATESHORTWITHTIMESHORT12, DATESHORTWITHTIMELONG12]), Rule::DateShortWithTime12),
-    (Alt(&[DATESHORTWITHTIMESHORT, DATESHORTWITHTIMELONG, DATESHORTWITHTIMELONGTZ]), Rule::DateShortWithTime24),
+    (alt(&[MONTHFULL, MONTHABBR]), Rule::MonthText),
+    (alt(&[TZCORRECTION, TZ]), Rule::Timezone),
+    (alt(&[DATESHORTWITHTIMESHORT12, DATESHORTWITHTIMELONG12]), Rule::DateShortWithTime12),
+    (alt(&[DATESHORTWITHTIMESHORT, DATESHORTWITHTIMELONG, DATESHORTWITHTIMELONGTZ]), Rule::DateShortWithTime24),
     (RELATIVE, Rule::Relative),
 ];
 

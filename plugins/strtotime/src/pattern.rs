@@ -18,10 +18,10 @@ pub enum P {
     LitCi(&'static str),
     /// One byte in a class. The end of input reads as NUL, as in timelib's padded buffer.
     Class(ByteSet),
-    /// Sequence.
-    Seq(&'static [P]),
-    /// Alternation.
-    Alt(&'static [P]),
+    /// Sequence, with its first-byte set and nullability (build with [`seq`]).
+    Seq(&'static [P], ByteSet, bool),
+    /// Alternation, with its first-byte set and nullability (build with [`alt`]).
+    Alt(&'static [P], ByteSet, bool),
     /// Zero or one.
     Opt(&'static P),
     /// Zero or more.
@@ -77,12 +77,24 @@ impl ByteSet {
     }
 }
 
+/// A sequence node; its first bytes are computed at compile time so `run` can skip it early.
+pub const fn seq(parts: &'static [P]) -> P {
+    let probe = P::Seq(parts, ByteSet::EMPTY, false);
+    P::Seq(parts, first_bytes(&probe), nullable(&probe))
+}
+
+/// An alternation node; see [`seq`].
+pub const fn alt(alts: &'static [P]) -> P {
+    let probe = P::Alt(alts, ByteSet::EMPTY, false);
+    P::Alt(alts, first_bytes(&probe), nullable(&probe))
+}
+
 /// Whether `p` can match the empty string.
 pub const fn nullable(p: &P) -> bool {
     match p {
         P::Lit(l) | P::LitCi(l) => l.is_empty(),
         P::Class(_) => false,
-        P::Seq(parts) => {
+        P::Seq(parts, _, _) => {
             let mut i = 0;
             while i < parts.len() {
                 if !nullable(&parts[i]) {
@@ -92,7 +104,7 @@ pub const fn nullable(p: &P) -> bool {
             }
             true
         }
-        P::Alt(alts) => {
+        P::Alt(alts, _, _) => {
             let mut i = 0;
             while i < alts.len() {
                 if nullable(&alts[i]) {
@@ -119,7 +131,7 @@ pub const fn first_bytes(p: &P) -> ByteSet {
             None => ByteSet::EMPTY,
         },
         P::Class(set) => *set,
-        P::Seq(parts) => {
+        P::Seq(parts, _, _) => {
             let mut set = ByteSet::EMPTY;
             let mut i = 0;
             while i < parts.len() {
@@ -131,7 +143,7 @@ pub const fn first_bytes(p: &P) -> ByteSet {
             }
             set
         }
-        P::Alt(alts) => {
+        P::Alt(alts, _, _) => {
             let mut set = ByteSet::EMPTY;
             let mut i = 0;
             while i < alts.len() {
@@ -152,6 +164,20 @@ fn byte_at(s: &[u8], i: usize) -> Option<u8> {
         std::cmp::Ordering::Equal => Some(0),
         std::cmp::Ordering::Greater => None,
     }
+}
+
+/// Whether any start offset in `mask` begins with a byte of `first`.
+#[inline]
+fn starts_in(first: &ByteSet, s: &[u8], mask: u128) -> bool {
+    let mut m = mask;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        if byte_at(s, i).is_some_and(|b| first.contains(b)) {
+            return true;
+        }
+        m &= m - 1;
+    }
+    false
 }
 
 #[inline]
@@ -178,7 +204,7 @@ pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
             let lit = lit.as_bytes();
             let mut out = 0;
             each_bit(mask, |i| {
-                if s.len() >= i + lit.len() && &s[i..i + lit.len()] == lit {
+                if s.len() >= i + lit.len() && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a == b) {
                     out |= bit(i + lit.len());
                 }
             });
@@ -188,7 +214,9 @@ pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
             let lit = lit.as_bytes();
             let mut out = 0;
             each_bit(mask, |i| {
-                if s.len() >= i + lit.len() && s[i..i + lit.len()].eq_ignore_ascii_case(lit) {
+                if s.len() >= i + lit.len()
+                    && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                {
                     out |= bit(i + lit.len());
                 }
             });
@@ -203,8 +231,25 @@ pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
             });
             out
         }
-        P::Seq(parts) => parts.iter().fold(mask, |m, part| run(part, s, m)),
-        P::Alt(alts) => alts.iter().fold(0, |acc, alt| acc | run(alt, s, mask)),
+        P::Seq(parts, first, nullable) => {
+            if !nullable && !starts_in(first, s, mask) {
+                return 0;
+            }
+            let mut m = mask;
+            for part in *parts {
+                m = run(part, s, m);
+                if m == 0 {
+                    return 0;
+                }
+            }
+            m
+        }
+        P::Alt(alts, first, nullable) => {
+            if !nullable && !starts_in(first, s, mask) {
+                return 0;
+            }
+            alts.iter().fold(0, |acc, alt| acc | run(alt, s, mask))
+        }
         P::Opt(inner) => mask | run(inner, s, mask),
         P::Star(inner) => {
             let mut all = mask;
@@ -246,14 +291,12 @@ mod tests {
     use super::*;
 
     const D: P = P::Class(ByteSet::range(b'0', b'9'));
-    const HOUR: P = P::Alt(&[
-        P::Seq(&[P::Opt(&P::Class(ByteSet::of(b"01"))), D]),
-        P::Seq(&[P::Lit("2"), P::Class(ByteSet::range(b'0', b'4'))]),
-    ]);
+    const HOUR: P = alt(&[seq(&[P::Opt(&P::Class(ByteSet::of(b"01"))), D]), seq(&[P::Lit("2"), P::Class(ByteSet::range(b'0', b'4'))])]);
 
     #[test]
     fn longest_match_explores_every_alternative() {
-        let p = P::Seq(&[HOUR, P::Lit(":"), P::Rep(2, 2, &D)]);
+        const P1: P = seq(&[HOUR, P::Lit(":"), P::Rep(2, 2, &D)]);
+        let p = P1;
         assert_eq!(longest(&p, b"12:30pm"), Some(5));
         assert_eq!(longest(&p, b"2:30"), Some(4));
         assert_eq!(longest(&p, b"25:30"), None);

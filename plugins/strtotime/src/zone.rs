@@ -22,6 +22,9 @@ impl ParsedZone {
     /// Parse the `timezone` config value: an IANA name, `UTC`, an abbreviation or an offset.
     pub fn from_config(text: &str) -> Option<ParsedZone> {
         let text = text.trim();
+        if text.eq_ignore_ascii_case("UTC") || text == "Z" {
+            return Some(ParsedZone::Offset(0));
+        }
         if let Some(tz) = named(text) {
             return Some(ParsedZone::Named(tz));
         }
@@ -75,6 +78,9 @@ impl FromTimestampCompat for NaiveDateTime {
 fn named(name: &str) -> Option<Tz> {
     if name.is_empty() {
         return None;
+    }
+    if let Ok(tz) = name.parse::<Tz>() {
+        return Some(tz);
     }
     chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(name))
 }
