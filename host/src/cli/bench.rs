@@ -49,9 +49,15 @@ fn measure(name: &'static str, iterations: u32, mut call: impl FnMut(usize)) -> 
     Row { name, samples }
 }
 
-fn wasm_row(name: &'static str, plugin: &str, allocation: Allocation, iterations: u32) -> anyhow::Result<Row> {
+fn wasm_row(
+    name: &'static str,
+    plugin: &str,
+    allocation: Allocation,
+    iterations: u32,
+) -> anyhow::Result<Row> {
     let engine = PluginEngine::with_allocation(allocation)?;
-    let builtin = builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
+    let builtin =
+        builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
     let limits = Limits::default();
     let plugin = engine.load(builtin.bytes, World::Transform, &limits)?;
     // For normalize, a rule on an absent property: the call does no work, leaving the
@@ -60,15 +66,29 @@ fn wasm_row(name: &'static str, plugin: &str, allocation: Allocation, iterations
         "strtotime" => vec![("from".to_string(), "d".to_string())],
         _ => vec![("absent".to_string(), "trim".to_string())],
     };
-    let call = CallContext { event_id: "bench".into(), webhook_id: "bench".into(), received_at_ms: NOW_MS };
+    let call = CallContext {
+        event_id: "bench".into(),
+        webhook_id: "bench".into(),
+        received_at_ms: NOW_MS,
+    };
     let mut failures = 0u32;
     let row = measure(name, iterations, |i| {
-        let properties = [Property::new("d", Value::String(INPUTS[i % INPUTS.len()].to_string()))];
-        if engine.transform(&plugin, &call, &config, &properties, &limits).result.is_err() {
+        let properties = [Property::new(
+            "d",
+            Value::String(INPUTS[i % INPUTS.len()].to_string()),
+        )];
+        if engine
+            .transform(&plugin, &call, &config, &properties, &limits)
+            .result
+            .is_err()
+        {
             failures += 1;
         }
     });
-    anyhow::ensure!(failures == 0, "{failures} strtotime calls failed during the benchmark");
+    anyhow::ensure!(
+        failures == 0,
+        "{failures} strtotime calls failed during the benchmark"
+    );
     Ok(row)
 }
 
@@ -76,18 +96,44 @@ fn wasm_row(name: &'static str, plugin: &str, allocation: Allocation, iterations
 pub fn run(iterations: u32) -> anyhow::Result<String> {
     let iterations = iterations.max(100);
     let native = measure("native Rust (same parser, no wasm)", iterations, |i| {
-        let parsed = strtotime::strtotime(INPUTS[i % INPUTS.len()], NOW_MS / 1000, strtotime::ParsedZone::Offset(0));
+        let parsed = strtotime::strtotime(
+            INPUTS[i % INPUTS.len()],
+            NOW_MS / 1000,
+            strtotime::ParsedZone::Offset(0),
+        );
         std::hint::black_box(parsed).ok();
     });
     let rows = [
-        wasm_row("wasm, fresh instance, pooling allocator", "strtotime", Allocation::Pooling, iterations)?,
-        wasm_row("wasm, fresh instance, on-demand allocator", "strtotime", Allocation::OnDemand, iterations)?,
+        wasm_row(
+            "wasm, fresh instance, pooling allocator",
+            "strtotime",
+            Allocation::Pooling,
+            iterations,
+        )?,
+        wasm_row(
+            "wasm, fresh instance, on-demand allocator",
+            "strtotime",
+            Allocation::OnDemand,
+            iterations,
+        )?,
         native,
-        wasm_row("(reference) empty transform, fresh pooled instance", "normalize", Allocation::Pooling, iterations)?,
+        wasm_row(
+            "(reference) empty transform, fresh pooled instance",
+            "normalize",
+            Allocation::Pooling,
+            iterations,
+        )?,
     ];
     let mut out = String::new();
-    writeln!(out, "strtotime, {iterations} calls per row, inputs cycled from {} formats", INPUTS.len())?;
-    writeln!(out, "| variant | median µs | p90 µs | p99 µs | calls/s (1 thread) |")?;
+    writeln!(
+        out,
+        "strtotime, {iterations} calls per row, inputs cycled from {} formats",
+        INPUTS.len()
+    )?;
+    writeln!(
+        out,
+        "| variant | median µs | p90 µs | p99 µs | calls/s (1 thread) |"
+    )?;
     writeln!(out, "|---|---:|---:|---:|---:|")?;
     for row in &rows {
         let median = row.quantile(0.5);
@@ -102,6 +148,11 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         )?;
     }
     let pooled = rows[0].quantile(0.5);
-    writeln!(out, "pooled / on-demand = {:.2}; pooled / native = {:.1}", pooled / rows[1].quantile(0.5), pooled / rows[2].quantile(0.5).max(1e-9))?;
+    writeln!(
+        out,
+        "pooled / on-demand = {:.2}; pooled / native = {:.1}",
+        pooled / rows[1].quantile(0.5),
+        pooled / rows[2].quantile(0.5).max(1e-9)
+    )?;
     Ok(out)
 }

@@ -20,20 +20,34 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
         .init();
     let store = Store::open(data_dir).context("opening the store")?;
     let (admin_token, source) =
-        AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;
+        AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok())
+            .context("admin token")?;
     if let TokenSource::Generated = source {
         // Printed once, to stdout, never to the log.
-        println!("admin token (saved to {}): {}", data_dir.join(crate::api::auth::TOKEN_FILE).display(), admin_token.reveal());
+        println!(
+            "admin token (saved to {}): {}",
+            data_dir.join(crate::api::auth::TOKEN_FILE).display(),
+            admin_token.reveal()
+        );
     }
     // Compile the built-ins at start so a broken build fails now, not on the first event.
     let engine = PluginEngine::new()?;
     for b in BUILTINS {
-        engine.load(b.bytes, World::Transform, &Limits::default()).with_context(|| format!("built-in plugin {}", b.name))?;
+        engine
+            .load(b.bytes, World::Transform, &Limits::default())
+            .with_context(|| format!("built-in plugin {}", b.name))?;
     }
-    let state = Arc::new(AppState { admin_token, schema_version: store.schema_version()? });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let state = Arc::new(AppState {
+        admin_token,
+        schema_version: store.schema_version()?,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");

@@ -11,7 +11,9 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 use super::engine::CallContext;
 
@@ -25,7 +27,10 @@ pub struct SandboxState {
 
 impl WasiView for SandboxState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -42,15 +47,22 @@ impl SandboxState {
             .wall_clock(FrozenWallClock(received))
             .monotonic_clock(FrozenMonotonicClock)
             .secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(seed.iter().rev().copied().collect()))
-            .insecure_random_seed(u128::from_le_bytes(seed[..16].try_into().unwrap_or([0; 16])))
+            .insecure_random(wasmtime_wasi::Deterministic::new(
+                seed.iter().rev().copied().collect(),
+            ))
+            .insecure_random_seed(u128::from_le_bytes(
+                seed[..16].try_into().unwrap_or([0; 16]),
+            ))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         SandboxState {
             wasi: builder.build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit: memory_bytes, hit: false },
+            limiter: MemoryLimiter {
+                limit: memory_bytes,
+                hit: false,
+            },
         }
     }
 }
@@ -66,7 +78,12 @@ pub struct MemoryLimiter {
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.hit = true;
             // An error (not `Ok(false)`) makes the growth trap, so the guest cannot limp on.
@@ -75,7 +92,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -120,11 +142,20 @@ struct Captured {
 impl CapturedOutput {
     /// An empty capture that keeps at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        CapturedOutput { inner: Arc::new(Mutex::new(Captured { capacity, kept: Vec::new(), dropped: 0 })) }
+        CapturedOutput {
+            inner: Arc::new(Mutex::new(Captured {
+                capacity,
+                kept: Vec::new(),
+                dropped: 0,
+            })),
+        }
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut c = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut c = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let room = c.capacity.saturating_sub(c.kept.len());
         let take = room.min(bytes.len());
         c.kept.extend_from_slice(&bytes[..take]);
@@ -133,7 +164,10 @@ impl CapturedOutput {
 
     /// The kept text (lossy UTF-8) and the number of bytes dropped.
     pub fn take(&self) -> (String, u64) {
-        let c = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let c = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         (String::from_utf8_lossy(&c.kept).into_owned(), c.dropped)
     }
 }
@@ -176,7 +210,11 @@ impl Pollable for CapturedOutput {
 }
 
 impl tokio::io::AsyncWrite for CapturedOutput {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -9,7 +9,8 @@ use rusqlite::Connection;
 pub const DB_FILE: &str = "wasmhook.db";
 
 /// Versioned migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"];
+const MIGRATIONS: &[&str] =
+    &["CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"];
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +36,10 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) `<data_dir>/wasmhook.db` and migrate it.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let mut conn = Connection::open(data_dir.join(DB_FILE))?;
         // WAL + FULL: a commit is on disk before we acknowledge anything that depends on it.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -49,14 +52,20 @@ impl Store {
 
     /// The schema version now in the file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let tx = conn.transaction()?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
     }

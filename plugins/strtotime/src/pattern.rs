@@ -7,7 +7,7 @@
 //! `const` data, so nothing is built at run time: a fresh instance pays no set-up cost.
 
 /// Longest token considered, in bytes.
-pub const MAX_TOKEN: usize = 127;
+pub const MAX_TOKEN: usize = 63;
 
 /// A pattern node. Byte-oriented; `LitCi` compares ASCII case-insensitively (re2c's `'..'`).
 #[derive(Clone, Copy)]
@@ -67,7 +67,12 @@ impl ByteSet {
 
     /// Union of two sets.
     pub const fn union(self, other: ByteSet) -> ByteSet {
-        ByteSet([self.0[0] | other.0[0], self.0[1] | other.0[1], self.0[2] | other.0[2], self.0[3] | other.0[3]])
+        ByteSet([
+            self.0[0] | other.0[0],
+            self.0[1] | other.0[1],
+            self.0[2] | other.0[2],
+            self.0[3] | other.0[3],
+        ])
     }
 
     /// Whether `b` is in the set.
@@ -127,7 +132,9 @@ pub const fn first_bytes(p: &P) -> ByteSet {
             None => ByteSet::EMPTY,
         },
         P::LitCi(l) => match l.as_bytes().first() {
-            Some(&b) => ByteSet::EMPTY.with(b.to_ascii_lowercase()).with(b.to_ascii_uppercase()),
+            Some(&b) => ByteSet::EMPTY
+                .with(b.to_ascii_lowercase())
+                .with(b.to_ascii_uppercase()),
             None => ByteSet::EMPTY,
         },
         P::Class(set) => *set,
@@ -168,7 +175,7 @@ fn byte_at(s: &[u8], i: usize) -> Option<u8> {
 
 /// Whether any start offset in `mask` begins with a byte of `first`.
 #[inline]
-fn starts_in(first: &ByteSet, s: &[u8], mask: u128) -> bool {
+fn starts_in(first: &ByteSet, s: &[u8], mask: u64) -> bool {
     let mut m = mask;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
@@ -181,7 +188,7 @@ fn starts_in(first: &ByteSet, s: &[u8], mask: u128) -> bool {
 }
 
 #[inline]
-fn each_bit(mut mask: u128, mut f: impl FnMut(usize)) {
+fn each_bit(mut mask: u64, mut f: impl FnMut(usize)) {
     while mask != 0 {
         let bit = mask.trailing_zeros() as usize;
         f(bit);
@@ -190,12 +197,12 @@ fn each_bit(mut mask: u128, mut f: impl FnMut(usize)) {
 }
 
 #[inline]
-fn bit(i: usize) -> u128 {
-    if i <= MAX_TOKEN { 1u128 << i } else { 0 }
+fn bit(i: usize) -> u64 {
+    if i <= MAX_TOKEN { 1u64 << i } else { 0 }
 }
 
 /// From every start offset in `mask`, the set of offsets where `p` can end.
-pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
+pub fn run(p: &P, s: &[u8], mask: u64) -> u64 {
     if mask == 0 {
         return 0;
     }
@@ -204,7 +211,9 @@ pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
             let lit = lit.as_bytes();
             let mut out = 0;
             each_bit(mask, |i| {
-                if s.len() >= i + lit.len() && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a == b) {
+                if s.len() >= i + lit.len()
+                    && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a == b)
+                {
                     out |= bit(i + lit.len());
                 }
             });
@@ -215,7 +224,10 @@ pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
             let mut out = 0;
             each_bit(mask, |i| {
                 if s.len() >= i + lit.len()
-                    && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                    && s[i..i + lit.len()]
+                        .iter()
+                        .zip(lit)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
                 {
                     out |= bit(i + lit.len());
                 }
@@ -283,7 +295,7 @@ pub fn run(p: &P, s: &[u8], mask: u128) -> u128 {
 /// Length of the longest match of `p` at the start of `s`, if any (never zero-length).
 pub fn longest(p: &P, s: &[u8]) -> Option<usize> {
     let ends = run(p, s, 1) & !1;
-    (ends != 0).then(|| 127 - ends.leading_zeros() as usize)
+    (ends != 0).then(|| 63 - ends.leading_zeros() as usize)
 }
 
 #[cfg(test)]
@@ -291,7 +303,10 @@ mod tests {
     use super::*;
 
     const D: P = P::Class(ByteSet::range(b'0', b'9'));
-    const HOUR: P = alt(&[seq(&[P::Opt(&P::Class(ByteSet::of(b"01"))), D]), seq(&[P::Lit("2"), P::Class(ByteSet::range(b'0', b'4'))])]);
+    const HOUR: P = alt(&[
+        seq(&[P::Opt(&P::Class(ByteSet::of(b"01"))), D]),
+        seq(&[P::Lit("2"), P::Class(ByteSet::range(b'0', b'4'))]),
+    ]);
 
     #[test]
     fn longest_match_explores_every_alternative() {

@@ -8,18 +8,25 @@ use crate::zone::ParsedZone;
 /// Broken-down wall-clock fields; any of them may be out of range until normalized.
 #[derive(Debug, Clone, Copy)]
 struct Fields {
-    y: i128,
-    m: i128,
-    d: i128,
-    h: i128,
-    i: i128,
-    s: i128,
-    us: i128,
+    y: i64,
+    m: i64,
+    d: i64,
+    h: i64,
+    i: i64,
+    s: i64,
+    us: i64,
 }
 
 impl Fields {
     /// `timelib_do_normalize`: carry each field into the next larger one.
-    fn normalize(&mut self) {
+    fn normalize(&mut self) -> Result<(), ResolveError> {
+        // Far beyond any real date; keeps the calendar arithmetic inside i64.
+        const LIMIT: i64 = 1 << 40;
+        if [self.y, self.m, self.d].iter().any(|v| v.abs() > LIMIT)
+            || [self.h, self.i].iter().any(|v| v.abs() > LIMIT * 1000)
+        {
+            return Err("date out of range");
+        }
         self.s += self.us.div_euclid(1_000_000);
         self.us = self.us.rem_euclid(1_000_000);
         self.i += self.s.div_euclid(60);
@@ -31,12 +38,21 @@ impl Fields {
         let (y, m) = normalize_month(self.y, self.m);
         let (y, m, d) = civil_from_days(days_from_civil(y, m, 1) + self.d - 1);
         (self.y, self.m, self.d) = (y, m, d);
+        Ok(())
     }
 
-    fn from_local_seconds(local: i128) -> Fields {
+    fn from_local_seconds(local: i64) -> Fields {
         let (y, m, d) = civil_from_days(local.div_euclid(86_400));
         let rest = local.rem_euclid(86_400);
-        Fields { y, m, d, h: rest / 3600, i: rest / 60 % 60, s: rest % 60, us: 0 }
+        Fields {
+            y,
+            m,
+            d,
+            h: rest / 3600,
+            i: rest / 60 % 60,
+            s: rest % 60,
+            us: 0,
+        }
     }
 }
 
@@ -44,9 +60,15 @@ impl Fields {
 pub type ResolveError = &'static str;
 
 /// Resolve `parsed` against `now_unix` (seconds) in `default_zone`; returns `(seconds, micros)`.
-pub fn resolve(parsed: &Parsed, now_unix: i64, default_zone: ParsedZone) -> Result<(i64, i64), ResolveError> {
-    let now_offset = default_zone.offset_at_utc(now_unix).ok_or("now is out of range")?;
-    let now = Fields::from_local_seconds(i128::from(now_unix) + i128::from(now_offset));
+pub fn resolve(
+    parsed: &Parsed,
+    now_unix: i64,
+    default_zone: ParsedZone,
+) -> Result<(i64, i64), ResolveError> {
+    let now_offset = default_zone
+        .offset_at_utc(now_unix)
+        .ok_or("now is out of range")?;
+    let now = Fields::from_local_seconds(now_unix.saturating_add(now_offset));
 
     // timelib_fill_holes, without TIMELIB_OVERRIDE_TIME.
     let mut p = parsed.clone();
@@ -57,7 +79,7 @@ pub fn resolve(parsed: &Parsed, now_unix: i64, default_zone: ParsedZone) -> Resu
         p.us = Some(0);
     }
     let any_set = [p.y, p.m, p.d, p.h, p.i, p.s].iter().any(Option::is_some);
-    let or_now = |v: Option<i64>, now: i128| v.map_or(now, i128::from);
+    let or_now = |v: Option<i64>, now: i64| v.unwrap_or(now);
     let mut t = Fields {
         y: or_now(p.y, now.y),
         m: or_now(p.m, now.m),
@@ -74,31 +96,31 @@ pub fn resolve(parsed: &Parsed, now_unix: i64, default_zone: ParsedZone) -> Resu
     match rel.special {
         Some(Special::DayOfWeekInMonth) => {
             t.d = 1;
-            t.m += i128::from(rel.m);
+            t.m = t.m.saturating_add(rel.m);
             rel.m = 0;
         }
         Some(Special::LastDayOfWeekInMonth) => {
             t.d = 1;
-            t.m += i128::from(rel.m) + 1;
+            t.m = t.m.saturating_add(rel.m).saturating_add(1);
             rel.m = 0;
         }
         _ => {}
     }
-    t.normalize();
+    t.normalize()?;
 
     // do_adjust_relative
     if rel.have_weekday_relative {
         adjust_for_weekday(&mut t, &mut rel);
     }
-    t.normalize();
+    t.normalize()?;
     if p.have_relative {
-        t.us += i128::from(rel.us);
-        t.s += i128::from(rel.s);
-        t.i += i128::from(rel.i);
-        t.h += i128::from(rel.h);
-        t.d += i128::from(rel.d);
-        t.m += i128::from(rel.m);
-        t.y += i128::from(rel.y);
+        t.us = t.us.saturating_add(rel.us);
+        t.s = t.s.saturating_add(rel.s);
+        t.i = t.i.saturating_add(rel.i);
+        t.h = t.h.saturating_add(rel.h);
+        t.d = t.d.saturating_add(rel.d);
+        t.m = t.m.saturating_add(rel.m);
+        t.y = t.y.saturating_add(rel.y);
     }
     match rel.first_last_day_of {
         FirstLast::First => t.d = 1,
@@ -108,24 +130,27 @@ pub fn resolve(parsed: &Parsed, now_unix: i64, default_zone: ParsedZone) -> Resu
         }
         FirstLast::None => {}
     }
-    t.normalize();
+    t.normalize()?;
 
     // do_adjust_special
     if let Some(Special::Weekday(count)) = rel.special {
         adjust_special_weekday(&mut t, count);
     }
-    t.normalize();
+    t.normalize()?;
 
-    let local = days_from_civil(t.y, t.m, t.d) * 86_400 + t.h * 3600 + t.i * 60 + t.s;
+    let local = i128::from(days_from_civil(t.y, t.m, t.d)) * 86_400
+        + i128::from(t.h * 3600 + t.i * 60 + t.s);
     let local = i64::try_from(local).map_err(|_| "date out of range")?;
-    let offset = zone.offset_at_local(local).ok_or("date out of range for the time zone")?;
+    let offset = zone
+        .offset_at_local(local)
+        .ok_or("date out of range for the time zone")?;
     let seconds = local.checked_sub(offset).ok_or("date out of range")?;
     Ok((seconds, t.us as i64))
 }
 
 /// `do_adjust_for_weekday`.
 fn adjust_for_weekday(t: &mut Fields, rel: &mut crate::scan::Relative) {
-    let current_dow = day_of_week(t.y, t.m, t.d) as i64;
+    let current_dow = day_of_week(t.y, t.m, t.d);
     if rel.weekday_behavior == 2 {
         // "this week": weeks run Monday..Sunday.
         if current_dow == 0 && rel.weekday != 0 {
@@ -134,8 +159,8 @@ fn adjust_for_weekday(t: &mut Fields, rel: &mut crate::scan::Relative) {
         if rel.weekday == 0 && current_dow != 0 {
             rel.weekday = 7;
         }
-        t.d -= i128::from(current_dow);
-        t.d += i128::from(rel.weekday);
+        t.d -= current_dow;
+        t.d += rel.weekday;
         return;
     }
     let mut difference = rel.weekday - current_dow;
@@ -143,16 +168,15 @@ fn adjust_for_weekday(t: &mut Fields, rel: &mut crate::scan::Relative) {
         difference += 7;
     }
     if rel.weekday >= 0 {
-        t.d += i128::from(difference);
+        t.d += difference;
     } else {
-        t.d -= i128::from(7 - (rel.weekday.abs() - current_dow));
+        t.d -= 7 - (rel.weekday.abs() - current_dow);
     }
     rel.have_weekday_relative = false;
 }
 
 /// `+N weekdays`: move over Monday..Friday only.
 fn adjust_special_weekday(t: &mut Fields, count: i64) {
-    let count = i128::from(count);
     let dow = day_of_week(t.y, t.m, t.d);
     if count == 0 {
         match dow {

@@ -93,7 +93,9 @@ impl Tok<'_> {
         let mut value: i64 = 0;
         let mut len = 0;
         while len < max && self.at().is_ascii_digit() {
-            value = value.saturating_mul(10).saturating_add(i64::from(self.at() - b'0'));
+            value = value
+                .saturating_mul(10)
+                .saturating_add(i64::from(self.at() - b'0'));
             self.bump();
             len += 1;
         }
@@ -161,7 +163,10 @@ impl Tok<'_> {
         if self.at().is_ascii_whitespace() {
             return;
         }
-        let two = [self.at().to_ascii_lowercase(), self.peek(1).to_ascii_lowercase()];
+        let two = [
+            self.at().to_ascii_lowercase(),
+            self.peek(1).to_ascii_lowercase(),
+        ];
         if matches!(&two, b"nd" | b"rd" | b"st" | b"th") {
             self.p += 2;
         }
@@ -217,8 +222,12 @@ impl Tok<'_> {
     }
     /// `timelib_lookup_relunit`.
     fn relunit(&mut self) -> Option<RelUnit> {
-        let word =
-            self.word(|c| !matches!(c, b' ' | b',' | b'\t' | b';' | b':' | b'/' | b'.' | b'-' | b'(' | b')'));
+        let word = self.word(|c| {
+            !matches!(
+                c,
+                b' ' | b',' | b'\t' | b';' | b':' | b'/' | b'.' | b'-' | b'(' | b')'
+            )
+        });
         lookup_relunit(word)
     }
 }
@@ -262,7 +271,10 @@ fn lookup_month(word: &[u8]) -> i64 {
         ("november", 11),
         ("december", 12),
     ];
-    MONTHS.iter().find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(word)).map_or(0, |&(_, v)| v)
+    MONTHS
+        .iter()
+        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(word))
+        .map_or(0, |&(_, v)| v)
 }
 
 fn lookup_reltext(word: &[u8]) -> (i64, i64) {
@@ -366,7 +378,10 @@ fn lookup_relunit(word: &[u8]) -> Option<RelUnit> {
         ("weekdays", SpecialWeekday),
     ];
     let lower: Vec<u8> = word.iter().map(u8::to_ascii_lowercase).collect();
-    UNITS.iter().find(|(name, _)| name.as_bytes() == lower.as_slice()).map(|&(_, u)| u)
+    UNITS
+        .iter()
+        .find(|(name, _)| name.as_bytes() == lower.as_slice())
+        .map(|&(_, u)| u)
 }
 
 /// Whether relative time parts keep the clock (`+1 monday` does, `next monday` resets it).
@@ -406,24 +421,36 @@ impl Parsed {
     fn have_tz(&mut self) -> Result<bool, ScanError> {
         if self.have_zone > 0 {
             self.have_zone += 1;
-            return if self.have_zone > 2 { Err("Double timezone specification") } else { Ok(false) };
+            return if self.have_zone > 2 {
+                Err("Double timezone specification")
+            } else {
+                Ok(false)
+            };
         }
         self.have_zone = 1;
         Ok(true)
     }
 
     /// `timelib_set_relative`.
-    fn set_relative(&mut self, tok: &mut Tok<'_>, amount: i64, behavior: i64, part: TimePart) {
-        let Some(unit) = tok.relunit() else { return };
+    fn set_relative(
+        &mut self,
+        tok: &mut Tok<'_>,
+        amount: i64,
+        behavior: i64,
+        part: TimePart,
+    ) -> Result<(), ScanError> {
+        let Some(unit) = tok.relunit() else {
+            return Ok(());
+        };
         let r = &mut self.rel;
         match unit {
-            RelUnit::Micro(k) => r.us = r.us.saturating_add(amount.saturating_mul(k)),
-            RelUnit::Second(k) => r.s = r.s.saturating_add(amount.saturating_mul(k)),
-            RelUnit::Minute(k) => r.i = r.i.saturating_add(amount.saturating_mul(k)),
-            RelUnit::Hour(k) => r.h = r.h.saturating_add(amount.saturating_mul(k)),
-            RelUnit::Day(k) => r.d = r.d.saturating_add(amount.saturating_mul(k)),
-            RelUnit::Month(k) => r.m = r.m.saturating_add(amount.saturating_mul(k)),
-            RelUnit::Year(k) => r.y = r.y.saturating_add(amount.saturating_mul(k)),
+            RelUnit::Micro(k) => r.us = add(r.us, amount, k)?,
+            RelUnit::Second(k) => r.s = add(r.s, amount, k)?,
+            RelUnit::Minute(k) => r.i = add(r.i, amount, k)?,
+            RelUnit::Hour(k) => r.h = add(r.h, amount, k)?,
+            RelUnit::Day(k) => r.d = add(r.d, amount, k)?,
+            RelUnit::Month(k) => r.m = add(r.m, amount, k)?,
+            RelUnit::Year(k) => r.y = add(r.y, amount, k)?,
             RelUnit::Weekday(wd) => {
                 r.have_weekday_relative = true;
                 r.d += (if amount > 0 { amount - 1 } else { amount }) * 7;
@@ -440,6 +467,7 @@ impl Parsed {
                 }
             }
         }
+        Ok(())
     }
 
     fn zone_in_token(&mut self, tok: &mut Tok<'_>) -> Result<(), ScanError> {
@@ -482,7 +510,10 @@ impl Parsed {
                 let seconds = t.signed_nr(24)?;
                 let negative = token.get(1) == Some(&b'-');
                 let micros = if rule == Rule::TimestampMs {
-                    let digits = token.iter().rposition(|&c| c == b'.').map_or(&token[0..0], |dot| &token[dot + 1..]);
+                    let digits = token
+                        .iter()
+                        .rposition(|&c| c == b'.')
+                        .map_or(&token[0..0], |dot| &token[dot + 1..]);
                     let mut us: i64 = 0;
                     for (k, c) in digits.iter().enumerate().take(6) {
                         us += i64::from(c - b'0') * 10i64.pow(5 - k as u32);
@@ -491,7 +522,7 @@ impl Parsed {
                 } else {
                     0
                 };
-                self.rel.s = self.rel.s.saturating_add(seconds);
+                self.rel.s = add(self.rel.s, seconds, 1)?;
                 self.rel.us += micros;
                 if fresh_zone {
                     self.zone = Some(ParsedZone::Offset(0));
@@ -499,8 +530,11 @@ impl Parsed {
             }
             Rule::FirstLastDayOf => {
                 self.have_relative = true;
-                self.rel.first_last_day_of =
-                    if matches!(token[0], b'l' | b'L') { FirstLast::Last } else { FirstLast::First };
+                self.rel.first_last_day_of = if matches!(token[0], b'l' | b'L') {
+                    FirstLast::Last
+                } else {
+                    FirstLast::First
+                };
             }
             Rule::BackFrontOf => {
                 self.unhave_time();
@@ -525,10 +559,10 @@ impl Parsed {
                 t.eat_spaces();
                 if amount > 0 {
                     self.rel.special = Some(Special::DayOfWeekInMonth);
-                    self.set_relative(&mut t, amount, 1, TimePart::DontKeep);
+                    self.set_relative(&mut t, amount, 1, TimePart::DontKeep)?;
                 } else {
                     self.rel.special = Some(Special::LastDayOfWeekInMonth);
-                    self.set_relative(&mut t, amount, behavior, TimePart::DontKeep);
+                    self.set_relative(&mut t, amount, behavior, TimePart::DontKeep)?;
                 }
             }
             Rule::Time12 => {
@@ -703,7 +737,11 @@ impl Parsed {
                 self.have_relative = true;
                 let y = t.nr(4).unwrap_or(0);
                 let w = t.nr(2).unwrap_or(0);
-                let d = if rule == Rule::IsoWeekDay { t.nr(1).unwrap_or(0) } else { 1 };
+                let d = if rule == Rule::IsoWeekDay {
+                    t.nr(1).unwrap_or(0)
+                } else {
+                    1
+                };
                 self.y = Some(y);
                 self.m = Some(1);
                 self.d = Some(1);
@@ -764,7 +802,7 @@ impl Parsed {
                 while !t.done() {
                     let (amount, behavior) = t.relative_text();
                     t.eat_spaces();
-                    self.set_relative(&mut t, amount, behavior, TimePart::DontKeep);
+                    self.set_relative(&mut t, amount, behavior, TimePart::DontKeep)?;
                     self.rel.weekday_behavior = 2;
                     // "next week" alone means Monday-based week arithmetic on today's weekday.
                     if !self.rel.have_weekday_relative {
@@ -778,7 +816,7 @@ impl Parsed {
                 while !t.done() {
                     let (amount, behavior) = t.relative_text();
                     t.eat_spaces();
-                    self.set_relative(&mut t, amount, behavior, TimePart::DontKeep);
+                    self.set_relative(&mut t, amount, behavior, TimePart::DontKeep)?;
                 }
             }
             Rule::MonthText => {
@@ -822,7 +860,7 @@ impl Parsed {
                 while !t.done() {
                     let amount = t.signed_nr(24)?;
                     t.eat_spaces();
-                    self.set_relative(&mut t, amount, 1, TimePart::Keep);
+                    self.set_relative(&mut t, amount, 1, TimePart::Keep)?;
                 }
             }
         }
@@ -830,14 +868,30 @@ impl Parsed {
     }
 }
 
+/// `acc + amount * unit`, refusing overflow like timelib's "Number out of range".
+fn add(acc: i64, amount: i64, unit: i64) -> Result<i64, ScanError> {
+    amount
+        .checked_mul(unit)
+        .and_then(|v| acc.checked_add(v))
+        .ok_or("Number out of range")
+}
+
 /// `TIMELIB_PROCESS_YEAR`: two-digit years pivot at 70.
 fn process_year(year: Option<(i64, usize)>) -> Option<i64> {
-    year.map(|(y, len)| if len >= 4 { y } else if y < 70 { y + 2000 } else { y + 1900 })
+    year.map(|(y, len)| {
+        if len >= 4 {
+            y
+        } else if y < 70 {
+            y + 2000
+        } else {
+            y + 1900
+        }
+    })
 }
 
 /// `timelib_daynr_from_weeknr`: days from Jan 1 to ISO week `w` day `d`.
 fn daynr_from_weeknr(y: i64, w: i64, d: i64) -> i64 {
-    let dow = crate::calendar::day_of_week(i128::from(y), 1, 1) as i64;
+    let dow = crate::calendar::day_of_week(y, 1, 1);
     let day = -(if dow > 4 { dow - 7 } else { dow });
     day + (w - 1) * 7 + d
 }

@@ -29,9 +29,18 @@ impl Guest for EchoAction {
             })?;
         let secret_names: Vec<&str> = secrets.iter().map(|(k, _)| k.as_str()).collect();
         Ok(vec![
-            Property { name: "greeting".into(), value: Value::String(format!("hello {name}")) },
-            Property { name: "event".into(), value: Value::String(ctx.event_id) },
-            Property { name: "secrets".into(), value: Value::String(secret_names.join(",")) },
+            Property {
+                name: "greeting".into(),
+                value: Value::String(format!("hello {name}")),
+            },
+            Property {
+                name: "event".into(),
+                value: Value::String(ctx.event_id),
+            },
+            Property {
+                name: "secrets".into(),
+                value: Value::String(secret_names.join(",")),
+            },
         ])
     }
 }

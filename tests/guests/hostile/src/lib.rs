@@ -14,13 +14,21 @@ use wasmhook::plugin::types::{Context, PluginError, Property, Value};
 struct Hostile;
 
 fn text(name: &str, value: impl Into<String>) -> Property {
-    Property { name: name.to_string(), value: Value::String(value.into()) }
+    Property {
+        name: name.to_string(),
+        value: Value::String(value.into()),
+    }
 }
 
 fn number(name: &str, value: f64) -> Property {
-    Property { name: name.to_string(), value: Value::Number(value) }
+    Property {
+        name: name.to_string(),
+        value: Value::Number(value),
+    }
 }
 
+// Deliberately unbounded: the host must turn the overflow into a trap.
+#[allow(unconditional_recursion)]
 #[inline(never)]
 fn recurse(depth: u64, pad: &mut [u8; 256]) -> u64 {
     pad[(depth % 256) as usize] = depth as u8;
@@ -99,7 +107,7 @@ impl Guest for Hostile {
             }
             "big-output" => Ok(vec![text("blob", "x".repeat(4 << 20))]),
             "chatty" => {
-                for i in 0..100_000 {
+                for i in 0..20_000 {
                     println!("stdout line {i}");
                     eprintln!("stderr line {i}");
                 }
