@@ -34,100 +34,123 @@ impl Row {
     }
 }
 
-fn measure(name: &'static str, iterations: u32, mut call: impl FnMut(usize)) -> Row {
-    // Warm-up: page in code and slots so the table shows the steady state.
-    for i in 0..(iterations / 10).max(10) as usize {
-        call(i);
-    }
-    let samples = (0..iterations as usize)
-        .map(|i| {
-            let start = Instant::now();
-            call(i);
-            start.elapsed()
-        })
-        .collect();
-    Row { name, samples }
+/// One measured variant: a closure making call number `i`.
+type Variant<'a> = (&'static str, Box<dyn FnMut(usize) -> bool + 'a>);
+
+/// A loaded transform and the engine it runs on, with the step config for the bench.
+struct WasmCase {
+    engine: PluginEngine,
+    plugin: std::sync::Arc<crate::plugins::LoadedPlugin>,
+    config: Vec<(String, String)>,
 }
 
-fn wasm_row(
-    name: &'static str,
-    plugin: &str,
-    allocation: Allocation,
-    iterations: u32,
-) -> anyhow::Result<Row> {
-    let engine = PluginEngine::with_allocation(allocation)?;
-    let builtin =
-        builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
-    let limits = Limits::default();
-    let plugin = engine.load(builtin.bytes, World::Transform, &limits)?;
-    // For normalize, a rule on an absent property: the call does no work, leaving the
-    // cost of the instance itself.
-    let config = match builtin.name {
-        "strtotime" => vec![("from".to_string(), "d".to_string())],
-        _ => vec![("absent".to_string(), "trim".to_string())],
-    };
-    let call = CallContext {
-        event_id: "bench".into(),
-        webhook_id: "bench".into(),
-        received_at_ms: NOW_MS,
-    };
-    let mut failures = 0u32;
-    let row = measure(name, iterations, |i| {
+impl WasmCase {
+    fn new(plugin: &str, allocation: Allocation) -> anyhow::Result<WasmCase> {
+        let engine = PluginEngine::with_allocation(allocation)?;
+        let builtin =
+            builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
+        let plugin = engine.load(builtin.bytes, World::Transform, &Limits::default())?;
+        // For normalize, a rule on an absent property: the call does no work, leaving the
+        // cost of the instance itself.
+        let config = match builtin.name {
+            "strtotime" => vec![("from".to_string(), "d".to_string())],
+            _ => vec![("absent".to_string(), "trim".to_string())],
+        };
+        Ok(WasmCase {
+            engine,
+            plugin,
+            config,
+        })
+    }
+
+    fn call(&self, i: usize) -> bool {
+        let call = CallContext {
+            event_id: "bench".into(),
+            webhook_id: "bench".into(),
+            received_at_ms: NOW_MS,
+        };
         let properties = [Property::new(
             "d",
             Value::String(INPUTS[i % INPUTS.len()].to_string()),
         )];
-        if engine
-            .transform(&plugin, &call, &config, &properties, &limits)
+        let limits = Limits::default();
+        self.engine
+            .transform(&self.plugin, &call, &self.config, &properties, &limits)
             .result
-            .is_err()
-        {
-            failures += 1;
-        }
-    });
-    anyhow::ensure!(
-        failures == 0,
-        "{failures} strtotime calls failed during the benchmark"
-    );
-    Ok(row)
+            .is_ok()
+    }
 }
 
-/// Run every variant `iterations` times and render the table.
+/// Rounds the variants are interleaved in, so machine noise hits all of them alike.
+const ROUNDS: u32 = 20;
+
+fn measure_interleaved(iterations: u32, variants: &mut [Variant<'_>]) -> anyhow::Result<Vec<Row>> {
+    let mut rows: Vec<Row> = variants
+        .iter()
+        .map(|(name, _)| Row {
+            name,
+            samples: Vec::new(),
+        })
+        .collect();
+    // Warm-up: page in code and pool slots so the table shows the steady state.
+    for (_, call) in variants.iter_mut() {
+        for i in 0..200 {
+            call(i);
+        }
+    }
+    let per_round = (iterations / ROUNDS).max(1) as usize;
+    for round in 0..ROUNDS as usize {
+        for ((name, call), row) in variants.iter_mut().zip(rows.iter_mut()) {
+            for k in 0..per_round {
+                let i = round * per_round + k;
+                let start = Instant::now();
+                let ok = call(i);
+                row.samples.push(start.elapsed());
+                anyhow::ensure!(ok, "{name}: call {i} failed during the benchmark");
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Run every variant `iterations` times, interleaved, and render the table.
 pub fn run(iterations: u32) -> anyhow::Result<String> {
-    let iterations = iterations.max(100);
-    let native = measure("native Rust (same parser, no wasm)", iterations, |i| {
-        let parsed = strtotime::strtotime(
-            INPUTS[i % INPUTS.len()],
-            NOW_MS / 1000,
-            strtotime::ParsedZone::Offset(0),
-        );
-        std::hint::black_box(parsed).ok();
-    });
-    let rows = [
-        wasm_row(
+    let iterations = iterations.max(ROUNDS);
+    let pooled = WasmCase::new("strtotime", Allocation::Pooling)?;
+    let on_demand = WasmCase::new("strtotime", Allocation::OnDemand)?;
+    let empty = WasmCase::new("normalize", Allocation::Pooling)?;
+    let mut variants: Vec<Variant<'_>> = vec![
+        (
             "wasm, fresh instance, pooling allocator",
-            "strtotime",
-            Allocation::Pooling,
-            iterations,
-        )?,
-        wasm_row(
+            Box::new(|i| pooled.call(i)),
+        ),
+        (
             "wasm, fresh instance, on-demand allocator",
-            "strtotime",
-            Allocation::OnDemand,
-            iterations,
-        )?,
-        native,
-        wasm_row(
+            Box::new(|i| on_demand.call(i)),
+        ),
+        (
+            "native Rust (same parser, no wasm)",
+            Box::new(|i| {
+                let input = INPUTS[i % INPUTS.len()];
+                std::hint::black_box(strtotime::strtotime(
+                    input,
+                    NOW_MS / 1000,
+                    strtotime::ParsedZone::Offset(0),
+                ))
+                .is_ok()
+            }),
+        ),
+        (
             "(reference) empty transform, fresh pooled instance",
-            "normalize",
-            Allocation::Pooling,
-            iterations,
-        )?,
+            Box::new(|i| empty.call(i)),
+        ),
     ];
+    let rows = measure_interleaved(iterations, &mut variants)?;
     let mut out = String::new();
     writeln!(
         out,
-        "strtotime, {iterations} calls per row, inputs cycled from {} formats",
+        "strtotime, {} calls per row in {ROUNDS} interleaved rounds, inputs cycled from {} formats",
+        rows[0].samples.len(),
         INPUTS.len()
     )?;
     writeln!(
@@ -147,12 +170,13 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
             if median > 0.0 { 1e6 / median } else { 0.0 }
         )?;
     }
-    let pooled = rows[0].quantile(0.5);
+    let median = |i: usize| rows[i].quantile(0.5).max(1e-9);
     writeln!(
         out,
-        "pooled / on-demand = {:.2}; pooled / native = {:.1}",
-        pooled / rows[1].quantile(0.5),
-        pooled / rows[2].quantile(0.5).max(1e-9)
+        "pooled / on-demand = {:.2}; pooled / native = {:.1}; pooled - empty = {:.2} µs (the parse inside wasm)",
+        median(0) / median(1),
+        median(0) / median(2),
+        median(0) - median(3)
     )?;
     Ok(out)
 }

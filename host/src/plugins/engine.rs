@@ -25,7 +25,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 const POOL_INSTANCES: u32 = 128;
 
 /// Bytes of each pooled memory kept mapped between instances (reset in place, not unmapped).
-const KEEP_RESIDENT: usize = 4 * 1024 * 1024;
+const KEEP_RESIDENT: usize = 2 * 1024 * 1024;
 
 /// Deepest guest stack; a runaway recursion ends as a `trap` long before the host's stack.
 const MAX_WASM_STACK: usize = 512 * 1024;
