@@ -82,6 +82,24 @@ fn infinite_loop_ends_as_timeout_within_the_deadline() {
 }
 
 #[test]
+fn sleeping_in_a_host_call_cannot_hold_the_host() {
+    // Time is frozen for guests, so a sleep is over as soon as it starts: the call neither
+    // blocks a host thread for 30 s nor reads the real clock.
+    let engine = PluginEngine::new().unwrap();
+    let started = Instant::now();
+    let report = run_mode(&engine, "sleep", &Limits::default());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "sleep held the host for {:?}",
+        started.elapsed()
+    );
+    let props = report
+        .result
+        .expect("a sleep returns at once in frozen time");
+    assert_eq!(text(&props, "slept"), "30 s");
+}
+
+#[test]
 fn growing_to_64_mib_ends_as_memory_limit() {
     let engine = PluginEngine::new().unwrap();
     let report = run_mode(&engine, "grow", &Limits::default());

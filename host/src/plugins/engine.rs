@@ -146,6 +146,7 @@ impl PluginEngine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| super::sandbox::link_frozen_sleep(&mut linker))
             .map_err(|e| EngineError(format!("{e:#}")))?;
 
         let (tx, rx) = mpsc::channel::<()>();

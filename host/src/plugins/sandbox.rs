@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, subscribe};
 use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
@@ -65,6 +66,39 @@ impl SandboxState {
             },
         }
     }
+}
+
+/// A pollable that is ready at once: in frozen time every deadline has already passed.
+struct Elapsed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+/// The WASI clocks package the linker provides (wasmtime-wasi 48).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Replace the monotonic clock's `subscribe-*` with pollables that are ready at once.
+///
+/// wasmtime-wasi waits on a real timer for those, inside a host call where the epoch
+/// deadline cannot interrupt: a guest `sleep(1 hour)` would hold a host thread for an hour.
+/// With the guest's clock frozen, a sleep that ends immediately is also the honest answer.
+pub fn link_frozen_sleep(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    for name in ["subscribe-duration", "subscribe-instant"] {
+        clock.func_wrap(
+            name,
+            |mut store: StoreContextMut<'_, SandboxState>, (_when,): (u64,)| {
+                let table = &mut store.data_mut().table;
+                let elapsed = table.push(Elapsed)?;
+                Ok((subscribe(table, elapsed)?,))
+            },
+        )?;
+    }
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Caps linear memory and table growth; records a hit so the failure can be typed.

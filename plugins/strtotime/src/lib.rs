@@ -7,13 +7,15 @@
 //! assert_eq!(strtotime("next monday 9am", 1_700_000_000, ParsedZone::Offset(0)), Ok(1_700_470_800));
 //! ```
 //!
-//! Layout: [`pattern`] (longest-match engine) → [`grammar`] (timelib's rules) → `scan`
+//! Layout: `pattern` (longest-match engine) → `grammar` (timelib's rules) → `scan`
 //! (rule actions) → `resolve` (fill from now, relative parts, zone).
+
+#![deny(missing_docs)]
 
 mod abbreviations;
 mod calendar;
-pub mod grammar;
-pub mod pattern;
+mod grammar;
+mod pattern;
 mod resolve;
 mod scan;
 mod zone;

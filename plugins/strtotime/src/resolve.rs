@@ -106,6 +106,9 @@ pub fn resolve(
         }
         _ => {}
     }
+    // timelib applies "first/last day of" here, before the weekday is resolved, and again
+    // after the relative parts are added (so "last day of next month" lands in that month).
+    apply_first_last(&mut t, rel.first_last_day_of);
     t.normalize()?;
 
     // do_adjust_relative
@@ -122,14 +125,7 @@ pub fn resolve(
         t.m = t.m.saturating_add(rel.m);
         t.y = t.y.saturating_add(rel.y);
     }
-    match rel.first_last_day_of {
-        FirstLast::First => t.d = 1,
-        FirstLast::Last => {
-            t.d = 0;
-            t.m += 1;
-        }
-        FirstLast::None => {}
-    }
+    apply_first_last(&mut t, rel.first_last_day_of);
     t.normalize()?;
 
     // do_adjust_special
@@ -145,7 +141,19 @@ pub fn resolve(
         .offset_at_local(local)
         .ok_or("date out of range for the time zone")?;
     let seconds = local.checked_sub(offset).ok_or("date out of range")?;
-    Ok((seconds, t.us as i64))
+    Ok((seconds, t.us))
+}
+
+/// `first day of` sets the day to 1; `last day of` to day 0 of the next month.
+fn apply_first_last(t: &mut Fields, which: FirstLast) {
+    match which {
+        FirstLast::First => t.d = 1,
+        FirstLast::Last => {
+            t.d = 0;
+            t.m += 1;
+        }
+        FirstLast::None => {}
+    }
 }
 
 /// `do_adjust_for_weekday`.

@@ -640,25 +640,15 @@ impl Parsed {
                 self.m = t.nr(2);
                 self.d = t.nr(2);
             }
-            Rule::Iso8601Date2 => {
+            Rule::Iso8601Date2 | Rule::GnuDateShort | Rule::GnuDateShorter => {
                 self.have_date()?;
                 let y = t.nr_ex(4);
                 self.m = t.nr(2);
-                self.d = t.nr(2);
-                self.y = process_year(y);
-            }
-            Rule::GnuDateShorter => {
-                self.have_date()?;
-                let y = t.nr_ex(4);
-                self.m = t.nr(2);
-                self.d = Some(1);
-                self.y = process_year(y);
-            }
-            Rule::GnuDateShort => {
-                self.have_date()?;
-                let y = t.nr_ex(4);
-                self.m = t.nr(2);
-                self.d = t.nr(2);
+                self.d = if rule == Rule::GnuDateShorter {
+                    Some(1)
+                } else {
+                    t.nr(2)
+                };
                 self.y = process_year(y);
             }
             Rule::DateFull => {

@@ -1,6 +1,6 @@
 //! A transform guest that misbehaves on request, to prove the host's limits hold.
 //!
-//! The step config key `mode` picks the behaviour: `loop`, `grow`, `panic`,
+//! The step config key `mode` picks the behaviour: `loop`, `grow`, `panic`, `sleep`,
 //! `recurse`, `big-output`, `chatty`, `fail`, `probe`; anything else echoes.
 
 wit_bindgen::generate!({
@@ -101,6 +101,11 @@ impl Guest for Hostile {
                 Ok(vec![number("len", std::hint::black_box(big).len() as f64)])
             }
             "panic" => panic!("hostile guest panicked on purpose"),
+            "sleep" => {
+                // A host call, not a wasm loop: the epoch deadline alone cannot stop it.
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                Ok(vec![text("slept", "30 s")])
+            }
             "recurse" => {
                 let mut pad = [0u8; 256];
                 Ok(vec![number("depth", recurse(0, &mut pad) as f64)])
