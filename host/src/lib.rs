@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`value`]: plain property values, shared by every stage.
+//! - [`flatten`]: payload → scalar fields by path.
+//! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
 //! - [`store`]: the SQLite file under the data dir.
 //! - [`api`]: the HTTP server (health, admin routes).
@@ -11,6 +13,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod coerce;
+pub mod flatten;
 pub mod plugins;
 pub mod store;
 pub mod value;
