@@ -54,7 +54,7 @@ pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, Co
         MappedType::Number => match value {
             Json::Number(n) => number_from_json(n)
                 .ok_or_else(|| fail("cannot be held exactly as a number (beyond ±2^53)")),
-            Json::String(s) => number_from_text(s).map_err(|why| fail(why)),
+            Json::String(s) => number_from_text(s).map_err(&fail),
             _ => Err(fail("is not a number")),
         },
         MappedType::Boolean => match value {
@@ -65,8 +65,8 @@ pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, Co
                 _ => Err(fail("is not a boolean (true/false, yes/no, 1/0, on/off)")),
             },
             Json::Number(n) => match n.as_f64() {
-                Some(x) if x == 1.0 => Ok(Value::Boolean(true)),
-                Some(x) if x == 0.0 => Ok(Value::Boolean(false)),
+                Some(1.0) => Ok(Value::Boolean(true)),
+                Some(0.0) => Ok(Value::Boolean(false)),
                 _ => Err(fail("is not a boolean (only the numbers 1 and 0 are)")),
             },
             _ => Err(fail("is not a boolean")),
