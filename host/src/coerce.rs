@@ -78,7 +78,7 @@ pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, Co
                 Json::Bool(b) => b.to_string(),
                 _ => return Err(fail("is not a scalar")),
             };
-            if options.iter().any(|o| *o == text) {
+            if options.contains(&text) {
                 Ok(Value::String(text))
             } else {
                 Err(fail(&format!(
