@@ -1,71 +1,14 @@
 //! `wasmhook serve` as a real process on loopback: data dir, admin token, health, and the
 //! plugin listing behind the token.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod support;
 
-struct Server {
-    child: Child,
-    addr: String,
-    printed_token: Option<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("WASMHOOK_ADMIN_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    // Owned by `Server` from here on, so the process is reaped even if start-up fails.
-    let mut server = Server {
-        child,
-        addr: String::new(),
-        printed_token: None,
-    };
-    let stdout = server.child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        let line = lines.next().expect("server printed its address").unwrap();
-        if let Some(rest) = line.strip_prefix("admin token") {
-            server.printed_token = rest.rsplit(": ").next().map(str::to_string);
-        }
-        if let Some(addr) = line.strip_prefix("listening on http://") {
-            server.addr = addr.to_string();
-            return server;
-        }
-    }
-}
+use support::start;
 
 /// A minimal HTTP/1.1 GET; returns status and body.
 fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
+    let answer = support::request(addr, "GET", path, token, None, b"");
+    (answer.status, answer.body)
 }
 
 #[test]

@@ -116,7 +116,10 @@ fn number_from_text(s: &str) -> Result<Value, &'static str> {
     }
     // Integral text must fit exactly; compare as an integer, not after rounding to f64.
     if !t.contains(['.', 'e', 'E']) {
-        let exact = t.parse::<i128>().ok().filter(|i| i.unsigned_abs() <= u128::from(MAX_EXACT_INT));
+        let exact = t
+            .parse::<i128>()
+            .ok()
+            .filter(|i| i.unsigned_abs() <= u128::from(MAX_EXACT_INT));
         if exact.is_none() {
             return Err("cannot be held exactly as a number (beyond ±2^53)");
         }

@@ -4,7 +4,10 @@
 //! # Layout
 //! - [`value`]: plain property values, shared by every stage.
 //! - [`flatten`]: payload → scalar fields by path.
+//! - [`ingest`]: `POST /hooks/{token}`: content type, size, JSON, batch, durable write, 202.
+//! - [`flatten`]: payload → scalar fields by path.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
+//! - [`ids`]: sortable ids and webhook tokens.
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
 //! - [`store`]: the SQLite file under the data dir.
 //! - [`api`]: the HTTP server (health, admin routes).
@@ -15,6 +18,8 @@ pub mod api;
 pub mod cli;
 pub mod coerce;
 pub mod flatten;
+pub mod ids;
+pub mod ingest;
 pub mod plugins;
 pub mod store;
 pub mod value;

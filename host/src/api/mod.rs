@@ -1,33 +1,43 @@
-//! The HTTP server: health and the admin API's plugin listing, behind a bearer token.
+//! The HTTP server: public ingest, health, and the admin API behind a bearer token.
+//!
+//! - [`auth`]: the admin token.
+//! - [`webhooks`]: webhook events, test event, mapping.
+//! - [`events`]: the event log.
+//! - [`plugins`]: the plugin listing.
 
 pub mod auth;
+pub mod events;
+pub mod plugins;
+pub mod webhooks;
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use crate::plugins::builtin::BUILTINS;
+use crate::store::{Store, StoreError};
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
     /// The admin bearer token.
     pub admin_token: auth::AdminToken,
-    /// The schema version of the open store (reported by health).
-    pub schema_version: i64,
+    /// The SQLite store.
+    pub store: Arc<Store>,
+    /// The base URL webhook URLs are built on, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
 }
 
-/// An error answered as `{"error": {"code", "message"}}` with its status.
+/// An error answered as `{"error": {"code", "message", "field"}}` with its status.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -37,51 +47,115 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
         }
+    }
+
+    /// Name the request field (or header) at fault.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
+
+    /// 400 `invalid_request` naming a field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message).with_field(field)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    /// 503: storage is unavailable; nothing was changed.
+    pub fn unavailable(message: String) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            message,
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // Logged for the operator; the client gets no internals.
+        tracing::error!(error = %e, "store error");
+        ApiError::unavailable("storage error; the request was not applied".into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response()
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
     }
 }
 
-/// The application router; tests drive it directly or through the real binary.
+/// Run store work on a blocking thread, never on the async runtime's.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
+}
+
+/// Parse a JSON request body; serde's message names the field at fault.
+pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("invalid JSON body: {e}"),
+        )
+    })
+}
+
+/// The application router; tests drive it through the real binary.
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()
-        .route("/plugins", get(list_plugins))
+        .route("/plugins", get(plugins::list))
+        .route("/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::show).delete(webhooks::delete),
+        )
+        .route(
+            "/webhooks/{id}/test-event",
+            get(webhooks::test_event).delete(webhooks::reset_test_event),
+        )
+        .route("/webhooks/{id}/mapping", put(webhooks::put_mapping))
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::show))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/hooks/{token}", post(crate::ingest::receive))
         .nest("/api/v1", admin)
         .with_state(state)
 }
 
-async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(json!({"status": "ok", "schema_version": state.schema_version}))
+async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.store.clone();
+    let version = blocking(move || Ok(store.schema_version()?)).await?;
+    Ok(Json(json!({"status": "ok", "schema_version": version})))
 }
 
-async fn list_plugins() -> Json<serde_json::Value> {
-    let plugins: Vec<_> = BUILTINS
-        .iter()
-        .map(|b| {
-            json!({
-                "name": b.name,
-                "world": b.world.name(),
-                "sha256": hex::encode(Sha256::digest(b.bytes)),
-                "size": b.bytes.len(),
-                "builtin": true,
-                "summary": b.summary,
-            })
-        })
-        .collect();
-    Json(json!({ "plugins": plugins }))
+/// Unix ms as RFC 3339 UTC text.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
 }

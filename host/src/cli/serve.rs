@@ -37,10 +37,7 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
             .load(b.bytes, World::Transform, &Limits::default())
             .with_context(|| format!("built-in plugin {}", b.name))?;
     }
-    let state = Arc::new(AppState {
-        admin_token,
-        schema_version: store.schema_version()?,
-    });
+    let store = Arc::new(store);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -49,6 +46,13 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
+        let public_url =
+            std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
+        let state = Arc::new(AppState {
+            admin_token,
+            store,
+            public_url,
+        });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");
         axum::serve(listener, app(state))

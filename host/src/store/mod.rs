@@ -1,7 +1,14 @@
 //! The SQLite file under the data dir: opened in WAL mode with full fsync, schema migrated
-//! on open. All SQL lives in this module.
+//! on open. All SQL lives in this module and its children, as named statements.
+//!
+//! - [`webhooks`]: webhook events, their tokens, states, test event and mapping.
+//! - [`events`]: received deliveries and their statuses.
+
+pub mod events;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
@@ -9,8 +16,31 @@ use rusqlite::Connection;
 pub const DB_FILE: &str = "wasmhook.db";
 
 /// Versioned migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] =
-    &["CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"];
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
+    "CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        token_sha256 BLOB NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        test_event_id TEXT,
+        mapping_json TEXT NOT NULL DEFAULT '[]',
+        deleted_at_ms INTEGER
+    ) STRICT;
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+        received_at_ms INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        stage TEXT,
+        reason TEXT,
+        payload BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX events_by_webhook ON events(webhook_id, id);
+    CREATE INDEX events_by_status ON events(status, id);",
+];
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +56,15 @@ pub enum StoreError {
     /// SQLite refused.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON column did not parse (a bug or a hand-edited file).
+    #[error("corrupt stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
-/// An open store.
+/// An open store. One connection behind a mutex: SQLite serialises writers anyway, and
+/// callers run on blocking threads, never on the async runtime's.
 pub struct Store {
-    conn: Connection,
+    conn: Mutex<Connection>,
 }
 
 impl Store {
@@ -47,14 +81,24 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// The schema version now in the file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
-            .conn
+            .conn()
             .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back on drop), so a poisoned lock is still safe to use.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -1,0 +1,275 @@
+//! Webhook events through the wizard: create (Name), the URL (Connect), the captured test
+//! event (Review) and the mapping (Map).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+
+use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use crate::flatten::flatten;
+use crate::ids::{new_id, new_token, now_ms};
+use crate::store::webhooks::{CreateWebhookError, MAX_WEBHOOKS, MappedProperty, Webhook};
+
+/// Longest webhook name and property label (the product we replace allows 50 characters).
+pub const MAX_LABEL: usize = 255;
+
+/// Most mapped properties per webhook (the product we replace allows 50).
+pub const MAX_MAPPED: usize = 5000;
+
+/// Longest property path.
+const MAX_PATH: usize = 1024;
+
+fn url(state: &AppState, token: &str) -> String {
+    format!("{}/hooks/{token}", state.public_url.trim_end_matches('/'))
+}
+
+fn render(state: &AppState, w: &Webhook) -> Json_ {
+    json!({
+        "id": w.id,
+        "name": w.name,
+        "token": w.token,
+        "url": url(state, &w.token),
+        "state": w.state.as_str(),
+        "created_at": rfc3339(w.created_at_ms),
+        "test_event_id": w.test_event_id,
+        "mapping": {"properties": w.mapping},
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+}
+
+/// `POST /webhooks {name}` → 201 with the secret URL.
+pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+    let body: CreateBody = parse_body(&body)?;
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > MAX_LABEL {
+        return Err(ApiError::invalid(
+            "name",
+            format!("name must be 1 to {MAX_LABEL} characters"),
+        ));
+    }
+    let store = state.store.clone();
+    let created = blocking(move || {
+        let now = now_ms();
+        store
+            .create_webhook(&new_id("wh", now), &name, &new_token(), now)
+            .map_err(|e| match e {
+                CreateWebhookError::LimitReached => {
+                    ApiError::new(StatusCode::CONFLICT, "limit_reached", e.to_string())
+                }
+                CreateWebhookError::Store(e) => e.into(),
+            })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(render(&state, &created))).into_response())
+}
+
+/// `GET /webhooks`: all live webhooks, with the count used of the limit.
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+    let store = state.store.clone();
+    let webhooks = blocking(move || Ok(store.list_webhooks()?)).await?;
+    Ok(Json(json!({
+        "webhooks": webhooks.iter().map(|w| render(&state, w)).collect::<Vec<_>>(),
+        "count": webhooks.len(),
+        "limit": MAX_WEBHOOKS,
+    })))
+}
+
+async fn load(state: &Arc<AppState>, id: String) -> Result<Webhook, ApiError> {
+    let store = state.store.clone();
+    blocking(move || Ok(store.webhook(&id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+/// `GET /webhooks/{id}`.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let webhook = load(&state, id).await?;
+    Ok(Json(render(&state, &webhook)))
+}
+
+/// `DELETE /webhooks/{id}`: the URL stops working at once; past events stay in the log.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    let deleted = blocking(move || Ok(store.delete_webhook(&id, now_ms())?)).await?;
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook"))
+    }
+}
+
+/// `GET /webhooks/{id}/test-event`: the captured payload, its fields and suggested types.
+pub async fn test_event(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let webhook = load(&state, id).await?;
+    let Some(event_id) = webhook.test_event_id else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_test_event",
+            "no test event yet: send a JSON payload to the webhook's URL",
+        ));
+    };
+    let store = state.store.clone();
+    let event = blocking(move || Ok(store.event(&event_id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("test event"))?;
+    let payload: Json_ = serde_json::from_slice(&event.payload).unwrap_or(Json_::Null);
+    let fields: Vec<Json_> = flatten(&payload)
+        .into_iter()
+        .map(|f| {
+            let (suggested_type, transform) = suggest(&f.value);
+            let mut field =
+                json!({"path": f.path, "sample": f.value, "suggested_type": suggested_type});
+            if let Some(t) = transform {
+                field["suggested_transform"] = json!(t);
+            }
+            field
+        })
+        .collect();
+    Ok(Json(json!({
+        "event_id": event.id,
+        "payload": payload,
+        "received_at": rfc3339(event.received_at_ms),
+        "fields": fields,
+    })))
+}
+
+/// A type for a sample value; dates are mapped as strings and converted by strtotime.
+fn suggest(sample: &Json_) -> (&'static str, Option<&'static str>) {
+    match sample {
+        Json_::Bool(_) => ("boolean", None),
+        Json_::Number(_) => ("number", None),
+        Json_::String(s) if looks_like_date(s) => ("string", Some("strtotime")),
+        _ => ("string", None),
+    }
+}
+
+/// A date-like string: strtotime parses it, and it carries a date's worth of digits
+/// (so `A-1001` or `now` are not dates, but `2024-03-10T09:15:00Z` and `Mar 10 2024` are).
+fn looks_like_date(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    let all_digits = s.bytes().all(|c| c.is_ascii_digit());
+    digits >= 6
+        && !all_digits
+        && strtotime::strtotime(s, 0, strtotime::ParsedZone::Offset(0)).is_ok()
+}
+
+/// `DELETE /webhooks/{id}/test-event`: wait for a new test event.
+pub async fn reset_test_event(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    let reset = blocking(move || Ok(store.reset_test_event(&id)?)).await?;
+    if reset {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook"))
+    }
+}
+
+#[derive(Deserialize)]
+struct MappingBody {
+    properties: Vec<MappingEntry>,
+}
+
+#[derive(Deserialize)]
+struct MappingEntry {
+    path: String,
+    label: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    options: Vec<String>,
+}
+
+/// `PUT /webhooks/{id}/mapping {properties: [{path, label, type, options?}]}`.
+pub async fn put_mapping(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let body: MappingBody = parse_body(&body)?;
+    let mapping = validate_mapping(body.properties)?;
+    let store = state.store.clone();
+    let webhook = blocking(move || Ok(store.set_mapping(&id, &mapping)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(render(&state, &webhook)))
+}
+
+fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, ApiError> {
+    if entries.len() > MAX_MAPPED {
+        return Err(ApiError::invalid(
+            "properties",
+            format!("at most {MAX_MAPPED} mapped properties"),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(entries.len());
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let field = |name: &str| format!("properties[{i}].{name}");
+            if e.path.is_empty() || e.path.len() > MAX_PATH {
+                return Err(ApiError::invalid(&field("path"), format!("path must be 1 to {MAX_PATH} bytes")));
+            }
+            if !seen.insert(e.path.clone()) {
+                return Err(ApiError::invalid(&field("path"), format!("`{}` is mapped twice", e.path)));
+            }
+            let label = e.label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).unwrap_or_else(|| e.path.clone());
+            if label.chars().count() > MAX_LABEL {
+                return Err(ApiError::invalid(&field("label"), format!("labels are at most {MAX_LABEL} characters")));
+            }
+            let kind = match e.kind.as_str() {
+                "string" => "string",
+                "number" => "number",
+                "boolean" | "bool" => "boolean",
+                "enum" | "enumeration" => "enum",
+                "date" | "datetime" => {
+                    return Err(ApiError::invalid(
+                        &field("type"),
+                        format!(
+                            "`{}` cannot be a mapping type: map `{}` as `string` and add the `strtotime` transform to turn it into a unix timestamp",
+                            e.kind, e.path
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(ApiError::invalid(
+                        &field("type"),
+                        format!("unknown type `{other}` (expected string, enum, number or boolean)"),
+                    ));
+                }
+            };
+            if kind == "enum" {
+                let distinct: HashSet<&String> = e.options.iter().collect();
+                if e.options.is_empty() || e.options.iter().any(String::is_empty) || distinct.len() != e.options.len() {
+                    return Err(ApiError::invalid(&field("options"), "an enum needs distinct, non-empty option values"));
+                }
+            } else if !e.options.is_empty() {
+                return Err(ApiError::invalid(&field("options"), "options are only for enum properties"));
+            }
+            Ok(MappedProperty { path: e.path, label, kind: kind.to_string(), options: e.options })
+        })
+        .collect()
+}

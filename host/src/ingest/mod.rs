@@ -1,0 +1,209 @@
+//! `POST /hooks/{token}`: the only public route. It checks the content type, size and JSON
+//! shape, commits the payloads, and answers 202; everything else happens off this path.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use crate::api::{ApiError, AppState};
+use crate::ids::{new_id, now_ms};
+
+/// Largest request body accepted (the design's default).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest number of events in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// Receive one delivery (an object) or a batch (an array of objects).
+pub async fn receive(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match accept(state, token, headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn accept(
+    state: Arc<AppState>,
+    token: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_content_type(&headers)?;
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        && length > MAX_BODY_BYTES
+    {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let payloads = split_payloads(&bytes)?;
+    let received_at_ms = now_ms();
+    let ids: Vec<String> = payloads
+        .iter()
+        .map(|_| new_id("evt", received_at_ms))
+        .collect();
+    let store = state.store.clone();
+    let batch = payloads.len() > 1 || bytes.first_non_blank() == Some(b'[');
+    let receipts =
+        tokio::task::spawn_blocking(move || store.ingest(&token, &ids, &payloads, received_at_ms))
+            .await
+            .map_err(|e| ApiError::unavailable(format!("ingest worker failed: {e}")))?
+            .map_err(|e| {
+                tracing::error!(error = %e, "ingest could not store an event");
+                ApiError::unavailable(
+                    "the event could not be stored; nothing was accepted, retry later".into(),
+                )
+            })?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no webhook has this URL",
+                )
+            })?;
+    let body = if batch {
+        let events: Vec<Json> = receipts
+            .iter()
+            .map(|r| json!({"event_id": r.event_id, "status": r.status}))
+            .collect();
+        json!({"event_ids": receipts.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>(), "events": events, "status": "accepted"})
+    } else {
+        json!({"event_id": receipts[0].event_id, "status": receipts[0].status})
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+trait FirstNonBlank {
+    fn first_non_blank(&self) -> Option<u8>;
+}
+
+impl FirstNonBlank for Bytes {
+    fn first_non_blank(&self) -> Option<u8> {
+        self.iter().copied().find(|c| !c.is_ascii_whitespace())
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Only `application/json`, with an optional UTF-8 charset parameter.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let refuse = |got: &str| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send JSON with `Content-Type: application/json` (got {got})"),
+        )
+        .with_field("Content-Type")
+    };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(refuse("no Content-Type"));
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| refuse("an unreadable Content-Type"))?;
+    let mut parts = text.split(';').map(str::trim);
+    let media = parts.next().unwrap_or("");
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(refuse(&format!("`{text}`")));
+    }
+    for param in parts.filter(|p| !p.is_empty()) {
+        let (key, val) = param.split_once('=').unwrap_or((param, ""));
+        if key.trim().eq_ignore_ascii_case("charset") {
+            let charset = val.trim().trim_matches('"');
+            if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
+                return Err(refuse(&format!(
+                    "charset `{charset}`; only UTF-8 is accepted"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parse the body and split it into one payload per event.
+fn split_payloads(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
+    let json: Json = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let shape_error = |field: String, message: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable_payload",
+            message,
+        )
+        .with_field(&field)
+    };
+    match json {
+        Json::Object(_) => Ok(vec![bytes.to_vec()]),
+        Json::Array(items) => {
+            if items.is_empty() {
+                return Err(shape_error(
+                    "$".into(),
+                    "an empty array holds no events".into(),
+                ));
+            }
+            if items.len() > MAX_BATCH {
+                return Err(shape_error(
+                    "$".into(),
+                    format!("a batch holds at most {MAX_BATCH} events"),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Json::Object(_) => serde_json::to_vec(item)
+                        .map_err(|e| shape_error(format!("$[{i}]"), e.to_string())),
+                    other => Err(shape_error(
+                        format!("$[{i}]"),
+                        format!("batch element {i} is {}, not an object", kind(other)),
+                    )),
+                })
+                .collect()
+        }
+        other => Err(shape_error(
+            "$".into(),
+            format!(
+                "the payload is {}; send an object or an array of objects",
+                kind(&other)
+            ),
+        )),
+    }
+}
+
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}

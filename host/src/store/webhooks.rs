@@ -1,0 +1,218 @@
+//! Webhook events: at most [`MAX_WEBHOOKS`], each with a secret token, a wizard state, the
+//! captured test event and the mapping.
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+
+/// How many live webhooks an installation may have (the product we replace allows 100).
+pub const MAX_WEBHOOKS: i64 = 100;
+
+/// Where a webhook is in the set-up wizard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookState {
+    /// Waiting for the first payload, which becomes the test event.
+    AwaitingTestEvent,
+    /// The test event is in; fields need mapping.
+    AwaitingMapping,
+    /// Mapped; the enrollment property needs choosing.
+    AwaitingMatch,
+    /// Events flow through the pipeline.
+    Ready,
+}
+
+impl WebhookState {
+    /// The state's name as stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookState::AwaitingTestEvent => "awaiting_test_event",
+            WebhookState::AwaitingMapping => "awaiting_mapping",
+            WebhookState::AwaitingMatch => "awaiting_match",
+            WebhookState::Ready => "ready",
+        }
+    }
+
+    fn parse(s: &str) -> WebhookState {
+        match s {
+            "awaiting_mapping" => WebhookState::AwaitingMapping,
+            "awaiting_match" => WebhookState::AwaitingMatch,
+            "ready" => WebhookState::Ready,
+            _ => WebhookState::AwaitingTestEvent,
+        }
+    }
+}
+
+/// One mapped property: a payload path, its label for people, and its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedProperty {
+    /// The flattened path, which is also the property's name.
+    pub path: String,
+    /// The label shown to people.
+    pub label: String,
+    /// `string`, `enum`, `number` or `boolean`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The allowed values of an `enum`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// A stored webhook.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// `wh_...`
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The secret in its URL.
+    pub token: String,
+    /// Wizard state.
+    pub state: WebhookState,
+    /// Creation time, unix ms.
+    pub created_at_ms: i64,
+    /// The captured test event, if any.
+    pub test_event_id: Option<String>,
+    /// The mapping.
+    pub mapping: Vec<MappedProperty>,
+}
+
+/// Token lookups go through its hash, so the index compares hashes, not the secret.
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+const SELECT_WEBHOOK: &str =
+    "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json
+     FROM webhooks WHERE deleted_at_ms IS NULL";
+
+fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Webhook, String)> {
+    let state: String = row.get(3)?;
+    Ok((
+        Webhook {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            token: row.get(2)?,
+            state: WebhookState::parse(&state),
+            created_at_ms: row.get(4)?,
+            test_event_id: row.get(5)?,
+            mapping: Vec::new(),
+        },
+        row.get(6)?,
+    ))
+}
+
+fn with_mapping((mut webhook, mapping): (Webhook, String)) -> Result<Webhook, StoreError> {
+    webhook.mapping = serde_json::from_str(&mapping)?;
+    Ok(webhook)
+}
+
+/// Why a webhook could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateWebhookError {
+    /// Already [`MAX_WEBHOOKS`] live webhooks.
+    #[error("an installation has at most {MAX_WEBHOOKS} webhooks; delete one first")]
+    LimitReached,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Create a webhook awaiting its test event.
+    pub fn create_webhook(
+        &self,
+        id: &str,
+        name: &str,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<Webhook, CreateWebhookError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let live: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM webhooks WHERE deleted_at_ms IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(StoreError::from)?;
+        if live >= MAX_WEBHOOKS {
+            return Err(CreateWebhookError::LimitReached);
+        }
+        tx.execute(
+            "INSERT INTO webhooks (id, name, token, token_sha256, state, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, name, token, token_hash(token), WebhookState::AwaitingTestEvent.as_str(), now_ms],
+        )
+        .map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(Webhook {
+            id: id.to_string(),
+            name: name.to_string(),
+            token: token.to_string(),
+            state: WebhookState::AwaitingTestEvent,
+            created_at_ms: now_ms,
+            test_event_id: None,
+            mapping: Vec::new(),
+        })
+    }
+
+    /// Live webhooks, oldest first.
+    pub fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{SELECT_WEBHOOK} ORDER BY id"))?;
+        let rows = stmt.query_map([], row_to_webhook)?;
+        rows.map(|r| with_mapping(r?)).collect()
+    }
+
+    /// One live webhook by id.
+    pub fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                &format!("{SELECT_WEBHOOK} AND id = ?1"),
+                [id],
+                row_to_webhook,
+            )
+            .optional()?;
+        found.map(with_mapping).transpose()
+    }
+
+    /// Delete a webhook: its token stops working at once; its events stay visible.
+    pub fn delete_webhook(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET deleted_at_ms = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, now_ms],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Forget the test event so the next payload becomes the new one.
+    pub fn reset_test_event(&self, id: &str) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET test_event_id = NULL, state = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, WebhookState::AwaitingTestEvent.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Replace the mapping; a webhook waiting for it moves on to `awaiting_match`.
+    pub fn set_mapping(
+        &self,
+        id: &str,
+        mapping: &[MappedProperty],
+    ) -> Result<Option<Webhook>, StoreError> {
+        let json = serde_json::to_string(mapping)?;
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET mapping_json = ?2,
+                 state = CASE state WHEN 'awaiting_mapping' THEN 'awaiting_match' ELSE state END
+             WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, json],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.webhook(id)
+    }
+}

@@ -1,0 +1,134 @@
+//! Shared by the end-to-end tests: run the real `wasmhook serve` on loopback and talk
+//! HTTP/1.1 to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running server; killed and reaped on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub printed_token: Option<String>,
+    pub token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `wasmhook serve` with its data under `data_dir` on a free loopback port.
+pub fn start(data_dir: &Path) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("WASMHOOK_ADMIN_TOKEN")
+        .env_remove("WASMHOOK_PUBLIC_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    // Owned by `Server` from here on, so the process is reaped even if start-up fails.
+    let mut server = Server {
+        child,
+        addr: String::new(),
+        printed_token: None,
+        token: String::new(),
+    };
+    let stdout = server.child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("admin token") {
+            server.printed_token = rest.rsplit(": ").next().map(str::to_string);
+        }
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            server.addr = addr.to_string();
+            server.token =
+                std::fs::read_to_string(data_dir.join("admin-token")).expect("token file");
+            return server;
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: String,
+    pub body: serde_json::Value,
+}
+
+/// Send one request; `content_type: None` sends none.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer (413) before reading a large body; a write error then is fine.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Answer {
+        status,
+        headers: headers.to_string(),
+        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+impl Server {
+    /// An admin API call with a JSON body.
+    pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        request(
+            &self.addr,
+            method,
+            &format!("/api/v1{path}"),
+            Some(&self.token),
+            Some("application/json"),
+            &bytes,
+        )
+    }
+
+    /// Post a JSON payload to a webhook URL (`/hooks/...` path).
+    pub fn post_hook(&self, hook_path: &str, payload: &serde_json::Value) -> Answer {
+        request(
+            &self.addr,
+            "POST",
+            hook_path,
+            None,
+            Some("application/json"),
+            payload.to_string().as_bytes(),
+        )
+    }
+}
+
+/// The path part of a webhook URL.
+pub fn hook_path(url: &str) -> String {
+    let start = url.find("/hooks/").expect("webhook url has /hooks/");
+    url[start..].to_string()
+}
