@@ -4,10 +4,12 @@
 //! - [`webhooks`]: webhook events, test event, mapping.
 //! - [`events`]: the event log.
 //! - [`plugins`]: the plugin listing.
+//! - [`records`]: objects, properties and records.
 
 pub mod auth;
 pub mod events;
 pub mod plugins;
+pub mod records;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -133,6 +135,24 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(webhooks::test_event).delete(webhooks::reset_test_event),
         )
         .route("/webhooks/{id}/mapping", put(webhooks::put_mapping))
+        .route(
+            "/objects",
+            get(records::list_objects).post(records::create_object),
+        )
+        .route(
+            "/objects/{object}/properties",
+            get(records::list_properties).post(records::create_property),
+        )
+        .route(
+            "/objects/{object}/records",
+            get(records::find_records).post(records::create_record),
+        )
+        .route(
+            "/objects/{object}/records/{id}",
+            get(records::show_record)
+                .patch(records::update_record)
+                .delete(records::delete_record),
+        )
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::show))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -3,8 +3,10 @@
 //!
 //! - [`webhooks`]: webhook events, their tokens, states, test event and mapping.
 //! - [`events`]: received deliveries and their statuses.
+//! - [`records`]: objects, their properties (some unique) and records.
 
 pub mod events;
+pub mod records;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +42,41 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX events_by_webhook ON events(webhook_id, id);
     CREATE INDEX events_by_status ON events(status, id);",
+    "CREATE TABLE objects (
+        name TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        builtin INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    INSERT INTO objects (name, label, builtin) VALUES
+        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
+        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
+    CREATE TABLE properties (
+        object TEXT NOT NULL REFERENCES objects(name),
+        name TEXT NOT NULL,
+        label TEXT NOT NULL,
+        type TEXT NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '[]',
+        is_unique INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (object, name)
+    ) STRICT;
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        object TEXT NOT NULL REFERENCES objects(name),
+        properties_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX records_by_object ON records(object, id);
+    -- One row per unique property value: the store enforces uniqueness, and matching is
+    -- one indexed lookup.
+    CREATE TABLE record_unique_values (
+        object TEXT NOT NULL,
+        property TEXT NOT NULL,
+        value TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        PRIMARY KEY (object, property, value)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX unique_values_by_record ON record_unique_values(record_id);",
 ];
 
 /// Storage failures.

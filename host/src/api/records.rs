@@ -1,0 +1,362 @@
+//! Objects, their properties and records: what webhook events are matched against.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json_, json};
+
+use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use crate::ids::{new_id, now_ms};
+use crate::store::records::{PropertyDef, Record, RecordError};
+
+/// Longest object or property name.
+const MAX_NAME: usize = 100;
+
+fn record_error(e: RecordError) -> ApiError {
+    match e {
+        RecordError::NoObject(_) => ApiError::not_found("object"),
+        RecordError::PropertyExists(_) => {
+            ApiError::new(StatusCode::CONFLICT, "already_exists", e.to_string()).with_field("name")
+        }
+        RecordError::TooManyUnique => {
+            ApiError::new(StatusCode::CONFLICT, "limit_reached", e.to_string()).with_field("unique")
+        }
+        RecordError::Duplicate { ref property, .. } => {
+            let field = format!("properties.{property}");
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate_unique_value",
+                e.to_string(),
+            )
+            .with_field(&field)
+        }
+        RecordError::Store(e) => e.into(),
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        && name.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// `GET /objects`.
+pub async fn list_objects(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+    let store = state.store.clone();
+    let objects = blocking(move || Ok(store.list_objects()?)).await?;
+    let objects: Vec<Json_> = objects
+        .into_iter()
+        .map(|(name, label, builtin)| json!({"name": name, "label": label, "builtin": builtin}))
+        .collect();
+    Ok(Json(json!({ "objects": objects })))
+}
+
+#[derive(Deserialize)]
+struct NewObject {
+    name: String,
+    label: Option<String>,
+}
+
+/// `POST /objects {name, label?}`: a custom object.
+pub async fn create_object(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: NewObject = parse_body(&body)?;
+    if !valid_name(&body.name) {
+        return Err(ApiError::invalid(
+            "name",
+            "names are lowercase letters, digits and `_`, starting with a letter",
+        ));
+    }
+    let label = body.label.unwrap_or_else(|| body.name.clone());
+    let (store, name) = (state.store.clone(), body.name.clone());
+    let created = blocking(move || Ok(store.create_object(&name, &label)?)).await?;
+    if !created {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_exists",
+            format!("object `{}` exists", body.name),
+        )
+        .with_field("name"));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": body.name, "builtin": false})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct NewProperty {
+    name: String,
+    label: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    options: Vec<String>,
+    #[serde(default)]
+    unique: bool,
+}
+
+fn render_property(p: &PropertyDef) -> Json_ {
+    let mut out = json!({"name": p.name, "label": p.label, "type": p.kind, "unique": p.unique});
+    if !p.options.is_empty() {
+        out["options"] = json!(p.options);
+    }
+    out
+}
+
+/// `POST /objects/{object}/properties {name, label, type, options?, unique?}`.
+pub async fn create_property(
+    State(state): State<Arc<AppState>>,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: NewProperty = parse_body(&body)?;
+    if !valid_name(&body.name) {
+        return Err(ApiError::invalid(
+            "name",
+            "names are lowercase letters, digits and `_`, starting with a letter",
+        ));
+    }
+    let kind = match body.kind.as_str() {
+        "string" | "number" | "date" | "datetime" => body.kind.clone(),
+        "bool" | "boolean" => "boolean".into(),
+        "enum" | "enumeration" => "enum".into(),
+        other => {
+            return Err(ApiError::invalid(
+                "type",
+                format!("unknown type `{other}` (string, enum, number, boolean, date, datetime)"),
+            ));
+        }
+    };
+    if body.unique && kind != "string" && kind != "number" {
+        return Err(ApiError::invalid(
+            "unique",
+            "only string and number properties can be unique",
+        ));
+    }
+    if (kind == "enum") == body.options.is_empty() {
+        return Err(ApiError::invalid(
+            "options",
+            "an enum needs options, and only an enum has them",
+        ));
+    }
+    let def = PropertyDef {
+        label: body.label.unwrap_or_else(|| body.name.clone()),
+        name: body.name,
+        kind,
+        options: body.options,
+        unique: body.unique,
+    };
+    let rendered = render_property(&def);
+    let store = state.store.clone();
+    blocking(move || store.create_property(&object, &def).map_err(record_error)).await?;
+    Ok((StatusCode::CREATED, Json(rendered)).into_response())
+}
+
+async fn definitions(state: &Arc<AppState>, object: String) -> Result<Vec<PropertyDef>, ApiError> {
+    let store = state.store.clone();
+    blocking(move || Ok(store.properties(&object)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("object"))
+}
+
+/// `GET /objects/{object}/properties`.
+pub async fn list_properties(
+    State(state): State<Arc<AppState>>,
+    Path(object): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let defs = definitions(&state, object).await?;
+    Ok(Json(
+        json!({"properties": defs.iter().map(render_property).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Check values against the object's property types; `null` removes a property.
+fn checked(
+    defs: &[PropertyDef],
+    incoming: Map<String, Json_>,
+    into: &mut Map<String, Json_>,
+) -> Result<(), ApiError> {
+    for (name, value) in incoming {
+        let field = format!("properties.{name}");
+        let Some(def) = defs.iter().find(|d| d.name == name) else {
+            return Err(ApiError::invalid(
+                &field,
+                format!("no property `{name}` on this object; define it first"),
+            ));
+        };
+        let ok = match (&value, def.kind.as_str()) {
+            (Json_::Null, _) => {
+                into.remove(&name);
+                continue;
+            }
+            (Json_::String(_), "string" | "date" | "datetime") => true,
+            (Json_::Number(_), "number" | "date" | "datetime") => true,
+            (Json_::Bool(_), "boolean") => true,
+            (Json_::String(s), "enum") => def.options.contains(s),
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::invalid(
+                &field,
+                format!("{value} is not a valid `{}` value", def.kind),
+            ));
+        }
+        into.insert(name, value);
+    }
+    Ok(())
+}
+
+fn render_record(r: &Record) -> Json_ {
+    json!({
+        "id": r.id,
+        "object": r.object,
+        "properties": r.properties,
+        "created_at": rfc3339(r.created_at_ms),
+        "updated_at": rfc3339(r.updated_at_ms),
+    })
+}
+
+#[derive(Deserialize)]
+struct RecordBody {
+    properties: Map<String, Json_>,
+}
+
+fn unique_names(defs: &[PropertyDef]) -> Vec<String> {
+    defs.iter()
+        .filter(|d| d.unique)
+        .map(|d| d.name.clone())
+        .collect()
+}
+
+/// `POST /objects/{object}/records {properties}` → 201; 409 naming a duplicate unique value.
+pub async fn create_record(
+    State(state): State<Arc<AppState>>,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: RecordBody = parse_body(&body)?;
+    let defs = definitions(&state, object.clone()).await?;
+    let mut properties = Map::new();
+    checked(&defs, body.properties, &mut properties)?;
+    let now = now_ms();
+    let record = Record {
+        id: new_id("rec", now),
+        object,
+        properties,
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    let rendered = render_record(&record);
+    let store = state.store.clone();
+    blocking(move || {
+        store
+            .put_record(&record, &unique_names(&defs), true)
+            .map_err(record_error)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(rendered)).into_response())
+}
+
+async fn load_record(
+    state: &Arc<AppState>,
+    object: String,
+    id: String,
+) -> Result<Record, ApiError> {
+    let store = state.store.clone();
+    blocking(move || Ok(store.record(&object, &id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("record"))
+}
+
+/// `GET /objects/{object}/records/{id}`.
+pub async fn show_record(
+    State(state): State<Arc<AppState>>,
+    Path((object, id)): Path<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    Ok(Json(render_record(&load_record(&state, object, id).await?)))
+}
+
+/// `PATCH /objects/{object}/records/{id} {properties}`: merge; `null` removes.
+pub async fn update_record(
+    State(state): State<Arc<AppState>>,
+    Path((object, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let body: RecordBody = parse_body(&body)?;
+    let defs = definitions(&state, object.clone()).await?;
+    let mut record = load_record(&state, object, id).await?;
+    checked(&defs, body.properties, &mut record.properties)?;
+    record.updated_at_ms = now_ms();
+    let rendered = render_record(&record);
+    let store = state.store.clone();
+    blocking(move || {
+        store
+            .put_record(&record, &unique_names(&defs), false)
+            .map_err(record_error)
+    })
+    .await?;
+    Ok(Json(rendered))
+}
+
+/// `DELETE /objects/{object}/records/{id}`.
+pub async fn delete_record(
+    State(state): State<Arc<AppState>>,
+    Path((object, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    let deleted = blocking(move || Ok(store.delete_record(&object, &id)?)).await?;
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("record"))
+    }
+}
+
+/// `GET /objects/{object}/records?{unique property}={value}`: an indexed lookup.
+pub async fn find_records(
+    State(state): State<Arc<AppState>>,
+    Path(object): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Json_>, ApiError> {
+    let defs = definitions(&state, object.clone()).await?;
+    let mut pairs = query.into_iter();
+    let (Some((property, text)), None) = (pairs.next(), pairs.next()) else {
+        return Err(ApiError::invalid(
+            "query",
+            "look records up by one unique property: `?external_id=...`",
+        ));
+    };
+    let Some(def) = defs.iter().find(|d| d.name == property && d.unique) else {
+        return Err(ApiError::invalid(
+            &property,
+            format!("`{property}` is not a unique property of this object"),
+        ));
+    };
+    let value = if def.kind == "number" {
+        let n: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::invalid(&property, format!("`{text}` is not a number")))?;
+        json!(n)
+    } else {
+        json!(text)
+    };
+    let store = state.store.clone();
+    let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
+    Ok(Json(
+        json!({"records": found.iter().map(render_record).collect::<Vec<_>>()}),
+    ))
+}

@@ -1,0 +1,288 @@
+//! Objects (built-in `contacts`, `companies`, `deals`, `tickets`, and custom ones), their
+//! properties, and records. Unique property values live in their own indexed table, so
+//! the store enforces uniqueness and a match is one lookup.
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Map, Value as Json};
+
+use super::{Store, StoreError};
+
+/// Most unique properties per object (as in the product we replace).
+pub const MAX_UNIQUE_PER_OBJECT: i64 = 10;
+
+/// A property definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyDef {
+    /// Machine name, e.g. `external_id`.
+    pub name: String,
+    /// Label for people.
+    pub label: String,
+    /// `string`, `enum`, `number`, `boolean`, `date` or `datetime`.
+    pub kind: String,
+    /// Options of an `enum`.
+    pub options: Vec<String>,
+    /// Whether values are unique across the object's records.
+    pub unique: bool,
+}
+
+/// A stored record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// `rec_...`
+    pub id: String,
+    /// Its object.
+    pub object: String,
+    /// Its property values.
+    pub properties: Map<String, Json>,
+    /// Created, unix ms.
+    pub created_at_ms: i64,
+    /// Last updated, unix ms.
+    pub updated_at_ms: i64,
+}
+
+/// Why a write to records or properties was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The object does not exist.
+    #[error("no object `{0}`")]
+    NoObject(String),
+    /// A property name is taken.
+    #[error("property `{0}` already exists")]
+    PropertyExists(String),
+    /// Too many unique properties.
+    #[error("an object has at most {MAX_UNIQUE_PER_OBJECT} unique properties")]
+    TooManyUnique,
+    /// Another record holds this unique value.
+    #[error("another record ({record_id}) already has {property} = {value}")]
+    Duplicate {
+        /// The unique property.
+        property: String,
+        /// The value, as text.
+        value: String,
+        /// The record holding it.
+        record_id: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for RecordError {
+    fn from(e: rusqlite::Error) -> Self {
+        RecordError::Store(e.into())
+    }
+}
+
+/// The text under which a unique value is indexed: strings as they are, numbers in
+/// canonical JSON form (so `42` and `42.0` are the same key).
+pub fn unique_key(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(format!("{}", f as i64)),
+            Some(f) => Some(format!("{f}")),
+            None => Some(n.to_string()),
+        },
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Names and labels of every object.
+    pub fn list_objects(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, label, builtin FROM objects ORDER BY builtin DESC, name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? == 1)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Add a custom object; false if the name is taken.
+    pub fn create_object(&self, name: &str, label: &str) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "INSERT OR IGNORE INTO objects (name, label) VALUES (?1, ?2)",
+            params![name, label],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn object_exists(conn: &rusqlite::Connection, object: &str) -> Result<bool, rusqlite::Error> {
+        conn.query_row(
+            "SELECT 1 FROM objects WHERE name = ?1",
+            [object],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|found| found.is_some())
+    }
+
+    /// Define a property on an object.
+    pub fn create_property(&self, object: &str, def: &PropertyDef) -> Result<(), RecordError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if !Self::object_exists(&tx, object)? {
+            return Err(RecordError::NoObject(object.to_string()));
+        }
+        if def.unique {
+            let unique: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM properties WHERE object = ?1 AND is_unique = 1",
+                [object],
+                |r| r.get(0),
+            )?;
+            if unique >= MAX_UNIQUE_PER_OBJECT {
+                return Err(RecordError::TooManyUnique);
+            }
+        }
+        let options = serde_json::to_string(&def.options).map_err(StoreError::from)?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO properties (object, name, label, type, options_json, is_unique) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![object, def.name, def.label, def.kind, options, def.unique],
+        )?;
+        if inserted == 0 {
+            return Err(RecordError::PropertyExists(def.name.clone()));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An object's properties; `None` if the object does not exist.
+    pub fn properties(&self, object: &str) -> Result<Option<Vec<PropertyDef>>, StoreError> {
+        let conn = self.conn();
+        if !Self::object_exists(&conn, object)? {
+            return Ok(None);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, label, type, options_json, is_unique FROM properties WHERE object = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([object], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut defs = Vec::new();
+        for row in rows {
+            let (name, label, kind, options, unique) = row?;
+            defs.push(PropertyDef {
+                name,
+                label,
+                kind,
+                options: serde_json::from_str(&options)?,
+                unique: unique == 1,
+            });
+        }
+        Ok(Some(defs))
+    }
+
+    /// Insert or replace a record's properties, keeping the unique index in step.
+    /// `unique` names the object's unique properties.
+    pub fn put_record(
+        &self,
+        record: &Record,
+        unique: &[String],
+        insert: bool,
+    ) -> Result<(), RecordError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let json = serde_json::to_string(&record.properties).map_err(StoreError::from)?;
+        if insert {
+            tx.execute(
+                "INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![record.id, record.object, json, record.created_at_ms, record.updated_at_ms],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                params![record.id, json, record.updated_at_ms],
+            )?;
+            tx.execute(
+                "DELETE FROM record_unique_values WHERE record_id = ?1",
+                [&record.id],
+            )?;
+        }
+        for property in unique {
+            let Some(key) = record.properties.get(property).and_then(unique_key) else {
+                continue;
+            };
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
+                    params![record.object, property, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(record_id) = holder {
+                return Err(RecordError::Duplicate {
+                    property: property.clone(),
+                    value: key,
+                    record_id,
+                });
+            }
+            tx.execute(
+                "INSERT INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
+                params![record.object, property, key, record.id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One record of an object.
+    pub fn record(&self, object: &str, id: &str) -> Result<Option<Record>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records WHERE object = ?1 AND id = ?2",
+                params![object, id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        row.map(|(id, object, json, created_at_ms, updated_at_ms)| {
+            Ok(Record {
+                id,
+                object,
+                properties: serde_json::from_str(&json)?,
+                created_at_ms,
+                updated_at_ms,
+            })
+        })
+        .transpose()
+    }
+
+    /// Delete a record (its unique values go with it).
+    pub fn delete_record(&self, object: &str, id: &str) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "DELETE FROM records WHERE object = ?1 AND id = ?2",
+            params![object, id],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The record whose unique `property` equals `value`: one indexed lookup.
+    pub fn find_by_unique(
+        &self,
+        object: &str,
+        property: &str,
+        value: &Json,
+    ) -> Result<Option<Record>, StoreError> {
+        let Some(key) = unique_key(value) else {
+            return Ok(None);
+        };
+        let id: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
+                params![object, property, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match id {
+            Some(id) => self.record(object, &id),
+            None => Ok(None),
+        }
+    }
+}
