@@ -6,20 +6,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Guest crates built here: the built-ins the binary embeds, and the test guests.
-const GUESTS: &[&str] = &[
-    "strtotime",
-    "normalize",
-    "guest-hostile",
-    "guest-echo-action",
-];
+const GUESTS: &[&str] = &["strtotime", "normalize", "guest-hostile", "guest-echo-action"];
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("host/ lives inside the workspace")
-        .to_path_buf();
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("host/ lives inside the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guest-target");
 
@@ -37,18 +28,12 @@ fn main() {
         cmd.args(["-p", guest]);
     }
     // The outer build's flags (coverage, clippy, native CPU tuning) are not for guests.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-    ] {
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"]
+    {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .expect("failed to start cargo for the guest components");
+    let status = cmd.status().expect("failed to start cargo for the guest components");
     assert!(
         status.success(),
         "building guest components failed; is the wasm32-wasip2 target installed? run `rustup toolchain install` in the repository"

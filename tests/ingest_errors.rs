@@ -19,30 +19,16 @@ fn hook() -> Hook {
     let created = server.admin("POST", "/webhooks", Some(json!({"name": "errors"})));
     let path = hook_path(created.body["url"].as_str().unwrap());
     let id = created.body["id"].as_str().unwrap().to_string();
-    Hook {
-        server,
-        path,
-        id,
-        _dir: dir,
-    }
+    Hook { server, path, id, _dir: dir }
 }
 
 impl Hook {
     fn post(&self, content_type: Option<&str>, body: &[u8]) -> support::Answer {
-        request(
-            &self.server.addr,
-            "POST",
-            &self.path,
-            None,
-            content_type,
-            body,
-        )
+        request(&self.server.addr, "POST", &self.path, None, content_type, body)
     }
 
     fn stored(&self) -> usize {
-        let log = self
-            .server
-            .admin("GET", &format!("/events?webhook={}", self.id), None);
+        let log = self.server.admin("GET", &format!("/events?webhook={}", self.id), None);
         log.body["events"].as_array().unwrap().len()
     }
 }
@@ -51,49 +37,27 @@ impl Hook {
 fn only_json_is_accepted() {
     let h = hook();
     let body = br#"{"email":"a@example.com"}"#;
-    for (content_type, field_expected) in [
-        (Some("text/plain"), true),
-        (None, true),
-        (Some("application/x-www-form-urlencoded"), true),
-    ] {
+    for (content_type, field_expected) in
+        [(Some("text/plain"), true), (None, true), (Some("application/x-www-form-urlencoded"), true)]
+    {
         let answer = h.post(content_type, body);
         assert_eq!(answer.status, 415, "{content_type:?}");
         assert_eq!(answer.body["error"]["code"], "unsupported_media_type");
-        assert_eq!(
-            answer.body["error"]["field"] == "Content-Type",
-            field_expected
-        );
+        assert_eq!(answer.body["error"]["field"] == "Content-Type", field_expected);
     }
-    assert_eq!(
-        h.post(Some("application/json; charset=ISO-8859-1"), body)
-            .status,
-        415
-    );
+    assert_eq!(h.post(Some("application/json; charset=ISO-8859-1"), body).status, 415);
     assert_eq!(h.stored(), 0, "refused requests store nothing");
-    assert_eq!(
-        h.post(Some("Application/JSON; charset=utf-8"), body).status,
-        202
-    );
+    assert_eq!(h.post(Some("Application/JSON; charset=utf-8"), body).status, 202);
     assert_eq!(h.stored(), 1);
 }
 
 #[test]
 fn malformed_json_says_where() {
     let h = hook();
-    let answer = h.post(
-        Some("application/json"),
-        b"{\n  \"email\": \"a@example.com\",\n  oops\n}",
-    );
+    let answer = h.post(Some("application/json"), b"{\n  \"email\": \"a@example.com\",\n  oops\n}");
     assert_eq!(answer.status, 400);
     assert_eq!(answer.body["error"]["code"], "malformed_json");
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("line 3, column 3"),
-        "{:?}",
-        answer.body
-    );
+    assert!(answer.body["error"]["message"].as_str().unwrap().contains("line 3, column 3"), "{:?}", answer.body);
     assert_eq!(h.post(Some("application/json"), b"").status, 400);
     assert_eq!(h.stored(), 0);
 }
@@ -107,12 +71,7 @@ fn only_objects_or_arrays_of_objects_are_events() {
     let mixed = h.post(Some("application/json"), br#"[{"a":1}, 2]"#);
     assert_eq!(mixed.status, 422);
     assert_eq!(mixed.body["error"]["field"], "$[1]");
-    assert!(
-        mixed.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("a number")
-    );
+    assert!(mixed.body["error"]["message"].as_str().unwrap().contains("a number"));
     assert_eq!(h.post(Some("application/json"), b"[]").status, 422);
     assert_eq!(h.stored(), 0);
 }
@@ -131,11 +90,7 @@ fn a_batch_is_one_event_per_object() {
     assert_eq!(ids.len(), 3);
     assert_eq!(answer.body["events"][0]["status"], "test_event");
     assert_eq!(answer.body["events"][1]["status"], "not_ready");
-    let second = h.server.admin(
-        "GET",
-        &format!("/events/{}", ids[1].as_str().unwrap()),
-        None,
-    );
+    let second = h.server.admin("GET", &format!("/events/{}", ids[1].as_str().unwrap()), None);
     assert_eq!(second.body["payload"]["contact"]["email"], "b@example.com");
     assert_eq!(h.stored(), 3);
 }
@@ -148,11 +103,7 @@ fn too_large_bodies_are_refused_not_truncated() {
     assert_eq!(answer.status, 413);
     assert_eq!(answer.body["error"]["code"], "payload_too_large");
     let just_fits = format!(r#"{{"blob":"{}"}}"#, "x".repeat(1024 * 1024 - 16));
-    assert_eq!(
-        h.post(Some("application/json"), just_fits.as_bytes())
-            .status,
-        202
-    );
+    assert_eq!(h.post(Some("application/json"), just_fits.as_bytes()).status, 202);
 }
 
 #[test]
@@ -168,12 +119,7 @@ fn unknown_and_deleted_tokens_are_indistinguishable_404s() {
         body,
     );
     assert_eq!(unknown.status, 404);
-    assert_eq!(
-        h.server
-            .admin("DELETE", &format!("/webhooks/{}", h.id), None)
-            .status,
-        204
-    );
+    assert_eq!(h.server.admin("DELETE", &format!("/webhooks/{}", h.id), None).status, 204);
     let deleted = h.post(Some("application/json"), body);
     assert_eq!(deleted.status, 404);
     assert_eq!(deleted.body, unknown.body);

@@ -21,12 +21,7 @@ fn plugin_run(args: &[&str], stdin: &str) -> Outcome {
         .env_clear()
         .spawn()
         .expect("binary starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     Outcome {
         code: out.status.code().unwrap_or(-1),
@@ -37,10 +32,7 @@ fn plugin_run(args: &[&str], stdin: &str) -> Outcome {
 
 #[test]
 fn next_monday_9am_resolves_against_now() {
-    let out = plugin_run(
-        &["strtotime", "--config", "from=d", "--now", "1700000000"],
-        r#"{"d":"next monday 9am"}"#,
-    );
+    let out = plugin_run(&["strtotime", "--config", "from=d", "--now", "1700000000"], r#"{"d":"next monday 9am"}"#);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["d_unix"], 1_700_470_800);
@@ -73,18 +65,11 @@ fn payment_webhook_date_converts_with_target_unit_and_zone() {
 
 #[test]
 fn unparseable_date_exits_non_zero_with_one_line_quoting_the_value() {
-    let out = plugin_run(
-        &["strtotime", "--config", "from=d", "--now", "1700000000"],
-        r#"{"d":"the day after never"}"#,
-    );
+    let out = plugin_run(&["strtotime", "--config", "from=d", "--now", "1700000000"], r#"{"d":"the day after never"}"#);
     assert_ne!(out.code, 0);
     assert!(out.stdout.is_empty());
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(r#""the day after never""#),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(r#""the day after never""#), "{}", out.stderr);
     assert!(out.stderr.contains("guest_error"), "{}", out.stderr);
 }
 
@@ -92,37 +77,24 @@ fn unparseable_date_exits_non_zero_with_one_line_quoting_the_value() {
 fn bad_stdin_and_missing_config_are_reported() {
     let out = plugin_run(&["strtotime", "--config", "from=d"], "not json");
     assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.starts_with("error: stdin is not JSON"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.starts_with("error: stdin is not JSON"), "{}", out.stderr);
 
     let out = plugin_run(&["strtotime"], r#"{"d":"today"}"#);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("`from` is required"), "{}", out.stderr);
 
-    let out = plugin_run(
-        &["strtotime", "--config", "from=d"],
-        r#"{"d":{"nested":true}}"#,
-    );
+    let out = plugin_run(&["strtotime", "--config", "from=d"], r#"{"d":{"nested":true}}"#);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("`d` is an object"), "{}", out.stderr);
 }
 
 #[test]
 fn a_wasm_file_runs_under_the_same_limits() {
-    let out = plugin_run(
-        &[HOSTILE, "--config", "mode=loop", "--timeout-ms", "50"],
-        "{}",
-    );
+    let out = plugin_run(&[HOSTILE, "--config", "mode=loop", "--timeout-ms", "50"], "{}");
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("timeout"), "{}", out.stderr);
 
-    let out = plugin_run(
-        &[HOSTILE, "--config", "mode=echo"],
-        r#"{"email":"Ada@Example.com"}"#,
-    );
+    let out = plugin_run(&[HOSTILE, "--config", "mode=echo"], r#"{"email":"Ada@Example.com"}"#);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), r#"{"email":"Ada@Example.com"}"#);
 
@@ -134,13 +106,7 @@ fn a_wasm_file_runs_under_the_same_limits() {
 #[test]
 fn normalize_makes_matching_keys_canonical() {
     let out = plugin_run(
-        &[
-            "normalize",
-            "--config",
-            "customer.email=email",
-            "--config",
-            "customer.phone=digits",
-        ],
+        &["normalize", "--config", "customer.email=email", "--config", "customer.phone=digits"],
         r#"{"customer.email":"  Ada.Lovelace@Example.COM ","customer.phone":"+1 (555) 010-9999","note":" keep me "}"#,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -149,10 +115,7 @@ fn normalize_makes_matching_keys_canonical() {
     assert_eq!(json["customer.phone"], "15550109999");
     assert_eq!(json["note"], " keep me ");
 
-    let out = plugin_run(
-        &["normalize", "--config", "customer.email=email"],
-        r#"{"customer.email":"nobody"}"#,
-    );
+    let out = plugin_run(&["normalize", "--config", "customer.email=email"], r#"{"customer.email":"nobody"}"#);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("invalid_email"), "{}", out.stderr);
 }

@@ -11,57 +11,32 @@ fn unique_properties_are_limited_typed_and_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     let objects = server.admin("GET", "/objects", None);
-    let names: Vec<&str> = objects.body["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        objects.body["objects"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["companies", "contacts", "deals", "tickets"]);
 
-    let define =
-        |body: serde_json::Value| server.admin("POST", "/objects/contacts/properties", Some(body));
+    let define = |body: serde_json::Value| server.admin("POST", "/objects/contacts/properties", Some(body));
     assert_eq!(
-        define(
-            json!({"name": "external_id", "label": "External ID", "type": "string", "unique": true})
-        )
-        .status,
+        define(json!({"name": "external_id", "label": "External ID", "type": "string", "unique": true})).status,
         201
     );
-    assert_eq!(
-        define(json!({"name": "email", "type": "string", "unique": true})).status,
-        201
-    );
-    assert_eq!(
-        define(json!({"name": "plan", "type": "enumeration", "options": ["free", "pro"]})).status,
-        201
-    );
-    assert_eq!(
-        define(json!({"name": "score", "type": "number"})).status,
-        201
-    );
+    assert_eq!(define(json!({"name": "email", "type": "string", "unique": true})).status, 201);
+    assert_eq!(define(json!({"name": "plan", "type": "enumeration", "options": ["free", "pro"]})).status, 201);
+    assert_eq!(define(json!({"name": "score", "type": "number"})).status, 201);
     let flag = define(json!({"name": "vip", "type": "bool", "unique": true}));
     assert_eq!(flag.status, 400);
     assert_eq!(flag.body["error"]["field"], "unique");
     let again = define(json!({"name": "email", "type": "string"}));
     assert_eq!(again.status, 409);
     for i in 0..8 {
-        assert_eq!(
-            define(json!({"name": format!("key_{i}"), "type": "number", "unique": true})).status,
-            201
-        );
+        assert_eq!(define(json!({"name": format!("key_{i}"), "type": "number", "unique": true})).status, 201);
     }
     let eleventh = define(json!({"name": "key_8", "type": "string", "unique": true}));
     assert_eq!(eleventh.status, 409);
     assert_eq!(eleventh.body["error"]["code"], "limit_reached");
     let listed = server.admin("GET", "/objects/contacts/properties", None);
     assert_eq!(listed.body["properties"][2]["type"], "enum");
-    assert_eq!(
-        server
-            .admin("GET", "/objects/planets/properties", None)
-            .status,
-        404
-    );
+    assert_eq!(server.admin("GET", "/objects/planets/properties", None).status, 404);
 }
 
 #[test]
@@ -73,50 +48,29 @@ fn records_are_created_looked_up_updated_and_deleted() {
         json!({"name": "plan", "type": "enum", "options": ["free", "pro"]}),
         json!({"name": "signed_up", "type": "datetime"}),
     ] {
-        assert_eq!(
-            server
-                .admin("POST", "/objects/contacts/properties", Some(body))
-                .status,
-            201
-        );
+        assert_eq!(server.admin("POST", "/objects/contacts/properties", Some(body)).status, 201);
     }
-    let ada = server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"external_id": "cus_PxQ81", "plan": "pro", "signed_up": 1710062100000i64}})));
+    let ada = server.admin(
+        "POST",
+        "/objects/contacts/records",
+        Some(json!({"properties": {"external_id": "cus_PxQ81", "plan": "pro", "signed_up": 1710062100000i64}})),
+    );
     assert_eq!(ada.status, 201, "{:?}", ada.body);
     let ada_id = ada.body["id"].as_str().unwrap().to_string();
     assert!(ada.body["created_at"].as_str().unwrap().ends_with('Z'));
 
-    let clash = server.admin(
-        "POST",
-        "/objects/contacts/records",
-        Some(json!({"properties": {"external_id": "cus_PxQ81"}})),
-    );
+    let clash =
+        server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"external_id": "cus_PxQ81"}})));
     assert_eq!(clash.status, 409);
     assert_eq!(clash.body["error"]["field"], "properties.external_id");
-    assert!(
-        clash.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&ada_id)
-    );
+    assert!(clash.body["error"]["message"].as_str().unwrap().contains(&ada_id));
 
-    let bad_enum = server.admin(
-        "POST",
-        "/objects/contacts/records",
-        Some(json!({"properties": {"plan": "gold"}})),
-    );
+    let bad_enum = server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"plan": "gold"}})));
     assert_eq!(bad_enum.body["error"]["field"], "properties.plan");
-    let unknown = server.admin(
-        "POST",
-        "/objects/contacts/records",
-        Some(json!({"properties": {"shoe_size": 44}})),
-    );
+    let unknown = server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"shoe_size": 44}})));
     assert_eq!(unknown.body["error"]["field"], "properties.shoe_size");
 
-    let found = server.admin(
-        "GET",
-        "/objects/contacts/records?external_id=cus_PxQ81",
-        None,
-    );
+    let found = server.admin("GET", "/objects/contacts/records?external_id=cus_PxQ81", None);
     assert_eq!(found.body["records"][0]["id"], ada_id);
     let not_unique = server.admin("GET", "/objects/contacts/records?plan=pro", None);
     assert_eq!(not_unique.status, 400);
@@ -128,46 +82,20 @@ fn records_are_created_looked_up_updated_and_deleted() {
         Some(json!({"properties": {"external_id": "cus_NEW", "plan": null}})),
     );
     assert_eq!(moved.status, 200, "{:?}", moved.body);
-    assert!(
-        moved.body["properties"].get("plan").is_none(),
-        "null removes a property"
-    );
-    let old = server.admin(
-        "GET",
-        "/objects/contacts/records?external_id=cus_PxQ81",
-        None,
-    );
+    assert!(moved.body["properties"].get("plan").is_none(), "null removes a property");
+    let old = server.admin("GET", "/objects/contacts/records?external_id=cus_PxQ81", None);
     assert!(old.body["records"].as_array().unwrap().is_empty());
     let new = server.admin("GET", "/objects/contacts/records?external_id=cus_NEW", None);
     assert_eq!(new.body["records"][0]["id"], ada_id);
     // The freed value can be used by another record.
-    let grace = server.admin(
-        "POST",
-        "/objects/contacts/records",
-        Some(json!({"properties": {"external_id": "cus_PxQ81"}})),
-    );
+    let grace =
+        server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"external_id": "cus_PxQ81"}})));
     assert_eq!(grace.status, 201);
 
-    assert_eq!(
-        server
-            .admin(
-                "DELETE",
-                &format!("/objects/contacts/records/{ada_id}"),
-                None
-            )
-            .status,
-        204
-    );
-    assert_eq!(
-        server
-            .admin("GET", &format!("/objects/contacts/records/{ada_id}"), None)
-            .status,
-        404
-    );
+    assert_eq!(server.admin("DELETE", &format!("/objects/contacts/records/{ada_id}"), None).status, 204);
+    assert_eq!(server.admin("GET", &format!("/objects/contacts/records/{ada_id}"), None).status, 404);
     assert!(
-        server
-            .admin("GET", "/objects/contacts/records?external_id=cus_NEW", None)
-            .body["records"]
+        server.admin("GET", "/objects/contacts/records?external_id=cus_NEW", None).body["records"]
             .as_array()
             .unwrap()
             .is_empty()
@@ -179,37 +107,17 @@ fn custom_objects_hold_records_too() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     assert_eq!(
-        server
-            .admin(
-                "POST",
-                "/objects",
-                Some(json!({"name": "subscriptions", "label": "Subscriptions"}))
-            )
-            .status,
+        server.admin("POST", "/objects", Some(json!({"name": "subscriptions", "label": "Subscriptions"}))).status,
         201
     );
-    assert_eq!(
-        server
-            .admin("POST", "/objects", Some(json!({"name": "subscriptions"})))
-            .status,
-        409
-    );
-    assert_eq!(
-        server
-            .admin("POST", "/objects", Some(json!({"name": "Bad Name"})))
-            .body["error"]["field"],
-        "name"
-    );
+    assert_eq!(server.admin("POST", "/objects", Some(json!({"name": "subscriptions"}))).status, 409);
+    assert_eq!(server.admin("POST", "/objects", Some(json!({"name": "Bad Name"}))).body["error"]["field"], "name");
     server.admin(
         "POST",
         "/objects/subscriptions/properties",
         Some(json!({"name": "seq", "type": "number", "unique": true})),
     );
-    let created = server.admin(
-        "POST",
-        "/objects/subscriptions/records",
-        Some(json!({"properties": {"seq": 42}})),
-    );
+    let created = server.admin("POST", "/objects/subscriptions/records", Some(json!({"properties": {"seq": 42}})));
     assert_eq!(created.status, 201);
     // Numbers are matched by value: 42.0 finds 42.
     let found = server.admin("GET", "/objects/subscriptions/records?seq=42.0", None);

@@ -17,20 +17,14 @@ fn serve_creates_data_dir_and_guards_the_admin_api() {
     let data = dir.path().join("wasmhook-data");
     let token = {
         let server = start(&data);
-        let token = server
-            .printed_token
-            .clone()
-            .expect("first start prints the generated token");
+        let token = server.printed_token.clone().expect("first start prints the generated token");
         assert!(data.join("wasmhook.db").exists());
         let token_file = data.join("admin-token");
         assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777, 0o600);
         }
 
         let (status, body) = get(&server.addr, "/healthz", None);
@@ -47,10 +41,7 @@ fn serve_creates_data_dir_and_guards_the_admin_api() {
         let (status, body) = get(&server.addr, "/api/v1/plugins", Some(&token));
         assert_eq!(status, 200);
         let plugins = body["plugins"].as_array().unwrap();
-        let strtotime = plugins
-            .iter()
-            .find(|p| p["name"] == "strtotime")
-            .expect("strtotime listed");
+        let strtotime = plugins.iter().find(|p| p["name"] == "strtotime").expect("strtotime listed");
         assert_eq!(strtotime["world"], "transform");
         assert_eq!(strtotime["builtin"], true);
         assert_eq!(strtotime["sha256"].as_str().unwrap().len(), 64);

@@ -14,23 +14,13 @@ fn payment() -> serde_json::Value {
 fn first_payload_becomes_the_test_event_with_paths_samples_and_suggested_types() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let created = server.admin(
-        "POST",
-        "/webhooks",
-        Some(json!({"name": "Payments (Stripe)"})),
-    );
+    let created = server.admin("POST", "/webhooks", Some(json!({"name": "Payments (Stripe)"})));
     assert_eq!(created.status, 201, "{:?}", created.body);
     assert_eq!(created.body["state"], "awaiting_test_event");
     let id = created.body["id"].as_str().unwrap().to_string();
     let url = created.body["url"].as_str().unwrap().to_string();
-    assert!(
-        url.starts_with(&format!("http://{}/hooks/whk_", server.addr)),
-        "{url}"
-    );
-    assert!(
-        created.body["token"].as_str().unwrap().len() >= 36,
-        "a token carries at least 128 random bits"
-    );
+    assert!(url.starts_with(&format!("http://{}/hooks/whk_", server.addr)), "{url}");
+    assert!(created.body["token"].as_str().unwrap().len() >= 36, "a token carries at least 128 random bits");
 
     let none = server.admin("GET", &format!("/webhooks/{id}/test-event"), None);
     assert_eq!(none.status, 404);
@@ -48,39 +38,17 @@ fn first_payload_becomes_the_test_event_with_paths_samples_and_suggested_types()
     assert_eq!(test_event.status, 200);
     assert_eq!(test_event.body["payload"], payment());
     let fields = test_event.body["fields"].as_array().unwrap();
-    let field = |path: &str| {
-        fields
-            .iter()
-            .find(|f| f["path"] == path)
-            .unwrap_or_else(|| panic!("{path} listed"))
-    };
+    let field = |path: &str| fields.iter().find(|f| f["path"] == path).unwrap_or_else(|| panic!("{path} listed"));
     assert_eq!(field("data.object.amount")["suggested_type"], "number");
     assert_eq!(field("data.object.amount")["sample"], 4200);
     assert_eq!(field("data.object.captured")["suggested_type"], "boolean");
-    assert_eq!(
-        field("data.object.receipt_email")["suggested_type"],
-        "string"
-    );
+    assert_eq!(field("data.object.receipt_email")["suggested_type"], "string");
     assert_eq!(field("data.object.created_at")["suggested_type"], "string");
-    assert_eq!(
-        field("data.object.created_at")["suggested_transform"],
-        "strtotime"
-    );
-    assert!(
-        field("data.object.receipt_email")
-            .get("suggested_transform")
-            .is_none()
-    );
-    assert!(
-        field("data.object.metadata.order\\.id")
-            .get("suggested_transform")
-            .is_none()
-    );
+    assert_eq!(field("data.object.created_at")["suggested_transform"], "strtotime");
+    assert!(field("data.object.receipt_email").get("suggested_transform").is_none());
+    assert!(field("data.object.metadata.order\\.id").get("suggested_transform").is_none());
     assert_eq!(field("data.object.items.1.sku")["sample"], "MUG-07");
-    assert_eq!(
-        field("data.object.metadata.coupon")["sample"],
-        serde_json::Value::Null
-    );
+    assert_eq!(field("data.object.metadata.coupon")["sample"], serde_json::Value::Null);
     // Document order is kept, so the wizard lists fields as the sender wrote them.
     assert_eq!(fields[0]["path"], "id");
 }
@@ -89,36 +57,18 @@ fn first_payload_becomes_the_test_event_with_paths_samples_and_suggested_types()
 fn mapping_refuses_datetime_and_bad_entries_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let id = server
-        .admin("POST", "/webhooks", Some(json!({"name": "Signups"})))
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id =
+        server.admin("POST", "/webhooks", Some(json!({"name": "Signups"}))).body["id"].as_str().unwrap().to_string();
     let put = |properties: serde_json::Value| {
-        server.admin(
-            "PUT",
-            &format!("/webhooks/{id}/mapping"),
-            Some(json!({"properties": properties})),
-        )
+        server.admin("PUT", &format!("/webhooks/{id}/mapping"), Some(json!({"properties": properties})))
     };
 
-    let datetime = put(
-        json!([{"path": "email", "type": "string"}, {"path": "signed_up_at", "type": "datetime"}]),
-    );
+    let datetime = put(json!([{"path": "email", "type": "string"}, {"path": "signed_up_at", "type": "datetime"}]));
     assert_eq!(datetime.status, 400);
     assert_eq!(datetime.body["error"]["field"], "properties[1].type");
-    assert!(
-        datetime.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("strtotime"),
-        "{:?}",
-        datetime.body
-    );
+    assert!(datetime.body["error"]["message"].as_str().unwrap().contains("strtotime"), "{:?}", datetime.body);
 
-    let twice =
-        put(json!([{"path": "email", "type": "string"}, {"path": "email", "type": "string"}]));
+    let twice = put(json!([{"path": "email", "type": "string"}, {"path": "email", "type": "string"}]));
     assert_eq!(twice.body["error"]["field"], "properties[1].path");
     let no_options = put(json!([{"path": "plan", "type": "enum"}]));
     assert_eq!(no_options.body["error"]["field"], "properties[0].options");
@@ -126,20 +76,9 @@ fn mapping_refuses_datetime_and_bad_entries_naming_the_field() {
     assert_eq!(long_label.body["error"]["field"], "properties[0].label");
     let unknown = put(json!([{"path": "plan", "type": "color"}]));
     assert_eq!(unknown.body["error"]["field"], "properties[0].type");
-    let missing = server.admin(
-        "PUT",
-        &format!("/webhooks/{id}/mapping"),
-        Some(json!({"props": []})),
-    );
+    let missing = server.admin("PUT", &format!("/webhooks/{id}/mapping"), Some(json!({"props": []})));
     assert_eq!(missing.status, 400);
-    assert!(
-        missing.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("properties"),
-        "{:?}",
-        missing.body
-    );
+    assert!(missing.body["error"]["message"].as_str().unwrap().contains("properties"), "{:?}", missing.body);
 }
 
 #[test]
@@ -148,10 +87,7 @@ fn mapping_beyond_the_sample_and_far_past_50_properties_moves_on_to_match() {
     let server = start(dir.path());
     let created = server.admin("POST", "/webhooks", Some(json!({"name": "CRM sync"})));
     let id = created.body["id"].as_str().unwrap().to_string();
-    server.post_hook(
-        &hook_path(created.body["url"].as_str().unwrap()),
-        &payment(),
-    );
+    server.post_hook(&hook_path(created.body["url"].as_str().unwrap()), &payment());
 
     let mut properties = vec![
         json!({"path": "data.object.receipt_email", "label": "Receipt e-mail", "type": "string"}),
@@ -160,27 +96,15 @@ fn mapping_beyond_the_sample_and_far_past_50_properties_moves_on_to_match() {
         // Absent from the sample: later payloads may carry it.
         json!({"path": "data.object.refund.reason", "label": "ü".repeat(255), "type": "string"}),
     ];
-    properties.extend(
-        (0..1000).map(|i| json!({"path": format!("data.object.extra.{i}"), "type": "number"})),
-    );
-    let mapped = server.admin(
-        "PUT",
-        &format!("/webhooks/{id}/mapping"),
-        Some(json!({"properties": properties})),
-    );
+    properties.extend((0..1000).map(|i| json!({"path": format!("data.object.extra.{i}"), "type": "number"})));
+    let mapped = server.admin("PUT", &format!("/webhooks/{id}/mapping"), Some(json!({"properties": properties})));
     assert_eq!(mapped.status, 200, "{:?}", mapped.body["error"]);
     assert_eq!(mapped.body["state"], "awaiting_match");
     let stored = &mapped.body["mapping"]["properties"];
     assert_eq!(stored.as_array().unwrap().len(), 1004);
-    assert_eq!(
-        stored[1]["type"], "enum",
-        "aliases are answered in canonical form"
-    );
+    assert_eq!(stored[1]["type"], "enum", "aliases are answered in canonical form");
     assert_eq!(stored[2]["type"], "boolean");
-    assert_eq!(
-        stored[4]["label"], "data.object.extra.0",
-        "the label defaults to the path"
-    );
+    assert_eq!(stored[4]["label"], "data.object.extra.0", "the label defaults to the path");
 }
 
 #[test]
@@ -196,63 +120,29 @@ fn deliveries_during_set_up_are_kept_as_not_ready_and_a_new_test_event_can_be_as
     let second = server.post_hook(&hook, &json!({"form": "contact", "email": "b@example.com"}));
     assert_eq!(second.status, 202);
     assert_eq!(second.body["status"], "not_ready");
-    let event = server.admin(
-        "GET",
-        &format!("/events/{}", second.body["event_id"].as_str().unwrap()),
-        None,
-    );
+    let event = server.admin("GET", &format!("/events/{}", second.body["event_id"].as_str().unwrap()), None);
     assert_eq!(event.body["status"], "not_ready");
-    assert!(
-        event.body["reason"]
-            .as_str()
-            .unwrap()
-            .contains("awaiting_mapping"),
-        "{:?}",
-        event.body
-    );
+    assert!(event.body["reason"].as_str().unwrap().contains("awaiting_mapping"), "{:?}", event.body);
     assert_eq!(event.body["payload"]["email"], "b@example.com");
 
     // Retry a new test event: the next delivery replaces the sample.
-    assert_eq!(
-        server
-            .admin("DELETE", &format!("/webhooks/{id}/test-event"), None)
-            .status,
-        204
-    );
-    assert_eq!(
-        server.admin("GET", &format!("/webhooks/{id}"), None).body["state"],
-        "awaiting_test_event"
-    );
-    let third = server.post_hook(
-        &hook,
-        &json!({"form": "demo", "email": "c@example.com", "company": "Acme"}),
-    );
+    assert_eq!(server.admin("DELETE", &format!("/webhooks/{id}/test-event"), None).status, 204);
+    assert_eq!(server.admin("GET", &format!("/webhooks/{id}"), None).body["state"], "awaiting_test_event");
+    let third = server.post_hook(&hook, &json!({"form": "demo", "email": "c@example.com", "company": "Acme"}));
     assert_eq!(third.body["status"], "test_event");
     let sample = server.admin("GET", &format!("/webhooks/{id}/test-event"), None);
     assert_eq!(sample.body["payload"]["company"], "Acme");
 
     // Every delivery is in the log, newest first, filterable by status.
     let log = server.admin("GET", &format!("/events?webhook={id}"), None);
-    let statuses: Vec<&str> = log.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["status"].as_str().unwrap())
-        .collect();
+    let statuses: Vec<&str> =
+        log.body["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["test_event", "not_ready", "test_event"]);
-    let not_ready = server.admin(
-        "GET",
-        &format!("/events?webhook={id}&status=not_ready"),
-        None,
-    );
+    let not_ready = server.admin("GET", &format!("/events?webhook={id}&status=not_ready"), None);
     assert_eq!(not_ready.body["events"].as_array().unwrap().len(), 1);
     let page = server.admin("GET", &format!("/events?webhook={id}&limit=2"), None);
     let cursor = page.body["next_cursor"].as_str().unwrap().to_string();
-    let rest = server.admin(
-        "GET",
-        &format!("/events?webhook={id}&limit=2&cursor={cursor}"),
-        None,
-    );
+    let rest = server.admin("GET", &format!("/events?webhook={id}&limit=2&cursor={cursor}"), None);
     assert_eq!(rest.body["events"].as_array().unwrap().len(), 1);
     assert_eq!(rest.body["events"][0]["id"], first.body["event_id"]);
 }
@@ -263,11 +153,7 @@ fn an_installation_has_at_most_100_webhooks() {
     let server = start(dir.path());
     let mut first_id = String::new();
     for i in 0..100 {
-        let created = server.admin(
-            "POST",
-            "/webhooks",
-            Some(json!({"name": format!("hook {i}")})),
-        );
+        let created = server.admin("POST", "/webhooks", Some(json!({"name": format!("hook {i}")})));
         assert_eq!(created.status, 201);
         if i == 0 {
             first_id = created.body["id"].as_str().unwrap().to_string();
@@ -279,18 +165,8 @@ fn an_installation_has_at_most_100_webhooks() {
     let listed = server.admin("GET", "/webhooks", None);
     assert_eq!(listed.body["count"], 100);
     assert_eq!(listed.body["limit"], 100);
-    assert_eq!(
-        server
-            .admin("DELETE", &format!("/webhooks/{first_id}"), None)
-            .status,
-        204
-    );
-    assert_eq!(
-        server
-            .admin("POST", "/webhooks", Some(json!({"name": "room again"})))
-            .status,
-        201
-    );
+    assert_eq!(server.admin("DELETE", &format!("/webhooks/{first_id}"), None).status, 204);
+    assert_eq!(server.admin("POST", "/webhooks", Some(json!({"name": "room again"}))).status, 201);
     let bad_name = server.admin("POST", "/webhooks", Some(json!({"name": "  "})));
     assert_eq!(bad_name.body["error"]["field"], "name");
 }

@@ -35,11 +35,7 @@ pub struct CoerceError {
 
 /// Coerce `value` found at `path` to `target`. `null` stays `null` whatever the type.
 pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, CoerceError> {
-    let fail = |why: &str| CoerceError {
-        path: path.to_string(),
-        value: value.to_string(),
-        why: why.to_string(),
-    };
+    let fail = |why: &str| CoerceError { path: path.to_string(), value: value.to_string(), why: why.to_string() };
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -52,8 +48,9 @@ pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, Co
             _ => Err(fail("is not a scalar")),
         },
         MappedType::Number => match value {
-            Json::Number(n) => number_from_json(n)
-                .ok_or_else(|| fail("cannot be held exactly as a number (beyond ±2^53)")),
+            Json::Number(n) => {
+                number_from_json(n).ok_or_else(|| fail("cannot be held exactly as a number (beyond ±2^53)"))
+            }
             Json::String(s) => number_from_text(s).map_err(&fail),
             _ => Err(fail("is not a number")),
         },
@@ -81,10 +78,7 @@ pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, Co
             if options.contains(&text) {
                 Ok(Value::String(text))
             } else {
-                Err(fail(&format!(
-                    "is not one of the options [{}]",
-                    options.join(", ")
-                )))
+                Err(fail(&format!("is not one of the options [{}]", options.join(", "))))
             }
         }
     }
@@ -104,8 +98,7 @@ fn number_from_json(n: &serde_json::Number) -> Option<Value> {
 fn number_from_text(s: &str) -> Result<Value, &'static str> {
     let t = s.trim();
     let numeric = !t.is_empty()
-        && t.bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'))
+        && t.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'))
         && t.bytes().any(|c| c.is_ascii_digit());
     if !numeric {
         return Err("is not numeric text");
@@ -116,10 +109,7 @@ fn number_from_text(s: &str) -> Result<Value, &'static str> {
     }
     // Integral text must fit exactly; compare as an integer, not after rounding to f64.
     if !t.contains(['.', 'e', 'E']) {
-        let exact = t
-            .parse::<i128>()
-            .ok()
-            .filter(|i| i.unsigned_abs() <= u128::from(MAX_EXACT_INT));
+        let exact = t.parse::<i128>().ok().filter(|i| i.unsigned_abs() <= u128::from(MAX_EXACT_INT));
         if exact.is_none() {
             return Err("cannot be held exactly as a number (beyond ±2^53)");
         }
@@ -137,39 +127,25 @@ mod tests {
     }
 
     fn err(value: Json, target: MappedType) -> String {
-        coerce("order.total", &value, &target)
-            .unwrap_err()
-            .to_string()
+        coerce("order.total", &value, &target).unwrap_err().to_string()
     }
 
     #[test]
     fn strings_take_any_scalar_in_canonical_form() {
-        assert_eq!(
-            ok(json!(12.50), MappedType::String),
-            Value::String("12.5".into())
-        );
+        assert_eq!(ok(json!(12.50), MappedType::String), Value::String("12.5".into()));
         assert_eq!(
             ok(json!(12345678901234567890u64), MappedType::String),
             Value::String("12345678901234567890".into())
         );
-        assert_eq!(
-            ok(json!(false), MappedType::String),
-            Value::String("false".into())
-        );
+        assert_eq!(ok(json!(false), MappedType::String), Value::String("false".into()));
         assert_eq!(ok(Json::Null, MappedType::String), Value::Null);
     }
 
     #[test]
     fn numbers_accept_numeric_text_and_refuse_precision_loss() {
-        assert_eq!(
-            ok(json!(" 1e3 "), MappedType::Number),
-            Value::Number(1000.0)
-        );
+        assert_eq!(ok(json!(" 1e3 "), MappedType::Number), Value::Number(1000.0));
         assert_eq!(ok(json!("-0.5"), MappedType::Number), Value::Number(-0.5));
-        assert_eq!(
-            ok(json!(9007199254740992i64), MappedType::Number),
-            Value::Number(9_007_199_254_740_992.0)
-        );
+        assert_eq!(ok(json!(9007199254740992i64), MappedType::Number), Value::Number(9_007_199_254_740_992.0));
         assert!(err(json!(9007199254740993i64), MappedType::Number).contains("2^53"));
         assert!(err(json!("9007199254740993"), MappedType::Number).contains("2^53"));
         assert!(err(json!("NaN"), MappedType::Number).contains("numeric"));
@@ -182,18 +158,10 @@ mod tests {
     #[test]
     fn booleans_accept_common_spellings_only() {
         for t in ["true", "YES", "1", "On"] {
-            assert_eq!(
-                ok(json!(t), MappedType::Boolean),
-                Value::Boolean(true),
-                "{t}"
-            );
+            assert_eq!(ok(json!(t), MappedType::Boolean), Value::Boolean(true), "{t}");
         }
         for f in ["false", "no", "0", "OFF"] {
-            assert_eq!(
-                ok(json!(f), MappedType::Boolean),
-                Value::Boolean(false),
-                "{f}"
-            );
+            assert_eq!(ok(json!(f), MappedType::Boolean), Value::Boolean(false), "{f}");
         }
         assert_eq!(ok(json!(1), MappedType::Boolean), Value::Boolean(true));
         assert!(err(json!(2), MappedType::Boolean).contains("1 and 0"));

@@ -58,10 +58,7 @@ fn walk(value: &Json, prefix: &mut String, out: &mut Vec<Field>) {
         }
         scalar => {
             if !prefix.is_empty() {
-                out.push(Field {
-                    path: prefix.clone(),
-                    value: scalar.clone(),
-                });
+                out.push(Field { path: prefix.clone(), value: scalar.clone() });
             }
         }
     }
@@ -73,10 +70,7 @@ mod tests {
     use serde_json::json;
 
     fn paths(payload: Json) -> Vec<(String, Json)> {
-        flatten(&payload)
-            .into_iter()
-            .map(|f| (f.path, f.value))
-            .collect()
+        flatten(&payload).into_iter().map(|f| (f.path, f.value)).collect()
     }
 
     #[test]
@@ -102,10 +96,7 @@ mod tests {
 
     #[test]
     fn keys_with_dots_or_backslashes_are_escaped() {
-        assert_eq!(
-            paths(json!({"a.b": {"c\\d": 1}})),
-            vec![("a\\.b.c\\\\d".into(), json!(1))]
-        );
+        assert_eq!(paths(json!({"a.b": {"c\\d": 1}})), vec![("a\\.b.c\\\\d".into(), json!(1))]);
     }
 
     #[test]

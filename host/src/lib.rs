@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`value`]: plain property values, shared by every stage.
+//! - [`pipeline`]: coerce → transform → match → enroll, on a worker thread.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`ingest`]: `POST /hooks/{token}`: content type, size, JSON, batch, durable write, 202.
+//! - [`pipeline`]: coerce → transform → match → enroll, on a worker thread.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`ids`]: sortable ids and webhook tokens.
@@ -20,6 +22,7 @@ pub mod coerce;
 pub mod flatten;
 pub mod ids;
 pub mod ingest;
+pub mod pipeline;
 pub mod plugins;
 pub mod store;
 pub mod value;

@@ -27,10 +27,7 @@ pub struct Property {
 impl Property {
     /// Build a property from a name and value.
     pub fn new(name: impl Into<String>, value: Value) -> Self {
-        Property {
-            name: name.into(),
-            value,
-        }
+        Property { name: name.into(), value }
     }
 }
 
@@ -38,9 +35,7 @@ impl Property {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ValueError {
     /// Objects and arrays are not scalars.
-    #[error(
-        "property `{name}` is an {kind}; only strings, numbers, booleans and null are property values"
-    )]
+    #[error("property `{name}` is an {kind}; only strings, numbers, booleans and null are property values")]
     NotScalar {
         /// The offending key.
         name: String,
@@ -73,10 +68,7 @@ impl Value {
             Json::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
             Json::String(s) => Value::String(s.clone()),
             other => {
-                return Err(ValueError::NotScalar {
-                    name: name.to_string(),
-                    kind: json_kind(other),
-                });
+                return Err(ValueError::NotScalar { name: name.to_string(), kind: json_kind(other) });
             }
         })
     }
@@ -107,17 +99,12 @@ pub fn properties_from_json(json: &Json) -> Result<Vec<Property>, ValueError> {
     let Json::Object(map) = json else {
         return Err(ValueError::NotAnObject(json_kind(json)));
     };
-    map.iter()
-        .map(|(k, v)| Ok(Property::new(k.clone(), Value::from_json(k, v)?)))
-        .collect()
+    map.iter().map(|(k, v)| Ok(Property::new(k.clone(), Value::from_json(k, v)?))).collect()
 }
 
 /// Write properties as a JSON object, in order.
 pub fn properties_to_json(properties: &[Property]) -> Json {
-    let map: Map<String, Json> = properties
-        .iter()
-        .map(|p| (p.name.clone(), p.value.to_json()))
-        .collect();
+    let map: Map<String, Json> = properties.iter().map(|p| (p.name.clone(), p.value.to_json())).collect();
     Json::Object(map)
 }
 
@@ -127,10 +114,7 @@ mod tests {
 
     #[test]
     fn unix_seconds_print_as_integers() {
-        assert_eq!(
-            Value::Number(1_700_470_800.0).to_json().to_string(),
-            "1700470800"
-        );
+        assert_eq!(Value::Number(1_700_470_800.0).to_json().to_string(), "1700470800");
         assert_eq!(Value::Number(-0.5).to_json().to_string(), "-0.5");
     }
 

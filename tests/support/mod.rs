@@ -34,12 +34,7 @@ pub fn start(data_dir: &Path) -> Server {
         .spawn()
         .expect("server starts");
     // Owned by `Server` from here on, so the process is reaped even if start-up fails.
-    let mut server = Server {
-        child,
-        addr: String::new(),
-        printed_token: None,
-        token: String::new(),
-    };
+    let mut server = Server { child, addr: String::new(), printed_token: None, token: String::new() };
     let stdout = server.child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
     loop {
@@ -49,8 +44,7 @@ pub fn start(data_dir: &Path) -> Server {
         }
         if let Some(addr) = line.strip_prefix("listening on http://") {
             server.addr = addr.to_string();
-            server.token =
-                std::fs::read_to_string(data_dir.join("admin-token")).expect("token file");
+            server.token = std::fs::read_to_string(data_dir.join("admin-token")).expect("token file");
             return server;
         }
     }
@@ -74,10 +68,8 @@ pub fn request(
     body: &[u8],
 ) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if let Some(t) = token {
         head.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
@@ -93,37 +85,19 @@ pub fn request(
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Answer {
-        status,
-        headers: headers.to_string(),
-        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    }
+    Answer { status, headers: headers.to_string(), body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null) }
 }
 
 impl Server {
     /// An admin API call with a JSON body.
     pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        request(
-            &self.addr,
-            method,
-            &format!("/api/v1{path}"),
-            Some(&self.token),
-            Some("application/json"),
-            &bytes,
-        )
+        request(&self.addr, method, &format!("/api/v1{path}"), Some(&self.token), Some("application/json"), &bytes)
     }
 
     /// Post a JSON payload to a webhook URL (`/hooks/...` path).
     pub fn post_hook(&self, hook_path: &str, payload: &serde_json::Value) -> Answer {
-        request(
-            &self.addr,
-            "POST",
-            hook_path,
-            None,
-            Some("application/json"),
-            payload.to_string().as_bytes(),
-        )
+        request(&self.addr, "POST", hook_path, None, Some("application/json"), payload.to_string().as_bytes())
     }
 }
 

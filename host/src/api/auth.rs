@@ -39,10 +39,7 @@ pub enum TokenSource {
 
 impl AdminToken {
     /// The env var if set and non-empty, else the data dir's file, else a new 256-bit token.
-    pub fn load_or_create(
-        data_dir: &Path,
-        from_env: Option<String>,
-    ) -> std::io::Result<(AdminToken, TokenSource)> {
+    pub fn load_or_create(data_dir: &Path, from_env: Option<String>) -> std::io::Result<(AdminToken, TokenSource)> {
         if let Some(t) = from_env.filter(|t| !t.trim().is_empty()) {
             return Ok((AdminToken(t.trim().to_string()), TokenSource::Environment));
         }
@@ -81,11 +78,7 @@ impl AdminToken {
 }
 
 /// Middleware: 401 unless `Authorization: Bearer <admin token>`.
-pub async fn require_admin(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn require_admin(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -93,12 +86,9 @@ pub async fn require_admin(
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
         Some(token) if state.admin_token.matches(token.trim()) => next.run(request).await,
-        Some(_) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the admin token is not valid",
-        )
-        .into_response(),
+        Some(_) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the admin token is not valid").into_response()
+        }
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_token",

@@ -7,7 +7,9 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::{ApiError, AppState, blocking, rfc3339};
+use axum::http::StatusCode;
+
+use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
@@ -34,44 +36,71 @@ fn summary(e: &StoredEvent) -> Json_ {
 }
 
 /// `GET /events?webhook=&status=&limit=&cursor=`, newest first.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Json_>, ApiError> {
+pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Json_>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("limit must be 1..={MAX_PAGE}"),
-        ));
+        return Err(ApiError::invalid("limit", format!("limit must be 1..={MAX_PAGE}")));
     }
-    let filter = EventFilter {
-        webhook: q.webhook,
-        status: q.status,
-        limit,
-        cursor: q.cursor,
-    };
+    let filter = EventFilter { webhook: q.webhook, status: q.status, limit, cursor: q.cursor };
     let store = state.store.clone();
     let events = blocking(move || Ok(store.list_events(&filter)?)).await?;
-    let next_cursor = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.id.clone()))
-        .flatten();
+    let next_cursor = (events.len() == limit as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
     Ok(Json(json!({
         "events": events.iter().map(summary).collect::<Vec<_>>(),
         "next_cursor": next_cursor,
     })))
 }
 
-/// `GET /events/{id}`: the summary plus the payload as received.
-pub async fn show(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Json<Json_>, ApiError> {
+/// `GET /events/{id}`: the summary, the payload as received, the properties after
+/// coercion and after each transform (with plugin hashes), the stage trace, the matched
+/// record and the enrollments.
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
-    let event = blocking(move || Ok(store.event(&id)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
+    let event = blocking(move || Ok(store.event(&id)?)).await?.ok_or_else(|| ApiError::not_found("event"))?;
     let mut body = summary(&event);
     body["payload"] = serde_json::from_slice(&event.payload).unwrap_or(Json_::Null);
+    body["matched_record_id"] = json!(event.matched_record_id);
+    let detail: Json_ = event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(json!({}));
+    for key in ["coerced", "transforms", "properties", "matched_record", "enrollments", "trace"] {
+        body[key] = detail.get(key).cloned().unwrap_or(Json_::Null);
+    }
     Ok(Json(body))
+}
+
+/// `POST /events/{id}/replay`: run the event again through the current configuration.
+pub async fn replay(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Json_>), ApiError> {
+    let store = state.store.clone();
+    let event_id = id.clone();
+    let queued = blocking(move || Ok(store.requeue(&event_id)?)).await?;
+    if !queued {
+        return Err(ApiError::not_found("event"));
+    }
+    state.waker.wake();
+    Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id, "status": "accepted"}))))
+}
+
+/// Body of `POST /events/replay`.
+#[derive(Debug, Deserialize, Default)]
+pub struct ReplayFilter {
+    webhook: Option<String>,
+    status: Option<String>,
+}
+
+/// `POST /events/replay {webhook?, status?}`: replay every matching event.
+pub async fn replay_many(
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Json_>), ApiError> {
+    let filter: ReplayFilter = if body.is_empty() { ReplayFilter::default() } else { parse_body(&body)? };
+    if filter.webhook.is_none() && filter.status.is_none() {
+        return Err(ApiError::invalid("webhook", "name a webhook or a status (or both) to replay"));
+    }
+    let store = state.store.clone();
+    let count =
+        blocking(move || Ok(store.requeue_matching(filter.webhook.as_deref(), filter.status.as_deref())?)).await?;
+    state.waker.wake();
+    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": count}))))
 }

@@ -5,15 +5,18 @@
 //! - [`events`]: the event log.
 //! - [`plugins`]: the plugin listing.
 //! - [`records`]: objects, properties and records.
+//! - [`workflows`]: workflows and their enrollments.
 
 pub mod auth;
 pub mod events;
 pub mod plugins;
 pub mod records;
 pub mod webhooks;
+pub mod workflows;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +34,10 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The base URL webhook URLs are built on, e.g. `http://127.0.0.1:8080`.
     pub public_url: String,
+    /// The plugin engine (uploads are checked with it).
+    pub engine: Arc<crate::plugins::PluginEngine>,
+    /// Wakes the pipeline worker after a commit.
+    pub waker: crate::pipeline::worker::Waker,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -45,12 +52,7 @@ pub struct ApiError {
 impl ApiError {
     /// Build an error answer.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
+        ApiError { status, code, message: message.into(), field: None }
     }
 
     /// Name the request field (or header) at fault.
@@ -66,20 +68,12 @@ impl ApiError {
 
     /// 404 `not_found`.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no such {what}"),
-        )
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
     }
 
     /// 503: storage is unavailable; nothing was changed.
     pub fn unavailable(message: String) -> Self {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            message,
-        )
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", message)
     }
 }
 
@@ -105,60 +99,43 @@ impl IntoResponse for ApiError {
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
 }
 
 /// Parse a JSON request body; serde's message names the field at fault.
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("invalid JSON body: {e}"),
-        )
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("invalid JSON body: {e}")))
 }
 
 /// The application router; tests drive it through the real binary.
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .route("/plugins", get(plugins::list))
+        .route("/plugins/{name}", put(plugins::upload).delete(plugins::delete))
+        .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
+        .route("/webhooks/{id}/match", put(webhooks::put_match))
+        .route("/workflows", post(workflows::create).get(workflows::list))
+        .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))
+        .route("/workflows/{id}/enrollments", get(workflows::enrollments))
+        .route("/events/replay", post(events::replay_many))
+        .route("/events/{id}/replay", post(events::replay))
         .route("/webhooks", post(webhooks::create).get(webhooks::list))
-        .route(
-            "/webhooks/{id}",
-            get(webhooks::show).delete(webhooks::delete),
-        )
-        .route(
-            "/webhooks/{id}/test-event",
-            get(webhooks::test_event).delete(webhooks::reset_test_event),
-        )
+        .route("/webhooks/{id}", get(webhooks::show).delete(webhooks::delete))
+        .route("/webhooks/{id}/test-event", get(webhooks::test_event).delete(webhooks::reset_test_event))
         .route("/webhooks/{id}/mapping", put(webhooks::put_mapping))
-        .route(
-            "/objects",
-            get(records::list_objects).post(records::create_object),
-        )
-        .route(
-            "/objects/{object}/properties",
-            get(records::list_properties).post(records::create_property),
-        )
-        .route(
-            "/objects/{object}/records",
-            get(records::find_records).post(records::create_record),
-        )
+        .route("/objects", get(records::list_objects).post(records::create_object))
+        .route("/objects/{object}/properties", get(records::list_properties).post(records::create_property))
+        .route("/objects/{object}/records", get(records::find_records).post(records::create_record))
         .route(
             "/objects/{object}/records/{id}",
-            get(records::show_record)
-                .patch(records::update_record)
-                .delete(records::delete_record),
+            get(records::show_record).patch(records::update_record).delete(records::delete_record),
         )
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::show))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_admin,
-        ));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin))
+        // Plugin uploads carry component bytes (the engine enforces its own size limit).
+        .layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/hooks/{token}", post(crate::ingest::receive))
@@ -174,8 +151,6 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::
 
 /// Unix ms as RFC 3339 UTC text.
 pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
-        || ms.to_string(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    )
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -29,12 +29,7 @@ fn record_error(e: RecordError) -> ApiError {
         }
         RecordError::Duplicate { ref property, .. } => {
             let field = format!("properties.{property}");
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "duplicate_unique_value",
-                e.to_string(),
-            )
-            .with_field(&field)
+            ApiError::new(StatusCode::CONFLICT, "duplicate_unique_value", e.to_string()).with_field(&field)
         }
         RecordError::Store(e) => e.into(),
     }
@@ -43,9 +38,7 @@ fn record_error(e: RecordError) -> ApiError {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
         && name.as_bytes()[0].is_ascii_lowercase()
 }
 
@@ -67,33 +60,19 @@ struct NewObject {
 }
 
 /// `POST /objects {name, label?}`: a custom object.
-pub async fn create_object(
-    State(state): State<Arc<AppState>>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+pub async fn create_object(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let body: NewObject = parse_body(&body)?;
     if !valid_name(&body.name) {
-        return Err(ApiError::invalid(
-            "name",
-            "names are lowercase letters, digits and `_`, starting with a letter",
-        ));
+        return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
     }
     let label = body.label.unwrap_or_else(|| body.name.clone());
     let (store, name) = (state.store.clone(), body.name.clone());
     let created = blocking(move || Ok(store.create_object(&name, &label)?)).await?;
     if !created {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_exists",
-            format!("object `{}` exists", body.name),
-        )
-        .with_field("name"));
+        return Err(ApiError::new(StatusCode::CONFLICT, "already_exists", format!("object `{}` exists", body.name))
+            .with_field("name"));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"name": body.name, "builtin": false})),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(json!({"name": body.name, "builtin": false}))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -124,10 +103,7 @@ pub async fn create_property(
 ) -> Result<Response, ApiError> {
     let body: NewProperty = parse_body(&body)?;
     if !valid_name(&body.name) {
-        return Err(ApiError::invalid(
-            "name",
-            "names are lowercase letters, digits and `_`, starting with a letter",
-        ));
+        return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
     }
     let kind = match body.kind.as_str() {
         "string" | "number" | "date" | "datetime" => body.kind.clone(),
@@ -141,16 +117,10 @@ pub async fn create_property(
         }
     };
     if body.unique && kind != "string" && kind != "number" {
-        return Err(ApiError::invalid(
-            "unique",
-            "only string and number properties can be unique",
-        ));
+        return Err(ApiError::invalid("unique", "only string and number properties can be unique"));
     }
     if (kind == "enum") == body.options.is_empty() {
-        return Err(ApiError::invalid(
-            "options",
-            "an enum needs options, and only an enum has them",
-        ));
+        return Err(ApiError::invalid("options", "an enum needs options, and only an enum has them"));
     }
     let def = PropertyDef {
         label: body.label.unwrap_or_else(|| body.name.clone()),
@@ -167,9 +137,7 @@ pub async fn create_property(
 
 async fn definitions(state: &Arc<AppState>, object: String) -> Result<Vec<PropertyDef>, ApiError> {
     let store = state.store.clone();
-    blocking(move || Ok(store.properties(&object)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("object"))
+    blocking(move || Ok(store.properties(&object)?)).await?.ok_or_else(|| ApiError::not_found("object"))
 }
 
 /// `GET /objects/{object}/properties`.
@@ -178,24 +146,15 @@ pub async fn list_properties(
     Path(object): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let defs = definitions(&state, object).await?;
-    Ok(Json(
-        json!({"properties": defs.iter().map(render_property).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"properties": defs.iter().map(render_property).collect::<Vec<_>>()})))
 }
 
 /// Check values against the object's property types; `null` removes a property.
-fn checked(
-    defs: &[PropertyDef],
-    incoming: Map<String, Json_>,
-    into: &mut Map<String, Json_>,
-) -> Result<(), ApiError> {
+fn checked(defs: &[PropertyDef], incoming: Map<String, Json_>, into: &mut Map<String, Json_>) -> Result<(), ApiError> {
     for (name, value) in incoming {
         let field = format!("properties.{name}");
         let Some(def) = defs.iter().find(|d| d.name == name) else {
-            return Err(ApiError::invalid(
-                &field,
-                format!("no property `{name}` on this object; define it first"),
-            ));
+            return Err(ApiError::invalid(&field, format!("no property `{name}` on this object; define it first")));
         };
         let ok = match (&value, def.kind.as_str()) {
             (Json_::Null, _) => {
@@ -209,10 +168,7 @@ fn checked(
             _ => false,
         };
         if !ok {
-            return Err(ApiError::invalid(
-                &field,
-                format!("{value} is not a valid `{}` value", def.kind),
-            ));
+            return Err(ApiError::invalid(&field, format!("{value} is not a valid `{}` value", def.kind)));
         }
         into.insert(name, value);
     }
@@ -235,10 +191,7 @@ struct RecordBody {
 }
 
 fn unique_names(defs: &[PropertyDef]) -> Vec<String> {
-    defs.iter()
-        .filter(|d| d.unique)
-        .map(|d| d.name.clone())
-        .collect()
+    defs.iter().filter(|d| d.unique).map(|d| d.name.clone()).collect()
 }
 
 /// `POST /objects/{object}/records {properties}` → 201; 409 naming a duplicate unique value.
@@ -252,33 +205,16 @@ pub async fn create_record(
     let mut properties = Map::new();
     checked(&defs, body.properties, &mut properties)?;
     let now = now_ms();
-    let record = Record {
-        id: new_id("rec", now),
-        object,
-        properties,
-        created_at_ms: now,
-        updated_at_ms: now,
-    };
+    let record = Record { id: new_id("rec", now), object, properties, created_at_ms: now, updated_at_ms: now };
     let rendered = render_record(&record);
     let store = state.store.clone();
-    blocking(move || {
-        store
-            .put_record(&record, &unique_names(&defs), true)
-            .map_err(record_error)
-    })
-    .await?;
+    blocking(move || store.put_record(&record, &unique_names(&defs), true).map_err(record_error)).await?;
     Ok((StatusCode::CREATED, Json(rendered)).into_response())
 }
 
-async fn load_record(
-    state: &Arc<AppState>,
-    object: String,
-    id: String,
-) -> Result<Record, ApiError> {
+async fn load_record(state: &Arc<AppState>, object: String, id: String) -> Result<Record, ApiError> {
     let store = state.store.clone();
-    blocking(move || Ok(store.record(&object, &id)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("record"))
+    blocking(move || Ok(store.record(&object, &id)?)).await?.ok_or_else(|| ApiError::not_found("record"))
 }
 
 /// `GET /objects/{object}/records/{id}`.
@@ -302,12 +238,7 @@ pub async fn update_record(
     record.updated_at_ms = now_ms();
     let rendered = render_record(&record);
     let store = state.store.clone();
-    blocking(move || {
-        store
-            .put_record(&record, &unique_names(&defs), false)
-            .map_err(record_error)
-    })
-    .await?;
+    blocking(move || store.put_record(&record, &unique_names(&defs), false).map_err(record_error)).await?;
     Ok(Json(rendered))
 }
 
@@ -318,11 +249,7 @@ pub async fn delete_record(
 ) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let deleted = blocking(move || Ok(store.delete_record(&object, &id)?)).await?;
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("record"))
-    }
+    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("record")) }
 }
 
 /// `GET /objects/{object}/records?{unique property}={value}`: an indexed lookup.
@@ -334,29 +261,19 @@ pub async fn find_records(
     let defs = definitions(&state, object.clone()).await?;
     let mut pairs = query.into_iter();
     let (Some((property, text)), None) = (pairs.next(), pairs.next()) else {
-        return Err(ApiError::invalid(
-            "query",
-            "look records up by one unique property: `?external_id=...`",
-        ));
+        return Err(ApiError::invalid("query", "look records up by one unique property: `?external_id=...`"));
     };
     let Some(def) = defs.iter().find(|d| d.name == property && d.unique) else {
-        return Err(ApiError::invalid(
-            &property,
-            format!("`{property}` is not a unique property of this object"),
-        ));
+        return Err(ApiError::invalid(&property, format!("`{property}` is not a unique property of this object")));
     };
     let value = if def.kind == "number" {
-        let n: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::invalid(&property, format!("`{text}` is not a number")))?;
+        let n: f64 =
+            text.trim().parse().map_err(|_| ApiError::invalid(&property, format!("`{text}` is not a number")))?;
         json!(n)
     } else {
         json!(text)
     };
     let store = state.store.clone();
     let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
-    Ok(Json(
-        json!({"records": found.iter().map(render_record).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"records": found.iter().map(render_record).collect::<Vec<_>>()})))
 }

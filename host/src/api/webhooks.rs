@@ -15,7 +15,9 @@ use serde_json::{Value as Json_, json};
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::flatten::flatten;
 use crate::ids::{new_id, new_token, now_ms};
-use crate::store::webhooks::{CreateWebhookError, MAX_WEBHOOKS, MappedProperty, Webhook};
+use crate::plugins::World;
+use crate::plugins::builtin;
+use crate::store::webhooks::{CreateWebhookError, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook};
 
 /// Longest webhook name and property label (the product we replace allows 50 characters).
 pub const MAX_LABEL: usize = 255;
@@ -40,6 +42,11 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
         "created_at": rfc3339(w.created_at_ms),
         "test_event_id": w.test_event_id,
         "mapping": {"properties": w.mapping},
+        "transforms": w.transforms.iter().map(|t| json!({
+            "plugin": t.plugin,
+            "config": t.config.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Json_>>(),
+        })).collect::<Vec<_>>(),
+        "match": w.matching,
     })
 }
 
@@ -53,22 +60,15 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
     let body: CreateBody = parse_body(&body)?;
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > MAX_LABEL {
-        return Err(ApiError::invalid(
-            "name",
-            format!("name must be 1 to {MAX_LABEL} characters"),
-        ));
+        return Err(ApiError::invalid("name", format!("name must be 1 to {MAX_LABEL} characters")));
     }
     let store = state.store.clone();
     let created = blocking(move || {
         let now = now_ms();
-        store
-            .create_webhook(&new_id("wh", now), &name, &new_token(), now)
-            .map_err(|e| match e {
-                CreateWebhookError::LimitReached => {
-                    ApiError::new(StatusCode::CONFLICT, "limit_reached", e.to_string())
-                }
-                CreateWebhookError::Store(e) => e.into(),
-            })
+        store.create_webhook(&new_id("wh", now), &name, &new_token(), now).map_err(|e| match e {
+            CreateWebhookError::LimitReached => ApiError::new(StatusCode::CONFLICT, "limit_reached", e.to_string()),
+            CreateWebhookError::Store(e) => e.into(),
+        })
     })
     .await?;
     Ok((StatusCode::CREATED, Json(render(&state, &created))).into_response())
@@ -87,39 +87,24 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, Api
 
 async fn load(state: &Arc<AppState>, id: String) -> Result<Webhook, ApiError> {
     let store = state.store.clone();
-    blocking(move || Ok(store.webhook(&id)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))
+    blocking(move || Ok(store.webhook(&id)?)).await?.ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 /// `GET /webhooks/{id}`.
-pub async fn show(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Json<Json_>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let webhook = load(&state, id).await?;
     Ok(Json(render(&state, &webhook)))
 }
 
 /// `DELETE /webhooks/{id}`: the URL stops working at once; past events stay in the log.
-pub async fn delete(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let deleted = blocking(move || Ok(store.delete_webhook(&id, now_ms())?)).await?;
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("webhook"))
-    }
+    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
 }
 
 /// `GET /webhooks/{id}/test-event`: the captured payload, its fields and suggested types.
-pub async fn test_event(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Json<Json_>, ApiError> {
+pub async fn test_event(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let webhook = load(&state, id).await?;
     let Some(event_id) = webhook.test_event_id else {
         return Err(ApiError::new(
@@ -129,16 +114,14 @@ pub async fn test_event(
         ));
     };
     let store = state.store.clone();
-    let event = blocking(move || Ok(store.event(&event_id)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("test event"))?;
+    let event =
+        blocking(move || Ok(store.event(&event_id)?)).await?.ok_or_else(|| ApiError::not_found("test event"))?;
     let payload: Json_ = serde_json::from_slice(&event.payload).unwrap_or(Json_::Null);
     let fields: Vec<Json_> = flatten(&payload)
         .into_iter()
         .map(|f| {
             let (suggested_type, transform) = suggest(&f.value);
-            let mut field =
-                json!({"path": f.path, "sample": f.value, "suggested_type": suggested_type});
+            let mut field = json!({"path": f.path, "sample": f.value, "suggested_type": suggested_type});
             if let Some(t) = transform {
                 field["suggested_transform"] = json!(t);
             }
@@ -168,9 +151,7 @@ fn suggest(sample: &Json_) -> (&'static str, Option<&'static str>) {
 fn looks_like_date(s: &str) -> bool {
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
     let all_digits = s.bytes().all(|c| c.is_ascii_digit());
-    digits >= 6
-        && !all_digits
-        && strtotime::strtotime(s, 0, strtotime::ParsedZone::Offset(0)).is_ok()
+    digits >= 6 && !all_digits && strtotime::strtotime(s, 0, strtotime::ParsedZone::Offset(0)).is_ok()
 }
 
 /// `DELETE /webhooks/{id}/test-event`: wait for a new test event.
@@ -180,11 +161,7 @@ pub async fn reset_test_event(
 ) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let reset = blocking(move || Ok(store.reset_test_event(&id)?)).await?;
-    if reset {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("webhook"))
-    }
+    if reset { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
 }
 
 #[derive(Deserialize)]
@@ -211,18 +188,14 @@ pub async fn put_mapping(
     let body: MappingBody = parse_body(&body)?;
     let mapping = validate_mapping(body.properties)?;
     let store = state.store.clone();
-    let webhook = blocking(move || Ok(store.set_mapping(&id, &mapping)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let webhook =
+        blocking(move || Ok(store.set_mapping(&id, &mapping)?)).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(render(&state, &webhook)))
 }
 
 fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, ApiError> {
     if entries.len() > MAX_MAPPED {
-        return Err(ApiError::invalid(
-            "properties",
-            format!("at most {MAX_MAPPED} mapped properties"),
-        ));
+        return Err(ApiError::invalid("properties", format!("at most {MAX_MAPPED} mapped properties")));
     }
     let mut seen = HashSet::with_capacity(entries.len());
     entries
@@ -272,4 +245,110 @@ fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, A
             Ok(MappedProperty { path: e.path, label, kind: kind.to_string(), options: e.options })
         })
         .collect()
+}
+
+#[derive(Deserialize)]
+struct StepBody {
+    plugin: String,
+    #[serde(default)]
+    config: serde_json::Map<String, Json_>,
+}
+
+/// Most steps in a transform chain.
+const MAX_STEPS: usize = 32;
+
+/// `PUT /webhooks/{id}/transforms [{plugin, config}]`: the ordered chain.
+pub async fn put_transforms(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let steps: Vec<StepBody> = parse_body(&body)?;
+    if steps.len() > MAX_STEPS {
+        return Err(ApiError::invalid("$", format!("a chain has at most {MAX_STEPS} steps")));
+    }
+    let store = state.store.clone();
+    let webhook = blocking(move || {
+        let uploads = store.list_plugins()?;
+        let mut chain = Vec::with_capacity(steps.len());
+        for (i, step) in steps.into_iter().enumerate() {
+            let world = match builtin::find(&step.plugin) {
+                Some(b) => Some(b.world.name().to_string()),
+                None => uploads.iter().find(|p| p.name == step.plugin).map(|p| p.world.clone()),
+            };
+            match world.as_deref() {
+                None => {
+                    return Err(ApiError::invalid(&format!("[{i}].plugin"), format!("no plugin `{}`", step.plugin)));
+                }
+                Some(w) if w != World::Transform.name() => {
+                    return Err(ApiError::invalid(
+                        &format!("[{i}].plugin"),
+                        format!("`{}` is an `{w}` plugin, not a transform", step.plugin),
+                    ));
+                }
+                Some(_) => {}
+            }
+            let mut config = Vec::with_capacity(step.config.len());
+            for (key, value) in step.config {
+                let text = match value {
+                    Json_::String(s) => s,
+                    Json_::Number(n) => n.to_string(),
+                    Json_::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            &format!("[{i}].config.{key}"),
+                            "config values are strings, numbers or booleans",
+                        ));
+                    }
+                };
+                config.push((key, text));
+            }
+            chain.push(TransformStep { plugin: step.plugin, config });
+        }
+        Ok(store.set_transforms(&id, &chain)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(render(&state, &webhook)))
+}
+
+/// `PUT /webhooks/{id}/match {object, webhook_property, record_property}`; the record
+/// property must be unique on the object. A mapped webhook becomes `ready`.
+pub async fn put_match(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let rule: MatchRule = parse_body(&body)?;
+    if rule.webhook_property.is_empty() {
+        return Err(ApiError::invalid("webhook_property", "name the event property that holds the key"));
+    }
+    let store = state.store.clone();
+    let webhook = blocking(move || {
+        let Some(defs) = store.properties(&rule.object)? else {
+            return Err(ApiError::invalid("object", format!("no object `{}`", rule.object)));
+        };
+        match defs.iter().find(|d| d.name == rule.record_property) {
+            Some(d) if d.unique => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "record_property",
+                    format!(
+                        "`{}` is not unique on {}; only unique properties identify one record",
+                        rule.record_property, rule.object
+                    ),
+                ));
+            }
+            None => {
+                return Err(ApiError::invalid(
+                    "record_property",
+                    format!("no property `{}` on {}", rule.record_property, rule.object),
+                ));
+            }
+        }
+        Ok(store.set_match(&id, &rule)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(render(&state, &webhook)))
 }

@@ -47,8 +47,7 @@ struct WasmCase {
 impl WasmCase {
     fn new(plugin: &str, allocation: Allocation) -> anyhow::Result<WasmCase> {
         let engine = PluginEngine::with_allocation(allocation)?;
-        let builtin =
-            builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
+        let builtin = builtin::find(plugin).ok_or_else(|| anyhow::anyhow!("{plugin} is not built in"))?;
         let plugin = engine.load(builtin.bytes, World::Transform, &Limits::default())?;
         // For normalize, a rule on an absent property: the call does no work, leaving the
         // cost of the instance itself.
@@ -56,28 +55,14 @@ impl WasmCase {
             "strtotime" => vec![("from".to_string(), "d".to_string())],
             _ => vec![("absent".to_string(), "trim".to_string())],
         };
-        Ok(WasmCase {
-            engine,
-            plugin,
-            config,
-        })
+        Ok(WasmCase { engine, plugin, config })
     }
 
     fn call(&self, i: usize) -> bool {
-        let call = CallContext {
-            event_id: "bench".into(),
-            webhook_id: "bench".into(),
-            received_at_ms: NOW_MS,
-        };
-        let properties = [Property::new(
-            "d",
-            Value::String(INPUTS[i % INPUTS.len()].to_string()),
-        )];
+        let call = CallContext { event_id: "bench".into(), webhook_id: "bench".into(), received_at_ms: NOW_MS };
+        let properties = [Property::new("d", Value::String(INPUTS[i % INPUTS.len()].to_string()))];
         let limits = Limits::default();
-        self.engine
-            .transform(&self.plugin, &call, &self.config, &properties, &limits)
-            .result
-            .is_ok()
+        self.engine.transform(&self.plugin, &call, &self.config, &properties, &limits).result.is_ok()
     }
 }
 
@@ -85,13 +70,7 @@ impl WasmCase {
 const ROUNDS: u32 = 20;
 
 fn measure_interleaved(iterations: u32, variants: &mut [Variant<'_>]) -> anyhow::Result<Vec<Row>> {
-    let mut rows: Vec<Row> = variants
-        .iter()
-        .map(|(name, _)| Row {
-            name,
-            samples: Vec::new(),
-        })
-        .collect();
+    let mut rows: Vec<Row> = variants.iter().map(|(name, _)| Row { name, samples: Vec::new() }).collect();
     // Warm-up: page in code and pool slots so the table shows the steady state.
     for (_, call) in variants.iter_mut() {
         for i in 0..200 {
@@ -120,30 +99,17 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
     let on_demand = WasmCase::new("strtotime", Allocation::OnDemand)?;
     let empty = WasmCase::new("normalize", Allocation::Pooling)?;
     let mut variants: Vec<Variant<'_>> = vec![
-        (
-            "wasm, fresh instance, pooling allocator",
-            Box::new(|i| pooled.call(i)),
-        ),
-        (
-            "wasm, fresh instance, on-demand allocator",
-            Box::new(|i| on_demand.call(i)),
-        ),
+        ("wasm, fresh instance, pooling allocator", Box::new(|i| pooled.call(i))),
+        ("wasm, fresh instance, on-demand allocator", Box::new(|i| on_demand.call(i))),
         (
             "native Rust (same parser, no wasm)",
             Box::new(|i| {
                 let input = INPUTS[i % INPUTS.len()];
-                std::hint::black_box(strtotime::strtotime(
-                    input,
-                    NOW_MS / 1000,
-                    strtotime::ParsedZone::Offset(0),
-                ))
-                .is_ok()
+                std::hint::black_box(strtotime::strtotime(input, NOW_MS / 1000, strtotime::ParsedZone::Offset(0)))
+                    .is_ok()
             }),
         ),
-        (
-            "(reference) empty transform, fresh pooled instance",
-            Box::new(|i| empty.call(i)),
-        ),
+        ("(reference) empty transform, fresh pooled instance", Box::new(|i| empty.call(i))),
     ];
     let rows = measure_interleaved(iterations, &mut variants)?;
     let mut out = String::new();
@@ -153,10 +119,7 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         rows[0].samples.len(),
         INPUTS.len()
     )?;
-    writeln!(
-        out,
-        "| variant | median µs | p90 µs | p99 µs | calls/s (1 thread) |"
-    )?;
+    writeln!(out, "| variant | median µs | p90 µs | p99 µs | calls/s (1 thread) |")?;
     writeln!(out, "|---|---:|---:|---:|---:|")?;
     for row in &rows {
         let median = row.quantile(0.5);

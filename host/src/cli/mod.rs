@@ -56,12 +56,8 @@ pub enum PluginCommand {
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, listen } => {
-            serve::serve(&data_dir, &listen).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Plugin {
-            command: PluginCommand::Run(args),
-        } => {
+        Command::Serve { data_dir, listen } => serve::serve(&data_dir, &listen).map(|()| ExitCode::SUCCESS),
+        Command::Plugin { command: PluginCommand::Run(args) } => {
             let stdin = std::io::read_to_string(std::io::stdin())?;
             match plugin_run(&args, &stdin) {
                 Ok(run) => {

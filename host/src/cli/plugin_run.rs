@@ -80,27 +80,16 @@ pub fn plugin_run(args: &PluginRunArgs, stdin: &str) -> Result<PluginRunOutput, 
     let engine = PluginEngine::new()?;
     let bytes = match builtin::find(&args.plugin) {
         Some(b) => b.bytes.to_vec(),
-        None => std::fs::read(&args.plugin).map_err(|source| PluginRunError::Read {
-            path: PathBuf::from(&args.plugin),
-            source,
-        })?,
+        None => std::fs::read(&args.plugin)
+            .map_err(|source| PluginRunError::Read { path: PathBuf::from(&args.plugin), source })?,
     };
     let plugin = engine.load(&bytes, World::Transform, &limits)?;
     let now_ms = match args.now {
         Some(s) => s.saturating_mul(1000),
-        None => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64),
+        None => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
     };
-    let call = CallContext {
-        event_id: "cli".into(),
-        webhook_id: "cli".into(),
-        received_at_ms: now_ms,
-    };
+    let call = CallContext { event_id: "cli".into(), webhook_id: "cli".into(), received_at_ms: now_ms };
     let report = engine.transform(&plugin, &call, &args.config, &properties, &limits);
     let properties = report.result?;
-    Ok(PluginRunOutput {
-        output: properties_to_json(&properties).to_string(),
-        log: report.log,
-    })
+    Ok(PluginRunOutput { output: properties_to_json(&properties).to_string(), log: report.log })
 }

@@ -13,15 +13,12 @@ use crate::store::Store;
 /// Run the server on `listen` with its data under `data_dir`.
 pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let store = Store::open(data_dir).context("opening the store")?;
     let (admin_token, source) =
-        AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok())
-            .context("admin token")?;
+        AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;
     if let TokenSource::Generated = source {
         // Printed once, to stdout, never to the log.
         println!(
@@ -38,21 +35,16 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
             .with_context(|| format!("built-in plugin {}", b.name))?;
     }
     let store = Arc::new(store);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let engine = Arc::new(engine);
+    // Also drains events a previous run accepted but did not finish.
+    let waker =
+        crate::pipeline::worker::spawn(store.clone(), engine.clone()).context("starting the pipeline worker")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        let public_url =
-            std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
-        let state = Arc::new(AppState {
-            admin_token,
-            store,
-            public_url,
-        });
+        let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
+        let state = Arc::new(AppState { admin_token, store, public_url, engine, waker });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");
         axum::serve(listener, app(state))

@@ -31,53 +31,32 @@ pub async fn receive(
     }
 }
 
-async fn accept(
-    state: Arc<AppState>,
-    token: String,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_content_type(&headers)?;
-    if let Some(length) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    if let Some(length) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && length > MAX_BODY_BYTES
     {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
     let payloads = split_payloads(&bytes)?;
     let received_at_ms = now_ms();
-    let ids: Vec<String> = payloads
-        .iter()
-        .map(|_| new_id("evt", received_at_ms))
-        .collect();
+    let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
     let store = state.store.clone();
     let batch = payloads.len() > 1 || bytes.first_non_blank() == Some(b'[');
-    let receipts =
-        tokio::task::spawn_blocking(move || store.ingest(&token, &ids, &payloads, received_at_ms))
-            .await
-            .map_err(|e| ApiError::unavailable(format!("ingest worker failed: {e}")))?
-            .map_err(|e| {
-                tracing::error!(error = %e, "ingest could not store an event");
-                ApiError::unavailable(
-                    "the event could not be stored; nothing was accepted, retry later".into(),
-                )
-            })?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    "no webhook has this URL",
-                )
-            })?;
+    let receipts = tokio::task::spawn_blocking(move || store.ingest(&token, &ids, &payloads, received_at_ms))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("ingest worker failed: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "ingest could not store an event");
+            ApiError::unavailable("the event could not be stored; nothing was accepted, retry later".into())
+        })?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
+    if receipts.iter().any(|r| r.status == "accepted") {
+        state.waker.wake();
+    }
     let body = if batch {
-        let events: Vec<Json> = receipts
-            .iter()
-            .map(|r| json!({"event_id": r.event_id, "status": r.status}))
-            .collect();
+        let events: Vec<Json> = receipts.iter().map(|r| json!({"event_id": r.event_id, "status": r.status})).collect();
         json!({"event_ids": receipts.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>(), "events": events, "status": "accepted"})
     } else {
         json!({"event_id": receipts[0].event_id, "status": receipts[0].status})
@@ -116,9 +95,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(refuse("no Content-Type"));
     };
-    let text = value
-        .to_str()
-        .map_err(|_| refuse("an unreadable Content-Type"))?;
+    let text = value.to_str().map_err(|_| refuse("an unreadable Content-Type"))?;
     let mut parts = text.split(';').map(str::trim);
     let media = parts.next().unwrap_or("");
     if !media.eq_ignore_ascii_case("application/json") {
@@ -129,9 +106,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         if key.trim().eq_ignore_ascii_case("charset") {
             let charset = val.trim().trim_matches('"');
             if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
-                return Err(refuse(&format!(
-                    "charset `{charset}`; only UTF-8 is accepted"
-                )));
+                return Err(refuse(&format!("charset `{charset}`; only UTF-8 is accepted")));
             }
         }
     }
@@ -144,42 +119,28 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!(
-                "the body is not valid JSON: {e} (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
+            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
         )
     })?;
     let shape_error = |field: String, message: String| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unprocessable_payload",
-            message,
-        )
-        .with_field(&field)
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable_payload", message).with_field(&field)
     };
     match json {
         Json::Object(_) => Ok(vec![bytes.to_vec()]),
         Json::Array(items) => {
             if items.is_empty() {
-                return Err(shape_error(
-                    "$".into(),
-                    "an empty array holds no events".into(),
-                ));
+                return Err(shape_error("$".into(), "an empty array holds no events".into()));
             }
             if items.len() > MAX_BATCH {
-                return Err(shape_error(
-                    "$".into(),
-                    format!("a batch holds at most {MAX_BATCH} events"),
-                ));
+                return Err(shape_error("$".into(), format!("a batch holds at most {MAX_BATCH} events")));
             }
             items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Json::Object(_) => serde_json::to_vec(item)
-                        .map_err(|e| shape_error(format!("$[{i}]"), e.to_string())),
+                    Json::Object(_) => {
+                        serde_json::to_vec(item).map_err(|e| shape_error(format!("$[{i}]"), e.to_string()))
+                    }
                     other => Err(shape_error(
                         format!("$[{i}]"),
                         format!("batch element {i} is {}, not an object", kind(other)),
@@ -189,10 +150,7 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
         }
         other => Err(shape_error(
             "$".into(),
-            format!(
-                "the payload is {}; send an object or an array of objects",
-                kind(&other)
-            ),
+            format!("the payload is {}; send an object or an array of objects", kind(&other)),
         )),
     }
 }

@@ -51,19 +51,13 @@ impl From<wit::Value> for Value {
 
 impl From<&Property> for wit::Property {
     fn from(p: &Property) -> Self {
-        wit::Property {
-            name: p.name.clone(),
-            value: (&p.value).into(),
-        }
+        wit::Property { name: p.name.clone(), value: (&p.value).into() }
     }
 }
 
 impl From<wit::Property> for Property {
     fn from(p: wit::Property) -> Self {
-        Property {
-            name: p.name,
-            value: p.value.into(),
-        }
+        Property { name: p.name, value: p.value.into() }
     }
 }
 

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
-};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use super::bindings::{action, transform, wit};
 use super::limits::{Limits, MAX_MEMORY_CEILING};
@@ -160,72 +158,42 @@ impl PluginEngine {
             })
             .map_err(|e| EngineError(e.to_string()))?;
 
-        Ok(PluginEngine {
-            engine,
-            linker,
-            cache: Mutex::new(HashMap::new()),
-            _ticker: tx,
-        })
+        Ok(PluginEngine { engine, linker, cache: Mutex::new(HashMap::new()), _ticker: tx })
     }
 
     /// Compile (or fetch from cache) a component and check it implements `expected`.
-    pub fn load(
-        &self,
-        bytes: &[u8],
-        expected: World,
-        limits: &Limits,
-    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+    pub fn load(&self, bytes: &[u8], expected: World, limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
         if bytes.len() > limits.component_bytes {
-            return Err(LoadError::TooLarge {
-                size: bytes.len(),
-                limit: limits.component_bytes,
-            });
+            return Err(LoadError::TooLarge { size: bytes.len(), limit: limits.component_bytes });
         }
         let sha256 = hex::encode(Sha256::digest(bytes));
         let key = format!("{sha256}/{}", expected.name());
         if let Some(hit) = self.lock_cache().get(&key) {
             return Ok(hit.clone());
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let exports: Vec<String> = component
-            .component_type()
-            .exports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect();
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let exports: Vec<String> =
+            component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         if !exports.iter().any(|e| e == expected.export()) {
-            return Err(LoadError::WrongWorld(wrong_world_message(
-                expected, &exports,
-            )));
+            return Err(LoadError::WrongWorld(wrong_world_message(expected, &exports)));
         }
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::UnsatisfiedImport(format!("{e:#}")))?;
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| LoadError::UnsatisfiedImport(format!("{e:#}")))?;
         let pre = match expected {
             World::Transform => Pre::Transform(
-                transform::TransformPre::new(instance_pre)
-                    .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?,
+                transform::TransformPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?,
             ),
-            World::Action => Pre::Action(
-                action::ActionPre::new(instance_pre)
-                    .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?,
-            ),
+            World::Action => {
+                Pre::Action(action::ActionPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?)
+            }
         };
-        let loaded = Arc::new(LoadedPlugin {
-            sha256,
-            size: bytes.len(),
-            world: expected,
-            pre,
-        });
+        let loaded = Arc::new(LoadedPlugin { sha256, size: bytes.len(), world: expected, pre });
         self.lock_cache().insert(key, loaded.clone());
         Ok(loaded)
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Run a `transform` plugin on `properties` with the step's `config`.
@@ -240,16 +208,9 @@ impl PluginEngine {
         let config: Vec<(String, String)> = config.to_vec();
         let properties: Vec<wit::Property> = properties.iter().map(Into::into).collect();
         self.run(plugin, World::Transform, call, limits, |pre, store| {
-            let Pre::Transform(pre) = pre else {
-                unreachable!("world checked by run")
-            };
+            let Pre::Transform(pre) = pre else { unreachable!("world checked by run") };
             let instance = pre.instantiate(&mut *store)?;
-            instance.wasmhook_plugin_transformer().call_transform(
-                &mut *store,
-                &call.into(),
-                &config,
-                &properties,
-            )
+            instance.wasmhook_plugin_transformer().call_transform(&mut *store, &call.into(), &config, &properties)
         })
     }
 
@@ -265,13 +226,9 @@ impl PluginEngine {
         let secrets: Vec<(String, String)> = secrets.to_vec();
         let inputs: Vec<wit::Property> = inputs.iter().map(Into::into).collect();
         self.run(plugin, World::Action, call, limits, |pre, store| {
-            let Pre::Action(pre) = pre else {
-                unreachable!("world checked by run")
-            };
+            let Pre::Action(pre) = pre else { unreachable!("world checked by run") };
             let instance = pre.instantiate(&mut *store)?;
-            instance
-                .wasmhook_plugin_actor()
-                .call_run(&mut *store, &call.into(), &inputs, &secrets)
+            instance.wasmhook_plugin_actor().call_run(&mut *store, &call.into(), &inputs, &secrets)
         })
     }
 
@@ -290,11 +247,7 @@ impl PluginEngine {
         let output = CapturedOutput::new(limits.log_bytes);
         let result = if plugin.world != world {
             Err(PluginFailure::Trap {
-                message: format!(
-                    "plugin implements `{}`, not `{}`",
-                    plugin.world.name(),
-                    world.name()
-                ),
+                message: format!("plugin implements `{}`, not `{}`", plugin.world.name(), world.name()),
             })
         } else {
             let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
@@ -308,20 +261,13 @@ impl PluginEngine {
             classify(raw, memory_hit, limits, &output)
         };
         let (log, log_dropped_bytes) = output.take();
-        CallReport {
-            result,
-            log,
-            log_dropped_bytes,
-            duration: started.elapsed(),
-        }
+        CallReport { result, log, log_dropped_bytes, duration: started.elapsed() }
     }
 }
 
 fn deadline_ticks(timeout: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos().max(1);
-    u64::try_from(timeout.as_nanos().div_ceil(tick))
-        .unwrap_or(u64::MAX)
-        .max(1)
+    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
 }
 
 fn wrong_world_message(expected: World, exports: &[String]) -> String {
@@ -355,23 +301,14 @@ fn classify(
 ) -> Result<Vec<Property>, PluginFailure> {
     match raw {
         Ok(Ok(props)) => check_output(props, limits.output_bytes),
-        Ok(Err(e)) => Err(PluginFailure::GuestError {
-            code: e.code,
-            message: e.message,
-        }),
-        Err(_) if memory_hit => Err(PluginFailure::MemoryLimit {
-            limit_bytes: limits.memory_bytes,
-        }),
+        Ok(Err(e)) => Err(PluginFailure::GuestError { code: e.code, message: e.message }),
+        Err(_) if memory_hit => Err(PluginFailure::MemoryLimit { limit_bytes: limits.memory_bytes }),
         Err(e) => match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Err(PluginFailure::Timeout {
-                limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-            }),
-            Some(trap) => Err(PluginFailure::Trap {
-                message: trap_message(&trap.to_string(), output),
-            }),
-            None => Err(PluginFailure::Trap {
-                message: trap_message(&format!("{e:#}"), output),
-            }),
+            Some(Trap::Interrupt) => {
+                Err(PluginFailure::Timeout { limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX) })
+            }
+            Some(trap) => Err(PluginFailure::Trap { message: trap_message(&trap.to_string(), output) }),
+            None => Err(PluginFailure::Trap { message: trap_message(&format!("{e:#}"), output) }),
         },
     }
 }
@@ -402,14 +339,10 @@ fn check_output(props: Vec<wit::Property>, cap: usize) -> Result<Vec<Property>, 
                 _ => 8,
             };
         if p.name.is_empty() {
-            return Err(PluginFailure::InvalidOutput {
-                reason: "a property has an empty name".into(),
-            });
+            return Err(PluginFailure::InvalidOutput { reason: "a property has an empty name".into() });
         }
         if !seen.insert(p.name.as_str()) {
-            return Err(PluginFailure::InvalidOutput {
-                reason: format!("property `{}` returned twice", p.name),
-            });
+            return Err(PluginFailure::InvalidOutput { reason: format!("property `{}` returned twice", p.name) });
         }
         if let wit::Value::Number(n) = p.value
             && !n.is_finite()

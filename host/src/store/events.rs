@@ -23,7 +23,29 @@ pub struct StoredEvent {
     pub reason: Option<String>,
     /// The payload as received (one element of a batch).
     pub payload: Vec<u8>,
+    /// What processing produced (properties per stage, trace, enrollments), as JSON.
+    pub detail: Option<String>,
+    /// The record the event matched.
+    pub matched_record_id: Option<String>,
 }
+
+/// How processing ended for one event.
+#[derive(Debug, Clone)]
+pub struct Finished<'a> {
+    /// The final status.
+    pub status: &'a str,
+    /// The failing stage, if any.
+    pub stage: Option<&'a str>,
+    /// Why, for people.
+    pub reason: Option<String>,
+    /// Per-stage detail as JSON.
+    pub detail: String,
+    /// The matched record.
+    pub matched_record_id: Option<String>,
+}
+
+const SELECT_EVENT: &str = "SELECT id, webhook_id, received_at_ms, status, stage, reason, payload, detail_json,
+     matched_record_id FROM events";
 
 /// What ingest stored for one payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,69 +106,75 @@ impl Store {
                         params![webhook_id, id],
                     )?;
                     capture_test_event = false;
-                    (
-                        "test_event",
-                        Some("captured as the webhook's test event".to_string()),
-                    )
+                    ("test_event", Some("captured as the webhook's test event".to_string()))
                 } else if state == WebhookState::Ready.as_str() {
                     ("accepted", None)
                 } else {
-                    let now = if state == WebhookState::AwaitingTestEvent.as_str() {
-                        "awaiting_mapping"
-                    } else {
-                        &state
-                    };
-                    (
-                        "not_ready",
-                        Some(format!(
-                            "the webhook is {now}: finish its set-up, then replay this event"
-                        )),
-                    )
+                    let now =
+                        if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { &state };
+                    ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
                 };
-                insert.execute(params![
-                    id,
-                    webhook_id,
-                    received_at_ms,
-                    status,
-                    reason,
-                    payload
-                ])?;
-                receipts.push(Receipt {
-                    event_id: id.clone(),
-                    status,
-                });
+                insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload])?;
+                receipts.push(Receipt { event_id: id.clone(), status });
             }
         }
         tx.commit()?;
         Ok(Some(receipts))
     }
 
+    /// The oldest events waiting for the pipeline.
+    pub fn next_accepted(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached(&format!("{SELECT_EVENT} WHERE status = 'accepted' ORDER BY id LIMIT ?1"))?;
+        let rows = stmt.query_map([limit], row_to_event)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Record how processing ended.
+    pub fn finish_event(&self, id: &str, done: &Finished<'_>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE events SET status = ?2, stage = ?3, reason = ?4, detail_json = ?5, matched_record_id = ?6
+             WHERE id = ?1",
+            params![id, done.status, done.stage, done.reason, done.detail, done.matched_record_id],
+        )?;
+        Ok(())
+    }
+
+    /// Queue one event again for the pipeline; false if there is no such event.
+    pub fn requeue(&self, id: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
+            .execute("UPDATE events SET status = 'accepted', stage = NULL, reason = NULL WHERE id = ?1", [id])?;
+        Ok(changed == 1)
+    }
+
+    /// Queue again every event of a webhook and/or status; returns how many.
+    pub fn requeue_matching(&self, webhook: Option<&str>, status: Option<&str>) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL
+             WHERE (?1 IS NULL OR webhook_id = ?1) AND (?2 IS NULL OR status = ?2) AND status != 'accepted'",
+            params![webhook, status],
+        )?)
+    }
+
     /// One event by id.
     pub fn event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let conn = self.conn();
-        Ok(conn
-            .query_row(
-                "SELECT id, webhook_id, received_at_ms, status, stage, reason, payload FROM events WHERE id = ?1",
-                [id],
-                row_to_event,
-            )
-            .optional()?)
+        Ok(conn.query_row(&format!("{SELECT_EVENT} WHERE id = ?1"), [id], row_to_event).optional()?)
     }
 
     /// Events newest first, filtered and paged.
     pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, webhook_id, received_at_ms, status, stage, reason, payload FROM events
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_EVENT}
              WHERE (?1 IS NULL OR webhook_id = ?1)
                AND (?2 IS NULL OR status = ?2)
                AND (?3 IS NULL OR id < ?3)
-             ORDER BY id DESC LIMIT ?4",
-        )?;
-        let rows = stmt.query_map(
-            params![filter.webhook, filter.status, filter.cursor, filter.limit],
-            row_to_event,
-        )?;
+             ORDER BY id DESC LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(params![filter.webhook, filter.status, filter.cursor, filter.limit], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
@@ -160,5 +188,7 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         stage: row.get(4)?,
         reason: row.get(5)?,
         payload: row.get(6)?,
+        detail: row.get(7)?,
+        matched_record_id: row.get(8)?,
     })
 }

@@ -4,10 +4,14 @@
 //! - [`webhooks`]: webhook events, their tokens, states, test event and mapping.
 //! - [`events`]: received deliveries and their statuses.
 //! - [`records`]: objects, their properties (some unique) and records.
+//! - [`workflows`]: workflows and their enrollments.
+//! - [`plugins`]: uploaded plugin components.
 
 pub mod events;
+pub mod plugins;
 pub mod records;
 pub mod webhooks;
+pub mod workflows;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -77,6 +81,37 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (object, property, value)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX unique_values_by_record ON record_unique_values(record_id);",
+    "ALTER TABLE webhooks ADD COLUMN transforms_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE webhooks ADD COLUMN match_json TEXT;
+    ALTER TABLE events ADD COLUMN detail_json TEXT;
+    ALTER TABLE events ADD COLUMN matched_record_id TEXT;
+    CREATE TABLE workflows (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        object TEXT NOT NULL REFERENCES objects(name),
+        enabled INTEGER NOT NULL,
+        reenroll INTEGER NOT NULL,
+        triggers_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE enrollments (
+        id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+        record_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        enrolled_at_ms INTEGER NOT NULL,
+        -- Processing an event twice never enrolls twice.
+        UNIQUE (workflow_id, event_id, record_id)
+    ) STRICT;
+    CREATE INDEX enrollments_by_record ON enrollments(workflow_id, record_id);
+    CREATE TABLE plugins (
+        name TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Storage failures.
@@ -107,10 +142,8 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) `<data_dir>/wasmhook.db` and migrate it.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
         let mut conn = Connection::open(data_dir.join(DB_FILE))?;
         // WAL + FULL: a commit is on disk before we acknowledge anything that depends on it.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -118,35 +151,25 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-        })
+        Ok(Store { conn: Mutex::new(conn) })
     }
 
     /// The schema version now in the file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()
-            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+        Ok(self.conn().pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions
         // roll back on drop), so a poisoned lock is still safe to use.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let tx = conn.transaction()?;
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
     }

@@ -91,30 +91,22 @@ impl Store {
     /// Names and labels of every object.
     pub fn list_objects(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name, label, builtin FROM objects ORDER BY builtin DESC, name",
-        )?;
+        let mut stmt = conn.prepare_cached("SELECT name, label, builtin FROM objects ORDER BY builtin DESC, name")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? == 1)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Add a custom object; false if the name is taken.
     pub fn create_object(&self, name: &str, label: &str) -> Result<bool, StoreError> {
-        let changed = self.conn().execute(
-            "INSERT OR IGNORE INTO objects (name, label) VALUES (?1, ?2)",
-            params![name, label],
-        )?;
+        let changed =
+            self.conn().execute("INSERT OR IGNORE INTO objects (name, label) VALUES (?1, ?2)", params![name, label])?;
         Ok(changed == 1)
     }
 
     fn object_exists(conn: &rusqlite::Connection, object: &str) -> Result<bool, rusqlite::Error> {
-        conn.query_row(
-            "SELECT 1 FROM objects WHERE name = ?1",
-            [object],
-            |_| Ok(()),
-        )
-        .optional()
-        .map(|found| found.is_some())
+        conn.query_row("SELECT 1 FROM objects WHERE name = ?1", [object], |_| Ok(()))
+            .optional()
+            .map(|found| found.is_some())
     }
 
     /// Define a property on an object.
@@ -125,11 +117,10 @@ impl Store {
             return Err(RecordError::NoObject(object.to_string()));
         }
         if def.unique {
-            let unique: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM properties WHERE object = ?1 AND is_unique = 1",
-                [object],
-                |r| r.get(0),
-            )?;
+            let unique: i64 =
+                tx.query_row("SELECT COUNT(*) FROM properties WHERE object = ?1 AND is_unique = 1", [object], |r| {
+                    r.get(0)
+                })?;
             if unique >= MAX_UNIQUE_PER_OBJECT {
                 return Err(RecordError::TooManyUnique);
             }
@@ -167,25 +158,14 @@ impl Store {
         let mut defs = Vec::new();
         for row in rows {
             let (name, label, kind, options, unique) = row?;
-            defs.push(PropertyDef {
-                name,
-                label,
-                kind,
-                options: serde_json::from_str(&options)?,
-                unique: unique == 1,
-            });
+            defs.push(PropertyDef { name, label, kind, options: serde_json::from_str(&options)?, unique: unique == 1 });
         }
         Ok(Some(defs))
     }
 
     /// Insert or replace a record's properties, keeping the unique index in step.
     /// `unique` names the object's unique properties.
-    pub fn put_record(
-        &self,
-        record: &Record,
-        unique: &[String],
-        insert: bool,
-    ) -> Result<(), RecordError> {
+    pub fn put_record(&self, record: &Record, unique: &[String], insert: bool) -> Result<(), RecordError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let json = serde_json::to_string(&record.properties).map_err(StoreError::from)?;
@@ -199,10 +179,7 @@ impl Store {
                 "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
                 params![record.id, json, record.updated_at_ms],
             )?;
-            tx.execute(
-                "DELETE FROM record_unique_values WHERE record_id = ?1",
-                [&record.id],
-            )?;
+            tx.execute("DELETE FROM record_unique_values WHERE record_id = ?1", [&record.id])?;
         }
         for property in unique {
             let Some(key) = record.properties.get(property).and_then(unique_key) else {
@@ -216,11 +193,7 @@ impl Store {
                 )
                 .optional()?;
             if let Some(record_id) = holder {
-                return Err(RecordError::Duplicate {
-                    property: property.clone(),
-                    value: key,
-                    record_id,
-                });
+                return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
             }
             tx.execute(
                 "INSERT INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
@@ -242,33 +215,19 @@ impl Store {
             )
             .optional()?;
         row.map(|(id, object, json, created_at_ms, updated_at_ms)| {
-            Ok(Record {
-                id,
-                object,
-                properties: serde_json::from_str(&json)?,
-                created_at_ms,
-                updated_at_ms,
-            })
+            Ok(Record { id, object, properties: serde_json::from_str(&json)?, created_at_ms, updated_at_ms })
         })
         .transpose()
     }
 
     /// Delete a record (its unique values go with it).
     pub fn delete_record(&self, object: &str, id: &str) -> Result<bool, StoreError> {
-        let changed = self.conn().execute(
-            "DELETE FROM records WHERE object = ?1 AND id = ?2",
-            params![object, id],
-        )?;
+        let changed = self.conn().execute("DELETE FROM records WHERE object = ?1 AND id = ?2", params![object, id])?;
         Ok(changed == 1)
     }
 
     /// The record whose unique `property` equals `value`: one indexed lookup.
-    pub fn find_by_unique(
-        &self,
-        object: &str,
-        property: &str,
-        value: &Json,
-    ) -> Result<Option<Record>, StoreError> {
+    pub fn find_by_unique(&self, object: &str, property: &str, value: &Json) -> Result<Option<Record>, StoreError> {
         let Some(key) = unique_key(value) else {
             return Ok(None);
         };

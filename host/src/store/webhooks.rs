@@ -60,6 +60,26 @@ pub struct MappedProperty {
     pub options: Vec<String>,
 }
 
+/// One step of a webhook's transform chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransformStep {
+    /// Plugin name (built-in or uploaded).
+    pub plugin: String,
+    /// Settings passed to the plugin, in order.
+    pub config: Vec<(String, String)>,
+}
+
+/// How an event finds its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchRule {
+    /// The record object, e.g. `contacts`.
+    pub object: String,
+    /// The event property holding the key (a mapped path or a transform's output).
+    pub webhook_property: String,
+    /// The object's unique property it must equal.
+    pub record_property: String,
+}
+
 /// A stored webhook.
 #[derive(Debug, Clone)]
 pub struct Webhook {
@@ -77,6 +97,10 @@ pub struct Webhook {
     pub test_event_id: Option<String>,
     /// The mapping.
     pub mapping: Vec<MappedProperty>,
+    /// The transform chain, in order.
+    pub transforms: Vec<TransformStep>,
+    /// The match rule, once chosen.
+    pub matching: Option<MatchRule>,
 }
 
 /// Token lookups go through its hash, so the index compares hashes, not the secret.
@@ -84,11 +108,13 @@ pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-const SELECT_WEBHOOK: &str =
-    "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json
-     FROM webhooks WHERE deleted_at_ms IS NULL";
+const SELECT_WEBHOOK: &str = "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json,
+     transforms_json, match_json FROM webhooks WHERE deleted_at_ms IS NULL";
 
-fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Webhook, String)> {
+/// A webhook row with its JSON columns still as text.
+type WebhookRow = (Webhook, String, String, Option<String>);
+
+fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
     let state: String = row.get(3)?;
     Ok((
         Webhook {
@@ -99,13 +125,19 @@ fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Webhook, String)
             created_at_ms: row.get(4)?,
             test_event_id: row.get(5)?,
             mapping: Vec::new(),
+            transforms: Vec::new(),
+            matching: None,
         },
         row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
     ))
 }
 
-fn with_mapping((mut webhook, mapping): (Webhook, String)) -> Result<Webhook, StoreError> {
+fn with_mapping((mut webhook, mapping, transforms, matching): WebhookRow) -> Result<Webhook, StoreError> {
     webhook.mapping = serde_json::from_str(&mapping)?;
+    webhook.transforms = serde_json::from_str(&transforms)?;
+    webhook.matching = matching.as_deref().map(serde_json::from_str).transpose()?;
     Ok(webhook)
 }
 
@@ -132,11 +164,7 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(StoreError::from)?;
         let live: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM webhooks WHERE deleted_at_ms IS NULL",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM webhooks WHERE deleted_at_ms IS NULL", [], |r| r.get(0))
             .map_err(StoreError::from)?;
         if live >= MAX_WEBHOOKS {
             return Err(CreateWebhookError::LimitReached);
@@ -155,6 +183,8 @@ impl Store {
             created_at_ms: now_ms,
             test_event_id: None,
             mapping: Vec::new(),
+            transforms: Vec::new(),
+            matching: None,
         })
     }
 
@@ -169,13 +199,7 @@ impl Store {
     /// One live webhook by id.
     pub fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
         let conn = self.conn();
-        let found = conn
-            .query_row(
-                &format!("{SELECT_WEBHOOK} AND id = ?1"),
-                [id],
-                row_to_webhook,
-            )
-            .optional()?;
+        let found = conn.query_row(&format!("{SELECT_WEBHOOK} AND id = ?1"), [id], row_to_webhook).optional()?;
         found.map(with_mapping).transpose()
     }
 
@@ -198,11 +222,7 @@ impl Store {
     }
 
     /// Replace the mapping; a webhook waiting for it moves on to `awaiting_match`.
-    pub fn set_mapping(
-        &self,
-        id: &str,
-        mapping: &[MappedProperty],
-    ) -> Result<Option<Webhook>, StoreError> {
+    pub fn set_mapping(&self, id: &str, mapping: &[MappedProperty]) -> Result<Option<Webhook>, StoreError> {
         let json = serde_json::to_string(mapping)?;
         let changed = self.conn().execute(
             "UPDATE webhooks SET mapping_json = ?2,
@@ -214,5 +234,47 @@ impl Store {
             return Ok(None);
         }
         self.webhook(id)
+    }
+
+    /// Replace the transform chain; applies to events processed from now on.
+    pub fn set_transforms(&self, id: &str, steps: &[TransformStep]) -> Result<Option<Webhook>, StoreError> {
+        let json = serde_json::to_string(steps)?;
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET transforms_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, json],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.webhook(id)
+    }
+
+    /// Set the match rule; a mapped webhook becomes `ready`.
+    pub fn set_match(&self, id: &str, rule: &MatchRule) -> Result<Option<Webhook>, StoreError> {
+        let json = serde_json::to_string(rule)?;
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET match_json = ?2,
+                 state = CASE state WHEN 'awaiting_test_event' THEN state ELSE 'ready' END
+             WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, json],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.webhook(id)
+    }
+
+    /// Names of the plugins any live webhook's chain uses.
+    pub fn plugins_in_use(&self) -> Result<Vec<String>, StoreError> {
+        let webhooks = self.list_webhooks()?;
+        Ok(webhooks.iter().flat_map(|w| w.transforms.iter().map(|t| t.plugin.clone())).collect())
+    }
+
+    /// A webhook by id even if deleted (events keep pointing at it).
+    pub fn webhook_any(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
+        let conn = self.conn();
+        let sql = SELECT_WEBHOOK.replace("WHERE deleted_at_ms IS NULL", "WHERE 1 = 1");
+        let found = conn.query_row(&format!("{sql} AND id = ?1"), [id], row_to_webhook).optional()?;
+        found.map(with_mapping).transpose()
     }
 }

@@ -11,18 +11,11 @@ use wasmhook::plugin::types::{Context, PluginError, Property, Value};
 struct Normalize;
 
 fn to_wit(e: crate::NormalizeError) -> PluginError {
-    PluginError {
-        code: e.code.to_string(),
-        message: e.message,
-    }
+    PluginError { code: e.code.to_string(), message: e.message }
 }
 
 fn number_text(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
+    if n.fract() == 0.0 && n.abs() < 9.0e15 { format!("{}", n as i64) } else { format!("{n}") }
 }
 
 impl Guest for Normalize {
@@ -40,10 +33,7 @@ impl Guest for Normalize {
                     Value::Null | Value::Boolean(_) => continue,
                 };
                 let normalized = crate::apply_all(ops, &text).map_err(|e| {
-                    to_wit(crate::NormalizeError {
-                        code: e.code,
-                        message: format!("{name}: {}", e.message),
-                    })
+                    to_wit(crate::NormalizeError { code: e.code, message: format!("{name}: {}", e.message) })
                 })?;
                 property.value = Value::String(normalized);
             }

@@ -44,9 +44,7 @@ impl Op {
             "email" => Ok(Op::Email),
             other => Err(NormalizeError {
                 code: "bad_config",
-                message: format!(
-                    "unknown op `{other}` (expected trim, lowercase, uppercase, digits, email)"
-                ),
+                message: format!("unknown op `{other}` (expected trim, lowercase, uppercase, digits, email)"),
             }),
         }
     }
@@ -74,10 +72,7 @@ pub fn parse_rules(config: &[(String, String)]) -> Result<Vec<(String, Vec<Op>)>
     config
         .iter()
         .map(|(property, ops)| {
-            let ops = ops
-                .split(',')
-                .map(Op::parse)
-                .collect::<Result<Vec<_>, _>>()?;
+            let ops = ops.split(',').map(Op::parse).collect::<Result<Vec<_>, _>>()?;
             Ok((property.clone(), ops))
         })
         .collect()
@@ -85,8 +80,7 @@ pub fn parse_rules(config: &[(String, String)]) -> Result<Vec<(String, Vec<Op>)>
 
 /// Apply ops in order to one text value.
 pub fn apply_all(ops: &[Op], value: &str) -> Result<String, NormalizeError> {
-    ops.iter()
-        .try_fold(value.to_string(), |acc, op| op.apply(&acc))
+    ops.iter().try_fold(value.to_string(), |acc, op| op.apply(&acc))
 }
 
 fn canonical_email(value: &str) -> Result<String, NormalizeError> {
@@ -95,10 +89,7 @@ fn canonical_email(value: &str) -> Result<String, NormalizeError> {
         s = &s[open + 1..s.len() - 1];
     }
     let s = s.trim();
-    let s = s
-        .get(..7)
-        .filter(|p| p.eq_ignore_ascii_case("mailto:"))
-        .map_or(s, |_| &s[7..]);
+    let s = s.get(..7).filter(|p| p.eq_ignore_ascii_case("mailto:")).map_or(s, |_| &s[7..]);
     let lower = s.trim().to_lowercase();
     let valid = match lower.split_once('@') {
         Some((local, domain)) => {
@@ -113,10 +104,7 @@ fn canonical_email(value: &str) -> Result<String, NormalizeError> {
     if valid {
         Ok(lower)
     } else {
-        Err(NormalizeError {
-            code: "invalid_email",
-            message: format!("not an e-mail address: {value:?}"),
-        })
+        Err(NormalizeError { code: "invalid_email", message: format!("not an e-mail address: {value:?}") })
     }
 }
 
@@ -126,37 +114,17 @@ mod tests {
 
     #[test]
     fn email_is_trimmed_unwrapped_and_lowercased() {
-        assert_eq!(
-            apply_all(&[Op::Email], "  Ada.Lovelace@Example.COM ").unwrap(),
-            "ada.lovelace@example.com"
-        );
-        assert_eq!(
-            apply_all(&[Op::Email], "Ada <ADA@example.org>").unwrap(),
-            "ada@example.org"
-        );
-        assert_eq!(
-            apply_all(&[Op::Email], "MAILTO:ada@example.org").unwrap(),
-            "ada@example.org"
-        );
-        assert_eq!(
-            apply_all(&[Op::Email], "not an address").unwrap_err().code,
-            "invalid_email"
-        );
+        assert_eq!(apply_all(&[Op::Email], "  Ada.Lovelace@Example.COM ").unwrap(), "ada.lovelace@example.com");
+        assert_eq!(apply_all(&[Op::Email], "Ada <ADA@example.org>").unwrap(), "ada@example.org");
+        assert_eq!(apply_all(&[Op::Email], "MAILTO:ada@example.org").unwrap(), "ada@example.org");
+        assert_eq!(apply_all(&[Op::Email], "not an address").unwrap_err().code, "invalid_email");
     }
 
     #[test]
     fn phone_digits_and_chained_ops() {
-        assert_eq!(
-            apply_all(&[Op::Digits], "+1 (555) 010-9999").unwrap(),
-            "15550109999"
-        );
+        assert_eq!(apply_all(&[Op::Digits], "+1 (555) 010-9999").unwrap(), "15550109999");
         let rules = parse_rules(&[("sku".into(), "trim,upper".into())]).unwrap();
         assert_eq!(apply_all(&rules[0].1, "  ab-12 ").unwrap(), "AB-12");
-        assert_eq!(
-            parse_rules(&[("x".into(), "shout".into())])
-                .unwrap_err()
-                .code,
-            "bad_config"
-        );
+        assert_eq!(parse_rules(&[("x".into(), "shout".into())]).unwrap_err().code, "bad_config");
     }
 }

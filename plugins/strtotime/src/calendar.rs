@@ -48,9 +48,6 @@ mod tests {
         assert_eq!(civil_from_days(19_675), (2023, 11, 14));
         assert_eq!(day_of_week(2023, 11, 14), 2);
         assert_eq!(days_from_civil(2023, 2, 31), days_from_civil(2023, 3, 3));
-        assert_eq!(
-            civil_from_days(days_from_civil(-4713, 11, 24)),
-            (-4713, 11, 24)
-        );
+        assert_eq!(civil_from_days(days_from_civil(-4713, 11, 24)), (-4713, 11, 24));
     }
 }

@@ -16,10 +16,7 @@ use crate::ParsedZone;
 struct Strtotime;
 
 fn bad_config(message: String) -> PluginError {
-    PluginError {
-        code: "bad_config".into(),
-        message,
-    }
+    PluginError { code: "bad_config".into(), message }
 }
 
 impl Guest for Strtotime {
@@ -28,35 +25,24 @@ impl Guest for Strtotime {
         config: Vec<(String, String)>,
         mut properties: Vec<Property>,
     ) -> Result<Vec<Property>, PluginError> {
-        let get = |key: &str| {
-            config
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |key: &str| config.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         for (key, _) in &config {
             if !matches!(key.as_str(), "from" | "to" | "unit" | "timezone") {
-                return Err(bad_config(format!(
-                    "unknown config key `{key}` (expected from, to, unit, timezone)"
-                )));
+                return Err(bad_config(format!("unknown config key `{key}` (expected from, to, unit, timezone)")));
             }
         }
-        let from = get("from")
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| bad_config("`from` is required".into()))?;
+        let from = get("from").filter(|f| !f.is_empty()).ok_or_else(|| bad_config("`from` is required".into()))?;
         let to = get("to").map_or_else(|| format!("{from}_unix"), str::to_string);
         let millis = match get("unit").unwrap_or("s") {
             "s" => false,
             "ms" => true,
             other => {
-                return Err(bad_config(format!(
-                    "`unit` must be `s` or `ms`, not `{other}`"
-                )));
+                return Err(bad_config(format!("`unit` must be `s` or `ms`, not `{other}`")));
             }
         };
         let zone_name = get("timezone").unwrap_or("UTC");
-        let zone = ParsedZone::from_config(zone_name)
-            .ok_or_else(|| bad_config(format!("unknown time zone `{zone_name}`")))?;
+        let zone =
+            ParsedZone::from_config(zone_name).ok_or_else(|| bad_config(format!("unknown time zone `{zone_name}`")))?;
 
         let Some(source) = properties.iter().find(|p| p.name == from) else {
             // A mapped path missing from this payload yields no property, not an error.
@@ -74,21 +60,13 @@ impl Guest for Strtotime {
             }
         };
         let now = ctx.received_at_ms.div_euclid(1000);
-        let (seconds, micros) =
-            crate::strtotime_micros(&text, now, zone).map_err(|e| PluginError {
-                code: "unparseable".into(),
-                message: format!("cannot parse {text:?} as a date/time ({e})"),
-            })?;
-        let value = if millis {
-            seconds as f64 * 1000.0 + (micros / 1000) as f64
-        } else {
-            seconds as f64
-        };
+        let (seconds, micros) = crate::strtotime_micros(&text, now, zone).map_err(|e| PluginError {
+            code: "unparseable".into(),
+            message: format!("cannot parse {text:?} as a date/time ({e})"),
+        })?;
+        let value = if millis { seconds as f64 * 1000.0 + (micros / 1000) as f64 } else { seconds as f64 };
         properties.retain(|p| p.name != to);
-        properties.push(Property {
-            name: to,
-            value: Value::Number(value),
-        });
+        properties.push(Property { name: to, value: Value::Number(value) });
         Ok(properties)
     }
 }

@@ -37,13 +37,7 @@ const MINUTE: P = seq(&[Opt(&D05), D]);
 const MINUTELZ: P = seq(&[D05, D]);
 const SECOND: P = alt(&[MINUTE, Lit("60")]);
 const SECONDLZ: P = alt(&[MINUTELZ, Lit("60")]);
-const MERIDIAN: P = seq(&[
-    cls(b"AaPp"),
-    Opt(&Lit(".")),
-    cls(b"Mm"),
-    Opt(&Lit(".")),
-    cls(b"\0\t "),
-]);
+const MERIDIAN: P = seq(&[cls(b"AaPp"), Opt(&Lit(".")), cls(b"Mm"), Opt(&Lit(".")), cls(b"\0\t ")]);
 /// `tz = "("? [A-Za-z]{1,6} ")"? | [A-Z][a-z]+([_/-][A-Za-z]+)+`
 pub const TZ: P = alt(&[
     seq(&[Opt(&Lit("(")), Rep(1, 6, &ALPHA), Opt(&Lit(")"))]),
@@ -68,10 +62,7 @@ pub const TZCORRECTION: P = seq(&[
 
 const DAYSUF: P = alt(&[Lit("st"), Lit("nd"), Lit("rd"), Lit("th")]);
 const MONTH: P = alt(&[seq(&[Opt(&Lit("0")), D]), seq(&[Lit("1"), D02])]);
-const DAY: P = seq(&[
-    alt(&[seq(&[Opt(&D02), D]), seq(&[Lit("3"), D01])]),
-    Opt(&DAYSUF),
-]);
+const DAY: P = seq(&[alt(&[seq(&[Opt(&D02), D]), seq(&[Lit("3"), D01])]), Opt(&DAYSUF)]);
 const YEAR: P = Rep(1, 4, &D);
 const YEAR2: P = Rep(2, 2, &D);
 const YEAR4: P = Rep(4, 4, &D);
@@ -106,15 +97,8 @@ const DAYFULL: P = alt(&[
     LitCi("friday"),
     LitCi("saturday"),
 ]);
-const DAYABBR: P = alt(&[
-    LitCi("sun"),
-    LitCi("mon"),
-    LitCi("tue"),
-    LitCi("wed"),
-    LitCi("thu"),
-    LitCi("fri"),
-    LitCi("sat"),
-]);
+const DAYABBR: P =
+    alt(&[LitCi("sun"), LitCi("mon"), LitCi("tue"), LitCi("wed"), LitCi("thu"), LitCi("fri"), LitCi("sat")]);
 const DAYSPECIAL: P = alt(&[LitCi("weekday"), LitCi("weekdays")]);
 /// `daytext = dayfulls | dayfull | dayabbr | dayspecial`
 pub const DAYTEXT: P = alt(&[DAYFULLS, DAYFULL, DAYABBR, DAYSPECIAL]);
@@ -167,31 +151,15 @@ const MONTHTEXT: P = alt(&[MONTHFULL, MONTHABBR, MONTHROMAN]);
 // Time formats.
 const TIMETINY12: P = seq(&[HOUR12, SPACE_OPT, MERIDIAN]);
 const TIMESHORT12: P = seq(&[HOUR12, cls(b":."), MINUTE, SPACE_OPT, MERIDIAN]);
-const TIMELONG12: P = seq(&[
-    HOUR12,
-    cls(b":."),
-    MINUTE,
-    cls(b":."),
-    SECOND,
-    SPACE_OPT,
-    MERIDIAN,
-]);
+const TIMELONG12: P = seq(&[HOUR12, cls(b":."), MINUTE, cls(b":."), SECOND, SPACE_OPT, MERIDIAN]);
 const T_OPT: P = Opt(&LitCi("t"));
 const COLON_DOT: P = cls(b":.");
 const TIMETINY24: P = seq(&[LitCi("t"), HOUR24]);
 const TIMESHORT24: P = seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE]);
 const TIMELONG24: P = seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECOND]);
 const ISO8601LONG: P = seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECOND, FRAC]);
-const ISO8601NORMTZ: P = seq(&[
-    T_OPT,
-    HOUR24,
-    COLON_DOT,
-    MINUTE,
-    COLON_DOT,
-    SECONDLZ,
-    SPACE_OPT,
-    alt(&[TZCORRECTION, TZ]),
-]);
+const ISO8601NORMTZ: P =
+    seq(&[T_OPT, HOUR24, COLON_DOT, MINUTE, COLON_DOT, SECONDLZ, SPACE_OPT, alt(&[TZCORRECTION, TZ])]);
 const GNUNOCOLON: P = seq(&[T_OPT, HOUR24LZ, MINUTELZ]);
 const ISO8601NOCOLON: P = seq(&[T_OPT, HOUR24LZ, MINUTELZ, SECONDLZ]);
 
@@ -214,12 +182,7 @@ const DATENODAYREV: P = seq(&[YEAR4, SEP_SPACE_DOT_DASH, MONTHTEXT]);
 const TEXTUAL_SEP: P = Star(&cls(b",.stndrh\t "));
 const TEXTUAL_SEP1: P = seq(&[cls(b",.stndrh\t "), TEXTUAL_SEP]);
 const DATETEXTUAL: P = seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, DAY, TEXTUAL_SEP1, YEAR]);
-const DATENOYEAR: P = seq(&[
-    MONTHTEXT,
-    SEP_SPACE_DOT_DASH,
-    DAY,
-    alt(&[TEXTUAL_SEP1, cls(b"\0")]),
-]);
+const DATENOYEAR: P = seq(&[MONTHTEXT, SEP_SPACE_DOT_DASH, DAY, alt(&[TEXTUAL_SEP1, cls(b"\0")])]);
 const DATENOYEARREV: P = seq(&[DAY, SEP_SPACE_DOT_DASH, MONTHTEXT]);
 const DATENOCOLON: P = seq(&[YEAR4, MONTHLZ, DAYLZ]);
 
@@ -240,72 +203,20 @@ const SOAP: P = seq(&[
     Opt(&TZCORRECTION),
 ]);
 const XMLRPC: P = seq(&[YEAR4, MONTHLZ, DAYLZ, Lit("T"), HOUR24, MINUTELZ, SECONDLZ]);
-const XMLRPCNOCOLON: P = seq(&[
-    YEAR4,
-    MONTHLZ,
-    DAYLZ,
-    LitCi("t"),
-    HOUR24,
-    MINUTELZ,
-    SECONDLZ,
-]);
-const WDDX: P = seq(&[
-    YEAR4,
-    Lit("-"),
-    MONTH,
-    Lit("-"),
-    DAY,
-    Lit("T"),
-    HOUR24,
-    Lit(":"),
-    MINUTE,
-    Lit(":"),
-    SECOND,
-]);
+const XMLRPCNOCOLON: P = seq(&[YEAR4, MONTHLZ, DAYLZ, LitCi("t"), HOUR24, MINUTELZ, SECONDLZ]);
+const WDDX: P = seq(&[YEAR4, Lit("-"), MONTH, Lit("-"), DAY, Lit("T"), HOUR24, Lit(":"), MINUTE, Lit(":"), SECOND]);
 const PGYDOTD: P = seq(&[YEAR4, Opt(&cls(b".-")), DAYOFYEAR]);
 const PGTEXTSHORT: P = seq(&[MONTHABBR, Lit("-"), DAYLZ, Lit("-"), YEAR]);
 const PGTEXTREVERSE: P = seq(&[YEAR, Lit("-"), MONTHABBR, Lit("-"), DAYLZ]);
-const MSSQLTIME: P = seq(&[
-    HOUR12,
-    Lit(":"),
-    MINUTELZ,
-    Lit(":"),
-    SECONDLZ,
-    cls(b":."),
-    D,
-    Star(&D),
-    MERIDIAN,
-]);
-const ISOWEEKDAY: P = seq(&[
-    YEAR4,
-    Opt(&Lit("-")),
-    Lit("W"),
-    WEEKOFYEAR,
-    Opt(&Lit("-")),
-    D07,
-]);
+const MSSQLTIME: P = seq(&[HOUR12, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ, cls(b":."), D, Star(&D), MERIDIAN]);
+const ISOWEEKDAY: P = seq(&[YEAR4, Opt(&Lit("-")), Lit("W"), WEEKOFYEAR, Opt(&Lit("-")), D07]);
 const ISOWEEK: P = seq(&[YEAR4, Opt(&Lit("-")), Lit("W"), WEEKOFYEAR]);
-const EXIF: P = seq(&[
-    YEAR4,
-    Lit(":"),
-    MONTHLZ,
-    Lit(":"),
-    DAYLZ,
-    Lit(" "),
-    HOUR24LZ,
-    Lit(":"),
-    MINUTELZ,
-    Lit(":"),
-    SECONDLZ,
-]);
+const EXIF: P =
+    seq(&[YEAR4, Lit(":"), MONTHLZ, Lit(":"), DAYLZ, Lit(" "), HOUR24LZ, Lit(":"), MINUTELZ, Lit(":"), SECONDLZ]);
 const FIRSTDAYOF: P = LitCi("first day of");
 const LASTDAYOF: P = LitCi("last day of");
 const BACKOF: P = seq(&[LitCi("back of "), HOUR24, Opt(&seq(&[SPACE_OPT, MERIDIAN]))]);
-const FRONTOF: P = seq(&[
-    LitCi("front of "),
-    HOUR24,
-    Opt(&seq(&[SPACE_OPT, MERIDIAN])),
-]);
+const FRONTOF: P = seq(&[LitCi("front of "), HOUR24, Opt(&seq(&[SPACE_OPT, MERIDIAN]))]);
 const CLF: P = seq(&[
     DAY,
     Lit("/"),
@@ -322,14 +233,7 @@ const CLF: P = seq(&[
     TZCORRECTION,
 ]);
 const TIMESTAMP: P = seq(&[Lit("@"), Opt(&Lit("-")), D, Star(&D)]);
-const TIMESTAMPMS: P = seq(&[
-    Lit("@"),
-    Opt(&Lit("-")),
-    D,
-    Star(&D),
-    Lit("."),
-    Rep(0, 6, &D),
-]);
+const TIMESTAMPMS: P = seq(&[Lit("@"), Opt(&Lit("-")), D, Star(&D), Lit("."), Rep(0, 6, &D)]);
 
 const DATESHORTWITHTIMESHORT12: P = seq(&[DATENOYEAR, TIMESHORT12]);
 const DATESHORTWITHTIMELONG12: P = seq(&[DATENOYEAR, TIMELONG12]);
@@ -353,12 +257,7 @@ const RELTEXTNUMBER: P = alt(&[
     LitCi("eleventh"),
     LitCi("twelfth"),
 ]);
-const RELTEXTTEXT: P = alt(&[
-    LitCi("next"),
-    LitCi("last"),
-    LitCi("previous"),
-    LitCi("this"),
-]);
+const RELTEXTTEXT: P = alt(&[LitCi("next"), LitCi("last"), LitCi("previous"), LitCi("this")]);
 const RELTEXTUNIT: P = alt(&[
     LitCi("ms"),
     LitCi("µs"),
@@ -389,13 +288,7 @@ const RELNUMBER: P = seq(&[Star(&cls(b"+-")), SPACE_OPT, Rep(1, 13, &D)]);
 const RELATIVE: P = seq(&[RELNUMBER, Opt(&SPACE), alt(&[RELTEXTUNIT, LitCi("week")])]);
 const RELATIVETEXT: P = seq(&[alt(&[RELTEXTNUMBER, RELTEXTTEXT]), SPACE, RELTEXTUNIT]);
 const RELATIVETEXTWEEK: P = seq(&[RELTEXTTEXT, SPACE, LitCi("week")]);
-const WEEKDAYOF: P = seq(&[
-    alt(&[RELTEXTNUMBER, RELTEXTTEXT]),
-    SPACE,
-    alt(&[DAYFULL, DAYABBR]),
-    SPACE,
-    LitCi("of"),
-]);
+const WEEKDAYOF: P = seq(&[alt(&[RELTEXTNUMBER, RELTEXTTEXT]), SPACE, alt(&[DAYFULL, DAYABBR]), SPACE, LitCi("of")]);
 
 /// What a matched rule does; one variant per action block of `parse_date.re`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,10 +392,7 @@ pub const RULES: &[(P, Rule)] = &[
     (LitCi("yesterday"), Rule::Yesterday),
     (LitCi("now"), Rule::Now),
     (LitCi("noon"), Rule::Noon),
-    (
-        alt(&[LitCi("midnight"), LitCi("today")]),
-        Rule::MidnightToday,
-    ),
+    (alt(&[LitCi("midnight"), LitCi("today")]), Rule::MidnightToday),
     (LitCi("tomorrow"), Rule::Tomorrow),
     (TIMESTAMP, Rule::Timestamp),
     (TIMESTAMPMS, Rule::TimestampMs),
@@ -511,17 +401,11 @@ pub const RULES: &[(P, Rule)] = &[
     (WEEKDAYOF, Rule::WeekdayOf),
     (alt(&[TIMETINY12, TIMESHORT12, TIMELONG12]), Rule::Time12),
     (MSSQLTIME, Rule::MssqlTime),
-    (
-        alt(&[TIMETINY24, TIMESHORT24, TIMELONG24, ISO8601LONG]),
-        Rule::Time24,
-    ),
+    (alt(&[TIMETINY24, TIMESHORT24, TIMELONG24, ISO8601LONG]), Rule::Time24),
     (GNUNOCOLON, Rule::GnuNoColon),
     (ISO8601NOCOLON, Rule::Iso8601NoColon),
     (alt(&[AMERICANSHORT, AMERICAN]), Rule::American),
-    (
-        alt(&[ISO8601DATE4, ISO8601DATESLASH, DATESLASH]),
-        Rule::Iso8601Date4,
-    ),
+    (alt(&[ISO8601DATE4, ISO8601DATESLASH, DATESLASH]), Rule::Iso8601Date4),
     (ISO8601DATE2, Rule::Iso8601Date2),
     (ISO8601DATEX, Rule::Iso8601DateX),
     (GNUDATESHORTER, Rule::GnuDateShorter),
@@ -534,10 +418,7 @@ pub const RULES: &[(P, Rule)] = &[
     (alt(&[DATETEXTUAL, DATENOYEAR]), Rule::DateTextual),
     (DATENOYEARREV, Rule::DateNoYearRev),
     (DATENOCOLON, Rule::DateNoColon),
-    (
-        alt(&[XMLRPC, XMLRPCNOCOLON, SOAP, WDDX, EXIF]),
-        Rule::XmlRpc,
-    ),
+    (alt(&[XMLRPC, XMLRPCNOCOLON, SOAP, WDDX, EXIF]), Rule::XmlRpc),
     (PGYDOTD, Rule::PgYdotd),
     (ISOWEEKDAY, Rule::IsoWeekDay),
     (ISOWEEK, Rule::IsoWeek),
@@ -551,18 +432,8 @@ pub const RULES: &[(P, Rule)] = &[
     (RELATIVETEXT, Rule::RelativeText),
     (alt(&[MONTHFULL, MONTHABBR]), Rule::MonthText),
     (alt(&[TZCORRECTION, TZ]), Rule::Timezone),
-    (
-        alt(&[DATESHORTWITHTIMESHORT12, DATESHORTWITHTIMELONG12]),
-        Rule::DateShortWithTime12,
-    ),
-    (
-        alt(&[
-            DATESHORTWITHTIMESHORT,
-            DATESHORTWITHTIMELONG,
-            DATESHORTWITHTIMELONGTZ,
-        ]),
-        Rule::DateShortWithTime24,
-    ),
+    (alt(&[DATESHORTWITHTIMESHORT12, DATESHORTWITHTIMELONG12]), Rule::DateShortWithTime12),
+    (alt(&[DATESHORTWITHTIMESHORT, DATESHORTWITHTIMELONG, DATESHORTWITHTIMELONGTZ]), Rule::DateShortWithTime24),
     (RELATIVE, Rule::Relative),
 ];
 

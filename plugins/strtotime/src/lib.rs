@@ -44,11 +44,7 @@ pub fn strtotime(input: &str, now_unix: i64, zone: ParsedZone) -> Result<i64, St
 }
 
 /// Like [`strtotime`], also returning the microseconds the input carried (`12:00:00.250`).
-pub fn strtotime_micros(
-    input: &str,
-    now_unix: i64,
-    zone: ParsedZone,
-) -> Result<(i64, i64), StrtotimeError> {
+pub fn strtotime_micros(input: &str, now_unix: i64, zone: ParsedZone) -> Result<(i64, i64), StrtotimeError> {
     let bytes = input.as_bytes();
     if bytes.is_empty() {
         return Err(StrtotimeError("Empty string"));

@@ -67,12 +67,7 @@ impl ByteSet {
 
     /// Union of two sets.
     pub const fn union(self, other: ByteSet) -> ByteSet {
-        ByteSet([
-            self.0[0] | other.0[0],
-            self.0[1] | other.0[1],
-            self.0[2] | other.0[2],
-            self.0[3] | other.0[3],
-        ])
+        ByteSet([self.0[0] | other.0[0], self.0[1] | other.0[1], self.0[2] | other.0[2], self.0[3] | other.0[3]])
     }
 
     /// Whether `b` is in the set.
@@ -132,9 +127,7 @@ pub const fn first_bytes(p: &P) -> ByteSet {
             None => ByteSet::EMPTY,
         },
         P::LitCi(l) => match l.as_bytes().first() {
-            Some(&b) => ByteSet::EMPTY
-                .with(b.to_ascii_lowercase())
-                .with(b.to_ascii_uppercase()),
+            Some(&b) => ByteSet::EMPTY.with(b.to_ascii_lowercase()).with(b.to_ascii_uppercase()),
             None => ByteSet::EMPTY,
         },
         P::Class(set) => *set,
@@ -211,9 +204,7 @@ pub fn run(p: &P, s: &[u8], mask: u64) -> u64 {
             let lit = lit.as_bytes();
             let mut out = 0;
             each_bit(mask, |i| {
-                if s.len() >= i + lit.len()
-                    && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a == b)
-                {
+                if s.len() >= i + lit.len() && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a == b) {
                     out |= bit(i + lit.len());
                 }
             });
@@ -224,10 +215,7 @@ pub fn run(p: &P, s: &[u8], mask: u64) -> u64 {
             let mut out = 0;
             each_bit(mask, |i| {
                 if s.len() >= i + lit.len()
-                    && s[i..i + lit.len()]
-                        .iter()
-                        .zip(lit)
-                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                    && s[i..i + lit.len()].iter().zip(lit).all(|(a, b)| a.eq_ignore_ascii_case(b))
                 {
                     out |= bit(i + lit.len());
                 }

@@ -44,15 +44,7 @@ impl Fields {
     fn from_local_seconds(local: i64) -> Fields {
         let (y, m, d) = civil_from_days(local.div_euclid(86_400));
         let rest = local.rem_euclid(86_400);
-        Fields {
-            y,
-            m,
-            d,
-            h: rest / 3600,
-            i: rest / 60 % 60,
-            s: rest % 60,
-            us: 0,
-        }
+        Fields { y, m, d, h: rest / 3600, i: rest / 60 % 60, s: rest % 60, us: 0 }
     }
 }
 
@@ -60,14 +52,8 @@ impl Fields {
 pub type ResolveError = &'static str;
 
 /// Resolve `parsed` against `now_unix` (seconds) in `default_zone`; returns `(seconds, micros)`.
-pub fn resolve(
-    parsed: &Parsed,
-    now_unix: i64,
-    default_zone: ParsedZone,
-) -> Result<(i64, i64), ResolveError> {
-    let now_offset = default_zone
-        .offset_at_utc(now_unix)
-        .ok_or("now is out of range")?;
+pub fn resolve(parsed: &Parsed, now_unix: i64, default_zone: ParsedZone) -> Result<(i64, i64), ResolveError> {
+    let now_offset = default_zone.offset_at_utc(now_unix).ok_or("now is out of range")?;
     let now = Fields::from_local_seconds(now_unix.saturating_add(now_offset));
 
     // timelib_fill_holes, without TIMELIB_OVERRIDE_TIME.
@@ -134,12 +120,9 @@ pub fn resolve(
     }
     t.normalize()?;
 
-    let local = i128::from(days_from_civil(t.y, t.m, t.d)) * 86_400
-        + i128::from(t.h * 3600 + t.i * 60 + t.s);
+    let local = i128::from(days_from_civil(t.y, t.m, t.d)) * 86_400 + i128::from(t.h * 3600 + t.i * 60 + t.s);
     let local = i64::try_from(local).map_err(|_| "date out of range")?;
-    let offset = zone
-        .offset_at_local(local)
-        .ok_or("date out of range for the time zone")?;
+    let offset = zone.offset_at_local(local).ok_or("date out of range for the time zone")?;
     let seconds = local.checked_sub(offset).ok_or("date out of range")?;
     Ok((seconds, t.us))
 }

@@ -93,9 +93,7 @@ impl Tok<'_> {
         let mut value: i64 = 0;
         let mut len = 0;
         while len < max && self.at().is_ascii_digit() {
-            value = value
-                .saturating_mul(10)
-                .saturating_add(i64::from(self.at() - b'0'));
+            value = value.saturating_mul(10).saturating_add(i64::from(self.at() - b'0'));
             self.bump();
             len += 1;
         }
@@ -163,10 +161,7 @@ impl Tok<'_> {
         if self.at().is_ascii_whitespace() {
             return;
         }
-        let two = [
-            self.at().to_ascii_lowercase(),
-            self.peek(1).to_ascii_lowercase(),
-        ];
+        let two = [self.at().to_ascii_lowercase(), self.peek(1).to_ascii_lowercase()];
         if matches!(&two, b"nd" | b"rd" | b"st" | b"th") {
             self.p += 2;
         }
@@ -222,12 +217,7 @@ impl Tok<'_> {
     }
     /// `timelib_lookup_relunit`.
     fn relunit(&mut self) -> Option<RelUnit> {
-        let word = self.word(|c| {
-            !matches!(
-                c,
-                b' ' | b',' | b'\t' | b';' | b':' | b'/' | b'.' | b'-' | b'(' | b')'
-            )
-        });
+        let word = self.word(|c| !matches!(c, b' ' | b',' | b'\t' | b';' | b':' | b'/' | b'.' | b'-' | b'(' | b')'));
         lookup_relunit(word)
     }
 }
@@ -271,10 +261,7 @@ fn lookup_month(word: &[u8]) -> i64 {
         ("november", 11),
         ("december", 12),
     ];
-    MONTHS
-        .iter()
-        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(word))
-        .map_or(0, |&(_, v)| v)
+    MONTHS.iter().find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(word)).map_or(0, |&(_, v)| v)
 }
 
 fn lookup_reltext(word: &[u8]) -> (i64, i64) {
@@ -378,10 +365,7 @@ fn lookup_relunit(word: &[u8]) -> Option<RelUnit> {
         ("weekdays", SpecialWeekday),
     ];
     let lower: Vec<u8> = word.iter().map(u8::to_ascii_lowercase).collect();
-    UNITS
-        .iter()
-        .find(|(name, _)| name.as_bytes() == lower.as_slice())
-        .map(|&(_, u)| u)
+    UNITS.iter().find(|(name, _)| name.as_bytes() == lower.as_slice()).map(|&(_, u)| u)
 }
 
 /// Whether relative time parts keep the clock (`+1 monday` does, `next monday` resets it).
@@ -421,24 +405,14 @@ impl Parsed {
     fn have_tz(&mut self) -> Result<bool, ScanError> {
         if self.have_zone > 0 {
             self.have_zone += 1;
-            return if self.have_zone > 2 {
-                Err("Double timezone specification")
-            } else {
-                Ok(false)
-            };
+            return if self.have_zone > 2 { Err("Double timezone specification") } else { Ok(false) };
         }
         self.have_zone = 1;
         Ok(true)
     }
 
     /// `timelib_set_relative`.
-    fn set_relative(
-        &mut self,
-        tok: &mut Tok<'_>,
-        amount: i64,
-        behavior: i64,
-        part: TimePart,
-    ) -> Result<(), ScanError> {
+    fn set_relative(&mut self, tok: &mut Tok<'_>, amount: i64, behavior: i64, part: TimePart) -> Result<(), ScanError> {
         let Some(unit) = tok.relunit() else {
             return Ok(());
         };
@@ -510,10 +484,7 @@ impl Parsed {
                 let seconds = t.signed_nr(24)?;
                 let negative = token.get(1) == Some(&b'-');
                 let micros = if rule == Rule::TimestampMs {
-                    let digits = token
-                        .iter()
-                        .rposition(|&c| c == b'.')
-                        .map_or(&token[0..0], |dot| &token[dot + 1..]);
+                    let digits = token.iter().rposition(|&c| c == b'.').map_or(&token[0..0], |dot| &token[dot + 1..]);
                     let mut us: i64 = 0;
                     for (k, c) in digits.iter().enumerate().take(6) {
                         us += i64::from(c - b'0') * 10i64.pow(5 - k as u32);
@@ -530,11 +501,8 @@ impl Parsed {
             }
             Rule::FirstLastDayOf => {
                 self.have_relative = true;
-                self.rel.first_last_day_of = if matches!(token[0], b'l' | b'L') {
-                    FirstLast::Last
-                } else {
-                    FirstLast::First
-                };
+                self.rel.first_last_day_of =
+                    if matches!(token[0], b'l' | b'L') { FirstLast::Last } else { FirstLast::First };
             }
             Rule::BackFrontOf => {
                 self.unhave_time();
@@ -644,11 +612,7 @@ impl Parsed {
                 self.have_date()?;
                 let y = t.nr_ex(4);
                 self.m = t.nr(2);
-                self.d = if rule == Rule::GnuDateShorter {
-                    Some(1)
-                } else {
-                    t.nr(2)
-                };
+                self.d = if rule == Rule::GnuDateShorter { Some(1) } else { t.nr(2) };
                 self.y = process_year(y);
             }
             Rule::DateFull => {
@@ -727,11 +691,7 @@ impl Parsed {
                 self.have_relative = true;
                 let y = t.nr(4).unwrap_or(0);
                 let w = t.nr(2).unwrap_or(0);
-                let d = if rule == Rule::IsoWeekDay {
-                    t.nr(1).unwrap_or(0)
-                } else {
-                    1
-                };
+                let d = if rule == Rule::IsoWeekDay { t.nr(1).unwrap_or(0) } else { 1 };
                 self.y = Some(y);
                 self.m = Some(1);
                 self.d = Some(1);
@@ -860,10 +820,7 @@ impl Parsed {
 
 /// `acc + amount * unit`, refusing overflow like timelib's "Number out of range".
 fn add(acc: i64, amount: i64, unit: i64) -> Result<i64, ScanError> {
-    amount
-        .checked_mul(unit)
-        .and_then(|v| acc.checked_add(v))
-        .ok_or("Number out of range")
+    amount.checked_mul(unit).and_then(|v| acc.checked_add(v)).ok_or("Number out of range")
 }
 
 /// `TIMELIB_PROCESS_YEAR`: two-digit years pivot at 70.

@@ -43,14 +43,10 @@ impl ParsedZone {
                 let naive = NaiveDateTime::from_timestamp_opt_compat(local)?;
                 match tz.offset_from_local_datetime(&naive) {
                     chrono::LocalResult::Single(o) => Some(i64::from(o.fix().local_minus_utc())),
-                    chrono::LocalResult::Ambiguous(earlier, _) => {
-                        Some(i64::from(earlier.fix().local_minus_utc()))
-                    }
+                    chrono::LocalResult::Ambiguous(earlier, _) => Some(i64::from(earlier.fix().local_minus_utc())),
                     chrono::LocalResult::None => {
                         let before = NaiveDateTime::from_timestamp_opt_compat(local - 86_400)?;
-                        Some(i64::from(
-                            tz.offset_from_utc_datetime(&before).fix().local_minus_utc(),
-                        ))
+                        Some(i64::from(tz.offset_from_utc_datetime(&before).fix().local_minus_utc()))
                     }
                 }
             }
@@ -63,9 +59,7 @@ impl ParsedZone {
             ParsedZone::Offset(o) => Some(o),
             ParsedZone::Named(tz) => {
                 let naive = NaiveDateTime::from_timestamp_opt_compat(utc)?;
-                Some(i64::from(
-                    tz.offset_from_utc_datetime(&naive).fix().local_minus_utc(),
-                ))
+                Some(i64::from(tz.offset_from_utc_datetime(&naive).fix().local_minus_utc()))
             }
         }
     }
@@ -88,10 +82,7 @@ fn named(name: &str) -> Option<Tz> {
     if let Ok(tz) = name.parse::<Tz>() {
         return Some(tz);
     }
-    chrono_tz::TZ_VARIANTS
-        .iter()
-        .copied()
-        .find(|tz| tz.name().eq_ignore_ascii_case(name))
+    chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(name))
 }
 
 fn abbreviation(word: &[u8]) -> Option<i64> {
@@ -99,10 +90,7 @@ fn abbreviation(word: &[u8]) -> Option<i64> {
         return None;
     }
     let lower: Vec<u8> = word.iter().map(u8::to_ascii_lowercase).collect();
-    ABBREVIATIONS
-        .binary_search_by(|(name, _)| name.as_bytes().cmp(&lower))
-        .ok()
-        .map(|i| ABBREVIATIONS[i].1)
+    ABBREVIATIONS.binary_search_by(|(name, _)| name.as_bytes().cmp(&lower)).ok().map(|i| ABBREVIATIONS[i].1)
 }
 
 /// `timelib_parse_zone`: returns the zone and the bytes consumed.
@@ -122,8 +110,7 @@ pub fn parse_zone(s: &[u8]) -> Result<(ParsedZone, usize), ScanError> {
         while at(p).is_ascii_digit() || at(p) == b':' {
             p += 1;
         }
-        let offset =
-            tz_correction(&s[begin..p]).ok_or("The timezone could not be found in the database")?;
+        let offset = tz_correction(&s[begin..p]).ok_or("The timezone could not be found in the database")?;
         ParsedZone::Offset(if negative { -offset } else { offset })
     } else {
         let begin = p;
@@ -135,9 +122,7 @@ pub fn parse_zone(s: &[u8]) -> Result<(ParsedZone, usize), ScanError> {
         match abbreviation(word) {
             Some(_) if text == "UTC" => ParsedZone::Offset(0),
             Some(offset) => ParsedZone::Offset(offset),
-            None => ParsedZone::Named(
-                named(text).ok_or("The timezone could not be found in the database")?,
-            ),
+            None => ParsedZone::Named(named(text).ok_or("The timezone could not be found in the database")?),
         }
     };
     while at(p) == b')' {
@@ -149,9 +134,7 @@ pub fn parse_zone(s: &[u8]) -> Result<(ParsedZone, usize), ScanError> {
 /// `timelib_parse_tz_cor`: `H`, `HH`, `H:MM`, `HHMM`, `HH:MM`, `HHMMSS`, `HH:MM:SS`.
 fn tz_correction(d: &[u8]) -> Option<i64> {
     let num = |b: &[u8]| -> i64 {
-        b.iter()
-            .take_while(|c| c.is_ascii_digit())
-            .fold(0i64, |acc, c| acc * 10 + i64::from(c - b'0'))
+        b.iter().take_while(|c| c.is_ascii_digit()).fold(0i64, |acc, c| acc * 10 + i64::from(c - b'0'))
     };
     let hour = |h: i64| h * 3600;
     match d.len() {

@@ -8,10 +8,7 @@ const REQUIRED_AGREEMENT: f64 = 0.98;
 
 #[test]
 fn agrees_with_php_on_the_fixture() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/strtotime/php-fixture.jsonl"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/strtotime/php-fixture.jsonl");
     let text = std::fs::read_to_string(path).expect("fixture present");
     let mut total = 0usize;
     let mut agree = 0usize;
@@ -26,17 +23,11 @@ fn agrees_with_php_on_the_fixture() {
         if got == expected {
             agree += 1;
         } else {
-            mismatches.push(format!(
-                "{input:?} now={now}: php={expected:?} ours={got:?}"
-            ));
+            mismatches.push(format!("{input:?} now={now}: php={expected:?} ours={got:?}"));
         }
     }
     let ratio = agree as f64 / total as f64;
-    let report = format!(
-        "agreement {agree}/{total} = {:.2}%\n{}\n",
-        ratio * 100.0,
-        mismatches.join("\n")
-    );
+    let report = format!("agreement {agree}/{total} = {:.2}%\n{}\n", ratio * 100.0, mismatches.join("\n"));
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(out.join("strtotime-mismatches.txt"), &report).expect("write report");
     println!("{}", report.lines().next().unwrap_or_default());

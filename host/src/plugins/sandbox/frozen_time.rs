@@ -54,14 +54,11 @@ pub fn link_frozen_sleep(linker: &mut Linker<SandboxState>) -> wasmtime::Result<
     linker.allow_shadowing(true);
     let mut clock = linker.instance(MONOTONIC_CLOCK)?;
     for name in ["subscribe-duration", "subscribe-instant"] {
-        clock.func_wrap(
-            name,
-            |mut store: StoreContextMut<'_, SandboxState>, (_when,): (u64,)| {
-                let table = &mut store.data_mut().table;
-                let elapsed = table.push(Elapsed)?;
-                Ok((subscribe(table, elapsed)?,))
-            },
-        )?;
+        clock.func_wrap(name, |mut store: StoreContextMut<'_, SandboxState>, (_when,): (u64,)| {
+            let table = &mut store.data_mut().table;
+            let elapsed = table.push(Elapsed)?;
+            Ok((subscribe(table, elapsed)?,))
+        })?;
     }
     linker.allow_shadowing(false);
     Ok(())

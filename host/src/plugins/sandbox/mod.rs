@@ -31,10 +31,7 @@ pub struct SandboxState {
 
 impl WasiView for SandboxState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -51,19 +48,11 @@ impl SandboxState {
             .wall_clock(FrozenWallClock(received))
             .monotonic_clock(FrozenMonotonicClock)
             .secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(
-                seed.iter().rev().copied().collect(),
-            ))
-            .insecure_random_seed(u128::from_le_bytes(
-                seed[..16].try_into().unwrap_or([0; 16]),
-            ))
+            .insecure_random(wasmtime_wasi::Deterministic::new(seed.iter().rev().copied().collect()))
+            .insecure_random_seed(u128::from_le_bytes(seed[..16].try_into().unwrap_or([0; 16])))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        SandboxState {
-            wasi: builder.build(),
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(memory_bytes),
-        }
+        SandboxState { wasi: builder.build(), table: ResourceTable::new(), limiter: MemoryLimiter::new(memory_bytes) }
     }
 }

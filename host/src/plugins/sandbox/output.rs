@@ -23,20 +23,11 @@ struct Captured {
 impl CapturedOutput {
     /// An empty capture that keeps at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        CapturedOutput {
-            inner: Arc::new(Mutex::new(Captured {
-                capacity,
-                kept: Vec::new(),
-                dropped: 0,
-            })),
-        }
+        CapturedOutput { inner: Arc::new(Mutex::new(Captured { capacity, kept: Vec::new(), dropped: 0 })) }
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut c = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut c = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let room = c.capacity.saturating_sub(c.kept.len());
         let take = room.min(bytes.len());
         c.kept.extend_from_slice(&bytes[..take]);
@@ -45,10 +36,7 @@ impl CapturedOutput {
 
     /// The kept text (lossy UTF-8) and the number of bytes dropped.
     pub fn take(&self) -> (String, u64) {
-        let c = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let c = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         (String::from_utf8_lossy(&c.kept).into_owned(), c.dropped)
     }
 }
@@ -91,11 +79,7 @@ impl Pollable for CapturedOutput {
 }
 
 impl tokio::io::AsyncWrite for CapturedOutput {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }

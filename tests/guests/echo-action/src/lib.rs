@@ -11,11 +11,7 @@ use wasmhook::plugin::types::{Context, PluginError, Property, Value};
 struct EchoAction;
 
 impl Guest for EchoAction {
-    fn run(
-        ctx: Context,
-        inputs: Vec<Property>,
-        secrets: Vec<(String, String)>,
-    ) -> Result<Vec<Property>, PluginError> {
+    fn run(ctx: Context, inputs: Vec<Property>, secrets: Vec<(String, String)>) -> Result<Vec<Property>, PluginError> {
         let name = inputs
             .iter()
             .find(|p| p.name == "name")
@@ -29,18 +25,9 @@ impl Guest for EchoAction {
             })?;
         let secret_names: Vec<&str> = secrets.iter().map(|(k, _)| k.as_str()).collect();
         Ok(vec![
-            Property {
-                name: "greeting".into(),
-                value: Value::String(format!("hello {name}")),
-            },
-            Property {
-                name: "event".into(),
-                value: Value::String(ctx.event_id),
-            },
-            Property {
-                name: "secrets".into(),
-                value: Value::String(secret_names.join(",")),
-            },
+            Property { name: "greeting".into(), value: Value::String(format!("hello {name}")) },
+            Property { name: "event".into(), value: Value::String(ctx.event_id) },
+            Property { name: "secrets".into(), value: Value::String(secret_names.join(",")) },
         ])
     }
 }

@@ -14,17 +14,11 @@ use wasmhook::plugin::types::{Context, PluginError, Property, Value};
 struct Hostile;
 
 fn text(name: &str, value: impl Into<String>) -> Property {
-    Property {
-        name: name.to_string(),
-        value: Value::String(value.into()),
-    }
+    Property { name: name.to_string(), value: Value::String(value.into()) }
 }
 
 fn number(name: &str, value: f64) -> Property {
-    Property {
-        name: name.to_string(),
-        value: Value::Number(value),
-    }
+    Property { name: name.to_string(), value: Value::Number(value) }
 }
 
 // Deliberately unbounded: the host must turn the overflow into a trap.
@@ -84,11 +78,7 @@ impl Guest for Hostile {
         config: Vec<(String, String)>,
         properties: Vec<Property>,
     ) -> Result<Vec<Property>, PluginError> {
-        let mode = config
-            .iter()
-            .find(|(k, _)| k == "mode")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("echo");
+        let mode = config.iter().find(|(k, _)| k == "mode").map(|(_, v)| v.as_str()).unwrap_or("echo");
         match mode {
             "loop" => {
                 let mut n = 0u64;
@@ -118,10 +108,9 @@ impl Guest for Hostile {
                 }
                 Ok(properties)
             }
-            "fail" => Err(PluginError {
-                code: "bad_config".into(),
-                message: "the hostile guest refuses on purpose".into(),
-            }),
+            "fail" => {
+                Err(PluginError { code: "bad_config".into(), message: "the hostile guest refuses on purpose".into() })
+            }
             "probe" => Ok(probe()),
             _ => Ok(properties),
         }

@@ -1,0 +1,62 @@
+//! Enrollment into every enabled workflow of the matched object that the webhook triggers.
+
+use serde_json::{Value as Json, json};
+
+use crate::ids::{new_id, now_ms};
+use crate::store::workflows::EnrollOutcome;
+use crate::store::{Store, StoreError};
+
+/// The enroll stage's answer: the event status, a reason, and one row per workflow.
+pub struct Enrolled {
+    /// `enrolled`, `already_enrolled` or `no_workflow`.
+    pub status: &'static str,
+    /// Why, when nothing new was enrolled.
+    pub reason: Option<String>,
+    /// `{workflow_id, enrollment_id?, outcome}` per workflow.
+    pub rows: Vec<Json>,
+}
+
+/// Enroll `record_id` for `event_id` into the workflows `webhook_id` triggers.
+pub fn enroll(
+    store: &Store,
+    webhook_id: &str,
+    object: &str,
+    record_id: &str,
+    event_id: &str,
+) -> Result<Enrolled, StoreError> {
+    let workflows: Vec<_> = store
+        .list_workflows()?
+        .into_iter()
+        .filter(|w| w.enabled && w.object == object && w.triggers.iter().any(|t| t == webhook_id))
+        .collect();
+    if workflows.is_empty() {
+        return Ok(Enrolled {
+            status: "no_workflow",
+            reason: Some(format!("no enabled {object} workflow is triggered by this webhook")),
+            rows: Vec::new(),
+        });
+    }
+    let mut rows = Vec::with_capacity(workflows.len());
+    let mut any_new = false;
+    for workflow in &workflows {
+        let now = now_ms();
+        match store.enroll(workflow, record_id, event_id, &new_id("enr", now), now)? {
+            EnrollOutcome::Enrolled(id) => {
+                any_new = true;
+                rows.push(json!({"workflow_id": workflow.id, "enrollment_id": id, "outcome": "enrolled"}));
+            }
+            EnrollOutcome::AlreadyEnrolled => {
+                rows.push(json!({"workflow_id": workflow.id, "outcome": "already_enrolled"}));
+            }
+        }
+    }
+    Ok(if any_new {
+        Enrolled { status: "enrolled", reason: None, rows }
+    } else {
+        Enrolled {
+            status: "already_enrolled",
+            reason: Some("the record was enrolled before and these workflows do not re-enroll".into()),
+            rows,
+        }
+    })
+}

@@ -1,0 +1,36 @@
+//! The enrollment property must equal a unique property of exactly one existing record;
+//! otherwise the event is `unmatched`, with the reason.
+
+use crate::store::records::Record;
+use crate::store::webhooks::MatchRule;
+use crate::store::{Store, StoreError};
+use crate::value::{Property, Value};
+
+/// The match stage's answer.
+pub enum Matched {
+    /// The one record.
+    Record(Record),
+    /// Why there is none.
+    Unmatched(String),
+}
+
+/// Look the event's key up in the object's unique index.
+pub fn find_record(store: &Store, rule: &MatchRule, properties: &[Property]) -> Result<Matched, StoreError> {
+    let value = properties.iter().find(|p| p.name == rule.webhook_property).map(|p| &p.value);
+    let key = match value {
+        None => {
+            return Ok(Matched::Unmatched(format!(
+                "the enrollment property `{}` is missing from the event",
+                rule.webhook_property
+            )));
+        }
+        Some(Value::Null) => {
+            return Ok(Matched::Unmatched(format!("the enrollment property `{}` is null", rule.webhook_property)));
+        }
+        Some(v) => v.to_json(),
+    };
+    Ok(match store.find_by_unique(&rule.object, &rule.record_property, &key)? {
+        Some(record) => Matched::Record(record),
+        None => Matched::Unmatched(format!("no {} record has {} = {key}", rule.object, rule.record_property)),
+    })
+}
