@@ -123,3 +123,56 @@ fn custom_objects_hold_records_too() {
     let found = server.admin("GET", "/objects/subscriptions/records?seq=42.0", None);
     assert_eq!(found.body["records"][0]["id"], created.body["id"]);
 }
+
+#[test]
+fn ndjson_import_creates_updates_and_reports_failed_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    server.admin(
+        "POST",
+        "/objects/contacts/properties",
+        Some(json!({"name": "external_id", "type": "string", "unique": true})),
+    );
+    server.admin("POST", "/objects/contacts/properties", Some(json!({"name": "email", "type": "string"})));
+    let existing = server.admin(
+        "POST",
+        "/objects/contacts/records",
+        Some(json!({"properties": {"external_id": "cus_1", "email": "old@example.com"}})),
+    );
+    let ndjson = concat!(
+        "{\"external_id\": \"cus_1\", \"email\": \"ada@example.com\"}\n",
+        "{\"external_id\": \"cus_2\", \"email\": \"grace@example.com\"}\n",
+        "\n",
+        "not json\n",
+        "{\"external_id\": \"cus_3\", \"shoe_size\": 44}\n",
+        "{\"external_id\": \"cus_4\"}\n",
+        "{\"external_id\": \"cus_2\", \"email\": \"grace.h@example.com\"}\n",
+    );
+    let answer = support::request(
+        &server.addr,
+        "POST",
+        "/api/v1/objects/contacts/records/import",
+        Some(&server.token),
+        Some("application/x-ndjson"),
+        ndjson.as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["created"], 2);
+    assert_eq!(answer.body["updated"], 2, "cus_1 existed; cus_2 was created then updated by line 7");
+    assert_eq!(answer.body["failed"], 2);
+    assert_eq!(answer.body["errors"][0]["line"], 4);
+    assert_eq!(answer.body["errors"][1]["line"], 5);
+    assert!(answer.body["errors"][1]["error"].as_str().unwrap().contains("shoe_size"));
+    let ada =
+        server.admin("GET", &format!("/objects/contacts/records/{}", existing.body["id"].as_str().unwrap()), None);
+    assert_eq!(ada.body["properties"]["email"], "ada@example.com");
+    let grace = server.admin("GET", "/objects/contacts/records?external_id=cus_2", None);
+    assert_eq!(grace.body["records"][0]["properties"]["email"], "grace.h@example.com");
+    assert_eq!(
+        server.admin("GET", "/objects/contacts/records?external_id=cus_4", None).body["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

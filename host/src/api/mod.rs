@@ -71,6 +71,11 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
     }
 
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 503: storage is unavailable; nothing was changed.
     pub fn unavailable(message: String) -> Self {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", message)
@@ -127,6 +132,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/objects", get(records::list_objects).post(records::create_object))
         .route("/objects/{object}/properties", get(records::list_properties).post(records::create_property))
         .route("/objects/{object}/records", get(records::find_records).post(records::create_record))
+        .route("/objects/{object}/records/import", post(records::import_records))
         .route(
             "/objects/{object}/records/{id}",
             get(records::show_record).patch(records::update_record).delete(records::delete_record),

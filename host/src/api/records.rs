@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json_, json};
 
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::ids::{new_id, now_ms};
-use crate::store::records::{PropertyDef, Record, RecordError};
+use crate::store::records::{ImportOutcome, PropertyDef, Record, RecordError};
 
 /// Longest object or property name.
 const MAX_NAME: usize = 100;
@@ -276,4 +276,74 @@ pub async fn find_records(
     let store = state.store.clone();
     let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
     Ok(Json(json!({"records": found.iter().map(render_record).collect::<Vec<_>>()})))
+}
+
+/// Most rows one import request may carry (bigger files: several requests).
+const MAX_IMPORT_ROWS: usize = 100_000;
+
+/// How many failed rows an import report lists.
+const MAX_REPORTED_ERRORS: usize = 100;
+
+/// `POST /objects/{object}/records/import`: NDJSON, one object of properties per line.
+/// A line whose unique property names an existing record updates it; others create.
+pub async fn import_records(
+    State(state): State<Arc<AppState>>,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let defs = definitions(&state, object.clone()).await?;
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let mut errors: Vec<Json_> = Vec::new();
+    let mut failed = 0usize;
+    for (index, line) in body.split(|b| *b == b'\n').enumerate() {
+        let line_no = index + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if rows.len() >= MAX_IMPORT_ROWS {
+            return Err(ApiError::invalid("body", format!("at most {MAX_IMPORT_ROWS} rows per request")));
+        }
+        let parsed = serde_json::from_slice::<Map<String, Json_>>(line)
+            .map_err(|e| format!("not a JSON object: {e}"))
+            .and_then(|incoming| {
+                let mut properties = Map::new();
+                checked(&defs, incoming, &mut properties).map_err(|e| e.message().to_string())?;
+                Ok(properties)
+            });
+        match parsed {
+            Ok(properties) => {
+                rows.push(properties);
+                lines.push(line_no);
+            }
+            Err(error) => {
+                failed += 1;
+                if errors.len() < MAX_REPORTED_ERRORS {
+                    errors.push(json!({"line": line_no, "error": error}));
+                }
+            }
+        }
+    }
+    let store = state.store.clone();
+    let unique = unique_names(&defs);
+    let outcomes = blocking(move || {
+        let now = now_ms();
+        Ok(store.import_records(&object, &unique, rows, || new_id("rec", now), now)?)
+    })
+    .await?;
+    let (mut created, mut updated) = (0usize, 0usize);
+    for (outcome, line_no) in outcomes.into_iter().zip(lines) {
+        match outcome {
+            Ok(ImportOutcome::Created(_)) => created += 1,
+            Ok(ImportOutcome::Updated(_)) => updated += 1,
+            Err(error) => {
+                failed += 1;
+                if errors.len() < MAX_REPORTED_ERRORS {
+                    errors.push(json!({"line": line_no, "error": error}));
+                }
+            }
+        }
+    }
+    errors.sort_by_key(|e| e["line"].as_u64());
+    Ok(Json(json!({"created": created, "updated": updated, "failed": failed, "errors": errors})))
 }

@@ -244,4 +244,111 @@ impl Store {
             None => Ok(None),
         }
     }
+
+    /// Create or update many records in one transaction. A row whose first present unique
+    /// property names an existing record updates (merges into) it; others are created.
+    /// Returns one outcome per row, in order.
+    pub fn import_records(
+        &self,
+        object: &str,
+        unique: &[String],
+        rows: Vec<Map<String, Json>>,
+        mut new_id: impl FnMut() -> String,
+        now_ms: i64,
+    ) -> Result<Vec<Result<ImportOutcome, String>>, StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let existing = unique.iter().find_map(|p| {
+                let key = row.get(p).and_then(unique_key)?;
+                tx.query_row(
+                    "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
+                    params![object, p, key],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .transpose()
+            });
+            let existing = existing.transpose()?;
+            // One savepoint per row: a refused row leaves no trace, the others commit together.
+            let sp = tx.savepoint()?;
+            match import_row(&sp, object, unique, row, existing, &mut new_id, now_ms) {
+                Ok(o) => {
+                    sp.commit()?;
+                    outcomes.push(Ok(o));
+                }
+                Err(RecordError::Store(e)) => return Err(e),
+                // Dropping the savepoint rolls the row back.
+                Err(e) => outcomes.push(Err(e.to_string())),
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+}
+
+/// What importing one row did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// A new record with this id.
+    Created(String),
+    /// An existing record, updated.
+    Updated(String),
+}
+
+fn import_row(
+    conn: &rusqlite::Connection,
+    object: &str,
+    unique: &[String],
+    row: Map<String, Json>,
+    existing: Option<String>,
+    new_id: &mut impl FnMut() -> String,
+    now_ms: i64,
+) -> Result<ImportOutcome, RecordError> {
+    let (id, properties, outcome) = match existing {
+        Some(id) => {
+            let json: String =
+                conn.query_row("SELECT properties_json FROM records WHERE id = ?1", [&id], |r| r.get(0))?;
+            let mut properties: Map<String, Json> = serde_json::from_str(&json).map_err(StoreError::from)?;
+            for (k, v) in row {
+                if v.is_null() {
+                    properties.remove(&k);
+                } else {
+                    properties.insert(k, v);
+                }
+            }
+            conn.execute(
+                "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                params![id, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms],
+            )?;
+            conn.execute("DELETE FROM record_unique_values WHERE record_id = ?1", [&id])?;
+            (id.clone(), properties, ImportOutcome::Updated(id))
+        }
+        None => {
+            let id = new_id();
+            let properties: Map<String, Json> = row.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            conn.execute(
+                "INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![id, object, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms],
+            )?;
+            (id.clone(), properties, ImportOutcome::Created(id))
+        }
+    };
+    for property in unique {
+        let Some(key) = properties.get(property).and_then(unique_key) else { continue };
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
+            params![object, property, key, id],
+        )?;
+        if inserted == 0 {
+            let holder: String = conn.query_row(
+                "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
+                params![object, property, key],
+                |r| r.get(0),
+            )?;
+            return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id: holder });
+        }
+    }
+    Ok(outcome)
 }
