@@ -223,13 +223,19 @@ impl Store {
 
     /// Replace the mapping; a webhook waiting for it moves on to `awaiting_match`.
     pub fn set_mapping(&self, id: &str, mapping: &[MappedProperty]) -> Result<Option<Webhook>, StoreError> {
-        let json = serde_json::to_string(mapping)?;
-        let changed = self.conn().execute(
+        self.update_json_column(
+            id,
             "UPDATE webhooks SET mapping_json = ?2,
                  state = CASE state WHEN 'awaiting_mapping' THEN 'awaiting_match' ELSE state END
              WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, json],
-        )?;
+            &serde_json::to_string(mapping)?,
+        )
+    }
+
+    /// Run one named `UPDATE` that sets a JSON column (`?2`) of a live webhook (`?1`), then
+    /// read the webhook back; `None` if there is no such webhook.
+    fn update_json_column(&self, id: &str, sql: &str, json: &str) -> Result<Option<Webhook>, StoreError> {
+        let changed = self.conn().execute(sql, params![id, json])?;
         if changed == 0 {
             return Ok(None);
         }
@@ -238,30 +244,22 @@ impl Store {
 
     /// Replace the transform chain; applies to events processed from now on.
     pub fn set_transforms(&self, id: &str, steps: &[TransformStep]) -> Result<Option<Webhook>, StoreError> {
-        let json = serde_json::to_string(steps)?;
-        let changed = self.conn().execute(
+        self.update_json_column(
+            id,
             "UPDATE webhooks SET transforms_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, json],
-        )?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        self.webhook(id)
+            &serde_json::to_string(steps)?,
+        )
     }
 
     /// Set the match rule; a mapped webhook becomes `ready`.
     pub fn set_match(&self, id: &str, rule: &MatchRule) -> Result<Option<Webhook>, StoreError> {
-        let json = serde_json::to_string(rule)?;
-        let changed = self.conn().execute(
+        self.update_json_column(
+            id,
             "UPDATE webhooks SET match_json = ?2,
                  state = CASE state WHEN 'awaiting_test_event' THEN state ELSE 'ready' END
              WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, json],
-        )?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        self.webhook(id)
+            &serde_json::to_string(rule)?,
+        )
     }
 
     /// Names of the plugins any live webhook's chain uses.
