@@ -317,3 +317,61 @@ fn plugins_are_checked_at_upload_and_in_use_ones_cannot_be_deleted() {
     assert_eq!(s.server.admin("DELETE", "/plugins/strtotime", None).status, 409);
     assert_eq!(s.server.admin("DELETE", "/plugins/greeter", None).status, 204);
 }
+
+#[test]
+fn redeliveries_answer_with_the_original_id_and_enroll_nothing_again() {
+    let s = set_up();
+    let post_with_id = |delivery: Option<&str>, body: &Value| {
+        let bytes = body.to_string();
+        let mut stream = std::net::TcpStream::connect(&s.server.addr).unwrap();
+        let header = delivery.map(|d| format!("webhook-id: {d}\r\n")).unwrap_or_default();
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n{header}Content-Length: {}\r\n\r\n",
+            s.hook,
+            bytes.len()
+        );
+        use std::io::{Read, Write};
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(bytes.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str::<Value>(body).unwrap()
+    };
+    let body = payment("cus_PxQ81", json!(4200), "2024-03-10T09:15:00Z");
+    let first = post_with_id(Some("msg_2dQ9"), &body);
+    assert_eq!(first["status"], "accepted");
+    let again = post_with_id(Some("msg_2dQ9"), &body);
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["event_id"], first["event_id"], "a redelivery is answered with the original id");
+    assert_eq!(settled(&s.server, first["event_id"].as_str().unwrap())["status"], "enrolled");
+    let duplicates = s.server.admin("GET", &format!("/events?webhook={}&status=duplicate", s.webhook_id), None);
+    let duplicates = duplicates.body["events"].as_array().unwrap().clone();
+    assert_eq!(duplicates.len(), 1, "the duplicate is kept and counted");
+    assert!(duplicates[0]["reason"].as_str().unwrap().contains(first["event_id"].as_str().unwrap()));
+    let enrollments = s.server.admin("GET", &format!("/workflows/{}/enrollments", s.workflow_id), None);
+    assert_eq!(enrollments.body["enrollments"].as_array().unwrap().len(), 1);
+
+    // Without a delivery id there is nothing to dedupe on.
+    assert_eq!(post_with_id(None, &body)["status"], "accepted");
+    assert_eq!(post_with_id(None, &body)["status"], "accepted");
+
+    // A body path instead of the header (e.g. a provider's event id).
+    let set = s.server.admin("PUT", &format!("/webhooks/{}/dedup", s.webhook_id), Some(json!({"body_path": "id"})));
+    assert_eq!(set.body["dedup"], json!({"body_path": "id"}));
+    let by_body = post_with_id(Some("ignored-now"), &body);
+    assert_eq!(by_body["status"], "accepted");
+    let by_body_again = post_with_id(Some("other-header"), &body);
+    assert_eq!(by_body_again["status"], "duplicate");
+    assert_eq!(by_body_again["event_id"], by_body["event_id"]);
+    let mut other = body.clone();
+    other["id"] = json!("evt_different");
+    assert_eq!(post_with_id(None, &other)["status"], "accepted");
+
+    let both = s.server.admin(
+        "PUT",
+        &format!("/webhooks/{}/dedup", s.webhook_id),
+        Some(json!({"header": "a", "body_path": "b"})),
+    );
+    assert_eq!(both.status, 400);
+}

@@ -120,6 +120,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/plugins/{name}", put(plugins::upload).delete(plugins::delete))
         .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
         .route("/webhooks/{id}/match", put(webhooks::put_match))
+        .route("/webhooks/{id}/dedup", put(webhooks::put_dedup))
         .route("/workflows", post(workflows::create).get(workflows::list))
         .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))
         .route("/workflows/{id}/enrollments", get(workflows::enrollments))

@@ -17,7 +17,9 @@ use crate::flatten::flatten;
 use crate::ids::{new_id, new_token, now_ms};
 use crate::plugins::World;
 use crate::plugins::builtin;
-use crate::store::webhooks::{CreateWebhookError, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook};
+use crate::store::webhooks::{
+    CreateWebhookError, Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook,
+};
 
 /// Longest webhook name and property label (the product we replace allows 50 characters).
 pub const MAX_LABEL: usize = 255;
@@ -47,6 +49,7 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
             "config": t.config.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Json_>>(),
         })).collect::<Vec<_>>(),
         "match": w.matching,
+        "dedup": w.dedup,
     })
 }
 
@@ -350,5 +353,30 @@ pub async fn put_match(
     })
     .await?
     .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(render(&state, &webhook)))
+}
+
+/// `PUT /webhooks/{id}/dedup {header}` or `{body_path}` or `{}` (no dedup): where the
+/// delivery id of a redelivery comes from.
+pub async fn put_dedup(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let dedup: Dedup = parse_body(&body)?;
+    if dedup.header.is_some() && dedup.body_path.is_some() {
+        return Err(ApiError::invalid("header", "choose a header or a body path, not both"));
+    }
+    if let Some(h) = &dedup.header
+        && axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()
+    {
+        return Err(ApiError::invalid("header", format!("`{h}` is not a valid header name")));
+    }
+    if dedup.body_path.as_ref().is_some_and(|p| p.is_empty() || p.len() > MAX_PATH) {
+        return Err(ApiError::invalid("body_path", format!("body_path must be 1 to {MAX_PATH} bytes")));
+    }
+    let store = state.store.clone();
+    let webhook =
+        blocking(move || Ok(store.set_dedup(&id, &dedup)?)).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(render(&state, &webhook)))
 }

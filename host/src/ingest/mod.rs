@@ -11,6 +11,7 @@ use serde_json::{Value as Json, json};
 
 use crate::api::{ApiError, AppState};
 use crate::ids::{new_id, now_ms};
+use crate::store::webhooks::Dedup;
 
 /// Largest request body accepted (the design's default).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -44,14 +45,17 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
     let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
     let store = state.store.clone();
     let batch = payloads.len() > 1 || bytes.first_non_blank() == Some(b'[');
-    let receipts = tokio::task::spawn_blocking(move || store.ingest(&token, &ids, &payloads, received_at_ms))
-        .await
-        .map_err(|e| ApiError::unavailable(format!("ingest worker failed: {e}")))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "ingest could not store an event");
-            ApiError::unavailable("the event could not be stored; nothing was accepted, retry later".into())
-        })?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
+    let headers = headers.clone();
+    let receipts = tokio::task::spawn_blocking(move || {
+        store.ingest(&token, &ids, &payloads, received_at_ms, |dedup| delivery_ids(dedup, &headers, &payloads, batch))
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("ingest worker failed: {e}")))?
+    .map_err(|e| {
+        tracing::error!(error = %e, "ingest could not store an event");
+        ApiError::unavailable("the event could not be stored; nothing was accepted, retry later".into())
+    })?
+    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
     if receipts.iter().any(|r| r.status == "accepted") {
         state.waker.wake();
     }
@@ -62,6 +66,38 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         json!({"event_id": receipts[0].event_id, "status": receipts[0].status})
     };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// Longest delivery id used for dedup; longer ones are not trusted as ids.
+const MAX_DELIVERY_ID: usize = 512;
+
+/// One optional delivery id per payload, from the webhook's dedup setting: a header (each
+/// element of a batch gets `<id>#<index>`) or a path in each payload.
+fn delivery_ids(dedup: &Dedup, headers: &HeaderMap, payloads: &[Vec<u8>], batch: bool) -> Vec<Option<String>> {
+    let usable = |v: String| (!v.is_empty() && v.len() <= MAX_DELIVERY_ID).then_some(v);
+    if let Some(name) = &dedup.header {
+        let value = headers.get(name.as_str()).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string());
+        return match value.and_then(usable) {
+            Some(v) if batch => (0..payloads.len()).map(|i| Some(format!("{v}#{i}"))).collect(),
+            Some(v) => vec![Some(v)],
+            None => vec![None; payloads.len()],
+        };
+    }
+    if let Some(path) = &dedup.body_path {
+        return payloads
+            .iter()
+            .map(|p| {
+                let json: Json = serde_json::from_slice(p).ok()?;
+                let field = crate::flatten::flatten(&json).into_iter().find(|f| &f.path == path)?;
+                match field.value {
+                    Json::String(s) => usable(s),
+                    Json::Number(n) => usable(n.to_string()),
+                    _ => None,
+                }
+            })
+            .collect();
+    }
+    vec![None; payloads.len()]
 }
 
 trait FirstNonBlank {

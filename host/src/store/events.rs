@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::webhooks::{WebhookState, token_hash};
+use super::webhooks::{Dedup, WebhookState, token_hash};
 use super::{Store, StoreError};
 
 /// A stored event.
@@ -73,33 +73,52 @@ impl Store {
     /// Commit one request's payloads as events, in one transaction. The first payload a
     /// webhook receives while `awaiting_test_event` becomes its test event; payloads for
     /// a webhook still being set up are kept as `not_ready`. `None`: unknown or deleted token.
+    ///
+    /// `delivery_ids` turns the webhook's dedup setting into one optional delivery id per
+    /// payload; a payload whose id was seen before is kept as `duplicate` and answered with
+    /// the original event's id.
     pub fn ingest(
         &self,
         token: &str,
         ids: &[String],
         payloads: &[Vec<u8>],
         received_at_ms: i64,
+        delivery_ids: impl FnOnce(&Dedup) -> Vec<Option<String>>,
     ) -> Result<Option<Vec<Receipt>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let webhook: Option<(String, String)> = tx
+        let webhook: Option<(String, String, String)> = tx
             .query_row(
-                "SELECT id, state FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL",
+                "SELECT id, state, dedup_json FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL",
                 [token_hash(token)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((webhook_id, state)) = webhook else {
+        let Some((webhook_id, state, dedup)) = webhook else {
             return Ok(None);
         };
+        let keys = delivery_ids(&serde_json::from_str(&dedup)?);
         let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
         let mut receipts = Vec::with_capacity(payloads.len());
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for (id, payload) in ids.iter().zip(payloads) {
+            let mut original = tx.prepare_cached(
+                "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
+            )?;
+            for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
+                let key = keys.get(index).cloned().flatten();
+                if let Some(key) = &key {
+                    let seen: Option<String> = original.query_row(params![webhook_id, key], |r| r.get(0)).optional()?;
+                    if let Some(first) = seen {
+                        let reason = format!("duplicate of {first} (delivery id {key:?})");
+                        insert.execute(params![id, webhook_id, received_at_ms, "duplicate", reason, payload, key])?;
+                        receipts.push(Receipt { event_id: first, status: "duplicate" });
+                        continue;
+                    }
+                }
                 let (status, reason) = if capture_test_event {
                     tx.execute(
                         "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping' WHERE id = ?1",
@@ -114,7 +133,7 @@ impl Store {
                         if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { &state };
                     ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
                 };
-                insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload])?;
+                insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key])?;
                 receipts.push(Receipt { event_id: id.clone(), status });
             }
         }

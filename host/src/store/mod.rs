@@ -112,6 +112,11 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL,
         uploaded_at_ms INTEGER NOT NULL
     ) STRICT;",
+    "ALTER TABLE events ADD COLUMN delivery_id TEXT;
+    -- One original per delivery id and webhook; redeliveries are kept as `duplicate` rows.
+    CREATE UNIQUE INDEX events_by_delivery ON events(webhook_id, delivery_id)
+        WHERE delivery_id IS NOT NULL AND status != 'duplicate';
+    ALTER TABLE webhooks ADD COLUMN dedup_json TEXT NOT NULL DEFAULT '{\"header\":\"webhook-id\"}';",
 ];
 
 /// Storage failures.

@@ -7,6 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
 
+/// The delivery-id header used unless a webhook says otherwise (Standard Webhooks).
+pub const DEFAULT_DEDUP_HEADER: &str = "webhook-id";
+
 /// How many live webhooks an installation may have (the product we replace allows 100).
 pub const MAX_WEBHOOKS: i64 = 100;
 
@@ -80,6 +83,17 @@ pub struct MatchRule {
     pub record_property: String,
 }
 
+/// Where a delivery's id comes from, so a redelivery is recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Dedup {
+    /// A request header (case-insensitive), e.g. `webhook-id` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// A flattened path in the payload, e.g. `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_path: Option<String>,
+}
+
 /// A stored webhook.
 #[derive(Debug, Clone)]
 pub struct Webhook {
@@ -101,6 +115,8 @@ pub struct Webhook {
     pub transforms: Vec<TransformStep>,
     /// The match rule, once chosen.
     pub matching: Option<MatchRule>,
+    /// Where delivery ids come from (neither field set: no dedup).
+    pub dedup: Dedup,
 }
 
 /// Token lookups go through its hash, so the index compares hashes, not the secret.
@@ -109,10 +125,10 @@ pub(crate) fn token_hash(token: &str) -> Vec<u8> {
 }
 
 const SELECT_WEBHOOK: &str = "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json,
-     transforms_json, match_json FROM webhooks WHERE deleted_at_ms IS NULL";
+     transforms_json, match_json, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL";
 
 /// A webhook row with its JSON columns still as text.
-type WebhookRow = (Webhook, String, String, Option<String>);
+type WebhookRow = (Webhook, String, String, Option<String>, String);
 
 fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
     let state: String = row.get(3)?;
@@ -127,14 +143,17 @@ fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
             mapping: Vec::new(),
             transforms: Vec::new(),
             matching: None,
+            dedup: Dedup::default(),
         },
         row.get(6)?,
         row.get(7)?,
         row.get(8)?,
+        row.get(9)?,
     ))
 }
 
-fn with_mapping((mut webhook, mapping, transforms, matching): WebhookRow) -> Result<Webhook, StoreError> {
+fn with_mapping((mut webhook, mapping, transforms, matching, dedup): WebhookRow) -> Result<Webhook, StoreError> {
+    webhook.dedup = serde_json::from_str(&dedup)?;
     webhook.mapping = serde_json::from_str(&mapping)?;
     webhook.transforms = serde_json::from_str(&transforms)?;
     webhook.matching = matching.as_deref().map(serde_json::from_str).transpose()?;
@@ -185,6 +204,7 @@ impl Store {
             mapping: Vec::new(),
             transforms: Vec::new(),
             matching: None,
+            dedup: Dedup { header: Some(DEFAULT_DEDUP_HEADER.into()), body_path: None },
         })
     }
 
@@ -259,6 +279,15 @@ impl Store {
                  state = CASE state WHEN 'awaiting_test_event' THEN state ELSE 'ready' END
              WHERE id = ?1 AND deleted_at_ms IS NULL",
             &serde_json::to_string(rule)?,
+        )
+    }
+
+    /// Set where delivery ids come from.
+    pub fn set_dedup(&self, id: &str, dedup: &Dedup) -> Result<Option<Webhook>, StoreError> {
+        self.update_json_column(
+            id,
+            "UPDATE webhooks SET dedup_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+            &serde_json::to_string(dedup)?,
         )
     }
 
