@@ -38,6 +38,8 @@ pub struct AppState {
     pub engine: Arc<crate::plugins::PluginEngine>,
     /// Wakes the pipeline worker after a commit.
     pub waker: crate::pipeline::worker::Waker,
+    /// Group-commits ingest requests.
+    pub writer: crate::ingest::writer::Writer,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -47,12 +49,13 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     field: Option<String>,
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
     /// Build an error answer.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
     }
 
     /// Name the request field (or header) at fault.
@@ -69,6 +72,12 @@ impl ApiError {
     /// 404 `not_found`.
     pub fn not_found(what: &str) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+
+    /// Ask the client to retry after this many seconds (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The human-readable message.
@@ -96,7 +105,11 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             error["field"] = json!(field);
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -44,7 +44,8 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
-        let state = Arc::new(AppState { admin_token, store, public_url, engine, waker });
+        let writer = crate::ingest::writer::Writer::spawn(store.clone())?;
+        let state = Arc::new(AppState { admin_token, store, public_url, engine, waker, writer });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");
         axum::serve(listener, app(state))

@@ -1,7 +1,11 @@
 //! `POST /hooks/{token}`: the only public route. It checks the content type, size and JSON
 //! shape, commits the payloads, and answers 202; everything else happens off this path.
+//!
+//! - [`writer`]: group commit of many requests per transaction.
 
 use std::sync::Arc;
+
+pub mod writer;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -11,7 +15,9 @@ use serde_json::{Value as Json, json};
 
 use crate::api::{ApiError, AppState};
 use crate::ids::{new_id, now_ms};
+use crate::store::events::IngestJob;
 use crate::store::webhooks::Dedup;
+use writer::WriteError;
 
 /// Largest request body accepted (the design's default).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -43,19 +49,29 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
     let payloads = split_payloads(&bytes)?;
     let received_at_ms = now_ms();
     let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
-    let store = state.store.clone();
     let batch = payloads.len() > 1 || bytes.first_non_blank() == Some(b'[');
-    let headers = headers.clone();
-    let receipts = tokio::task::spawn_blocking(move || {
-        store.ingest(&token, &ids, &payloads, received_at_ms, |dedup| delivery_ids(dedup, &headers, &payloads, batch))
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(format!("ingest worker failed: {e}")))?
-    .map_err(|e| {
-        tracing::error!(error = %e, "ingest could not store an event");
-        ApiError::unavailable("the event could not be stored; nothing was accepted, retry later".into())
-    })?
-    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
+    let job = IngestJob {
+        token,
+        ids,
+        payloads,
+        received_at_ms,
+        delivery_ids: Box::new(move |dedup, payloads| delivery_ids(dedup, &headers, payloads, batch)),
+    };
+    let receipts = state
+        .writer
+        .submit(job)
+        .await
+        .map_err(|e| {
+            if let WriteError::Storage(reason) = &e {
+                tracing::error!(%reason, "ingest could not store an event");
+            }
+            let mut error = ApiError::unavailable(format!("{e}; nothing was accepted"));
+            if matches!(e, WriteError::Overloaded) {
+                error = error.with_retry_after(1);
+            }
+            error
+        })?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
     if receipts.iter().any(|r| r.status == "accepted") {
         state.waker.wake();
     }

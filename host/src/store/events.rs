@@ -70,75 +70,18 @@ pub struct EventFilter {
 }
 
 impl Store {
-    /// Commit one request's payloads as events, in one transaction. The first payload a
-    /// webhook receives while `awaiting_test_event` becomes its test event; payloads for
-    /// a webhook still being set up are kept as `not_ready`. `None`: unknown or deleted token.
-    ///
-    /// `delivery_ids` turns the webhook's dedup setting into one optional delivery id per
-    /// payload; a payload whose id was seen before is kept as `duplicate` and answered with
-    /// the original event's id.
-    pub fn ingest(
-        &self,
-        token: &str,
-        ids: &[String],
-        payloads: &[Vec<u8>],
-        received_at_ms: i64,
-        delivery_ids: impl FnOnce(&Dedup) -> Vec<Option<String>>,
-    ) -> Result<Option<Vec<Receipt>>, StoreError> {
+    /// Commit many requests' payloads as events in one transaction: one fsync for all of
+    /// them (group commit). The first payload a webhook receives while
+    /// `awaiting_test_event` becomes its test event; payloads for a webhook still being set
+    /// up are kept as `not_ready`; a payload whose delivery id was seen before is kept as
+    /// `duplicate` and answered with the original event's id. Per request: `None` means an
+    /// unknown or deleted token.
+    pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let webhook: Option<(String, String, String)> = tx
-            .query_row(
-                "SELECT id, state, dedup_json FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL",
-                [token_hash(token)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((webhook_id, state, dedup)) = webhook else {
-            return Ok(None);
-        };
-        let keys = delivery_ids(&serde_json::from_str(&dedup)?);
-        let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
-        let mut receipts = Vec::with_capacity(payloads.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut original = tx.prepare_cached(
-                "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
-            )?;
-            for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
-                let key = keys.get(index).cloned().flatten();
-                if let Some(key) = &key {
-                    let seen: Option<String> = original.query_row(params![webhook_id, key], |r| r.get(0)).optional()?;
-                    if let Some(first) = seen {
-                        let reason = format!("duplicate of {first} (delivery id {key:?})");
-                        insert.execute(params![id, webhook_id, received_at_ms, "duplicate", reason, payload, key])?;
-                        receipts.push(Receipt { event_id: first, status: "duplicate" });
-                        continue;
-                    }
-                }
-                let (status, reason) = if capture_test_event {
-                    tx.execute(
-                        "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping' WHERE id = ?1",
-                        params![webhook_id, id],
-                    )?;
-                    capture_test_event = false;
-                    ("test_event", Some("captured as the webhook's test event".to_string()))
-                } else if state == WebhookState::Ready.as_str() {
-                    ("accepted", None)
-                } else {
-                    let now =
-                        if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { &state };
-                    ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
-                };
-                insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key])?;
-                receipts.push(Receipt { event_id: id.clone(), status });
-            }
-        }
+        let answers = jobs.into_iter().map(|job| ingest_one(&tx, job)).collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
-        Ok(Some(receipts))
+        Ok(answers)
     }
 
     /// The oldest events waiting for the pipeline.
@@ -210,4 +153,72 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         detail: row.get(7)?,
         matched_record_id: row.get(8)?,
     })
+}
+
+/// One request's payloads, as the ingest handler hands them to the writer.
+pub struct IngestJob {
+    /// The token from the URL.
+    pub token: String,
+    /// One new event id per payload.
+    pub ids: Vec<String>,
+    /// The payloads (one element of a batch each).
+    pub payloads: Vec<Vec<u8>>,
+    /// When the request arrived, unix ms.
+    pub received_at_ms: i64,
+    /// Turns the webhook's dedup setting into one optional delivery id per payload.
+    pub delivery_ids: DeliveryIds,
+}
+
+/// Computes one optional delivery id per payload from the webhook's dedup setting.
+pub type DeliveryIds = Box<dyn FnOnce(&Dedup, &[Vec<u8>]) -> Vec<Option<String>> + Send>;
+
+fn ingest_one(tx: &rusqlite::Transaction<'_>, job: IngestJob) -> Result<Option<Vec<Receipt>>, StoreError> {
+    let IngestJob { token, ids, payloads, received_at_ms, delivery_ids } = job;
+    let webhook: Option<(String, String, String)> = tx
+        .prepare_cached("SELECT id, state, dedup_json FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL")?
+        .query_row([token_hash(&token)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((webhook_id, state, dedup)) = webhook else {
+        return Ok(None);
+    };
+    let keys = delivery_ids(&serde_json::from_str(&dedup)?, &payloads);
+    let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
+    let mut receipts = Vec::with_capacity(payloads.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut original = tx.prepare_cached(
+            "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
+        )?;
+        for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
+            let key = keys.get(index).cloned().flatten();
+            if let Some(key) = &key {
+                let seen: Option<String> = original.query_row(params![webhook_id, key], |r| r.get(0)).optional()?;
+                if let Some(first) = seen {
+                    let reason = format!("duplicate of {first} (delivery id {key:?})");
+                    insert.execute(params![id, webhook_id, received_at_ms, "duplicate", reason, payload, key])?;
+                    receipts.push(Receipt { event_id: first, status: "duplicate" });
+                    continue;
+                }
+            }
+            let (status, reason) = if capture_test_event {
+                tx.execute(
+                    "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping' WHERE id = ?1",
+                    params![webhook_id, id],
+                )?;
+                capture_test_event = false;
+                ("test_event", Some("captured as the webhook's test event".to_string()))
+            } else if state == WebhookState::Ready.as_str() {
+                ("accepted", None)
+            } else {
+                let now = if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { &state };
+                ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
+            };
+            insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key])?;
+            receipts.push(Receipt { event_id: id.clone(), status });
+        }
+    }
+    Ok(Some(receipts))
 }
