@@ -311,6 +311,15 @@ fn plugins_are_checked_at_upload_and_in_use_ones_cannot_be_deleted() {
     assert_eq!(event["transforms"][0]["outcome"], "timeout");
     assert_eq!(event["transforms"][0]["sha256"], hostile.body["sha256"]);
 
+    // Replacing the plugin applies to the events processed afterwards.
+    let normalize = std::fs::read(concat!(env!("WASMHOOK_GUEST_DIR"), "/normalize.wasm")).unwrap();
+    let replaced = upload("tricky", &normalize);
+    assert_ne!(replaced.body["sha256"], hostile.body["sha256"]);
+    let sent = s.server.post_hook(&s.hook, &payment("cus_PxQ81", json!(2), "2024-03-10"));
+    let event = settled(&s.server, sent.body["event_id"].as_str().unwrap());
+    assert_eq!(event["transforms"][0]["sha256"], replaced.body["sha256"]);
+    assert_eq!(event["transforms"][0]["outcome"], "guest_error", "normalize refuses the op `loop`: {event:#}");
+
     let in_use = s.server.admin("DELETE", "/plugins/tricky", None);
     assert_eq!(in_use.status, 409);
     assert_eq!(in_use.body["error"]["code"], "in_use");

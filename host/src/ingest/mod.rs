@@ -46,7 +46,7 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
-    let payloads = split_payloads(&bytes)?;
+    let (payloads, parsed): (Vec<Vec<u8>>, Vec<Json>) = split_payloads(&bytes)?.into_iter().unzip();
     let received_at_ms = now_ms();
     let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
     let batch = payloads.len() > 1 || bytes.first_non_blank() == Some(b'[');
@@ -55,7 +55,8 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         ids,
         payloads,
         received_at_ms,
-        delivery_ids: Box::new(move |dedup, payloads| delivery_ids(dedup, &headers, payloads, batch)),
+        // Parsed once here; the writer only looks a path up if the webhook dedups by body.
+        delivery_ids: Box::new(move |dedup, _| delivery_ids(dedup, &headers, &parsed, batch)),
     };
     let receipts = state
         .writer
@@ -89,7 +90,7 @@ const MAX_DELIVERY_ID: usize = 512;
 
 /// One optional delivery id per payload, from the webhook's dedup setting: a header (each
 /// element of a batch gets `<id>#<index>`) or a path in each payload.
-fn delivery_ids(dedup: &Dedup, headers: &HeaderMap, payloads: &[Vec<u8>], batch: bool) -> Vec<Option<String>> {
+fn delivery_ids(dedup: &Dedup, headers: &HeaderMap, payloads: &[Json], batch: bool) -> Vec<Option<String>> {
     let usable = |v: String| (!v.is_empty() && v.len() <= MAX_DELIVERY_ID).then_some(v);
     if let Some(name) = &dedup.header {
         let value = headers.get(name.as_str()).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string());
@@ -102,9 +103,8 @@ fn delivery_ids(dedup: &Dedup, headers: &HeaderMap, payloads: &[Vec<u8>], batch:
     if let Some(path) = &dedup.body_path {
         return payloads
             .iter()
-            .map(|p| {
-                let json: Json = serde_json::from_slice(p).ok()?;
-                let field = crate::flatten::flatten(&json).into_iter().find(|f| &f.path == path)?;
+            .map(|json| {
+                let field = crate::flatten::flatten(json).into_iter().find(|f| &f.path == path)?;
                 match field.value {
                     Json::String(s) => usable(s),
                     Json::Number(n) => usable(n.to_string()),
@@ -165,8 +165,8 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Parse the body and split it into one payload per event.
-fn split_payloads(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
+/// Parse the body and split it into one payload per event, each with its parsed form.
+fn split_payloads(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Json)>, ApiError> {
     let json: Json = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -178,7 +178,7 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable_payload", message).with_field(&field)
     };
     match json {
-        Json::Object(_) => Ok(vec![bytes.to_vec()]),
+        object @ Json::Object(_) => Ok(vec![(bytes.to_vec(), object)]),
         Json::Array(items) => {
             if items.is_empty() {
                 return Err(shape_error("$".into(), "an empty array holds no events".into()));
@@ -187,15 +187,15 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
                 return Err(shape_error("$".into(), format!("a batch holds at most {MAX_BATCH} events")));
             }
             items
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Json::Object(_) => {
-                        serde_json::to_vec(item).map_err(|e| shape_error(format!("$[{i}]"), e.to_string()))
-                    }
+                    Json::Object(_) => serde_json::to_vec(&item)
+                        .map(|bytes| (bytes, item))
+                        .map_err(|e| shape_error(format!("$[{i}]"), e.to_string())),
                     other => Err(shape_error(
                         format!("$[{i}]"),
-                        format!("batch element {i} is {}, not an object", kind(other)),
+                        format!("batch element {i} is {}, not an object", kind(&other)),
                     )),
                 })
                 .collect()

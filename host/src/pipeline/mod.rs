@@ -29,6 +29,8 @@ pub struct Pipeline<'a> {
     pub store: &'a Store,
     /// The plugin engine.
     pub engine: &'a PluginEngine,
+    /// Plugins already loaded, by name.
+    pub plugins: &'a transform::PluginCache,
 }
 
 /// Per-stage record kept on the event.

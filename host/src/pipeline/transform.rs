@@ -1,10 +1,13 @@
 //! The webhook's transform chain: each step's output feeds the next and is kept on the
 //! event with the sha256 of the plugin that produced it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value as Json, json};
 
 use super::Pipeline;
-use crate::plugins::{CallContext, Limits, World, builtin};
+use crate::plugins::{CallContext, Limits, LoadedPlugin, World, builtin};
 use crate::store::webhooks::TransformStep;
 use crate::value::{Property, properties_to_json};
 
@@ -61,15 +64,48 @@ pub fn run_chain(
     ChainResult { result: Ok(properties), steps: records }
 }
 
-fn load(pipeline: &Pipeline<'_>, name: &str) -> Result<std::sync::Arc<crate::plugins::LoadedPlugin>, String> {
-    let limits = Limits::default();
-    let bytes: std::borrow::Cow<'_, [u8]> = match builtin::find(name) {
-        Some(b) => b.bytes.into(),
-        None => match pipeline.store.plugin_bytes(name) {
-            Ok(Some((_, bytes))) => bytes.into(),
-            Ok(None) => return Err(format!("plugin `{name}` does not exist")),
-            Err(e) => return Err(format!("plugin `{name}` could not be read: {e}")),
-        },
-    };
-    pipeline.engine.load(&bytes, World::Transform, &limits).map_err(|e| format!("plugin `{name}` cannot load: {e}"))
+fn load(pipeline: &Pipeline<'_>, name: &str) -> Result<Arc<LoadedPlugin>, String> {
+    pipeline.plugins.get(pipeline, name)
+}
+
+/// Loaded plugins by name, so an event does not re-read and re-hash a component: a
+/// built-in is loaded once; an upload is reloaded only when its stored sha256 changes
+/// (a replaced plugin applies to the events processed after the upload).
+#[derive(Default)]
+pub struct PluginCache {
+    loaded: Mutex<HashMap<String, (String, Arc<LoadedPlugin>)>>,
+}
+
+impl PluginCache {
+    fn get(&self, pipeline: &Pipeline<'_>, name: &str) -> Result<Arc<LoadedPlugin>, String> {
+        let current_sha = match builtin::find(name) {
+            Some(_) => None,
+            None => match pipeline.store.plugin_sha256(name) {
+                Ok(Some(sha)) => Some(sha),
+                Ok(None) => return Err(format!("plugin `{name}` does not exist")),
+                Err(e) => return Err(format!("plugin `{name}` could not be read: {e}")),
+            },
+        };
+        let mut loaded = self.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((sha, plugin)) = loaded.get(name)
+            && current_sha.as_ref().is_none_or(|current| current == sha)
+        {
+            return Ok(plugin.clone());
+        }
+        let limits = Limits::default();
+        let bytes: std::borrow::Cow<'_, [u8]> = match builtin::find(name) {
+            Some(b) => b.bytes.into(),
+            None => match pipeline.store.plugin_bytes(name) {
+                Ok(Some((_, bytes))) => bytes.into(),
+                Ok(None) => return Err(format!("plugin `{name}` does not exist")),
+                Err(e) => return Err(format!("plugin `{name}` could not be read: {e}")),
+            },
+        };
+        let plugin = pipeline
+            .engine
+            .load(&bytes, World::Transform, &limits)
+            .map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
+        loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
+        Ok(plugin)
+    }
 }

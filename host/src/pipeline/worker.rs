@@ -34,7 +34,8 @@ pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>) -> std::io::Result<Wa
 }
 
 fn run(store: &Store, engine: &PluginEngine, wake: &Receiver<()>) {
-    let pipeline = Pipeline { store, engine };
+    let plugins = super::transform::PluginCache::default();
+    let pipeline = Pipeline { store, engine, plugins: &plugins };
     loop {
         let batch = match store.next_accepted(BATCH) {
             Ok(batch) => batch,

@@ -55,6 +55,11 @@ impl Store {
             .optional()?)
     }
 
+    /// The sha256 of an uploaded plugin's current bytes.
+    pub fn plugin_sha256(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn().query_row("SELECT sha256 FROM plugins WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    }
+
     /// Delete an uploaded plugin.
     pub fn delete_plugin(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("DELETE FROM plugins WHERE name = ?1", [name])? == 1)
