@@ -37,8 +37,8 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
     let store = Arc::new(store);
     let engine = Arc::new(engine);
     // Also drains events a previous run accepted but did not finish.
-    let waker =
-        crate::pipeline::worker::spawn(store.clone(), engine.clone()).context("starting the pipeline worker")?;
+    let worker_store = Arc::new(Store::open_for_worker(data_dir).context("opening the worker's connection")?);
+    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone()).context("starting the pipeline worker")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;

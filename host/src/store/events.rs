@@ -1,7 +1,7 @@
 //! Received deliveries: every payload becomes an event with a visible status, committed
 //! before the sender hears 202.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::webhooks::{Dedup, WebhookState, token_hash};
 use super::{Store, StoreError};
@@ -78,7 +78,7 @@ impl Store {
     /// unknown or deleted token.
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let answers = jobs.into_iter().map(|job| ingest_one(&tx, job)).collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         Ok(answers)

@@ -16,7 +16,7 @@ pub mod workflows;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// The database file's name inside the data dir.
 pub const DB_FILE: &str = "wasmhook.db";
@@ -139,7 +139,9 @@ pub enum StoreError {
 }
 
 /// An open store. One connection behind a mutex: SQLite serialises writers anyway, and
-/// callers run on blocking threads, never on the async runtime's.
+/// callers run on blocking threads, never on the async runtime's. Write transactions
+/// begin `IMMEDIATE`, so with a second connection (the worker's) a writer waits for the
+/// lock (busy timeout) instead of failing on a stale read snapshot.
 pub struct Store {
     conn: Mutex<Connection>,
 }
@@ -159,6 +161,23 @@ impl Store {
         Ok(Store { conn: Mutex::new(conn) })
     }
 
+    /// A second connection to the same file for the pipeline worker, committing with
+    /// `synchronous=NORMAL`: atomic and crash-safe, but not fsync'd per commit.
+    ///
+    /// Why that is enough: everything the worker writes (statuses, details, enrollments)
+    /// is derived from events that ingest committed with a full fsync. If power fails
+    /// before a worker commit reaches the disk, the event is simply `accepted` again and
+    /// is reprocessed at start, and enrollment is idempotent per (workflow, event,
+    /// record). WAL frames are appended in order, so the next fsync'd ingest commit also
+    /// makes every earlier worker commit durable.
+    pub fn open_for_worker(data_dir: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
     /// The schema version now in the file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self.conn().pragma_query_value(None, "user_version", |row| row.get(0))?)
@@ -173,7 +192,7 @@ impl Store {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;

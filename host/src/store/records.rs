@@ -2,7 +2,7 @@
 //! properties, and records. Unique property values live in their own indexed table, so
 //! the store enforces uniqueness and a match is one lookup.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value as Json};
 
 use super::{Store, StoreError};
@@ -112,7 +112,7 @@ impl Store {
     /// Define a property on an object.
     pub fn create_property(&self, object: &str, def: &PropertyDef) -> Result<(), RecordError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if !Self::object_exists(&tx, object)? {
             return Err(RecordError::NoObject(object.to_string()));
         }
@@ -167,7 +167,7 @@ impl Store {
     /// `unique` names the object's unique properties.
     pub fn put_record(&self, record: &Record, unique: &[String], insert: bool) -> Result<(), RecordError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let json = serde_json::to_string(&record.properties).map_err(StoreError::from)?;
         if insert {
             tx.execute(
@@ -257,7 +257,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<Result<ImportOutcome, String>>, StoreError> {
         let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in rows {
             let existing = unique.iter().find_map(|p| {

@@ -1,7 +1,7 @@
 //! Webhook events: at most [`MAX_WEBHOOKS`], each with a secret token, a wizard state, the
 //! captured test event and the mapping.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -181,7 +181,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Webhook, CreateWebhookError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(StoreError::from)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let live: i64 = tx
             .query_row("SELECT COUNT(*) FROM webhooks WHERE deleted_at_ms IS NULL", [], |r| r.get(0))
             .map_err(StoreError::from)?;

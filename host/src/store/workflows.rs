@@ -1,6 +1,6 @@
 //! Workflows (triggered by webhooks) and their enrollments.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError};
 
@@ -120,7 +120,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<EnrollOutcome, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let same_event: Option<String> = tx
             .query_row(
                 "SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3",
