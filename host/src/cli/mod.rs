@@ -1,5 +1,6 @@
 //! Command-line verbs. Each verb lives in its own module; this one only dispatches.
 
+mod baseline;
 mod bench;
 mod plugin_run;
 mod serve;
@@ -38,6 +39,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Serve a bare axum handler (content type + JSON parse, no storage): the reference
+    /// that `bench/ingest.sh` measures durable ingest against.
+    Baseline {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+    },
     /// Measure plugin call cost (pooled vs on-demand instances vs native) and print a table.
     Bench {
         /// Calls per measured variant.
@@ -73,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Baseline { listen } => baseline::serve_baseline(&listen).map(|()| ExitCode::SUCCESS),
         Command::Bench { iterations } => {
             print!("{}", bench::run(iterations)?);
             Ok(ExitCode::SUCCESS)
