@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::{ApiError, AppState, blocking, rfc3339};
 use crate::ids::now_ms;
 use crate::plugins::builtin::{self, BUILTINS};
-use crate::plugins::{Limits, LoadError, World};
+use crate::plugins::{Limits, LoadError};
 use crate::store::plugins::UploadedPlugin;
 
 /// Largest request body accepted on admin routes (a component up to the engine's limit).
@@ -70,11 +70,7 @@ pub async fn upload(
     let uploaded = blocking(move || {
         // Compile now so a broken or wrong-world component is refused here, not at event time.
         let limits = Limits::default();
-        let loaded = match engine.load(&bytes, World::Transform, &limits) {
-            Ok(loaded) => loaded,
-            Err(LoadError::WrongWorld(_)) => engine.load(&bytes, World::Action, &limits).map_err(refused)?,
-            Err(e) => return Err(refused(e)),
-        };
+        let loaded = engine.load_any(&bytes, &limits).map_err(refused)?;
         let plugin = UploadedPlugin {
             name,
             world: loaded.world.name().to_string(),

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::api::auth::{AdminToken, TokenSource};
 use crate::api::{AppState, app};
-use crate::plugins::{Limits, PluginEngine, World, builtin::BUILTINS};
+use crate::plugins::{Limits, PluginEngine, builtin::BUILTINS};
 use crate::store::Store;
 
 /// Run the server on `listen` with its data under `data_dir`.
@@ -30,9 +30,7 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
     // Compile the built-ins at start so a broken build fails now, not on the first event.
     let engine = PluginEngine::new()?;
     for b in BUILTINS {
-        engine
-            .load(b.bytes, World::Transform, &Limits::default())
-            .with_context(|| format!("built-in plugin {}", b.name))?;
+        engine.load(b.bytes, b.world, &Limits::default()).with_context(|| format!("built-in plugin {}", b.name))?;
     }
     let store = Arc::new(store);
     let engine = Arc::new(engine);

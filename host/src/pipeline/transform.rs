@@ -30,7 +30,7 @@ pub fn run_chain(
     let mut records = Vec::with_capacity(steps.len());
     for (index, step) in steps.iter().enumerate() {
         let fail = |why: String| format!("step {} ({}): {why}", index + 1, step.plugin);
-        let loaded = match load(pipeline, &step.plugin) {
+        let loaded = match pipeline.plugins.get(pipeline, &step.plugin) {
             Ok(loaded) => loaded,
             Err(why) => {
                 records.push(json!({"plugin": step.plugin, "error": why}));
@@ -62,10 +62,6 @@ pub fn run_chain(
         }
     }
     ChainResult { result: Ok(properties), steps: records }
-}
-
-fn load(pipeline: &Pipeline<'_>, name: &str) -> Result<Arc<LoadedPlugin>, String> {
-    pipeline.plugins.get(pipeline, name)
 }
 
 /// Loaded plugins by name, so an event does not re-read and re-hash a component: a

@@ -163,23 +163,35 @@ impl PluginEngine {
 
     /// Compile (or fetch from cache) a component and check it implements `expected`.
     pub fn load(&self, bytes: &[u8], expected: World, limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
+        self.load_as(bytes, Some(expected), limits)
+    }
+
+    /// Compile (or fetch from cache) a component of either world, whichever it exports:
+    /// one compilation, for uploads that say nothing about their world.
+    pub fn load_any(&self, bytes: &[u8], limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
+        self.load_as(bytes, None, limits)
+    }
+
+    fn load_as(&self, bytes: &[u8], expected: Option<World>, limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
         if bytes.len() > limits.component_bytes {
             return Err(LoadError::TooLarge { size: bytes.len(), limit: limits.component_bytes });
         }
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let key = format!("{sha256}/{}", expected.name());
-        if let Some(hit) = self.lock_cache().get(&key) {
-            return Ok(hit.clone());
+        let key = |world: World| format!("{sha256}/{}", world.name());
+        let candidates = expected.map_or(vec![World::Transform, World::Action], |w| vec![w]);
+        if let Some(hit) = candidates.iter().find_map(|w| self.lock_cache().get(&key(*w)).cloned()) {
+            return Ok(hit);
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         let exports: Vec<String> =
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        if !exports.iter().any(|e| e == expected.export()) {
-            return Err(LoadError::WrongWorld(wrong_world_message(expected, &exports)));
-        }
+        let world = match candidates.iter().find(|w| exports.iter().any(|e| e == w.export())) {
+            Some(world) => *world,
+            None => return Err(LoadError::WrongWorld(wrong_world_message(expected, &exports))),
+        };
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| LoadError::UnsatisfiedImport(format!("{e:#}")))?;
-        let pre = match expected {
+        let pre = match world {
             World::Transform => Pre::Transform(
                 transform::TransformPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?,
             ),
@@ -187,8 +199,8 @@ impl PluginEngine {
                 Pre::Action(action::ActionPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?)
             }
         };
-        let loaded = Arc::new(LoadedPlugin { sha256, size: bytes.len(), world: expected, pre });
-        self.lock_cache().insert(key, loaded.clone());
+        let loaded = Arc::new(LoadedPlugin { sha256: sha256.clone(), size: bytes.len(), world, pre });
+        self.lock_cache().insert(key(world), loaded.clone());
         Ok(loaded)
     }
 
@@ -270,7 +282,15 @@ fn deadline_ticks(timeout: Duration) -> u64 {
     u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
 }
 
-fn wrong_world_message(expected: World, exports: &[String]) -> String {
+fn wrong_world_message(expected: Option<World>, exports: &[String]) -> String {
+    let Some(expected) = expected else {
+        return format!(
+            "component is not a wasmhook plugin: it must export `{}` or `{}`, but exports [{}]",
+            World::Transform.export(),
+            World::Action.export(),
+            exports.join(", ")
+        );
+    };
     let other = match expected {
         World::Transform => World::Action,
         World::Action => World::Transform,
