@@ -384,3 +384,48 @@ fn redeliveries_answer_with_the_original_id_and_enroll_nothing_again() {
     );
     assert_eq!(both.status, 400);
 }
+
+#[test]
+fn a_batch_of_events_for_few_records_enrolls_each_record_once() {
+    let s = set_up();
+    for n in 0..5 {
+        let created = s.server.admin(
+            "POST",
+            "/objects/contacts/records",
+            Some(json!({"properties": {"external_id": format!("cus_batch{n}")}})),
+        );
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    // 200 events in one request (so the worker takes them in one batch, on several
+    // threads): 40 per record, and a few that match nothing or fail coercion.
+    let mut batch: Vec<Value> =
+        (0..200).map(|i| payment(&format!("cus_batch{}", i % 5), json!(i), "2024-03-10T09:15:00Z")).collect();
+    batch[7] = payment("cus_nobody", json!(1), "2024-03-10T09:15:00Z");
+    batch[9] = payment("cus_batch1", json!("a lot"), "2024-03-10T09:15:00Z");
+    let sent = s.server.post_hook(&s.hook, &Value::Array(batch));
+    assert_eq!(sent.status, 202, "{:?}", sent.body);
+    let ids: Vec<String> =
+        sent.body["event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
+    assert_eq!(ids.len(), 200);
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for id in &ids {
+        *counts.entry(settled(&s.server, id)["status"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(counts.get("enrolled"), Some(&5), "{counts:?}");
+    assert_eq!(counts.get("already_enrolled"), Some(&193), "{counts:?}");
+    assert_eq!(counts.get("unmatched"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("failed"), Some(&1), "{counts:?}");
+    let failed = settled(&s.server, &ids[9]);
+    assert_eq!(failed["stage"], "coerce");
+    assert!(failed["reason"].as_str().unwrap().contains("a lot"), "{failed:#}");
+    let enrollments = s.server.admin("GET", &format!("/workflows/{}/enrollments", s.workflow_id), None);
+    let mut enrolled: Vec<String> = enrollments.body["enrollments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["record_id"].as_str().unwrap().to_string())
+        .collect();
+    enrolled.sort();
+    enrolled.dedup();
+    assert_eq!(enrolled.len(), 5, "each record enrolled exactly once");
+}

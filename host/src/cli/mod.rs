@@ -32,6 +32,9 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "WASMHOOK_LISTEN")]
         listen: String,
+        /// Threads that run plugins (coerce and transform); default: one per core.
+        #[arg(long, env = "WASMHOOK_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: Option<u16>,
     },
     /// Work with plugins.
     Plugin {
@@ -64,7 +67,10 @@ pub enum PluginCommand {
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, listen } => serve::serve(&data_dir, &listen).map(|()| ExitCode::SUCCESS),
+        Command::Serve { data_dir, listen, workers } => {
+            let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
+            serve::serve(&data_dir, &listen, workers).map(|()| ExitCode::SUCCESS)
+        }
         Command::Plugin { command: PluginCommand::Run(args) } => {
             let stdin = std::io::read_to_string(std::io::stdin())?;
             match plugin_run(&args, &stdin) {

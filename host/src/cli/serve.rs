@@ -11,7 +11,7 @@ use crate::plugins::{Limits, PluginEngine, builtin::BUILTINS};
 use crate::store::Store;
 
 /// Run the server on `listen` with its data under `data_dir`.
-pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
+pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -36,7 +36,8 @@ pub fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
     let engine = Arc::new(engine);
     // Also drains events a previous run accepted but did not finish.
     let worker_store = Arc::new(Store::open_for_worker(data_dir).context("opening the worker's connection")?);
-    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone()).context("starting the pipeline worker")?;
+    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers)
+        .context("starting the pipeline worker")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;

@@ -3,8 +3,9 @@
 use serde_json::{Value as Json, json};
 
 use crate::ids::{new_id, now_ms};
-use crate::store::workflows::EnrollOutcome;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::store::batch::Batch;
+use crate::store::workflows::{EnrollOutcome, Workflow};
 
 /// The enroll stage's answer: the event status, a reason, and one row per workflow.
 pub struct Enrolled {
@@ -16,19 +17,15 @@ pub struct Enrolled {
     pub rows: Vec<Json>,
 }
 
-/// Enroll `record_id` for `event_id` into the workflows `webhook_id` triggers.
+/// Enroll `record_id` for `event_id` into `workflows` (the enabled ones the webhook
+/// triggers for `object`).
 pub fn enroll(
-    store: &Store,
-    webhook_id: &str,
+    batch: &Batch<'_>,
+    workflows: &[&Workflow],
     object: &str,
     record_id: &str,
     event_id: &str,
 ) -> Result<Enrolled, StoreError> {
-    let workflows: Vec<_> = store
-        .list_workflows()?
-        .into_iter()
-        .filter(|w| w.enabled && w.object == object && w.triggers.iter().any(|t| t == webhook_id))
-        .collect();
     if workflows.is_empty() {
         return Ok(Enrolled {
             status: "no_workflow",
@@ -38,9 +35,9 @@ pub fn enroll(
     }
     let mut rows = Vec::with_capacity(workflows.len());
     let mut any_new = false;
-    for workflow in &workflows {
+    for workflow in workflows {
         let now = now_ms();
-        match store.enroll(workflow, record_id, event_id, &new_id("enr", now), now)? {
+        match batch.enroll(workflow, record_id, event_id, &new_id("enr", now), now)? {
             EnrollOutcome::Enrolled(id) => {
                 any_new = true;
                 rows.push(json!({"workflow_id": workflow.id, "enrollment_id": id, "outcome": "enrolled"}));

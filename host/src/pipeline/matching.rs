@@ -1,21 +1,21 @@
 //! The enrollment property must equal a unique property of exactly one existing record;
 //! otherwise the event is `unmatched`, with the reason.
 
-use crate::store::records::Record;
+use crate::store::StoreError;
+use crate::store::batch::Batch;
 use crate::store::webhooks::MatchRule;
-use crate::store::{Store, StoreError};
 use crate::value::{Property, Value};
 
 /// The match stage's answer.
 pub enum Matched {
-    /// The one record.
-    Record(Record),
+    /// The id of the one record.
+    Record(String),
     /// Why there is none.
     Unmatched(String),
 }
 
 /// Look the event's key up in the object's unique index.
-pub fn find_record(store: &Store, rule: &MatchRule, properties: &[Property]) -> Result<Matched, StoreError> {
+pub fn find_record(batch: &Batch<'_>, rule: &MatchRule, properties: &[Property]) -> Result<Matched, StoreError> {
     let value = properties.iter().find(|p| p.name == rule.webhook_property).map(|p| &p.value);
     let key = match value {
         None => {
@@ -29,8 +29,8 @@ pub fn find_record(store: &Store, rule: &MatchRule, properties: &[Property]) -> 
         }
         Some(v) => v.to_json(),
     };
-    Ok(match store.find_by_unique(&rule.object, &rule.record_property, &key)? {
-        Some(record) => Matched::Record(record),
+    Ok(match batch.record_id_by_unique(&rule.object, &rule.record_property, &key)? {
+        Some(id) => Matched::Record(id),
         None => Matched::Unmatched(format!("no {} record has {} = {key}", rule.object, rule.record_property)),
     })
 }

@@ -1,13 +1,10 @@
 //! The webhook's transform chain: each step's output feeds the next and is kept on the
 //! event with the sha256 of the plugin that produced it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value as Json, json};
 
-use super::Pipeline;
-use crate::plugins::{CallContext, Limits, LoadedPlugin, World, builtin};
+use super::config::BatchConfig;
+use crate::plugins::{CallContext, Limits, PluginEngine};
 use crate::store::webhooks::TransformStep;
 use crate::value::{Property, properties_to_json};
 
@@ -22,7 +19,8 @@ pub struct ChainResult {
 
 /// Run `steps` in order on `properties`.
 pub fn run_chain(
-    pipeline: &Pipeline<'_>,
+    engine: &PluginEngine,
+    config: &BatchConfig,
     steps: &[TransformStep],
     call: &CallContext,
     mut properties: Vec<Property>,
@@ -30,7 +28,7 @@ pub fn run_chain(
     let mut records = Vec::with_capacity(steps.len());
     for (index, step) in steps.iter().enumerate() {
         let fail = |why: String| format!("step {} ({}): {why}", index + 1, step.plugin);
-        let loaded = match pipeline.plugins.get(pipeline, &step.plugin) {
+        let loaded = match config.plugin(&step.plugin) {
             Ok(loaded) => loaded,
             Err(why) => {
                 records.push(json!({"plugin": step.plugin, "error": why}));
@@ -38,7 +36,7 @@ pub fn run_chain(
             }
         };
         let limits = Limits::default();
-        let report = pipeline.engine.transform(&loaded, call, &step.config, &properties, &limits);
+        let report = engine.transform(&loaded, call, &step.config, &properties, &limits);
         let mut record = json!({
             "plugin": step.plugin,
             "sha256": loaded.sha256,
@@ -62,46 +60,4 @@ pub fn run_chain(
         }
     }
     ChainResult { result: Ok(properties), steps: records }
-}
-
-/// Loaded plugins by name, so an event does not re-read and re-hash a component: a
-/// built-in is loaded once; an upload is reloaded only when its stored sha256 changes
-/// (a replaced plugin applies to the events processed after the upload).
-#[derive(Default)]
-pub struct PluginCache {
-    loaded: Mutex<HashMap<String, (String, Arc<LoadedPlugin>)>>,
-}
-
-impl PluginCache {
-    fn get(&self, pipeline: &Pipeline<'_>, name: &str) -> Result<Arc<LoadedPlugin>, String> {
-        let current_sha = match builtin::find(name) {
-            Some(_) => None,
-            None => match pipeline.store.plugin_sha256(name) {
-                Ok(Some(sha)) => Some(sha),
-                Ok(None) => return Err(format!("plugin `{name}` does not exist")),
-                Err(e) => return Err(format!("plugin `{name}` could not be read: {e}")),
-            },
-        };
-        let mut loaded = self.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((sha, plugin)) = loaded.get(name)
-            && current_sha.as_ref().is_none_or(|current| current == sha)
-        {
-            return Ok(plugin.clone());
-        }
-        let limits = Limits::default();
-        let bytes: std::borrow::Cow<'_, [u8]> = match builtin::find(name) {
-            Some(b) => b.bytes.into(),
-            None => match pipeline.store.plugin_bytes(name) {
-                Ok(Some((_, bytes))) => bytes.into(),
-                Ok(None) => return Err(format!("plugin `{name}` does not exist")),
-                Err(e) => return Err(format!("plugin `{name}` could not be read: {e}")),
-            },
-        };
-        let plugin = pipeline
-            .engine
-            .load(&bytes, World::Transform, &limits)
-            .map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
-        loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
-        Ok(plugin)
-    }
 }

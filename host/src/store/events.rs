@@ -1,6 +1,9 @@
 //! Received deliveries: every payload becomes an event with a visible status, committed
 //! before the sender hears 202.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::webhooks::{Dedup, WebhookState, token_hash};
@@ -79,7 +82,8 @@ impl Store {
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let answers = jobs.into_iter().map(|job| ingest_one(&tx, job)).collect::<Result<Vec<_>, _>>()?;
+        let mut webhooks = HashMap::new();
+        let answers = jobs.into_iter().map(|job| ingest_one(&tx, &mut webhooks, job)).collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         Ok(answers)
     }
@@ -91,16 +95,6 @@ impl Store {
             conn.prepare_cached(&format!("{SELECT_EVENT} WHERE status = 'accepted' ORDER BY id LIMIT ?1"))?;
         let rows = stmt.query_map([limit], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Record how processing ended.
-    pub fn finish_event(&self, id: &str, done: &Finished<'_>) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE events SET status = ?2, stage = ?3, reason = ?4, detail_json = ?5, matched_record_id = ?6
-             WHERE id = ?1",
-            params![id, done.status, done.stage, done.reason, done.detail, done.matched_record_id],
-        )?;
-        Ok(())
     }
 
     /// Queue one event again for the pipeline; false if there is no such event.
@@ -172,16 +166,40 @@ pub struct IngestJob {
 /// Computes one optional delivery id per payload from the webhook's dedup setting.
 pub type DeliveryIds = Box<dyn FnOnce(&Dedup, &[Vec<u8>]) -> Vec<Option<String>> + Send>;
 
-fn ingest_one(tx: &rusqlite::Transaction<'_>, job: IngestJob) -> Result<Option<Vec<Receipt>>, StoreError> {
+/// What ingest needs of a webhook, looked up once per token and group.
+struct Target {
+    id: String,
+    state: String,
+    dedup: Dedup,
+}
+
+fn ingest_one(
+    tx: &rusqlite::Transaction<'_>,
+    webhooks: &mut HashMap<String, Option<Target>>,
+    job: IngestJob,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
     let IngestJob { token, ids, payloads, received_at_ms, delivery_ids } = job;
-    let webhook: Option<(String, String, String)> = tx
-        .prepare_cached("SELECT id, state, dedup_json FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL")?
-        .query_row([token_hash(&token)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let Some((webhook_id, state, dedup)) = webhook else {
+    let target = match webhooks.entry(token) {
+        Entry::Occupied(known) => known.into_mut(),
+        Entry::Vacant(new) => {
+            let found: Option<(String, String, String)> = tx
+                .prepare_cached(
+                    "SELECT id, state, dedup_json FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL",
+                )?
+                .query_row([token_hash(new.key())], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let found = match found {
+                Some((id, state, dedup)) => Some(Target { id, state, dedup: serde_json::from_str(&dedup)? }),
+                None => None,
+            };
+            new.insert(found)
+        }
+    };
+    let Some(Target { id, state, dedup }) = target else {
         return Ok(None);
     };
-    let keys = delivery_ids(&serde_json::from_str(&dedup)?, &payloads);
+    let webhook_id: &str = id;
+    let keys = delivery_ids(dedup, &payloads);
     let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
     let mut receipts = Vec::with_capacity(payloads.len());
     {
@@ -209,11 +227,14 @@ fn ingest_one(tx: &rusqlite::Transaction<'_>, job: IngestJob) -> Result<Option<V
                     params![webhook_id, id],
                 )?;
                 capture_test_event = false;
+                // Later requests of this group see the state the capture left.
+                *state = WebhookState::AwaitingMapping.as_str().to_string();
                 ("test_event", Some("captured as the webhook's test event".to_string()))
             } else if state == WebhookState::Ready.as_str() {
                 ("accepted", None)
             } else {
-                let now = if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { &state };
+                let now =
+                    if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { state.as_str() };
                 ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
             };
             insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key])?;

@@ -87,6 +87,20 @@ pub fn unique_key(value: &Json) -> Option<String> {
     }
 }
 
+/// The record holding `key` as its unique `property`: one lookup in the unique index.
+pub(super) fn unique_holder(
+    conn: &rusqlite::Connection,
+    object: &str,
+    property: &str,
+    key: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
+    )?
+    .query_row(params![object, property, key], |r| r.get(0))
+    .optional()
+}
+
 impl Store {
     /// Names and labels of every object.
     pub fn list_objects(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
@@ -185,13 +199,7 @@ impl Store {
             let Some(key) = record.properties.get(property).and_then(unique_key) else {
                 continue;
             };
-            let holder: Option<String> = tx
-                .query_row(
-                    "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
-                    params![record.object, property, key],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let holder = unique_holder(&tx, &record.object, property, &key)?;
             if let Some(record_id) = holder {
                 return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
             }
@@ -231,14 +239,7 @@ impl Store {
         let Some(key) = unique_key(value) else {
             return Ok(None);
         };
-        let id: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
-                params![object, property, key],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let id = unique_holder(&self.conn(), object, property, &key)?;
         match id {
             Some(id) => self.record(object, &id),
             None => Ok(None),
@@ -262,13 +263,7 @@ impl Store {
         for row in rows {
             let existing = unique.iter().find_map(|p| {
                 let key = row.get(p).and_then(unique_key)?;
-                tx.query_row(
-                    "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
-                    params![object, p, key],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .transpose()
+                unique_holder(&tx, object, p, &key).transpose()
             });
             let existing = existing.transpose()?;
             // One savepoint per row: a refused row leaves no trace, the others commit together.
@@ -342,12 +337,8 @@ fn import_row(
             params![object, property, key, id],
         )?;
         if inserted == 0 {
-            let holder: String = conn.query_row(
-                "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
-                params![object, property, key],
-                |r| r.get(0),
-            )?;
-            return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id: holder });
+            let record_id = unique_holder(conn, object, property, &key)?.unwrap_or_default();
+            return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
         }
     }
     Ok(outcome)

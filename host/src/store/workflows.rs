@@ -1,6 +1,6 @@
 //! Workflows (triggered by webhooks) and their enrollments.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 
@@ -107,49 +107,6 @@ impl Store {
     /// Delete a workflow and its enrollments.
     pub fn delete_workflow(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("DELETE FROM workflows WHERE id = ?1", [id])? == 1)
-    }
-
-    /// Enroll `record_id` into `workflow` for `event_id`. Idempotent per (workflow, event,
-    /// record); without re-enrollment a record enrolls once per workflow.
-    pub fn enroll(
-        &self,
-        workflow: &Workflow,
-        record_id: &str,
-        event_id: &str,
-        new_id: &str,
-        now_ms: i64,
-    ) -> Result<EnrollOutcome, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let same_event: Option<String> = tx
-            .query_row(
-                "SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3",
-                params![workflow.id, event_id, record_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = same_event {
-            // A replay or a second pass over the same event: the enrollment already exists.
-            return Ok(EnrollOutcome::Enrolled(id));
-        }
-        if !workflow.reenroll {
-            let before: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 LIMIT 1",
-                    params![workflow.id, record_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if before.is_some() {
-                return Ok(EnrollOutcome::AlreadyEnrolled);
-            }
-        }
-        tx.execute(
-            "INSERT INTO enrollments (id, workflow_id, record_id, event_id, enrolled_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![new_id, workflow.id, record_id, event_id, now_ms],
-        )?;
-        tx.commit()?;
-        Ok(EnrollOutcome::Enrolled(new_id.to_string()))
     }
 
     /// A workflow's enrollments, newest first.

@@ -1,0 +1,98 @@
+//! What one batch of events is processed with: the settings of their webhooks, the
+//! enabled workflows and the loaded plugins, read once per batch rather than per event.
+//! A settings change applies from the next batch on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::plugins::{Limits, LoadedPlugin, PluginEngine, World, builtin};
+use crate::store::events::StoredEvent;
+use crate::store::webhooks::Webhook;
+use crate::store::workflows::Workflow;
+use crate::store::{Store, StoreError};
+
+/// Settings for one batch.
+pub struct BatchConfig {
+    webhooks: HashMap<String, Webhook>,
+    /// Enabled workflows only.
+    workflows: Vec<Workflow>,
+    plugins: HashMap<String, Result<Arc<LoadedPlugin>, String>>,
+}
+
+impl BatchConfig {
+    /// Read what `events` need: each distinct webhook once, the workflows once, and each
+    /// plugin their transform chains name (through `cache`).
+    pub fn load(
+        store: &Store,
+        engine: &PluginEngine,
+        cache: &PluginCache,
+        events: &[StoredEvent],
+    ) -> Result<BatchConfig, StoreError> {
+        let mut webhooks = HashMap::new();
+        for event in events {
+            if !webhooks.contains_key(&event.webhook_id)
+                && let Some(webhook) = store.webhook_any(&event.webhook_id)?
+            {
+                webhooks.insert(event.webhook_id.clone(), webhook);
+            }
+        }
+        let mut plugins = HashMap::new();
+        for step in webhooks.values().flat_map(|w| &w.transforms) {
+            if !plugins.contains_key(&step.plugin) {
+                plugins.insert(step.plugin.clone(), cache.get(store, engine, &step.plugin));
+            }
+        }
+        let workflows = store.list_workflows()?.into_iter().filter(|w| w.enabled).collect();
+        Ok(BatchConfig { webhooks, workflows, plugins })
+    }
+
+    /// The webhook that received an event; `None` once it is gone.
+    pub fn webhook(&self, id: &str) -> Option<&Webhook> {
+        self.webhooks.get(id)
+    }
+
+    /// The loaded plugin called `name`, or why it cannot run.
+    pub fn plugin(&self, name: &str) -> Result<Arc<LoadedPlugin>, String> {
+        self.plugins.get(name).cloned().unwrap_or_else(|| Err(format!("plugin `{name}` was not loaded")))
+    }
+
+    /// Enabled workflows of `object` that `webhook_id` triggers.
+    pub fn workflows_for<'a>(&'a self, webhook_id: &'a str, object: &'a str) -> impl Iterator<Item = &'a Workflow> {
+        self.workflows.iter().filter(move |w| w.object == object && w.triggers.iter().any(|t| t == webhook_id))
+    }
+}
+
+/// Loaded plugins by name, kept across batches: a built-in is compiled once; an upload is
+/// reloaded only when its stored sha256 changes (a replaced plugin applies to the events
+/// processed after the upload).
+#[derive(Default)]
+pub struct PluginCache {
+    loaded: Mutex<HashMap<String, (String, Arc<LoadedPlugin>)>>,
+}
+
+impl PluginCache {
+    /// The plugin called `name`, loading it if it is new or was replaced.
+    pub fn get(&self, store: &Store, engine: &PluginEngine, name: &str) -> Result<Arc<LoadedPlugin>, String> {
+        let unreadable = |e: StoreError| format!("plugin `{name}` could not be read: {e}");
+        let missing = || format!("plugin `{name}` does not exist");
+        let current_sha = match builtin::find(name) {
+            Some(_) => None,
+            None => Some(store.plugin_sha256(name).map_err(unreadable)?.ok_or_else(missing)?),
+        };
+        let mut loaded = self.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((sha, plugin)) = loaded.get(name)
+            && current_sha.as_ref().is_none_or(|current| current == sha)
+        {
+            return Ok(plugin.clone());
+        }
+        let bytes: std::borrow::Cow<'_, [u8]> = match builtin::find(name) {
+            Some(b) => b.bytes.into(),
+            None => store.plugin_bytes(name).map_err(unreadable)?.ok_or_else(missing)?.1.into(),
+        };
+        let plugin = engine
+            .load(&bytes, World::Transform, &Limits::default())
+            .map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
+        loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
+        Ok(plugin)
+    }
+}

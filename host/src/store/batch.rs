@@ -1,0 +1,91 @@
+//! The pipeline worker's write transaction: the match lookups, enrollments and final
+//! statuses of many events committed together, so the store costs one commit per batch.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use serde_json::Value as Json;
+
+use super::events::Finished;
+use super::records::{unique_holder, unique_key};
+use super::workflows::{EnrollOutcome, Workflow};
+use super::{Store, StoreError};
+
+/// One open write transaction of the worker. Everything done through it commits together
+/// or not at all (then the events stay `accepted` and are processed again).
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Store {
+    /// Run `work` in one write transaction, committed when it returns `Ok`.
+    pub fn batch<T>(&self, work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let batch = Batch { tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)? };
+        let out = work(&batch)?;
+        batch.tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl Batch<'_> {
+    /// The id of the record whose unique `property` equals `value`: one indexed lookup.
+    pub fn record_id_by_unique(
+        &self,
+        object: &str,
+        property: &str,
+        value: &Json,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(key) = unique_key(value) else {
+            return Ok(None);
+        };
+        Ok(unique_holder(&self.tx, object, property, &key)?)
+    }
+
+    /// Enroll `record_id` into `workflow` for `event_id`. Idempotent per (workflow, event,
+    /// record); without re-enrollment a record enrolls once per workflow.
+    pub fn enroll(
+        &self,
+        workflow: &Workflow,
+        record_id: &str,
+        event_id: &str,
+        new_id: &str,
+        now_ms: i64,
+    ) -> Result<EnrollOutcome, StoreError> {
+        let same_event: Option<String> = self
+            .tx
+            .prepare_cached("SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3")?
+            .query_row(params![workflow.id, event_id, record_id], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = same_event {
+            // A replay or a second pass over the same event: the enrollment already exists.
+            return Ok(EnrollOutcome::Enrolled(id));
+        }
+        if !workflow.reenroll {
+            let before: Option<String> = self
+                .tx
+                .prepare_cached("SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 LIMIT 1")?
+                .query_row(params![workflow.id, record_id], |r| r.get(0))
+                .optional()?;
+            if before.is_some() {
+                return Ok(EnrollOutcome::AlreadyEnrolled);
+            }
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO enrollments (id, workflow_id, record_id, event_id, enrolled_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![new_id, workflow.id, record_id, event_id, now_ms])?;
+        Ok(EnrollOutcome::Enrolled(new_id.to_string()))
+    }
+
+    /// Record how processing ended for one event.
+    pub fn finish_event(&self, id: &str, done: &Finished<'_>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE events SET status = ?2, stage = ?3, reason = ?4, detail_json = ?5, matched_record_id = ?6
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, done.status, done.stage, done.reason, done.detail, done.matched_record_id])?;
+        Ok(())
+    }
+}
