@@ -29,7 +29,7 @@ fn sigkill_under_load_loses_no_acknowledged_event_and_enrolls_no_record_twice() 
     let import = request(
         &server.addr,
         "POST",
-        "/api/v1/objects/contacts/records/import",
+        "/api/v1/objects/contacts/records/import?wait=true",
         Some(&server.token),
         Some("application/x-ndjson"),
         rows.as_bytes(),

@@ -151,7 +151,7 @@ fn ndjson_import_creates_updates_and_reports_failed_lines() {
     let answer = support::request(
         &server.addr,
         "POST",
-        "/api/v1/objects/contacts/records/import",
+        "/api/v1/objects/contacts/records/import?wait=true",
         Some(&server.token),
         Some("application/x-ndjson"),
         ndjson.as_bytes(),

@@ -3,15 +3,14 @@
 //!
 //! # Layout
 //! - [`value`]: plain property values, shared by every stage.
-//! - [`pipeline`]: coerce → transform → match → enroll, on a worker thread.
-//! - [`flatten`]: payload → scalar fields by path.
 //! - [`ingest`]: `POST /hooks/{token}`: content type, size, JSON, batch, durable write, 202.
-//! - [`pipeline`]: coerce → transform → match → enroll, on a worker thread.
+//! - [`pipeline`]: coerce → transform → match → enroll, batch by batch on worker threads.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`ids`]: sortable ids and webhook tokens.
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
 //! - [`store`]: the SQLite file under the data dir.
+//! - [`import`]: bulk record imports, chunk by chunk, resumable.
 //! - [`api`]: the HTTP server (health, admin routes).
 //! - [`cli`]: the command-line verbs (`serve`, `plugin run`, `bench`).
 #![deny(missing_docs)]
@@ -21,6 +20,7 @@ pub mod cli;
 pub mod coerce;
 pub mod flatten;
 pub mod ids;
+pub mod import;
 pub mod ingest;
 pub mod pipeline;
 pub mod plugins;

@@ -5,10 +5,12 @@
 //! - [`events`]: the event log.
 //! - [`plugins`]: the plugin listing.
 //! - [`records`]: objects, properties and records.
+//! - [`imports`]: bulk record imports and their progress.
 //! - [`workflows`]: workflows and their enrollments.
 
 pub mod auth;
 pub mod events;
+pub mod imports;
 pub mod plugins;
 pub mod records;
 pub mod webhooks;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub waker: crate::pipeline::worker::Waker,
     /// Group-commits ingest requests.
     pub writer: crate::ingest::writer::Writer,
+    /// The data dir (import uploads are spooled under it).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -146,7 +150,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/objects", get(records::list_objects).post(records::create_object))
         .route("/objects/{object}/properties", get(records::list_properties).post(records::create_property))
         .route("/objects/{object}/records", get(records::find_records).post(records::create_record))
-        .route("/objects/{object}/records/import", post(records::import_records))
+        .route("/objects/{object}/records/import", post(imports::start))
+        .route("/imports", get(imports::list))
+        .route("/imports/{id}", get(imports::show))
         .route(
             "/objects/{object}/records/{id}",
             get(records::show_record).patch(records::update_record).delete(records::delete_record),

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json_, json};
 
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::ids::{new_id, now_ms};
-use crate::store::records::{ImportOutcome, PropertyDef, Record, RecordError};
+use crate::store::records::{PropertyDef, Record, RecordError};
 
 /// Longest object or property name.
 const MAX_NAME: usize = 100;
@@ -150,7 +150,11 @@ pub async fn list_properties(
 }
 
 /// Check values against the object's property types; `null` removes a property.
-fn checked(defs: &[PropertyDef], incoming: Map<String, Json_>, into: &mut Map<String, Json_>) -> Result<(), ApiError> {
+pub(crate) fn check_properties(
+    defs: &[PropertyDef],
+    incoming: Map<String, Json_>,
+    into: &mut Map<String, Json_>,
+) -> Result<(), ApiError> {
     for (name, value) in incoming {
         let field = format!("properties.{name}");
         let Some(def) = defs.iter().find(|d| d.name == name) else {
@@ -168,7 +172,7 @@ fn checked(defs: &[PropertyDef], incoming: Map<String, Json_>, into: &mut Map<St
             _ => false,
         };
         if !ok {
-            return Err(ApiError::invalid(&field, format!("{value} is not a valid `{}` value", def.kind)));
+            return Err(ApiError::invalid(&field, format!("{value} is not a valid `{}` value for `{name}`", def.kind)));
         }
         into.insert(name, value);
     }
@@ -203,7 +207,7 @@ pub async fn create_record(
     let body: RecordBody = parse_body(&body)?;
     let defs = definitions(&state, object.clone()).await?;
     let mut properties = Map::new();
-    checked(&defs, body.properties, &mut properties)?;
+    check_properties(&defs, body.properties, &mut properties)?;
     let now = now_ms();
     let record = Record { id: new_id("rec", now), object, properties, created_at_ms: now, updated_at_ms: now };
     let rendered = render_record(&record);
@@ -234,7 +238,7 @@ pub async fn update_record(
     let body: RecordBody = parse_body(&body)?;
     let defs = definitions(&state, object.clone()).await?;
     let mut record = load_record(&state, object, id).await?;
-    checked(&defs, body.properties, &mut record.properties)?;
+    check_properties(&defs, body.properties, &mut record.properties)?;
     record.updated_at_ms = now_ms();
     let rendered = render_record(&record);
     let store = state.store.clone();
@@ -276,74 +280,4 @@ pub async fn find_records(
     let store = state.store.clone();
     let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
     Ok(Json(json!({"records": found.iter().map(render_record).collect::<Vec<_>>()})))
-}
-
-/// Most rows one import request may carry (bigger files: several requests).
-const MAX_IMPORT_ROWS: usize = 100_000;
-
-/// How many failed rows an import report lists.
-const MAX_REPORTED_ERRORS: usize = 100;
-
-/// `POST /objects/{object}/records/import`: NDJSON, one object of properties per line.
-/// A line whose unique property names an existing record updates it; others create.
-pub async fn import_records(
-    State(state): State<Arc<AppState>>,
-    Path(object): Path<String>,
-    body: Bytes,
-) -> Result<Json<Json_>, ApiError> {
-    let defs = definitions(&state, object.clone()).await?;
-    let mut rows = Vec::new();
-    let mut lines = Vec::new();
-    let mut errors: Vec<Json_> = Vec::new();
-    let mut failed = 0usize;
-    for (index, line) in body.split(|b| *b == b'\n').enumerate() {
-        let line_no = index + 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if rows.len() >= MAX_IMPORT_ROWS {
-            return Err(ApiError::invalid("body", format!("at most {MAX_IMPORT_ROWS} rows per request")));
-        }
-        let parsed = serde_json::from_slice::<Map<String, Json_>>(line)
-            .map_err(|e| format!("not a JSON object: {e}"))
-            .and_then(|incoming| {
-                let mut properties = Map::new();
-                checked(&defs, incoming, &mut properties).map_err(|e| e.message().to_string())?;
-                Ok(properties)
-            });
-        match parsed {
-            Ok(properties) => {
-                rows.push(properties);
-                lines.push(line_no);
-            }
-            Err(error) => {
-                failed += 1;
-                if errors.len() < MAX_REPORTED_ERRORS {
-                    errors.push(json!({"line": line_no, "error": error}));
-                }
-            }
-        }
-    }
-    let store = state.store.clone();
-    let unique = unique_names(&defs);
-    let outcomes = blocking(move || {
-        let now = now_ms();
-        Ok(store.import_records(&object, &unique, rows, || new_id("rec", now), now)?)
-    })
-    .await?;
-    let (mut created, mut updated) = (0usize, 0usize);
-    for (outcome, line_no) in outcomes.into_iter().zip(lines) {
-        match outcome {
-            Ok(ImportOutcome::Created(_)) => created += 1,
-            Ok(ImportOutcome::Updated(_)) => updated += 1,
-            Err(error) => {
-                failed += 1;
-                if errors.len() < MAX_REPORTED_ERRORS {
-                    errors.push(json!({"line": line_no, "error": error}));
-                }
-            }
-        }
-    }
-    errors.sort_by_key(|e| e["line"].as_u64());
-    Ok(Json(json!({"created": created, "updated": updated, "failed": failed, "errors": errors})))
 }

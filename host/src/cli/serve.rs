@@ -38,13 +38,25 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     let worker_store = Arc::new(Store::open_for_worker(data_dir).context("opening the worker's connection")?);
     let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers)
         .context("starting the pipeline worker")?;
+    for import in store.running_imports().context("reading unfinished imports")? {
+        tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
+        crate::import::spawn(store.clone(), import).context("resuming an import")?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
         let writer = crate::ingest::writer::Writer::spawn(store.clone())?;
-        let state = Arc::new(AppState { admin_token, store, public_url, engine, waker, writer });
+        let state = Arc::new(AppState {
+            admin_token,
+            store,
+            public_url,
+            engine,
+            waker,
+            writer,
+            data_dir: data_dir.to_path_buf(),
+        });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");
         axum::serve(listener, app(state))

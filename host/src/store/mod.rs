@@ -5,11 +5,13 @@
 //! - [`events`]: received deliveries and their statuses.
 //! - [`batch`]: the pipeline worker's write transaction over many events.
 //! - [`records`]: objects, their properties (some unique) and records.
+//! - [`imports`]: bulk record imports, their progress and errors.
 //! - [`workflows`]: workflows and their enrollments.
 //! - [`plugins`]: uploaded plugin components.
 
 pub mod batch;
 pub mod events;
+pub mod imports;
 pub mod plugins;
 pub mod records;
 pub mod webhooks;
@@ -119,6 +121,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX events_by_delivery ON events(webhook_id, delivery_id)
         WHERE delivery_id IS NOT NULL AND status != 'duplicate';
     ALTER TABLE webhooks ADD COLUMN dedup_json TEXT NOT NULL DEFAULT '{\"header\":\"webhook-id\"}';",
+    "CREATE TABLE imports (
+        id TEXT PRIMARY KEY,
+        object TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        spool_path TEXT NOT NULL,
+        bytes_total INTEGER NOT NULL,
+        -- Progress commits with each chunk of rows, so a restart resumes after the last one.
+        bytes_done INTEGER NOT NULL DEFAULT 0,
+        lines_done INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        errors_json TEXT NOT NULL DEFAULT '[]',
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER
+    ) STRICT;",
 ];
 
 /// Storage failures.

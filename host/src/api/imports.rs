@@ -1,0 +1,153 @@
+//! Bulk record imports: `POST /objects/{object}/records/import` spools NDJSON to the data
+//! dir and starts the import; `GET /imports/{id}` reports its progress.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+use tokio::io::AsyncWriteExt;
+
+use super::{ApiError, AppState, blocking, rfc3339};
+use crate::ids::{new_id, now_ms};
+use crate::store::imports::Import;
+
+/// Largest import file accepted (several GB of NDJSON is many millions of rows).
+pub const MAX_IMPORT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// The folder under the data dir where uploads wait for their import.
+pub const SPOOL_DIR: &str = "imports";
+
+/// How often a waiting request looks at the import's progress.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+
+/// Options of an import request.
+#[derive(Debug, Deserialize)]
+pub struct ImportQuery {
+    /// Answer only once the import has finished (200 with the final report).
+    #[serde(default)]
+    wait: bool,
+}
+
+/// Progress and outcome of an import, as answered.
+pub fn render(import: &Import) -> Json_ {
+    let elapsed_ms = import.finished_at_ms.unwrap_or_else(now_ms) - import.started_at_ms;
+    let rows = import.created + import.updated + import.failed;
+    json!({
+        "id": import.id,
+        "object": import.object,
+        "state": import.state,
+        "reason": import.reason,
+        "bytes_total": import.bytes_total,
+        "bytes_done": import.bytes_done,
+        "progress": if import.bytes_total == 0 { 1.0 } else { import.bytes_done as f64 / import.bytes_total as f64 },
+        "lines_done": import.lines_done,
+        "created": import.created,
+        "updated": import.updated,
+        "failed": import.failed,
+        "errors": import.errors,
+        "rows_per_second": if elapsed_ms > 0 { (rows as f64 * 1000.0 / elapsed_ms as f64).round() } else { 0.0 },
+        "started_at": rfc3339(import.started_at_ms),
+        "finished_at": import.finished_at_ms.map(rfc3339),
+    })
+}
+
+/// `POST /objects/{object}/records/import[?wait=true]`: NDJSON, one object of properties
+/// per line. A line whose unique property names an existing record updates it; others
+/// create. Answers 202 with the running import, or with `wait` 200 with its final report.
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    Path(object): Path<String>,
+    Query(query): Query<ImportQuery>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let known = object.clone();
+    if blocking(move || Ok(store.properties(&known)?)).await?.is_none() {
+        return Err(ApiError::not_found("object"));
+    }
+    let started = now_ms();
+    let id = new_id("imp", started);
+    let dir = state.data_dir.join(SPOOL_DIR);
+    let path = dir.join(format!("{id}.ndjson"));
+    let bytes_total = match spool(body, &dir, &path).await {
+        Ok(total) => total,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
+    };
+    let store = state.store.clone();
+    let spool_path = path.to_string_lossy().into_owned();
+    let import = blocking(move || {
+        store.create_import(&id, &object, &spool_path, bytes_total as i64, started)?;
+        store.import(&id)?.ok_or_else(|| ApiError::not_found("import"))
+    })
+    .await?;
+    let id = import.id.clone();
+    crate::import::spawn(state.store.clone(), import)
+        .map_err(|e| ApiError::unavailable(format!("cannot start the import: {e}")))?;
+    if !query.wait {
+        let import = load(&state, id).await?;
+        return Ok((StatusCode::ACCEPTED, Json(render(&import))).into_response());
+    }
+    loop {
+        let import = load(&state, id.clone()).await?;
+        if import.state != "running" {
+            return Ok((StatusCode::OK, Json(render(&import))).into_response());
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    }
+}
+
+/// Write the body to `path` as it arrives, never holding more than one frame, and make it
+/// durable before the import is registered. Returns its size.
+async fn spool(body: Body, dir: &std::path::Path, path: &std::path::Path) -> Result<u64, ApiError> {
+    let io = |e: std::io::Error| ApiError::unavailable(format!("cannot store the upload: {e}"));
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    let file = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
+    let mut body = body;
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::invalid("body", format!("the upload broke off: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len() as u64;
+        if total > MAX_IMPORT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("an import file is at most {MAX_IMPORT_BYTES} bytes"),
+            )
+            .with_field("body"));
+        }
+        out.write_all(&data).await.map_err(io)?;
+    }
+    out.flush().await.map_err(io)?;
+    out.into_inner().sync_all().await.map_err(io)?;
+    Ok(total)
+}
+
+async fn load(state: &Arc<AppState>, id: String) -> Result<Import, ApiError> {
+    let store = state.store.clone();
+    blocking(move || store.import(&id)?.ok_or_else(|| ApiError::not_found("import"))).await
+}
+
+/// `GET /imports/{id}`: progress (bytes and lines applied, rows created, updated, failed,
+/// the first failed rows) and outcome.
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+    Ok(Json(render(&load(&state, id).await?)))
+}
+
+/// `GET /imports`: the latest imports, newest first.
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+    let store = state.store.clone();
+    let imports = blocking(move || Ok(store.list_imports(100)?)).await?;
+    Ok(Json(json!({"imports": imports.iter().map(render).collect::<Vec<_>>()})))
+}
