@@ -2,11 +2,14 @@
 # Ingest benchmark, one run on this machine: durable ingest (wasmhook serve, a ready webhook
 # with the strtotime transform, a match and a workflow) against the bare axum baseline
 # (`wasmhook baseline`: content type + JSON parse, no storage), loaded by wrk from a
-# separate process on loopback with a ~1 KB JSON body and 64 connections.
-#   bash bench/ingest.sh [seconds]
+# separate process on loopback with a ~1 KB JSON body and 64 connections; then the
+# acknowledgement latency at half the maximum rate, and a 1,000,000-row record import
+# over HTTP with its progress and the server's RSS.
+#   bash bench/ingest.sh [seconds] [import rows]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
+IMPORT_ROWS=${2:-1000000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3; }
@@ -24,6 +27,16 @@ print(f"body: {len(body)} bytes", file=sys.stderr)
 PY
 
 load() { wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" -s "$WORK/post.lua" --latency "$1"; }
+# Paced load: each connection waits $2 ms (on average; wrk's delay() hook takes whole
+# milliseconds, so it alternates between the two nearest) after each answer, so 64
+# connections offer about 64000/($2 + latency) requests/s; latency is measured without the wait.
+paced() {
+  { cat "$WORK/post.lua"
+    echo "local d = $2"
+    echo "function delay() local base = math.floor(d); if math.random() < d - base then return base + 1 end return base end"
+  } > "$WORK/paced.lua"
+  wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" -s "$WORK/paced.lua" --latency "$1"
+}
 rate() { awk '/Requests\/sec/ {print $2}'; }
 
 # Baseline.
@@ -48,31 +61,86 @@ curl -sf "${H[@]}" -X PUT $API/webhooks/$ID/mapping -d '{"properties":[{"path":"
 curl -sf "${H[@]}" -X PUT $API/webhooks/$ID/transforms -d '[{"plugin":"strtotime","config":{"from":"data.object.created_at"}}]' > /dev/null
 curl -sf "${H[@]}" -X PUT $API/webhooks/$ID/match -d '{"object":"contacts","webhook_property":"customer","record_property":"external_id"}' > /dev/null
 curl -sf "${H[@]}" -X POST $API/workflows -d "{\"name\":\"bench\",\"object\":\"contacts\",\"triggers\":[\"$ID\"],\"actions\":[]}" > /dev/null
+processed() {
+  sqlite3 "$WORK/data/wasmhook.db" "select count(*) from events where webhook_id='$ID' and status in ('enrolled','already_enrolled')"
+}
+backlog() { sqlite3 "$WORK/data/wasmhook.db" "select count(*) from events where status = 'accepted'"; }
 START=$(date +%s.%N)
 DURABLE_OUT=$(load "$HOOK")
 LOAD_END=$(date +%s.%N)
-until [ "$(curl -sf "${H[@]}" "$API/events?webhook=$ID&status=accepted&limit=1" | jq '.events|length')" = "0" ]; do sleep 0.5; done
+BACKLOG_AT_END=$(backlog)
+until [ "$(backlog)" = "0" ]; do sleep 0.2; done
 DRAIN_END=$(date +%s.%N)
-PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
-EVENTS=$(sqlite3 "$WORK/data/wasmhook.db" "select count(*) from events where webhook_id='$ID' and status in ('enrolled','already_enrolled')" 2>/dev/null || echo "?")
+EVENTS=$(processed)
+INGEST_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 
-BASE=$(echo "$BASE_OUT" | rate); DURABLE=$(echo "$DURABLE_OUT" | rate)
-python3 - "$BASE" "$DURABLE" "$START" "$LOAD_END" "$DRAIN_END" "$EVENTS" "$PEAK_RSS_KB" <<'PY'
+# Half the maximum rate, on the same server. wrk waits `delay` after each answer, so a
+# connection's cycle is delay + latency, and latency depends on the rate: short paced runs
+# adjust the delay (damped) until the rate is near the target, then the measured run.
+DURABLE=$(echo "$DURABLE_OUT" | rate)
+TARGET=$(python3 -c "print($DURABLE / 2)")
+DELAY_MS=$(python3 -c "print(64000 / $TARGET)")
+for _ in 1 2 3 4; do
+  GOT=$(SECONDS_PER_RUN=3 paced "$HOOK" "$DELAY_MS" | rate)
+  until [ "$(backlog)" = "0" ]; do sleep 0.2; done
+  DELAY_MS=$(python3 -c "
+latency = 64000 / $GOT - $DELAY_MS
+print(max(0.1, ($DELAY_MS + 64000 / $TARGET - latency) / 2))")
+done
+HALF_OUT=$(paced "$HOOK" "$DELAY_MS")
+until [ "$(backlog)" = "0" ]; do sleep 0.2; done
+
+# A large record import over HTTP: progress while it runs, RSS sampled throughout.
+python3 - "$WORK/records.ndjson" "$IMPORT_ROWS" <<'PY'
 import sys
-base, durable, start, load_end, drain_end, events, rss = sys.argv[1:]
-base, durable = float(base), float(durable)
-drain_s = float(drain_end) - float(start)
+with open(sys.argv[1], "w") as f:
+    for i in range(1, int(sys.argv[2]) + 1):
+        f.write('{"external_id":"imp_%d","email":"person%d@example.com","score":%d}\n' % (i, i, i % 100))
+PY
+curl -sf "${H[@]}" -X POST $API/objects/contacts/properties -d '{"name":"email","type":"string","unique":true}' > /dev/null
+curl -sf "${H[@]}" -X POST $API/objects/contacts/properties -d '{"name":"score","type":"number"}' > /dev/null
+RSS_BEFORE_KB=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+IMPORT_START=$(date +%s.%N)
+IMP=$(curl -sf -H "Authorization: Bearer $(cat "$WORK/data/admin-token")" -H "Content-Type: application/x-ndjson" \
+  --data-binary @"$WORK/records.ndjson" -X POST $API/objects/contacts/records/import | jq -r .id)
+UPLOADED=$(date +%s.%N)
+MAX_RSS_KB=$RSS_BEFORE_KB
+while :; do
+  STATUS=$(curl -sf "${H[@]}" "$API/imports/$IMP")
+  RSS=$(awk '/VmRSS/ {print $2}' /proc/$PID/status); [ "$RSS" -gt "$MAX_RSS_KB" ] && MAX_RSS_KB=$RSS
+  [ "$(echo "$STATUS" | jq -r .state)" != "running" ] && break
+  echo "$STATUS" | jq -r '"  import: \(.progress * 100 | floor)% (\(.lines_done) lines, \(.rows_per_second) rows/s)"' >&2
+  sleep 2
+done
+IMPORT_END=$(date +%s.%N)
+
+BASE=$(echo "$BASE_OUT" | rate); HALF=$(echo "$HALF_OUT" | rate)
+p99() { grep -A4 "Latency Distribution" | awk '$1 == "99%" {print $2}'; }
+python3 - "$BASE" "$DURABLE" "$START" "$LOAD_END" "$DRAIN_END" "$EVENTS" "$BACKLOG_AT_END" "$INGEST_RSS_KB" \
+  "$HALF" "$(echo "$BASE_OUT" | p99)" "$(echo "$DURABLE_OUT" | p99)" "$(echo "$HALF_OUT" | p99)" \
+  "$IMPORT_START" "$UPLOADED" "$IMPORT_END" "$STATUS" "$RSS_BEFORE_KB" "$MAX_RSS_KB" "$(stat -c %s "$WORK/records.ndjson")" <<'PY'
+import json, sys
+(base, durable, start, load_end, drain_end, events, backlog, rss, half, p99_base, p99_full, p99_half,
+ imp_start, uploaded, imp_end, status, rss_before, rss_max, file_bytes) = sys.argv[1:]
+base, durable, half = float(base), float(durable), float(half)
+start, load_end, drain_end = float(start), float(load_end), float(drain_end)
+events, backlog = int(events), int(backlog)
+status = json.loads(status)
 print("| measure | value |\n|---|---:|")
 print(f"| bare axum baseline, requests/s | {base:,.0f} |")
 print(f"| durable ingest (fsync'd group commit), acknowledgements/s | {durable:,.0f} |")
 print(f"| durable / baseline | {durable / base:.2f} |")
-if events != "?":
-    rate = int(events) / drain_s
-    print(f"| events processed (coerce + strtotime + match + enroll) | {int(events):,} in {drain_s:.1f} s from load start |")
-    print(f"| drain rate, events/s | {rate:,.0f} |")
-    print(f"| drain / ingest | {rate / durable:.2f} |")
-print(f"| peak RSS of wasmhook serve | {int(rss) / 1024:.0f} MiB |")
+overall = events / (drain_end - start)
+after = backlog / (drain_end - load_end) if backlog else float("nan")
+print(f"| events processed (coerce + strtotime + match + enroll) | {events:,} |")
+print(f"| drain rate, load start to empty backlog, events/s | {overall:,.0f} ({overall / durable:.2f} of ingest) |")
+print(f"| backlog at load end, then drained at events/s | {backlog:,} at {after:,.0f} ({after / durable:.2f} of ingest) |")
+print(f"| p99 acknowledgement at full load: baseline / durable | {p99_base} / {p99_full} |")
+print(f"| p99 acknowledgement at half the maximum rate ({half:,.0f} requests/s, target {durable / 2:,.0f}) | {p99_half} |")
+print(f"| peak RSS of wasmhook serve during ingest | {int(rss) / 1024:.0f} MiB |")
+rows = status["created"] + status["updated"] + status["failed"]
+total_s = float(imp_end) - float(imp_start)
+print(f"| record import over HTTP: {rows:,} rows ({int(file_bytes) / 2**20:.0f} MiB NDJSON), {status['state']} | "
+      f"{total_s:.0f} s, {rows / total_s:,.0f} rows/s (upload {float(uploaded) - float(imp_start):.1f} s) |")
+print(f"| RSS during the import: before / peak | {int(rss_before) / 1024:.0f} MiB / {int(rss_max) / 1024:.0f} MiB |")
 PY
-echo
-echo "baseline latency:"; echo "$BASE_OUT" | grep -A4 "Latency Distribution" | tail -4
-echo "durable latency:";  echo "$DURABLE_OUT" | grep -A4 "Latency Distribution" | tail -4

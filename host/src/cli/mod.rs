@@ -2,6 +2,7 @@
 
 mod baseline;
 mod bench;
+mod bench_match;
 mod plugin_run;
 mod serve;
 
@@ -49,11 +50,29 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
     },
-    /// Measure plugin call cost (pooled vs on-demand instances vs native) and print a table.
+    /// Measure plugin call cost (pooled vs on-demand instances vs native) and print a
+    /// table; `bench match` measures match lookups instead.
     Bench {
         /// Calls per measured variant.
         #[arg(long, default_value_t = 20_000)]
         iterations: u32,
+        /// Another benchmark.
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
+    },
+}
+
+/// Benchmarks other than plugin call cost.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Match lookups/s against objects of each size (records imported first), in one run.
+    Match {
+        /// Object sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 1_000_000])]
+        records: Vec<u64>,
+        /// Lookups measured per size.
+        #[arg(long, default_value_t = 200_000)]
+        lookups: u32,
     },
 }
 
@@ -88,8 +107,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Baseline { listen } => baseline::serve_baseline(&listen).map(|()| ExitCode::SUCCESS),
-        Command::Bench { iterations } => {
+        Command::Bench { iterations, what: None } => {
             print!("{}", bench::run(iterations)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Some(BenchCommand::Match { records, lookups }), .. } => {
+            anyhow::ensure!(!records.is_empty() && records.iter().all(|&n| n > 0), "--records needs sizes above 0");
+            print!("{}", bench_match::run(&records, lookups)?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -35,7 +35,7 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     let store = Arc::new(store);
     let engine = Arc::new(engine);
     // Also drains events a previous run accepted but did not finish.
-    let worker_store = Arc::new(Store::open_for_worker(data_dir).context("opening the worker's connection")?);
+    let worker_store = Arc::new(store.worker_connection().context("opening the worker's connection")?);
     let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers)
         .context("starting the pipeline worker")?;
     for import in store.running_imports().context("reading unfinished imports")? {

@@ -18,6 +18,7 @@ pub struct Batch<'a> {
 impl Store {
     /// Run `work` in one write transaction, committed when it returns `Ok`.
     pub fn batch<T>(&self, work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
         let mut conn = self.conn();
         let batch = Batch { tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)? };
         let out = work(&batch)?;

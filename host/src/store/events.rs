@@ -80,6 +80,7 @@ impl Store {
     /// `duplicate` and answered with the original event's id. Per request: `None` means an
     /// unknown or deleted token.
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Ingest);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut webhooks = HashMap::new();

@@ -148,6 +148,7 @@ impl Store {
         mut new_id: impl FnMut() -> String,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
         let mut conn = self.conn();
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut created, mut updated) = (0i64, 0i64);

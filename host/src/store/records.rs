@@ -125,6 +125,7 @@ impl Store {
 
     /// Define a property on an object.
     pub fn create_property(&self, object: &str, def: &PropertyDef) -> Result<(), RecordError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if !Self::object_exists(&tx, object)? {
@@ -180,6 +181,7 @@ impl Store {
     /// Insert or replace a record's properties, keeping the unique index in step.
     /// `unique` names the object's unique properties.
     pub fn put_record(&self, record: &Record, unique: &[String], insert: bool) -> Result<(), RecordError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let json = serde_json::to_string(&record.properties).map_err(StoreError::from)?;

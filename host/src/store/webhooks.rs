@@ -180,6 +180,7 @@ impl Store {
         token: &str,
         now_ms: i64,
     ) -> Result<Webhook, CreateWebhookError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let live: i64 = tx
