@@ -27,16 +27,16 @@ use rusqlite::{Connection, TransactionBehavior};
 /// The database file's name inside the data dir.
 pub const DB_FILE: &str = "wasmhook.db";
 
-/// Page cache of the main connection, in KiB when negative (SQLite's default is 2 MiB):
-/// the hot ends of the event indexes stay in memory instead of being re-read on every
-/// ingest commit.
-const PAGE_CACHE: i64 = -32 * 1024;
+/// Page cache per connection, in KiB when negative. Kept small on purpose: in WAL mode a
+/// connection throws its whole cache away whenever another connection has committed, and
+/// ingest and the worker commit alternately, so a big cache costs a long walk to discard
+/// it on every transaction (measured: 6% of the worker's time with 64 MiB).
+const PAGE_CACHE: i64 = -4 * 1024;
 
-/// Page cache of the worker's connection, which does the match lookups: the upper levels
-/// and much of the unique-value index of a large object stay in memory. Measured with
-/// `bench match` on 1,000,000 records: 215k lookups/s with 32 MiB, 307k with 256 MiB; a
-/// memory map of the file instead was slower (pages from the map are re-parsed per visit).
-const WORKER_PAGE_CACHE: i64 = -64 * 1024;
+/// Bytes of the database file read through a memory map: pages outside the page cache
+/// (a match lookup in a million-record object) cost a memory access instead of a `read`
+/// call and a copy, and the map, unlike the cache, survives other connections' commits.
+const MMAP_BYTES: i64 = 16 * 1024 * 1024 * 1024;
 
 /// Versioned migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
@@ -194,6 +194,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", PAGE_CACHE)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
@@ -212,7 +213,8 @@ impl Store {
     pub fn worker_connection(&self) -> Result<Store, StoreError> {
         let conn = Connection::open(self.dir.join(DB_FILE))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "cache_size", WORKER_PAGE_CACHE)?;
+        conn.pragma_update(None, "cache_size", PAGE_CACHE)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(Store { conn: Mutex::new(conn), dir: self.dir.clone(), write_gate: self.write_gate.clone() })
