@@ -39,10 +39,12 @@ pub enum ImportError {
 /// reason) and remove the spooled file.
 pub fn spawn(store: Arc<Store>, import: Import) -> std::io::Result<()> {
     std::thread::Builder::new().name("wasmhook-import".into()).spawn(move || {
-        let outcome = run(&store, &import);
+        // A panic (a bug) ends the import as failed instead of leaving it running forever.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&store, &import)));
         let (state, reason) = match &outcome {
-            Ok(()) => ("done", None),
-            Err(e) => ("failed", Some(e.to_string())),
+            Ok(Ok(())) => ("done", None),
+            Ok(Err(e)) => ("failed", Some(e.to_string())),
+            Err(_) => ("failed", Some("wasmhook hit an internal error; the rows before it were applied".to_string())),
         };
         if let Err(e) = store.finish_import(&import.id, state, reason.as_deref(), now_ms()) {
             // Left `running`: the next start resumes it.

@@ -5,6 +5,7 @@
 //! threads, then the events' matches, enrollments and statuses commit a few dozen per
 //! transaction.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use super::config::{BatchConfig, PluginCache};
 use super::{conclude, pool, prepare};
 use crate::plugins::PluginEngine;
-use crate::store::events::StoredEvent;
+use crate::store::events::{Finished, StoredEvent};
 use crate::store::{Store, StoreError};
 
 /// How long an idle worker waits before looking again without a wake-up.
@@ -82,12 +83,60 @@ fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
-        if let Err(e) = process_batch(store, engine, &cache, threads, &events) {
+        let processed = contain_panics(
+            &events,
+            |part| process_batch(store, engine, &cache, threads, part),
+            |event, why| fail_internal(store, event, why),
+        );
+        if let Err(e) = processed {
             // Nothing of the batch committed: its events stay `accepted` and are retried.
             tracing::error!(error = %e, events = events.len(), "a batch hit a storage error; retrying");
             std::thread::sleep(IDLE_POLL);
         }
     }
+}
+
+/// Run `process` on the whole batch; if it panics (a bug in wasmhook, never a plugin's
+/// fault: plugin traps are values), run it on each event alone and hand each one that
+/// panics on its own to `fail`, so one bad event neither stops the worker nor holds the
+/// others back.
+fn contain_panics(
+    events: &[StoredEvent],
+    process: impl Fn(&[StoredEvent]) -> Result<(), StoreError>,
+    fail: impl Fn(&StoredEvent, String) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let attempt = |part: &[StoredEvent]| std::panic::catch_unwind(AssertUnwindSafe(|| process(part)));
+    match attempt(events) {
+        Ok(result) => result,
+        Err(_) => {
+            for event in events {
+                if let Err(panic) = attempt(std::slice::from_ref(event)) {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".into());
+                    tracing::error!(event = %event.id, %message, "processing an event panicked");
+                    fail(event, message)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Give an event that crashed its processing a visible end, instead of retrying it forever.
+fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), StoreError> {
+    let done = Finished {
+        status: "failed",
+        stage: Some("internal"),
+        reason: Some(format!(
+            "wasmhook hit an internal error processing this event ({why}); the event is kept and can be replayed"
+        )),
+        detail: "{}".into(),
+        matched_record_id: None,
+    };
+    store.batch(|batch| batch.finish_event(&event.id, &done))
 }
 
 /// Process `events` and commit their outcomes together.
@@ -112,4 +161,51 @@ pub fn process_batch(
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::contain_panics;
+    use crate::store::events::StoredEvent;
+
+    fn event(id: &str) -> StoredEvent {
+        StoredEvent {
+            id: id.into(),
+            webhook_id: "wh".into(),
+            received_at_ms: 0,
+            status: "accepted".into(),
+            stage: None,
+            reason: None,
+            payload: Vec::new(),
+            detail: None,
+            matched_record_id: None,
+        }
+    }
+
+    #[test]
+    fn a_panicking_event_fails_alone_and_the_rest_are_processed() {
+        let events: Vec<_> = ["evt_1", "evt_2", "evt_3"].into_iter().map(event).collect();
+        let processed = Mutex::new(Vec::new());
+        let failed = Mutex::new(Vec::new());
+        let outcome = contain_panics(
+            &events,
+            |part| {
+                assert!(part.iter().all(|e| e.id != "evt_2"), "boom on {}", part.len());
+                processed.lock().unwrap().extend(part.iter().map(|e| e.id.clone()));
+                Ok(())
+            },
+            |e, why| {
+                failed.lock().unwrap().push((e.id.clone(), why));
+                Ok(())
+            },
+        );
+        assert!(outcome.is_ok());
+        assert_eq!(*processed.lock().unwrap(), ["evt_1", "evt_3"]);
+        let failed = failed.into_inner().unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, "evt_2");
+        assert!(failed[0].1.contains("boom on 1"), "{failed:?}");
+    }
 }
