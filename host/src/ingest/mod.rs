@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 pub mod writer;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -46,10 +46,9 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
-    let (payloads, parsed): (Vec<Vec<u8>>, Vec<Json>) = split_payloads(&bytes)?.into_iter().unzip();
+    let Split { payloads, parsed, batch } = split_payloads(&bytes)?;
     let received_at_ms = now_ms();
     let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
-    let batch = payloads.len() > 1 || bytes.first_non_blank() == Some(b'[');
     let job = IngestJob {
         token,
         ids,
@@ -116,16 +115,6 @@ fn delivery_ids(dedup: &Dedup, headers: &HeaderMap, payloads: &[Json], batch: bo
     vec![None; payloads.len()]
 }
 
-trait FirstNonBlank {
-    fn first_non_blank(&self) -> Option<u8>;
-}
-
-impl FirstNonBlank for Bytes {
-    fn first_non_blank(&self) -> Option<u8> {
-        self.iter().copied().find(|c| !c.is_ascii_whitespace())
-    }
-}
-
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -165,8 +154,18 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A body split into one payload per event.
+struct Split {
+    /// Each event's bytes, as stored.
+    payloads: Vec<Vec<u8>>,
+    /// Each event's parsed form (for dedup by body path).
+    parsed: Vec<Json>,
+    /// Whether the body was an array (the answer then lists every event).
+    batch: bool,
+}
+
 /// Parse the body and split it into one payload per event, each with its parsed form.
-fn split_payloads(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Json)>, ApiError> {
+fn split_payloads(bytes: &[u8]) -> Result<Split, ApiError> {
     let json: Json = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -178,7 +177,7 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Json)>, ApiError> {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable_payload", message).with_field(&field)
     };
     match json {
-        object @ Json::Object(_) => Ok(vec![(bytes.to_vec(), object)]),
+        object @ Json::Object(_) => Ok(Split { payloads: vec![bytes.to_vec()], parsed: vec![object], batch: false }),
         Json::Array(items) => {
             if items.is_empty() {
                 return Err(shape_error("$".into(), "an empty array holds no events".into()));
@@ -186,7 +185,7 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Json)>, ApiError> {
             if items.len() > MAX_BATCH {
                 return Err(shape_error("$".into(), format!("a batch holds at most {MAX_BATCH} events")));
             }
-            items
+            let (payloads, parsed) = items
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| match item {
@@ -198,7 +197,10 @@ fn split_payloads(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Json)>, ApiError> {
                         format!("batch element {i} is {}, not an object", kind(&other)),
                     )),
                 })
-                .collect()
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .unzip();
+            Ok(Split { payloads, parsed, batch: true })
         }
         other => Err(shape_error(
             "$".into(),
