@@ -167,8 +167,8 @@ impl Store {
                 Ok(outcome) => {
                     sp.commit()?;
                     match outcome {
-                        ImportOutcome::Created(_) => created += 1,
-                        ImportOutcome::Updated(_) => updated += 1,
+                        ImportOutcome::Created => created += 1,
+                        ImportOutcome::Updated => updated += 1,
                     }
                 }
                 Err(RecordError::Store(e)) => return Err(e),
@@ -203,12 +203,9 @@ impl Store {
 }
 
 /// What importing one row did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImportOutcome {
-    /// A new record with this id.
-    Created(String),
-    /// An existing record, updated.
-    Updated(String),
+enum ImportOutcome {
+    Created,
+    Updated,
 }
 
 fn upsert_row(
@@ -222,8 +219,9 @@ fn upsert_row(
 ) -> Result<ImportOutcome, RecordError> {
     let (id, properties, outcome) = match existing {
         Some(id) => {
-            let json: String =
-                conn.query_row("SELECT properties_json FROM records WHERE id = ?1", [&id], |r| r.get(0))?;
+            let json: String = conn
+                .prepare_cached("SELECT properties_json FROM records WHERE id = ?1")?
+                .query_row([&id], |r| r.get(0))?;
             let mut properties: Map<String, Json> = serde_json::from_str(&json).map_err(StoreError::from)?;
             for (k, v) in row {
                 if v.is_null() {
@@ -232,29 +230,28 @@ fn upsert_row(
                     properties.insert(k, v);
                 }
             }
-            conn.execute(
-                "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
-                params![id, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms],
-            )?;
-            conn.execute("DELETE FROM record_unique_values WHERE record_id = ?1", [&id])?;
-            (id.clone(), properties, ImportOutcome::Updated(id))
+            conn.prepare_cached("UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1")?
+                .execute(params![id, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms])?;
+            conn.prepare_cached("DELETE FROM record_unique_values WHERE record_id = ?1")?.execute([&id])?;
+            (id, properties, ImportOutcome::Updated)
         }
         None => {
             let id = new_id();
             let properties: Map<String, Json> = row.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![id, object, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms],
-            )?;
-            (id.clone(), properties, ImportOutcome::Created(id))
+            )?
+            .execute(params![id, object, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms])?;
+            (id, properties, ImportOutcome::Created)
         }
     };
     for property in unique {
         let Some(key) = properties.get(property).and_then(unique_key) else { continue };
-        let inserted = conn.execute(
-            "INSERT OR IGNORE INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
-            params![object, property, key, id],
-        )?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![object, property, key, id])?;
         if inserted == 0 {
             let record_id = unique_holder(conn, object, property, &key)?.unwrap_or_default();
             return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
