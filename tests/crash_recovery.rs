@@ -26,14 +26,7 @@ fn sigkill_under_load_loses_no_acknowledged_event_and_enrolls_no_record_twice() 
         Some(json!({"name": "external_id", "type": "string", "unique": true})),
     );
     let rows: String = (0..CUSTOMERS).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
-    let import = request(
-        &server.addr,
-        "POST",
-        "/api/v1/objects/contacts/records/import?wait=true",
-        Some(&server.token),
-        Some("application/x-ndjson"),
-        rows.as_bytes(),
-    );
+    let import = server.import("contacts", rows.as_bytes(), true);
     assert_eq!(import.body["created"], CUSTOMERS);
     let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "orders"}))).body;
     let webhook_id = webhook["id"].as_str().unwrap().to_string();

@@ -148,14 +148,7 @@ fn ndjson_import_creates_updates_and_reports_failed_lines() {
         "{\"external_id\": \"cus_4\"}\n",
         "{\"external_id\": \"cus_2\", \"email\": \"grace.h@example.com\"}\n",
     );
-    let answer = support::request(
-        &server.addr,
-        "POST",
-        "/api/v1/objects/contacts/records/import?wait=true",
-        Some(&server.token),
-        Some("application/x-ndjson"),
-        ndjson.as_bytes(),
-    );
+    let answer = server.import("contacts", ndjson.as_bytes(), true);
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.body["created"], 2);
     assert_eq!(answer.body["updated"], 2, "cus_1 existed; cus_2 was created then updated by line 7");

@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{request, start};
+use support::start;
 
 const ROWS: usize = 300_000;
 
@@ -35,14 +35,7 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
             ndjson.push_str(&format!("{{\"external_id\":\"cus_{line}\",\"score\":{}}}\n", line % 100));
         }
     }
-    let started = request(
-        &server.addr,
-        "POST",
-        "/api/v1/objects/contacts/records/import",
-        Some(&server.token),
-        Some("application/x-ndjson"),
-        ndjson.as_bytes(),
-    );
+    let started = server.import("contacts", ndjson.as_bytes(), false);
     assert_eq!(started.status, 202, "{:?}", started.body);
     assert_eq!(started.body["state"], "running");
     assert_eq!(started.body["bytes_total"], ndjson.len());
@@ -105,26 +98,12 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
 fn imports_refuse_unknown_objects_and_overlong_lines_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let missing = request(
-        &server.addr,
-        "POST",
-        "/api/v1/objects/unicorns/records/import?wait=true",
-        Some(&server.token),
-        Some("application/x-ndjson"),
-        b"{}\n",
-    );
+    let missing = server.import("unicorns", b"{}\n", true);
     assert_eq!(missing.status, 404, "{:?}", missing.body);
     server.admin("POST", "/objects/contacts/properties", Some(json!({"name": "email", "type": "string"})));
     let long = format!("{{\"email\": \"{}\"}}\n", "a".repeat(2 * 1024 * 1024));
     let body = format!("{{\"email\": \"ada@example.com\"}}\n{long}{{\"email\": \"grace@example.com\"}}");
-    let done = request(
-        &server.addr,
-        "POST",
-        "/api/v1/objects/contacts/records/import?wait=true",
-        Some(&server.token),
-        Some("application/x-ndjson"),
-        body.as_bytes(),
-    );
+    let done = server.import("contacts", body.as_bytes(), true);
     assert_eq!(done.status, 200, "{:?}", done.body);
     assert_eq!(done.body["created"], 2);
     assert_eq!(done.body["failed"], 1);

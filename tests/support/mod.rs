@@ -95,6 +95,12 @@ impl Server {
         request(&self.addr, method, &format!("/api/v1{path}"), Some(&self.token), Some("application/json"), &bytes)
     }
 
+    /// Upload NDJSON rows to `object`'s record import; `wait` answers with the final report.
+    pub fn import(&self, object: &str, ndjson: &[u8], wait: bool) -> Answer {
+        let path = format!("/api/v1/objects/{object}/records/import{}", if wait { "?wait=true" } else { "" });
+        request(&self.addr, "POST", &path, Some(&self.token), Some("application/x-ndjson"), ndjson)
+    }
+
     /// Post a JSON payload to a webhook URL (`/hooks/...` path).
     pub fn post_hook(&self, hook_path: &str, payload: &serde_json::Value) -> Answer {
         request(&self.addr, "POST", hook_path, None, Some("application/json"), payload.to_string().as_bytes())

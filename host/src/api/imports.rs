@@ -67,11 +67,8 @@ pub async fn start(
     Query(query): Query<ImportQuery>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let store = state.store.clone();
-    let known = object.clone();
-    if blocking(move || Ok(store.properties(&known)?)).await?.is_none() {
-        return Err(ApiError::not_found("object"));
-    }
+    // 404 before reading a possibly large body for an object that does not exist.
+    super::records::definitions(&state, object.clone()).await?;
     let started = now_ms();
     let id = new_id("imp", started);
     let dir = state.data_dir.join(SPOOL_DIR);
@@ -90,12 +87,11 @@ pub async fn start(
         store.import(&id)?.ok_or_else(|| ApiError::not_found("import"))
     })
     .await?;
-    let id = import.id.clone();
+    let (id, answer) = (import.id.clone(), render(&import));
     crate::import::spawn(state.store.clone(), import)
         .map_err(|e| ApiError::unavailable(format!("cannot start the import: {e}")))?;
     if !query.wait {
-        let import = load(&state, id).await?;
-        return Ok((StatusCode::ACCEPTED, Json(render(&import))).into_response());
+        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
     }
     loop {
         let import = load(&state, id.clone()).await?;

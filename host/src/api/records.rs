@@ -135,7 +135,7 @@ pub async fn create_property(
     Ok((StatusCode::CREATED, Json(rendered)).into_response())
 }
 
-async fn definitions(state: &Arc<AppState>, object: String) -> Result<Vec<PropertyDef>, ApiError> {
+pub(super) async fn definitions(state: &Arc<AppState>, object: String) -> Result<Vec<PropertyDef>, ApiError> {
     let store = state.store.clone();
     blocking(move || Ok(store.properties(&object)?)).await?.ok_or_else(|| ApiError::not_found("object"))
 }

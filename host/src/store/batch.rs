@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value as Json;
 
 use super::events::Finished;
-use super::records::{unique_holder, unique_key};
+use super::records::record_id_by_unique;
 use super::workflows::{EnrollOutcome, Workflow};
 use super::{Store, StoreError};
 
@@ -35,10 +35,7 @@ impl Batch<'_> {
         property: &str,
         value: &Json,
     ) -> Result<Option<String>, StoreError> {
-        let Some(key) = unique_key(value) else {
-            return Ok(None);
-        };
-        Ok(unique_holder(&self.tx, object, property, &key)?)
+        Ok(record_id_by_unique(&self.tx, object, property, value)?)
     }
 
     /// Enroll `record_id` into `workflow` for `event_id`. Idempotent per (workflow, event,

@@ -87,6 +87,20 @@ pub fn unique_key(value: &Json) -> Option<String> {
     }
 }
 
+/// The id of the record whose unique `property` equals `value` (`None` for a value that
+/// cannot be unique, such as a boolean).
+pub(super) fn record_id_by_unique(
+    conn: &rusqlite::Connection,
+    object: &str,
+    property: &str,
+    value: &Json,
+) -> rusqlite::Result<Option<String>> {
+    match unique_key(value) {
+        Some(key) => unique_holder(conn, object, property, &key),
+        None => Ok(None),
+    }
+}
+
 /// The record holding `key` as its unique `property`: one lookup in the unique index.
 pub(super) fn unique_holder(
     conn: &rusqlite::Connection,
@@ -238,10 +252,7 @@ impl Store {
 
     /// The record whose unique `property` equals `value`: one indexed lookup.
     pub fn find_by_unique(&self, object: &str, property: &str, value: &Json) -> Result<Option<Record>, StoreError> {
-        let Some(key) = unique_key(value) else {
-            return Ok(None);
-        };
-        let id = unique_holder(&self.conn(), object, property, &key)?;
+        let id = record_id_by_unique(&self.conn(), object, property, value)?;
         match id {
             Some(id) => self.record(object, &id),
             None => Ok(None),
