@@ -47,7 +47,7 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
-        let writer = crate::ingest::writer::Writer::spawn(store.clone())?;
+        let writer = crate::ingest::writer::Writer::spawn(&store).context("starting the ingest writer")?;
         let state = Arc::new(AppState {
             admin_token,
             store,

@@ -2,7 +2,6 @@
 //! being fsync'd wait in a queue and all go into the next transaction, so durability costs
 //! one fsync per batch, not per request, and no request waits for an artificial window.
 
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use tokio::sync::oneshot;
@@ -27,6 +26,17 @@ pub enum WriteError {
     Storage(String),
 }
 
+/// Why the writer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The ingest connection could not be opened.
+    #[error("opening the ingest connection: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The thread could not be started.
+    #[error("starting the ingest writer thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
 type Reply = oneshot::Sender<Result<Option<Vec<Receipt>>, String>>;
 
 /// The handle ingest handlers submit to.
@@ -36,8 +46,10 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Start the writer thread; it ends when every handle is dropped.
-    pub fn spawn(store: Arc<Store>) -> std::io::Result<Writer> {
+    /// Start the writer thread on a connection of its own; it ends when every handle is
+    /// dropped.
+    pub fn spawn(store: &Store) -> Result<Writer, StartError> {
+        let store = store.ingest_connection()?;
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
         std::thread::Builder::new().name("wasmhook-ingest-writer".into()).spawn(move || run(&store, &jobs))?;
         Ok(Writer { queue })

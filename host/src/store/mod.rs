@@ -211,8 +211,19 @@ impl Store {
     /// record). WAL frames are appended in order, so the next fsync'd ingest commit also
     /// makes every earlier worker commit durable.
     pub fn worker_connection(&self) -> Result<Store, StoreError> {
+        self.another_connection("NORMAL")
+    }
+
+    /// A connection of its own for the ingest writer, committing with full fsync like the
+    /// main one: admin reads and writes on the main connection never hold ingest up.
+    pub fn ingest_connection(&self) -> Result<Store, StoreError> {
+        self.another_connection("FULL")
+    }
+
+    /// A further connection to the same file sharing the write gate, with its own sync mode.
+    fn another_connection(&self, synchronous: &str) -> Result<Store, StoreError> {
         let conn = Connection::open(self.dir.join(DB_FILE))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "cache_size", PAGE_CACHE)?;
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
