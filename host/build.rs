@@ -5,8 +5,10 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Guest crates built here: the built-ins the binary embeds, and the test guests.
-const GUESTS: &[&str] = &["strtotime", "normalize", "guest-hostile", "guest-echo-action"];
+/// Guest crates built here: the built-ins the binary embeds, the example actions, and the
+/// test guests.
+const GUESTS: &[&str] =
+    &["strtotime", "normalize", "date-diff", "action-template", "guest-hostile", "guest-echo-action"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

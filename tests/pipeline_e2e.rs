@@ -266,7 +266,12 @@ fn match_and_transforms_are_checked_when_configured() {
         "/workflows",
         Some(json!({"name": "x", "object": "contacts", "triggers": [], "actions": [{"type": "custom_code"}]})),
     );
-    assert_eq!(actions.body["error"]["field"], "actions");
+    assert_eq!(actions.body["error"]["field"], "actions[0]");
+    assert!(
+        actions.body["error"]["message"].as_str().unwrap().contains("missing field `plugin`"),
+        "{:?}",
+        actions.body
+    );
 }
 
 #[test]

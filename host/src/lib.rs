@@ -5,6 +5,8 @@
 //! - [`value`]: plain property values, shared by every stage.
 //! - [`ingest`]: `POST /hooks/{token}`: content type, size, JSON, batch, durable write, 202.
 //! - [`pipeline`]: coerce → transform → match → enroll, batch by batch on worker threads.
+//! - [`act`]: each enrollment runs its workflow's actions, step by step, resumably.
+//! - [`secrets`]: secrets for custom code actions, encrypted at rest.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`ids`]: sortable ids and webhook tokens.
@@ -15,6 +17,7 @@
 //! - [`cli`]: the command-line verbs (`serve`, `plugin run`, `bench`).
 #![deny(missing_docs)]
 
+pub mod act;
 pub mod api;
 pub mod cli;
 pub mod coerce;
@@ -24,5 +27,6 @@ pub mod import;
 pub mod ingest;
 pub mod pipeline;
 pub mod plugins;
+pub mod secrets;
 pub mod store;
 pub mod value;

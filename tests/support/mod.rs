@@ -24,15 +24,24 @@ impl Drop for Server {
 
 /// Start `wasmhook serve` with its data under `data_dir` on a free loopback port.
 pub fn start(data_dir: &Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+    start_logging(data_dir, None)
+}
+
+/// Like [`start`]; with `log`, the server logs at debug level, appending to that file.
+pub fn start_logging(data_dir: &Path, log: Option<&Path>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_remove("WASMHOOK_ADMIN_TOKEN")
         .env_remove("WASMHOOK_PUBLIC_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
+        .stderr(Stdio::null());
+    if let Some(log) = log {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        command.env("RUST_LOG", "debug").stderr(file);
+    }
+    let child = command.spawn().expect("server starts");
     // Owned by `Server` from here on, so the process is reaped even if start-up fails.
     let mut server = Server { child, addr: String::new(), printed_token: None, token: String::new() };
     let stdout = server.child.stdout.take().expect("piped stdout");

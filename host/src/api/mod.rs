@@ -13,6 +13,7 @@ pub mod events;
 pub mod imports;
 pub mod plugins;
 pub mod records;
+pub mod secrets;
 pub mod webhooks;
 pub mod workflows;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub writer: crate::ingest::writer::Writer,
     /// The data dir (import uploads are spooled under it).
     pub data_dir: std::path::PathBuf,
+    /// Encrypts secrets for custom code actions.
+    pub vault: Arc<crate::secrets::Vault>,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -141,6 +144,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/workflows", post(workflows::create).get(workflows::list))
         .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))
         .route("/workflows/{id}/enrollments", get(workflows::enrollments))
+        .route("/enrollments/{id}", get(workflows::show_enrollment))
+        .route("/secrets", get(secrets::list))
+        .route("/secrets/{name}", put(secrets::put).delete(secrets::delete))
         .route("/events/replay", post(events::replay_many))
         .route("/events/{id}/replay", post(events::replay))
         .route("/webhooks", post(webhooks::create).get(webhooks::list))

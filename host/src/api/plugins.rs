@@ -114,6 +114,15 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>
                 format!("`{name}` is in a webhook's transform chain; remove it there first"),
             ));
         }
+        for workflow in store.list_workflows()? {
+            if let Some(address) = crate::act::model::uses_plugin(&workflow.actions, &name) {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "in_use",
+                    format!("`{name}` runs in step {address} of workflow {}; remove it there first", workflow.id),
+                ));
+            }
+        }
         if store.delete_plugin(&name)? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("plugin")) }
     })
     .await

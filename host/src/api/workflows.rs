@@ -11,9 +11,12 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use crate::act::model::Action;
+use crate::act::validate;
 use crate::ids::{new_id, now_ms};
+use crate::plugins::World;
 use crate::store::Store;
-use crate::store::workflows::Workflow;
+use crate::store::workflows::{Enrollment, Workflow};
 
 fn render(w: &Workflow) -> Json_ {
     json!({
@@ -23,7 +26,7 @@ fn render(w: &Workflow) -> Json_ {
         "enabled": w.enabled,
         "reenroll": w.reenroll,
         "triggers": w.triggers,
-        "actions": [],
+        "actions": w.actions,
         "created_at": rfc3339(w.created_at_ms),
     })
 }
@@ -38,24 +41,38 @@ struct WorkflowBody {
     actions: Option<Vec<Json_>>,
 }
 
-/// Check names, object and triggers against the store.
-fn validate(store: &Store, w: &Workflow, actions: Option<&Vec<Json_>>) -> Result<(), ApiError> {
+/// Parse the `actions` list, naming the element that does not parse.
+fn parse_actions(actions: Vec<Json_>) -> Result<Vec<Action>, ApiError> {
+    actions
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| serde_json::from_value(a).map_err(|e| ApiError::invalid(&format!("actions[{i}]"), e.to_string())))
+        .collect()
+}
+
+/// Check names, object, triggers and actions against the store.
+fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
     if w.name.trim().is_empty() || w.name.chars().count() > 255 {
         return Err(ApiError::invalid("name", "name must be 1 to 255 characters"));
     }
-    if store.properties(&w.object)?.is_none() {
+    let Some(defs) = store.properties(&w.object)? else {
         return Err(ApiError::invalid("object", format!("no object `{}`", w.object)));
-    }
+    };
     for (i, trigger) in w.triggers.iter().enumerate() {
         if store.webhook(trigger)?.is_none() {
             return Err(ApiError::invalid(&format!("triggers[{i}]"), format!("no webhook `{trigger}`")));
         }
     }
-    if actions.is_some_and(|a| !a.is_empty()) {
-        // Actions (custom code, property updates, branches) are their own piece of work.
-        return Err(ApiError::invalid("actions", "workflow actions are not supported yet; send `actions: []`"));
-    }
-    Ok(())
+    let plugin_world = |name: &str| match crate::plugins::builtin::find(name) {
+        Some(b) => Some(b.world),
+        None => store.list_plugins().ok()?.into_iter().find(|p| p.name == name).and_then(|p| match p.world.as_str() {
+            "action" => Some(World::Action),
+            "transform" => Some(World::Transform),
+            _ => None,
+        }),
+    };
+    validate::validate(&w.actions, &validate::Check { defs: &defs, plugin_world: &plugin_world })
+        .map_err(|invalid| ApiError::invalid(&invalid.field, invalid.message))
 }
 
 /// `POST /workflows {name, object, enabled, reenroll, triggers, actions}` → 201.
@@ -69,11 +86,12 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
         enabled: body.enabled.unwrap_or(true),
         reenroll: body.reenroll.unwrap_or(false),
         triggers: body.triggers.unwrap_or_default(),
+        actions: parse_actions(body.actions.unwrap_or_default())?,
         created_at_ms: now,
     };
     let store = state.store.clone();
     let saved = blocking(move || {
-        validate(&store, &workflow, body.actions.as_ref())?;
+        validate(&store, &workflow)?;
         store.put_workflow(&workflow)?;
         Ok(workflow)
     })
@@ -95,7 +113,8 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     Ok(Json(render(&workflow)))
 }
 
-/// `PATCH /workflows/{id}`: change any of name, enabled, reenroll, triggers.
+/// `PATCH /workflows/{id}`: change any of name, enabled, reenroll, triggers, actions.
+/// Running enrollments take changed actions from their next step on.
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -115,7 +134,10 @@ pub async fn update(
         w.enabled = body.enabled.unwrap_or(w.enabled);
         w.reenroll = body.reenroll.unwrap_or(w.reenroll);
         w.triggers = body.triggers.unwrap_or(w.triggers);
-        validate(&store, &w, body.actions.as_ref())?;
+        if let Some(actions) = body.actions {
+            w.actions = parse_actions(actions)?;
+        }
+        validate(&store, &w)?;
         store.put_workflow(&w)?;
         Ok(w)
     })
@@ -138,9 +160,38 @@ pub async fn enrollments(State(state): State<Arc<AppState>>, Path(id): Path<Stri
         Ok(store.enrollments(&id)?)
     })
     .await?;
-    let rows: Vec<Json_> = rows
-        .iter()
-        .map(|e| json!({"id": e.id, "record_id": e.record_id, "event_id": e.event_id, "enrolled_at": rfc3339(e.enrolled_at_ms)}))
-        .collect();
+    let rows: Vec<Json_> = rows.iter().map(|e| render_enrollment(e, false)).collect();
     Ok(Json(json!({ "enrollments": rows })))
+}
+
+/// An enrollment; `steps` adds each step's inputs, outputs, duration, outcome and reason.
+pub fn render_enrollment(e: &Enrollment, steps: bool) -> Json_ {
+    let mut out = json!({
+        "id": e.id,
+        "workflow_id": e.workflow_id,
+        "record_id": e.record_id,
+        "event_id": e.event_id,
+        "enrolled_at": rfc3339(e.enrolled_at_ms),
+        "status": e.status,
+        "reason": e.reason,
+        "finished_at": e.finished_at_ms.map(rfc3339),
+        "steps_run": e.steps.len(),
+    });
+    if steps {
+        out["steps"] = Json_::Array(e.steps.clone());
+        if e.status == "running" && e.next_attempt_at_ms > crate::ids::now_ms() {
+            out["next_attempt_at"] = json!(rfc3339(e.next_attempt_at_ms));
+        }
+    }
+    out
+}
+
+/// `GET /enrollments/{id}`: one enrollment with its step log.
+pub async fn show_enrollment(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let store = state.store.clone();
+    let found = blocking(move || Ok(store.enrollment(&id)?)).await?.ok_or_else(|| ApiError::not_found("enrollment"))?;
+    Ok(Json(render_enrollment(&found, true)))
 }

@@ -166,6 +166,7 @@ fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
         enabled: true,
         reenroll: true,
         triggers: vec![webhook.id.clone()],
+        actions: Vec::new(),
         created_at_ms: now,
     })?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
@@ -188,7 +189,7 @@ fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
     let engine = PluginEngine::new()?;
     let cache = PluginCache::default();
     // Compiled before the clock starts, as `serve` does at start.
-    cache.get(&worker, &engine, "strtotime").map_err(|e| anyhow::anyhow!(e))?;
+    cache.get(&worker, &engine, "strtotime", crate::plugins::World::Transform).map_err(|e| anyhow::anyhow!(e))?;
     let threads = default_threads();
     let started = Instant::now();
     let mut processed = 0usize;

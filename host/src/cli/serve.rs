@@ -36,7 +36,12 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     let engine = Arc::new(engine);
     // Also drains events a previous run accepted but did not finish.
     let worker_store = Arc::new(store.worker_connection().context("opening the worker's connection")?);
-    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers)
+    let vault = Arc::new(crate::secrets::Vault::open(data_dir).context("opening the secrets key")?);
+    // Also resumes enrollments a previous run left between two steps.
+    let act_store = store.worker_connection().context("opening the act stage's connection")?;
+    let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers)
+        .context("starting the act stage")?;
+    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act)
         .context("starting the pipeline worker")?;
     for import in store.running_imports().context("reading unfinished imports")? {
         tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
@@ -56,6 +61,7 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
             waker,
             writer,
             data_dir: data_dir.to_path_buf(),
+            vault,
         });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");

@@ -39,7 +39,7 @@ impl BatchConfig {
         let mut plugins = HashMap::new();
         for step in webhooks.values().flat_map(|w| &w.transforms) {
             if !plugins.contains_key(&step.plugin) {
-                plugins.insert(step.plugin.clone(), cache.get(store, engine, &step.plugin));
+                plugins.insert(step.plugin.clone(), cache.get(store, engine, &step.plugin, World::Transform));
             }
         }
         let workflows = store.list_workflows()?.into_iter().filter(|w| w.enabled).collect();
@@ -72,7 +72,13 @@ pub struct PluginCache {
 
 impl PluginCache {
     /// The plugin called `name`, loading it if it is new or was replaced.
-    pub fn get(&self, store: &Store, engine: &PluginEngine, name: &str) -> Result<Arc<LoadedPlugin>, String> {
+    pub fn get(
+        &self,
+        store: &Store,
+        engine: &PluginEngine,
+        name: &str,
+        world: World,
+    ) -> Result<Arc<LoadedPlugin>, String> {
         let unreadable = |e: StoreError| format!("plugin `{name}` could not be read: {e}");
         let missing = || format!("plugin `{name}` does not exist");
         let current_sha = match builtin::find(name) {
@@ -89,9 +95,8 @@ impl PluginCache {
             Some(b) => b.bytes.into(),
             None => store.plugin_bytes(name).map_err(unreadable)?.ok_or_else(missing)?.1.into(),
         };
-        let plugin = engine
-            .load(&bytes, World::Transform, &Limits::default())
-            .map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
+        let plugin =
+            engine.load(&bytes, world, &Limits::default()).map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
         loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
         Ok(plugin)
     }

@@ -25,6 +25,7 @@ pub fn enroll(
     object: &str,
     record_id: &str,
     event_id: &str,
+    trigger: &Json,
 ) -> Result<Enrolled, StoreError> {
     if workflows.is_empty() {
         return Ok(Enrolled {
@@ -37,13 +38,17 @@ pub fn enroll(
     let mut any_new = false;
     for workflow in workflows {
         let now = now_ms();
-        match batch.enroll(workflow, record_id, event_id, &new_id("enr", now), now)? {
+        match batch.enroll(workflow, record_id, event_id, trigger, &new_id("enr", now), now)? {
             EnrollOutcome::Enrolled(id) => {
                 any_new = true;
                 rows.push(json!({"workflow_id": workflow.id, "enrollment_id": id, "outcome": "enrolled"}));
             }
             EnrollOutcome::AlreadyEnrolled => {
                 rows.push(json!({"workflow_id": workflow.id, "outcome": "already_enrolled"}));
+            }
+            EnrollOutcome::StillRunning(id) => {
+                rows.push(json!({"workflow_id": workflow.id, "outcome": "already_enrolled",
+                    "reason": format!("enrollment {id} of this record is still running")}));
             }
         }
     }

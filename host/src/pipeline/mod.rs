@@ -164,7 +164,13 @@ pub fn conclude(
     };
     draft.detail.insert("matched_record".into(), json!({"id": record_id, "object": rule.object}));
     let workflows: Vec<_> = config.workflows_for(&event.webhook_id, &rule.object).collect();
-    let enrolled = draft.stage("enroll", || enroll::enroll(batch, &workflows, &rule.object, &record_id, &event.id))?;
+    let trigger = json!({
+        "properties": properties_to_json(&properties),
+        "webhook_id": event.webhook_id,
+        "received_at_ms": event.received_at_ms,
+    });
+    let enrolled =
+        draft.stage("enroll", || enroll::enroll(batch, &workflows, &rule.object, &record_id, &event.id, &trigger))?;
     draft.detail.insert("enrollments".into(), Json::Array(enrolled.rows));
     Ok(draft.finish(enrolled.status, None, enrolled.reason, Some(record_id)))
 }

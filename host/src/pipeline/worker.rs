@@ -31,6 +31,11 @@ const COMMIT_EVERY: usize = 32;
 pub struct Waker(SyncSender<()>);
 
 impl Waker {
+    /// A waker for the thread reading the other end of `channel` (capacity 1).
+    pub fn new(channel: SyncSender<()>) -> Waker {
+        Waker(channel)
+    }
+
     /// Say there is work.
     pub fn wake(&self) {
         let _ = self.0.try_send(());
@@ -44,9 +49,12 @@ pub fn default_threads() -> usize {
 
 /// Start the worker; `threads` bounds how many OS threads run plugins at once. It stops
 /// when every [`Waker`] is dropped.
-pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, threads: usize) -> std::io::Result<Waker> {
+/// `act` is woken after each batch (new enrollments may have steps to run).
+pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, threads: usize, act: Waker) -> std::io::Result<Waker> {
     let (tx, rx) = sync_channel(1);
-    std::thread::Builder::new().name("wasmhook-pipeline".into()).spawn(move || run(&store, &engine, threads, &rx))?;
+    std::thread::Builder::new()
+        .name("wasmhook-pipeline".into())
+        .spawn(move || run(&store, &engine, threads, &rx, &act))?;
     Ok(Waker(tx))
 }
 
@@ -67,7 +75,7 @@ fn yield_cpu_to_ingest() {
     }
 }
 
-fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>) {
+fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>, act: &Waker) {
     let cache = PluginCache::default();
     loop {
         let events = match store.next_accepted(BATCH) {
@@ -93,6 +101,7 @@ fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>
             tracing::error!(error = %e, events = events.len(), "a batch hit a storage error; retrying");
             std::thread::sleep(IDLE_POLL);
         }
+        act.wake();
     }
 }
 

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod imports;
 pub mod plugins;
 pub mod records;
+pub mod secrets;
 pub mod webhooks;
 pub mod workflows;
 
@@ -150,6 +151,23 @@ const MIGRATIONS: &[&str] = &[
         errors_json TEXT NOT NULL DEFAULT '[]',
         started_at_ms INTEGER NOT NULL,
         finished_at_ms INTEGER
+    ) STRICT;",
+    "ALTER TABLE workflows ADD COLUMN actions_json TEXT NOT NULL DEFAULT '[]';
+    -- An enrollment runs its workflow's actions step by step; each step is appended to
+    -- steps_json in the same commit as its effect, so a restart resumes after it.
+    ALTER TABLE enrollments ADD COLUMN status TEXT NOT NULL DEFAULT 'completed';
+    ALTER TABLE enrollments ADD COLUMN reason TEXT;
+    ALTER TABLE enrollments ADD COLUMN trigger_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE enrollments ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE enrollments ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE enrollments ADD COLUMN finished_at_ms INTEGER;
+    CREATE INDEX enrollments_running ON enrollments(next_attempt_at_ms) WHERE status = 'running';
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        -- XChaCha20-Poly1305 under the data dir's key, the name as associated data.
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        updated_at_ms INTEGER NOT NULL
     ) STRICT;",
 ];
 

@@ -1,8 +1,10 @@
 //! Workflows (triggered by webhooks) and their enrollments.
 
 use rusqlite::{OptionalExtension, params};
+use serde_json::Value as Json;
 
 use super::{Store, StoreError};
+use crate::act::model::Action;
 
 /// A stored workflow.
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct Workflow {
     pub reenroll: bool,
     /// Webhooks that trigger it.
     pub triggers: Vec<String>,
+    /// What each enrollment runs, in order.
+    pub actions: Vec<Action>,
     /// Created, unix ms.
     pub created_at_ms: i64,
 }
@@ -36,6 +40,35 @@ pub struct Enrollment {
     pub event_id: String,
     /// When, unix ms.
     pub enrolled_at_ms: i64,
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The event's properties (after transforms) and context, read by `trigger.` sources.
+    pub trigger: Json,
+    /// One entry per step run so far, in order (see `act::step::Step`).
+    pub steps: Vec<Json>,
+    /// Not before this time (unix ms) is the next step run (a retry's backoff).
+    pub next_attempt_at_ms: i64,
+    /// When it completed or failed.
+    pub finished_at_ms: Option<i64>,
+}
+
+/// A running enrollment's new state after one step.
+#[derive(Debug, Clone)]
+pub struct StepSaved {
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The step entry appended, if a step ran.
+    pub step: Option<Json>,
+    /// `running`, `completed` or `failed`.
+    pub status: &'static str,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// When the next step may run.
+    pub next_attempt_at_ms: i64,
+    /// A property written by the step: (object, record id, property, value; null clears).
+    pub write: Option<(String, String, String, Json)>,
 }
 
 /// What enrolling one record into one workflow did.
@@ -45,9 +78,11 @@ pub enum EnrollOutcome {
     Enrolled(String),
     /// Re-enrollment is off and the record was enrolled before.
     AlreadyEnrolled,
+    /// The record's enrollment (this id) is still running its actions.
+    StillRunning(String),
 }
 
-fn row_to_workflow(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Workflow, String)> {
+fn row_to_workflow(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Workflow, (String, String))> {
     Ok((
         Workflow {
             id: r.get(0)?,
@@ -56,26 +91,30 @@ fn row_to_workflow(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Workflow, String)
             enabled: r.get::<_, i64>(3)? == 1,
             reenroll: r.get::<_, i64>(4)? == 1,
             triggers: Vec::new(),
+            actions: Vec::new(),
             created_at_ms: r.get(6)?,
         },
-        r.get(5)?,
+        (r.get(5)?, r.get(7)?),
     ))
 }
 
-fn with_triggers((mut w, triggers): (Workflow, String)) -> Result<Workflow, StoreError> {
+fn with_triggers((mut w, (triggers, actions)): (Workflow, (String, String))) -> Result<Workflow, StoreError> {
     w.triggers = serde_json::from_str(&triggers)?;
+    w.actions = serde_json::from_str(&actions)?;
     Ok(w)
 }
 
-const SELECT_WORKFLOW: &str = "SELECT id, name, object, enabled, reenroll, triggers_json, created_at_ms FROM workflows";
+const SELECT_WORKFLOW: &str =
+    "SELECT id, name, object, enabled, reenroll, triggers_json, created_at_ms, actions_json FROM workflows";
 
 impl Store {
     /// Insert or replace a workflow.
     pub fn put_workflow(&self, w: &Workflow) -> Result<(), StoreError> {
         self.conn().execute(
-            "INSERT INTO workflows (id, name, object, enabled, reenroll, triggers_json, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (id) DO UPDATE SET name = ?2, object = ?3, enabled = ?4, reenroll = ?5, triggers_json = ?6",
+            "INSERT INTO workflows (id, name, object, enabled, reenroll, triggers_json, created_at_ms, actions_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET name = ?2, object = ?3, enabled = ?4, reenroll = ?5, triggers_json = ?6,
+                 actions_json = ?8",
             params![
                 w.id,
                 w.name,
@@ -83,7 +122,8 @@ impl Store {
                 w.enabled,
                 w.reenroll,
                 serde_json::to_string(&w.triggers)?,
-                w.created_at_ms
+                w.created_at_ms,
+                serde_json::to_string(&w.actions)?
             ],
         )?;
         Ok(())
@@ -119,21 +159,79 @@ impl Store {
         self.query_enrollments("event_id", event_id)
     }
 
+    /// One enrollment with its steps.
+    pub fn enrollment(&self, id: &str) -> Result<Option<Enrollment>, StoreError> {
+        Ok(self.query_enrollments("id", id)?.pop())
+    }
+
+    /// Running enrollments whose next step is due at `now_ms`, oldest first.
+    pub fn due_enrollments(&self, now_ms: i64, limit: u32) -> Result<Vec<Enrollment>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_ENROLLMENT} WHERE status = 'running' AND next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now_ms, limit], row_to_enrollment)?;
+        rows.map(|r| r?.parse()).collect()
+    }
+
+    /// When the earliest running enrollment is due, if any runs.
+    pub fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT min(next_attempt_at_ms) FROM enrollments WHERE status = 'running'", [], |r| r.get(0))?)
+    }
+
+    /// Commit the steps just run, each with its effect, in one transaction: a step and the
+    /// property it wrote land together or not at all, so no step runs twice.
+    pub fn save_steps(&self, saved: &[StepSaved], now_ms: i64) -> Result<(), StoreError> {
+        self.batch(|batch| {
+            for s in saved {
+                batch.save_step(s, now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
     fn query_enrollments(&self, column: &str, value: &str) -> Result<Vec<Enrollment>, StoreError> {
         let conn = self.conn();
-        // `column` is one of two fixed names chosen above, never input.
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id, workflow_id, record_id, event_id, enrolled_at_ms FROM enrollments WHERE {column} = ?1 ORDER BY id DESC"
-        ))?;
-        let rows = stmt.query_map([value], |r| {
-            Ok(Enrollment {
-                id: r.get(0)?,
-                workflow_id: r.get(1)?,
-                record_id: r.get(2)?,
-                event_id: r.get(3)?,
-                enrolled_at_ms: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // `column` is one of fixed names chosen in this module, never input.
+        let mut stmt = conn.prepare_cached(&format!("{SELECT_ENROLLMENT} WHERE {column} = ?1 ORDER BY id DESC"))?;
+        let rows = stmt.query_map([value], row_to_enrollment)?;
+        rows.map(|r| r?.parse()).collect()
     }
+}
+
+const SELECT_ENROLLMENT: &str = "SELECT id, workflow_id, record_id, event_id, enrolled_at_ms, status, reason,
+     trigger_json, steps_json, next_attempt_at_ms, finished_at_ms FROM enrollments";
+
+/// An enrollment row before its JSON columns are parsed.
+struct RawEnrollment(Enrollment, String, String);
+
+impl RawEnrollment {
+    fn parse(self) -> Result<Enrollment, StoreError> {
+        let RawEnrollment(mut e, trigger, steps) = self;
+        e.trigger = serde_json::from_str(&trigger)?;
+        e.steps = serde_json::from_str(&steps)?;
+        Ok(e)
+    }
+}
+
+fn row_to_enrollment(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEnrollment> {
+    Ok(RawEnrollment(
+        Enrollment {
+            id: r.get(0)?,
+            workflow_id: r.get(1)?,
+            record_id: r.get(2)?,
+            event_id: r.get(3)?,
+            enrolled_at_ms: r.get(4)?,
+            status: r.get(5)?,
+            reason: r.get(6)?,
+            trigger: Json::Null,
+            steps: Vec::new(),
+            next_attempt_at_ms: r.get(9)?,
+            finished_at_ms: r.get(10)?,
+        },
+        r.get(7)?,
+        r.get(8)?,
+    ))
 }

@@ -1,0 +1,298 @@
+//! A workflow's actions as admins write them: custom code, property updates and branches,
+//! with the sources their values come from.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+/// One action of a workflow's ordered list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Run a plugin of the `action` world.
+    CustomCode(CustomCode),
+    /// Write one record property.
+    SetProperty {
+        /// The record property written.
+        property: String,
+        /// Where the value comes from.
+        value: Source,
+    },
+    /// Run one of two action lists depending on a condition.
+    Branch {
+        /// The test.
+        #[serde(rename = "if")]
+        condition: Condition,
+        /// Actions when the test holds.
+        #[serde(default)]
+        then: Vec<Action>,
+        /// Actions otherwise.
+        #[serde(default, rename = "else")]
+        otherwise: Vec<Action>,
+    },
+}
+
+/// A custom code step: the plugin, what it reads and what it may return.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomCode {
+    /// An uploaded plugin of the `action` world.
+    pub plugin: String,
+    /// Input name → where its value comes from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub inputs: std::collections::BTreeMap<String, Source>,
+    /// Secrets the plugin receives, by name; no others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// The outputs kept; anything else the plugin returns is dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputDecl>,
+    /// CPU time per try, ms (default: the plugin default, 100 ms; at most 20 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Tries when the plugin times out (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u32>,
+    /// Wait before the second try, ms, doubling for each further one (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<u64>,
+}
+
+/// A declared output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputDecl {
+    /// Its name (letters, digits, `_`).
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: OutputType,
+}
+
+/// Types an output may be declared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputType {
+    /// Text.
+    String,
+    /// A finite number.
+    Number,
+    /// `true` / `false`.
+    Boolean,
+    /// Text, one of a record property's options when written to one.
+    #[serde(alias = "enum")]
+    Enumeration,
+    /// Unix seconds (a number) or an RFC 3339 text.
+    Datetime,
+}
+
+impl OutputType {
+    /// The value kind this output carries.
+    pub fn kind(self) -> Kind {
+        match self {
+            OutputType::String => Kind::String,
+            OutputType::Number => Kind::Number,
+            OutputType::Boolean => Kind::Boolean,
+            OutputType::Enumeration => Kind::Enum,
+            OutputType::Datetime => Kind::Datetime,
+        }
+    }
+}
+
+/// The kind of a value, as far as type rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text.
+    String,
+    /// Number.
+    Number,
+    /// Boolean.
+    Boolean,
+    /// An option of an enumeration.
+    Enum,
+    /// A point in time.
+    Datetime,
+    /// No value.
+    Null,
+}
+
+impl Kind {
+    /// The kind of a plain JSON value.
+    pub fn of(value: &Json) -> Kind {
+        match value {
+            Json::String(_) => Kind::String,
+            Json::Number(_) => Kind::Number,
+            Json::Bool(_) => Kind::Boolean,
+            _ => Kind::Null,
+        }
+    }
+
+    /// The kind of a record property type (`string`, `enum`, `date`, ...).
+    pub fn of_property(kind: &str) -> Kind {
+        match kind {
+            "number" => Kind::Number,
+            "boolean" => Kind::Boolean,
+            "enum" => Kind::Enum,
+            "date" | "datetime" => Kind::Datetime,
+            _ => Kind::String,
+        }
+    }
+
+    /// Its name in reasons.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Number => "number",
+            Kind::Boolean => "boolean",
+            Kind::Enum => "enumeration",
+            Kind::Datetime => "datetime",
+            Kind::Null => "null",
+        }
+    }
+}
+
+/// Where a value comes from: `trigger.<property>`, `record.<property>`,
+/// `action.<address>.<output>`, or a literal (a number, boolean, null, or `{"value": ...}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A property of the event that enrolled the record.
+    Trigger(String),
+    /// A property of the enrolled record, read when the step runs.
+    Record(String),
+    /// An output of an earlier custom code step.
+    Output {
+        /// The step's address (`0`, `2.then.1`).
+        address: String,
+        /// The output's name.
+        output: String,
+    },
+    /// A fixed value.
+    Literal(Json),
+}
+
+impl Source {
+    /// Parse the JSON form.
+    pub fn parse(json: &Json) -> Result<Source, String> {
+        match json {
+            Json::String(text) => {
+                if let Some(name) = text.strip_prefix("trigger.").filter(|n| !n.is_empty()) {
+                    Ok(Source::Trigger(name.to_string()))
+                } else if let Some(name) = text.strip_prefix("record.").filter(|n| !n.is_empty()) {
+                    Ok(Source::Record(name.to_string()))
+                } else if let Some(rest) = text.strip_prefix("action.")
+                    && let Some((address, output)) = rest.rsplit_once('.')
+                    && !address.is_empty()
+                    && !output.is_empty()
+                {
+                    Ok(Source::Output { address: address.to_string(), output: output.to_string() })
+                } else {
+                    Err(format!(
+                        "`{text}` is not a source: write `trigger.<property>`, `record.<property>`, \
+                         `action.<n>.<output>`, or {{\"value\": ...}} for a literal text"
+                    ))
+                }
+            }
+            Json::Object(map) if map.len() == 1 && map.contains_key("value") => {
+                let value = &map["value"];
+                match value {
+                    Json::Array(_) | Json::Object(_) => {
+                        Err("a literal value must be a string, number, boolean or null".into())
+                    }
+                    _ => Ok(Source::Literal(value.clone())),
+                }
+            }
+            Json::Number(_) | Json::Bool(_) | Json::Null => Ok(Source::Literal(json.clone())),
+            _ => {
+                Err("a source is a `trigger.`/`record.`/`action.` path, a number, a boolean, null, or {\"value\": ...}"
+                    .into())
+            }
+        }
+    }
+
+    /// The JSON form (what [`Source::parse`] reads).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Source::Trigger(name) => json!(format!("trigger.{name}")),
+            Source::Record(name) => json!(format!("record.{name}")),
+            Source::Output { address, output } => json!(format!("action.{address}.{output}")),
+            Source::Literal(value @ Json::String(_)) => json!({"value": value}),
+            Source::Literal(value) => value.clone(),
+        }
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Source::parse(&Json::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A branch's test: `source op value`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    /// The value tested.
+    pub source: Source,
+    /// How it is compared.
+    pub op: Op,
+    /// What it is compared with (unused by `is_empty`).
+    #[serde(default)]
+    pub value: Json,
+}
+
+/// Comparisons a branch can make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Same value (numbers by value, text exactly, booleans).
+    Equals,
+    /// Not the same value.
+    NotEquals,
+    /// Text containing the value (case-insensitive).
+    Contains,
+    /// Number greater than the value.
+    Greater,
+    /// Number less than the value.
+    Less,
+    /// Missing, null or empty text.
+    IsEmpty,
+}
+
+/// Visit every action with its address (`0`, `2.then.1`), depth first in run order.
+pub fn walk<'a>(actions: &'a [Action], prefix: &str, visit: &mut dyn FnMut(&str, &'a Action)) {
+    for (i, action) in actions.iter().enumerate() {
+        let address = if prefix.is_empty() { i.to_string() } else { format!("{prefix}.{i}") };
+        visit(&address, action);
+        if let Action::Branch { then, otherwise, .. } = action {
+            walk(then, &format!("{address}.then"), visit);
+            walk(otherwise, &format!("{address}.else"), visit);
+        }
+    }
+}
+
+/// The action at `address`, if there is one.
+pub fn find<'a>(actions: &'a [Action], address: &str) -> Option<&'a Action> {
+    let mut found = None;
+    walk(actions, "", &mut |at, action| {
+        if at == address {
+            found = Some(action);
+        }
+    });
+    found
+}
+
+/// The address of the first custom code step running plugin `name`, if any.
+pub fn uses_plugin(actions: &[Action], name: &str) -> Option<String> {
+    let mut found = None;
+    walk(actions, "", &mut |address, action| {
+        if found.is_none()
+            && let Action::CustomCode(code) = action
+            && code.plugin == name
+        {
+            found = Some(address.to_string());
+        }
+    });
+    found
+}

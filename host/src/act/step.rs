@@ -1,0 +1,226 @@
+//! Running one step of an enrollment: a custom code call, a property update or a branch
+//! test. A step only computes; the runner commits its entry and effect together.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value as Json, json};
+
+use super::model::{Action, Condition, CustomCode, Kind, Op, OutputType};
+use super::plan::Next;
+use super::sources::{Scope, for_property};
+use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine};
+use crate::value::{Property, Value};
+
+/// The longest CPU time a custom code step may be given per try.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Tries of a step that times out, unless the action says otherwise.
+pub const DEFAULT_TRIES: u32 = 3;
+
+/// Wait before the second try, doubling for each further one, unless the action says otherwise.
+pub const DEFAULT_BACKOFF_MS: u64 = 1000;
+
+/// Named secret values, as a plugin receives them.
+pub type SecretValues = Vec<(String, String)>;
+
+/// What a step needs from outside: plugins, secrets and the engine.
+pub struct Services<'a> {
+    /// Runs plugins.
+    pub engine: &'a PluginEngine,
+    /// The `action` plugin called `name`, or why it cannot run.
+    pub plugin: &'a (dyn Fn(&str) -> Result<Arc<LoadedPlugin>, String> + Sync),
+    /// The values of the named secrets that are set.
+    pub secrets: &'a (dyn Fn(&[String]) -> Result<SecretValues, String> + Sync),
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// Done; the enrollment goes on.
+    Succeeded,
+    /// Timed out with tries left: run it again at this time (unix ms).
+    RetryAt(i64),
+    /// Failed for good, with the reason; the enrollment fails.
+    Failed(String),
+}
+
+/// A step's result: its log entry, how it ended, and a property to write.
+pub struct StepRun {
+    /// The entry appended to the enrollment's steps.
+    pub entry: Json,
+    /// How it ended.
+    pub ended: Ended,
+    /// (property, value) to write onto the record; null clears.
+    pub write: Option<(String, Json)>,
+}
+
+/// Run the step `next` for an enrollment (`call` names its event) at `now_ms`.
+pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &CallContext, now_ms: i64) -> StepRun {
+    let started = Instant::now();
+    let mut entry = Map::new();
+    entry.insert("address".into(), json!(next.address));
+    entry.insert("attempt".into(), json!(next.attempt));
+    entry.insert("started_at_ms".into(), json!(now_ms));
+    let (ended, write) = match next.action {
+        Action::CustomCode(code) => (custom_code(code, next.attempt, scope, services, call, now_ms, &mut entry), None),
+        Action::SetProperty { property, value } => {
+            entry.insert("type".into(), json!("set_property"));
+            entry.insert("property".into(), json!(property));
+            let (kind, value) = scope.read(value);
+            entry.insert("value".into(), value.clone());
+            match scope.defs.iter().find(|d| &d.name == property) {
+                None => (Ended::Failed(format!("the record has no property `{property}`")), None),
+                Some(def) => match for_property(def, kind, value) {
+                    Ok(value) => (Ended::Succeeded, Some((property.clone(), value))),
+                    Err(reason) => (Ended::Failed(reason), None),
+                },
+            }
+        }
+        Action::Branch { condition, .. } => {
+            entry.insert("type".into(), json!("branch"));
+            let (value, holds) = test(condition, scope);
+            entry.insert("value".into(), value);
+            entry.insert("branch".into(), json!(if holds { "then" } else { "else" }));
+            (Ended::Succeeded, None)
+        }
+    };
+    entry.insert("duration_ms".into(), json!(started.elapsed().as_secs_f64() * 1000.0));
+    let outcome = match &ended {
+        Ended::Succeeded => "succeeded",
+        Ended::RetryAt(_) => "retrying",
+        Ended::Failed(_) => "failed",
+    };
+    entry.insert("outcome".into(), json!(outcome));
+    if let Ended::Failed(reason) = &ended {
+        entry.insert("reason".into(), json!(reason));
+    }
+    StepRun { entry: Json::Object(entry), ended, write }
+}
+
+fn custom_code(
+    code: &CustomCode,
+    attempt: u32,
+    scope: &Scope<'_>,
+    services: &Services<'_>,
+    call: &CallContext,
+    now_ms: i64,
+    entry: &mut Map<String, Json>,
+) -> Ended {
+    entry.insert("type".into(), json!("custom_code"));
+    entry.insert("plugin".into(), json!(code.plugin));
+    let inputs: Map<String, Json> =
+        code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
+    entry.insert("inputs".into(), Json::Object(inputs.clone()));
+    // Names only: values never leave the vault except into the plugin's call.
+    entry.insert("secrets".into(), json!(code.secrets));
+    let secrets = match (services.secrets)(&code.secrets) {
+        Ok(found) => found,
+        Err(reason) => return Ended::Failed(reason),
+    };
+    if let Some(missing) = code.secrets.iter().find(|n| !secrets.iter().any(|(have, _)| have == *n)) {
+        return Ended::Failed(format!("secret `{missing}` is not set (PUT /api/v1/secrets/{missing})"));
+    }
+    let plugin = match (services.plugin)(&code.plugin) {
+        Ok(plugin) => plugin,
+        Err(reason) => return Ended::Failed(reason),
+    };
+    let properties: Vec<Property> = inputs
+        .iter()
+        .map(|(name, value)| Property::new(name.clone(), Value::from_json(name, value).unwrap_or(Value::Null)))
+        .collect();
+    let timeout = code.timeout_ms.map_or(Limits::default().timeout, Duration::from_millis).min(MAX_TIMEOUT);
+    let limits = Limits { timeout, ..Limits::default() };
+    let report = services.engine.action(&plugin, call, &properties, &secrets, &limits);
+    if !report.log.is_empty() {
+        entry.insert("log".into(), json!(redact(&report.log, &secrets)));
+    }
+    let returned = match report.result {
+        Ok(returned) => returned,
+        Err(failure) => {
+            let tries = code.tries.unwrap_or(DEFAULT_TRIES).max(1);
+            if failure.kind() == "timeout" && attempt < tries {
+                let backoff = code.backoff_ms.unwrap_or(DEFAULT_BACKOFF_MS).saturating_mul(1 << (attempt - 1).min(16));
+                entry.insert("reason".into(), json!(format!("{failure}; try {} of {tries} follows", attempt + 1)));
+                return Ended::RetryAt(now_ms.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
+            }
+            return Ended::Failed(redact(&failure.to_string(), &secrets));
+        }
+    };
+    let mut outputs = Map::new();
+    for declared in &code.outputs {
+        let Some(found) = returned.iter().find(|p| p.name == declared.name) else {
+            continue;
+        };
+        let value = found.value.to_json();
+        if let Err(reason) = check_output(declared.kind, &declared.name, &value) {
+            return Ended::Failed(redact(&reason, &secrets));
+        }
+        outputs.insert(declared.name.clone(), redact_json(value, &secrets));
+    }
+    entry.insert("outputs".into(), Json::Object(outputs));
+    Ended::Succeeded
+}
+
+/// A returned output must have its declared type; null is always allowed (no value).
+fn check_output(kind: OutputType, name: &str, value: &Json) -> Result<(), String> {
+    let ok = match (kind, value) {
+        (_, Json::Null) => true,
+        (OutputType::String | OutputType::Enumeration, Json::String(_)) => true,
+        (OutputType::Number, Json::Number(_)) => true,
+        (OutputType::Boolean, Json::Bool(_)) => true,
+        (OutputType::Datetime, Json::Number(_)) => true,
+        (OutputType::Datetime, Json::String(text)) => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let declared = serde_json::to_value(kind).unwrap_or_default();
+        Err(format!("output `{name}` is declared {} but the plugin returned {value}", declared.as_str().unwrap_or("?")))
+    }
+}
+
+/// A secret value a plugin echoes (in its log, outputs or error) is replaced by its name.
+fn redact(text: &str, secrets: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    for (name, value) in secrets.iter().filter(|(_, v)| !v.is_empty()) {
+        out = out.replace(value.as_str(), &format!("[secret {name}]"));
+    }
+    out
+}
+
+fn redact_json(value: Json, secrets: &[(String, String)]) -> Json {
+    match value {
+        Json::String(text) => Json::String(redact(&text, secrets)),
+        other => other,
+    }
+}
+
+/// Evaluate a branch test: the value read, and whether the test holds.
+fn test(condition: &Condition, scope: &Scope<'_>) -> (Json, bool) {
+    let (kind, value) = scope.read(&condition.source);
+    let number = |v: &Json| match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    };
+    let text = |v: &Json| match v {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    };
+    let equal = || match (number(&value), number(&condition.value)) {
+        (Some(a), Some(b)) if kind == Kind::Number || condition.value.is_number() => a == b,
+        _ => value == condition.value,
+    };
+    let holds = match condition.op {
+        Op::IsEmpty => kind == Kind::Null || value.as_str().is_some_and(|s| s.trim().is_empty()),
+        Op::Equals => equal(),
+        Op::NotEquals => !equal(),
+        Op::Contains => text(&value).to_lowercase().contains(&text(&condition.value).to_lowercase()),
+        Op::Greater => matches!((number(&value), number(&condition.value)), (Some(a), Some(b)) if a > b),
+        Op::Less => matches!((number(&value), number(&condition.value)), (Some(a), Some(b)) if a < b),
+    };
+    (value, holds)
+}

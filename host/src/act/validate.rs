@@ -1,0 +1,167 @@
+//! Checks a workflow's actions when it is saved, so mistakes show up as a 422 naming the
+//! field instead of as failed enrollments later.
+
+use super::model::{Action, Kind, Op, Source, walk};
+use super::sources::{declared_kind, for_property};
+use super::step::MAX_TIMEOUT;
+use crate::plugins::World;
+use crate::store::records::PropertyDef;
+
+/// A refused action list: the field (`actions[2].then[0].value`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The offending field.
+    pub field: String,
+    /// Why.
+    pub message: String,
+}
+
+/// What validation looks things up in.
+pub struct Check<'a> {
+    /// The workflow object's properties.
+    pub defs: &'a [PropertyDef],
+    /// The world of the plugin called `name`, `None` if there is none.
+    pub plugin_world: &'a dyn Fn(&str) -> Option<World>,
+}
+
+/// Check every action of `actions` (the whole list, as saved).
+pub fn validate(actions: &[Action], check: &Check<'_>) -> Result<(), Invalid> {
+    let mut order = Vec::new();
+    walk(actions, "", &mut |address, _| order.push(address.to_string()));
+    let mut result = Ok(());
+    walk(actions, "", &mut |address, action| {
+        if result.is_ok() {
+            result = one(actions, &order, address, action, check);
+        }
+    });
+    result
+}
+
+/// `2.then.0` → `actions[2].then[0]`.
+fn field_of(address: &str) -> String {
+    let mut out = String::from("actions");
+    for part in address.split('.') {
+        if part.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            out.push_str(&format!(".{part}"));
+        }
+    }
+    out
+}
+
+fn identifier(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn one(actions: &[Action], order: &[String], address: &str, action: &Action, check: &Check<'_>) -> Result<(), Invalid> {
+    let at = field_of(address);
+    let bad = |field: String, message: String| Err(Invalid { field, message });
+    let source = |field: String, source: &Source| -> Result<Option<Kind>, Invalid> {
+        match source {
+            Source::Trigger(_) => Ok(None),
+            Source::Literal(value) => Ok(Some(Kind::of(value))),
+            Source::Record(name) => match check.defs.iter().find(|d| &d.name == name) {
+                Some(def) => Ok(Some(Kind::of_property(&def.kind))),
+                None => Err(Invalid { field, message: format!("the workflow's object has no property `{name}`") }),
+            },
+            Source::Output { address: from, output } => {
+                let earlier = order.iter().position(|a| a == from) < order.iter().position(|a| a == address);
+                if !order.iter().any(|a| a == from) || !earlier {
+                    return Err(Invalid {
+                        field,
+                        message: format!("`action.{from}.{output}`: no step {from} runs before this one"),
+                    });
+                }
+                match declared_kind(actions, from, output) {
+                    Some(kind) => Ok(Some(kind)),
+                    None => Err(Invalid {
+                        field,
+                        message: format!("step {from} is not a custom code step declaring an output `{output}`"),
+                    }),
+                }
+            }
+        }
+    };
+    match action {
+        Action::CustomCode(code) => {
+            match (check.plugin_world)(&code.plugin) {
+                None => return bad(format!("{at}.plugin"), format!("no plugin `{}`; upload it first", code.plugin)),
+                Some(World::Transform) => {
+                    return bad(
+                        format!("{at}.plugin"),
+                        format!("plugin `{}` is a transform; a custom code step needs an `action` plugin", code.plugin),
+                    );
+                }
+                Some(World::Action) => {}
+            }
+            for (name, from) in &code.inputs {
+                if !identifier(name) {
+                    return bad(format!("{at}.inputs"), format!("input name `{name}`: use letters, digits and `_`"));
+                }
+                source(format!("{at}.inputs.{name}"), from)?;
+            }
+            for (i, name) in code.secrets.iter().enumerate() {
+                if !crate::secrets::valid_name(name) || code.secrets[..i].contains(name) {
+                    return bad(format!("{at}.secrets[{i}]"), format!("`{name}` is not a valid, distinct secret name"));
+                }
+            }
+            for (i, output) in code.outputs.iter().enumerate() {
+                if !identifier(&output.name) || code.outputs[..i].iter().any(|o| o.name == output.name) {
+                    return bad(
+                        format!("{at}.outputs[{i}].name"),
+                        format!("output `{}`: use distinct names of letters, digits and `_`", output.name),
+                    );
+                }
+            }
+            if code.timeout_ms.is_some_and(|t| t == 0 || u128::from(t) > MAX_TIMEOUT.as_millis()) {
+                return bad(format!("{at}.timeout_ms"), format!("between 1 and {} ms", MAX_TIMEOUT.as_millis()));
+            }
+            if code.tries.is_some_and(|t| !(1..=10).contains(&t)) {
+                return bad(format!("{at}.tries"), "between 1 and 10".into());
+            }
+        }
+        Action::SetProperty { property, value } => {
+            let Some(def) = check.defs.iter().find(|d| &d.name == property) else {
+                return bad(format!("{at}.property"), format!("the workflow's object has no property `{property}`"));
+            };
+            if def.unique {
+                return bad(
+                    format!("{at}.property"),
+                    format!("`{property}` is a unique property (records are matched by it); a workflow cannot set it"),
+                );
+            }
+            let kind = source(format!("{at}.value"), value)?;
+            // A literal is checked with its value (an enum option), a typed source by kind.
+            let sample = match value {
+                Source::Literal(v) => Some(v.clone()),
+                _ => kind.map(|k| match k {
+                    Kind::Number => serde_json::json!(0),
+                    Kind::Boolean => serde_json::json!(false),
+                    Kind::Enum | Kind::String | Kind::Datetime => match def.options.first() {
+                        Some(option) if def.kind == "enum" => serde_json::json!(option),
+                        _ => serde_json::json!(""),
+                    },
+                    Kind::Null => serde_json::Value::Null,
+                }),
+            };
+            if let (Some(kind), Some(sample)) = (kind, sample)
+                && let Err(message) = for_property(def, kind, sample)
+            {
+                return bad(format!("{at}.value"), message);
+            }
+        }
+        Action::Branch { condition, .. } => {
+            source(format!("{at}.if.source"), &condition.source)?;
+            let numeric = condition.value.is_number()
+                || condition.value.as_str().is_some_and(|s| s.trim().parse::<f64>().is_ok_and(f64::is_finite));
+            if matches!(condition.op, Op::Greater | Op::Less) && !numeric {
+                return bad(format!("{at}.if.value"), "`greater` and `less` compare with a number".into());
+            }
+            if condition.value.is_array() || condition.value.is_object() {
+                return bad(format!("{at}.if.value"), "compare with a string, number, boolean or null".into());
+            }
+        }
+    }
+    Ok(())
+}

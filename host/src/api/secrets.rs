@@ -1,0 +1,62 @@
+//! Secrets for custom code actions: write-only. Routes take values in and answer names
+//! only; values are never returned or logged.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+
+use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use crate::ids::now_ms;
+use crate::secrets::valid_name;
+
+/// Largest secret value accepted.
+const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+struct SecretBody {
+    value: Option<String>,
+}
+
+/// `PUT /secrets/{name} {value}` → 204; replaces an earlier value.
+pub async fn put(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    if !valid_name(&name) {
+        return Err(ApiError::invalid("name", "a secret name is 1 to 64 letters, digits, `_` or `-`"));
+    }
+    let body: SecretBody = parse_body(&body)?;
+    let value = body.value.ok_or_else(|| ApiError::invalid("value", "value (a string) is required"))?;
+    if value.is_empty() || value.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::invalid("value", format!("value must be 1 to {MAX_VALUE_BYTES} bytes")));
+    }
+    let (store, vault) = (state.store.clone(), state.vault.clone());
+    blocking(move || {
+        vault.put(&store, &name, &value, now_ms()).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        tracing::info!(secret = %name, "secret set");
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /secrets`: names and when each was last set.
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.list_secrets()?)).await?;
+    let rows: Vec<Json_> = rows.iter().map(|(name, at)| json!({"name": name, "updated_at": rfc3339(*at)})).collect();
+    Ok(Json(json!({ "secrets": rows })))
+}
+
+/// `DELETE /secrets/{name}`.
+pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    let deleted = blocking(move || Ok(store.delete_secret(&name)?)).await?;
+    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("secret")) }
+}
