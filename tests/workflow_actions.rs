@@ -453,3 +453,43 @@ fn props_offline(data: &Path) -> usize {
         conn.query_row("SELECT steps_json FROM enrollments WHERE status = 'running'", [], |r| r.get(0)).unwrap();
     serde_json::from_str::<Vec<Value>>(&steps).unwrap().len()
 }
+
+#[test]
+fn one_action_is_tested_against_a_real_record_and_applied_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (webhook, _) = set_up(&server);
+    let ada = record(&server, "cus_ada");
+    let id = workflow(
+        &server,
+        &webhook,
+        false,
+        json!([
+            {"type": "custom_code", "plugin": "date-diff",
+             "inputs": {"from": "trigger.signed_up_unix", "to": {"value": "2020-02-01"}},
+             "outputs": [{"name": "days", "type": "number"}]},
+            {"type": "set_property", "property": "greeting", "value": "trigger.name"}
+        ]),
+    );
+    let test = |n: &str, body: Value| server.admin("POST", &format!("/workflows/{id}/actions/{n}/test"), Some(body));
+    let code = test("0", json!({"record_id": ada, "trigger": {"signed_up_unix": 1_577_836_800}}));
+    assert_eq!(code.status, 200, "{:?}", code.body);
+    assert_eq!(code.body["step"]["outcome"], "succeeded");
+    assert_eq!(code.body["step"]["outputs"]["days"].as_f64(), Some(31.0));
+    assert_eq!(code.body["applied"], false);
+
+    let dry = test("1", json!({"record_id": ada, "trigger": {"name": "Zed"}}));
+    assert_eq!(dry.body["write"], json!({"property": "greeting", "value": "Zed"}));
+    assert_eq!(dry.body["applied"], false);
+    assert!(props(&server, &ada).get("greeting").is_none(), "a dry run changes nothing");
+    let applied = test("1", json!({"record_id": ada, "trigger": {"name": "Zed"}, "apply": true}));
+    assert_eq!(applied.body["applied"], true);
+    assert_eq!(props(&server, &ada)["greeting"], "Zed");
+
+    let failing = test("0", json!({"record_id": ada}));
+    assert_eq!(failing.body["step"]["outcome"], "failed");
+    assert_eq!(failing.body["step"]["reason"], "guest_error: missing_input: input `from` has no value");
+    assert_eq!(test("7", json!({"record_id": ada})).status, 404);
+    assert_eq!(test("0", json!({})).body["error"]["field"], "record_id");
+    assert_eq!(test("0", json!({"record_id": "rec_nope"})).body["error"]["field"], "record_id");
+}

@@ -144,6 +144,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/workflows", post(workflows::create).get(workflows::list))
         .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))
         .route("/workflows/{id}/enrollments", get(workflows::enrollments))
+        .route("/workflows/{id}/actions/{n}/test", post(workflows::test_action))
         .route("/enrollments/{id}", get(workflows::show_enrollment))
         .route("/secrets", get(secrets::list))
         .route("/secrets/{name}", put(secrets::put).delete(secrets::delete))

@@ -12,8 +12,13 @@ use serde_json::{Value as Json_, json};
 
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::act::model::Action;
+use crate::act::plan::Next;
+use crate::act::sources::Scope;
+use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
 use crate::ids::{new_id, now_ms};
+use crate::pipeline::config::PluginCache;
+use crate::plugins::CallContext;
 use crate::plugins::World;
 use crate::store::Store;
 use crate::store::workflows::{Enrollment, Workflow};
@@ -194,4 +199,63 @@ pub async fn show_enrollment(
     let store = state.store.clone();
     let found = blocking(move || Ok(store.enrollment(&id)?)).await?.ok_or_else(|| ApiError::not_found("enrollment"))?;
     Ok(Json(render_enrollment(&found, true)))
+}
+
+#[derive(Deserialize)]
+struct TestBody {
+    record_id: Option<String>,
+    trigger: Option<serde_json::Map<String, Json_>>,
+    apply: Option<bool>,
+}
+
+/// `POST /workflows/{id}/actions/{n}/test {record_id, trigger?, apply?}`: run one action
+/// (`n` is its address: `0`, `2.then.1`) against a real record with the given trigger
+/// data, and answer its step entry. The record changes only with `apply: true`.
+pub async fn test_action(
+    State(state): State<Arc<AppState>>,
+    Path((id, address)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let body: TestBody = parse_body(&body)?;
+    let (store, engine, vault) = (state.store.clone(), state.engine.clone(), state.vault.clone());
+    blocking(move || {
+        let workflow = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
+        let action = crate::act::model::find(&workflow.actions, &address).ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("the workflow has no action {address}"))
+        })?;
+        let record_id = body.record_id.ok_or_else(|| ApiError::invalid("record_id", "record_id is required"))?;
+        let record = store
+            .record(&workflow.object, &record_id)?
+            .ok_or_else(|| ApiError::invalid("record_id", format!("no {} record {record_id}", workflow.object)))?;
+        let defs = store.properties(&workflow.object)?.unwrap_or_default();
+        let trigger = body.trigger.unwrap_or_default();
+        let cache = PluginCache::default();
+        let plugin = |name: &str| cache.get(&store, &engine, name, World::Action);
+        let secrets = |names: &[String]| vault.get(&store, names).map_err(|e| e.to_string());
+        let services = Services { engine: &engine, plugin: &plugin, secrets: &secrets };
+        let scope = Scope {
+            trigger: &trigger,
+            record: &record.properties,
+            defs: &defs,
+            actions: &workflow.actions,
+            steps: &[],
+        };
+        let now = now_ms();
+        let call = CallContext { event_id: "test".into(), webhook_id: "test".into(), received_at_ms: now };
+        let ran = step::run(&Next { address: address.clone(), action, attempt: 1 }, &scope, &services, &call, now);
+        let succeeded = ran.ended == Ended::Succeeded;
+        let applied = match (&ran.write, body.apply.unwrap_or(false) && succeeded) {
+            (Some((property, value)), true) => {
+                store.batch(|b| b.write_property(&workflow.object, &record.id, property, value, now))?
+            }
+            _ => false,
+        };
+        Ok(Json(json!({
+            "action": address,
+            "step": ran.entry,
+            "write": ran.write.map(|(property, value)| json!({"property": property, "value": value})),
+            "applied": applied,
+        })))
+    })
+    .await
 }

@@ -95,26 +95,40 @@ impl Batch<'_> {
         Ok(EnrollOutcome::Enrolled(new_id.to_string()))
     }
 
+    /// Set one property of a record (null removes it); false if there is no such record.
+    pub fn write_property(
+        &self,
+        object: &str,
+        record_id: &str,
+        property: &str,
+        value: &Json,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let current: Option<String> = self
+            .tx
+            .prepare_cached("SELECT properties_json FROM records WHERE object = ?1 AND id = ?2")?
+            .query_row(params![object, record_id], |r| r.get(0))
+            .optional()?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        let mut properties: serde_json::Map<String, Json> = serde_json::from_str(&current)?;
+        if value.is_null() {
+            properties.remove(property);
+        } else {
+            properties.insert(property.to_string(), value.clone());
+        }
+        self.tx
+            .prepare_cached("UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1")?
+            .execute(params![record_id, serde_json::to_string(&properties)?, now_ms])?;
+        Ok(true)
+    }
+
     /// Append one step to a running enrollment, with its effect on the record.
     pub fn save_step(&self, saved: &StepSaved, now_ms: i64) -> Result<(), StoreError> {
         if let Some((object, record_id, property, value)) = &saved.write {
-            let current: Option<String> = self
-                .tx
-                .prepare_cached("SELECT properties_json FROM records WHERE object = ?1 AND id = ?2")?
-                .query_row(params![object, record_id], |r| r.get(0))
-                .optional()?;
             // A record deleted meanwhile: the step's entry says what it would have written.
-            if let Some(current) = current {
-                let mut properties: serde_json::Map<String, Json> = serde_json::from_str(&current)?;
-                if value.is_null() {
-                    properties.remove(property);
-                } else {
-                    properties.insert(property.clone(), value.clone());
-                }
-                self.tx
-                    .prepare_cached("UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1")?
-                    .execute(params![record_id, serde_json::to_string(&properties)?, now_ms])?;
-            }
+            self.write_property(object, record_id, property, value, now_ms)?;
         }
         let finished = (saved.status != "running").then_some(now_ms);
         self.tx
