@@ -298,7 +298,7 @@ fn plugins_are_checked_at_upload_and_in_use_ones_cannot_be_deleted() {
     assert_eq!(garbage.body["error"]["code"], "plugin_refused");
     let listed = s.server.admin("GET", "/plugins", None).body;
     let names: Vec<&str> = listed["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["strtotime", "normalize", "greeter", "tricky"]);
+    assert_eq!(names, ["strtotime", "normalize", "date-diff", "greeter", "tricky"]);
 
     // An action plugin cannot sit in a transform chain.
     let wrong =

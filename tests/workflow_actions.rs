@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{Server, hook_path, start, start_logging};
 
-const DATE_DIFF: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/date_diff.wasm");
 const ECHO_ACTION: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_echo_action.wasm");
 const SECRET: &str = "sk_live_Zq81xT0pSecret";
 
@@ -46,10 +45,11 @@ fn set_up(server: &Server) -> (String, String) {
     ] {
         ok(server.admin("POST", "/objects/contacts/properties", Some(property)), "property");
     }
-    upload(server, "date-diff", DATE_DIFF);
     upload(server, "echo", ECHO_ACTION);
-    let answer = server.admin("PUT", "/secrets/CRM_KEY", Some(json!({"value": SECRET})));
-    assert_eq!(answer.status, 204, "{:?}", answer.body);
+    for (name, value) in [("CRM_KEY", SECRET), ("OTHER_KEY", "another-secret-value")] {
+        let answer = server.admin("PUT", &format!("/secrets/{name}"), Some(json!({"value": value})));
+        assert_eq!(answer.status, 204, "{:?}", answer.body);
+    }
     let webhook = ok(server.admin("POST", "/webhooks", Some(json!({"name": "signups"}))), "webhook");
     let id = webhook["id"].as_str().unwrap().to_string();
     let hook = hook_path(webhook["url"].as_str().unwrap());
@@ -209,6 +209,8 @@ fn custom_code_set_property_and_branch_run_and_secrets_stay_secret() {
     // The secret value is in no answer and no log line.
     let secrets = ok(server.admin("GET", "/secrets", None), "secrets");
     assert_eq!(secrets["secrets"][0]["name"], "CRM_KEY");
+    assert_eq!(secrets["secrets"][1]["name"], "OTHER_KEY");
+    assert!(secrets["secrets"][0].get("value").is_none());
     for path in [
         format!("/enrollments/{}", ada_run["id"].as_str().unwrap()),
         format!("/workflows/{workflow_id}/enrollments"),

@@ -40,7 +40,7 @@ pub fn spawn(store: Store, engine: Arc<PluginEngine>, vault: Arc<Vault>, threads
 fn run(store: &Store, engine: &PluginEngine, vault: &Vault, threads: usize, wake: &Receiver<()>) {
     let cache = PluginCache::default();
     loop {
-        let stepped = round(store, engine, vault, &cache, threads).unwrap_or_else(|e| {
+        let stepped = run_due(store, engine, vault, &cache, threads).unwrap_or_else(|e| {
             tracing::error!(error = %e, "running workflow steps hit a storage error; retrying");
             0
         });
@@ -66,8 +66,9 @@ struct Work {
     defs: Arc<Vec<PropertyDef>>,
 }
 
-/// Run one step of every due enrollment; returns how many were stepped.
-fn round(
+/// Run one step of every due enrollment (at most a round's worth) and commit them;
+/// returns how many were stepped.
+pub fn run_due(
     store: &Store,
     engine: &PluginEngine,
     vault: &Vault,

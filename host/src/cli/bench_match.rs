@@ -9,6 +9,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json, json};
 
+use crate::act::model::Action;
 use crate::ids::{new_id, new_token, now_ms};
 use crate::pipeline::config::PluginCache;
 use crate::pipeline::worker::{default_threads, process_batch};
@@ -69,34 +70,8 @@ pub fn run(sizes: &[u64], lookups: u32) -> anyhow::Result<String> {
 fn measure(records: u64, lookups: u32) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
-    let def = |name: &str, kind: &str, unique: bool| PropertyDef {
-        name: name.into(),
-        label: name.into(),
-        kind: kind.into(),
-        options: Vec::new(),
-        unique,
-    };
-    store.create_property("contacts", &def("external_id", "string", true)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.create_property("contacts", &def("email", "string", true)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.create_property("contacts", &def("score", "number", false)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let unique = vec!["external_id".to_string(), "email".to_string()];
-    store.create_import("imp_bench", "contacts", "-", 0, now_ms())?;
-
     let started = Instant::now();
-    let mut line = 0i64;
-    while (line as u64) < records {
-        let take = CHUNK.min((records - line as u64) as usize);
-        let rows: Vec<(i64, Map<String, Json>)> = (0..take)
-            .map(|_| {
-                line += 1;
-                let row = json!({"external_id": key(line), "email": format!("person{line}@example.com"), "score": line % 100});
-                (line, row.as_object().cloned().unwrap_or_default())
-            })
-            .collect();
-        let chunk = Chunk { rows, refused: Vec::new(), bytes_done: 0, lines_done: line };
-        let now = now_ms();
-        store.apply_import_chunk("imp_bench", "contacts", &unique, chunk, || new_id("rec", now), now)?;
-    }
+    fill(&store, records)?;
     let import_rows_per_s = records as f64 / started.elapsed().as_secs_f64();
     // Steady state: the import's pages moved from the WAL into the database file, as the
     // server's checkpoints do shortly after an import.
@@ -133,21 +108,46 @@ fn measure(records: u64, lookups: u32) -> anyhow::Result<Measured> {
     Ok(Measured { records, import_rows_per_s, lookups_per_s, events_per_s, db_bytes })
 }
 
-/// A ready webhook (strtotime transform, match on `external_id`, one workflow), [`EVENTS`]
-/// accepted events for random existing records, then the worker's own batch loop timed
-/// until none is left.
-fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
+/// Contacts with `external_id` and `email` (unique) and `score`, and `records` of them
+/// (`external_id` = [`key`]`(1..=records)`), imported as the importer does.
+pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
+    let def = |name: &str, kind: &str, unique: bool| PropertyDef {
+        name: name.into(),
+        label: name.into(),
+        kind: kind.into(),
+        options: Vec::new(),
+        unique,
+    };
+    store.create_property("contacts", &def("external_id", "string", true)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.create_property("contacts", &def("email", "string", true)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.create_property("contacts", &def("score", "number", false)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let unique = vec!["external_id".to_string(), "email".to_string()];
+    store.create_import("imp_bench", "contacts", "-", 0, now_ms())?;
+
+    let mut line = 0i64;
+    while (line as u64) < records {
+        let take = CHUNK.min((records - line as u64) as usize);
+        let rows: Vec<(i64, Map<String, Json>)> = (0..take)
+            .map(|_| {
+                line += 1;
+                let row = json!({"external_id": key(line), "email": format!("person{line}@example.com"), "score": line % 100});
+                (line, row.as_object().cloned().unwrap_or_default())
+            })
+            .collect();
+        let chunk = Chunk { rows, refused: Vec::new(), bytes_done: 0, lines_done: line };
+        let now = now_ms();
+        store.apply_import_chunk("imp_bench", "contacts", &unique, chunk, || new_id("rec", now), now)?;
+    }
+    Ok(())
+}
+
+/// A ready webhook (strtotime on `created_at`, match `customer` on `external_id`) triggering
+/// one workflow with `actions`; returns its token.
+pub(super) fn ready_webhook(store: &Store, reenroll: bool, actions: Vec<Action>) -> anyhow::Result<String> {
     let now = now_ms();
     let token = new_token();
     let webhook = store.create_webhook(&new_id("wh", now), "bench", &token, now).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let job = |payloads: Vec<Vec<u8>>| IngestJob {
-        token: token.clone(),
-        ids: payloads.iter().map(|_| new_id("evt", now)).collect(),
-        payloads,
-        received_at_ms: now,
-        delivery_ids: Box::new(|_, p| vec![None; p.len()]),
-    };
-    store.ingest_many(vec![job(vec![br#"{"customer":"test"}"#.to_vec()])])?;
+    ingest(store, &token, vec![br#"{"customer":"test"}"#.to_vec()])?;
     let mapped =
         |path: &str| MappedProperty { path: path.into(), label: path.into(), kind: "string".into(), options: vec![] };
     store.set_mapping(&webhook.id, &[mapped("customer"), mapped("created_at")])?;
@@ -164,24 +164,56 @@ fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
         name: "bench".into(),
         object: "contacts".into(),
         enabled: true,
-        reenroll: true,
+        reenroll,
         triggers: vec![webhook.id.clone()],
-        actions: Vec::new(),
+        actions,
         created_at_ms: now,
     })?;
+    Ok(token)
+}
+
+/// Commit `payloads` as one request to the webhook with `token`, as ingest does.
+pub(super) fn ingest(store: &Store, token: &str, payloads: Vec<Vec<u8>>) -> anyhow::Result<()> {
+    let now = now_ms();
+    store.ingest_many(vec![IngestJob {
+        token: token.to_string(),
+        ids: payloads.iter().map(|_| new_id("evt", now)).collect(),
+        payloads,
+        received_at_ms: now,
+        delivery_ids: Box::new(|_, p| vec![None; p.len()]),
+    }])?;
+    Ok(())
+}
+
+/// A payload for `customer`, ~1 KB like the ingest benchmark's.
+pub(super) fn payload(customer: &str) -> Vec<u8> {
+    format!(r#"{{"customer":"{customer}","created_at":"2024-03-10T09:15:00Z","note":"{}"}}"#, "x".repeat(800))
+        .into_bytes()
+}
+
+/// Run the pipeline worker's batch loop until no event is `accepted`; returns how many.
+pub(super) fn drain(store: &Store, engine: &PluginEngine, cache: &PluginCache) -> anyhow::Result<usize> {
+    let threads = default_threads();
+    let mut processed = 0usize;
+    loop {
+        let events = store.next_accepted(256)?;
+        if events.is_empty() {
+            return Ok(processed);
+        }
+        processed += events.len();
+        process_batch(store, engine, cache, threads, &events)?;
+    }
+}
+
+/// A ready webhook (strtotime transform, match on `external_id`, one workflow), [`EVENTS`]
+/// accepted events for random existing records, then the worker's own batch loop timed
+/// until none is left.
+fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
+    let token = ready_webhook(store, true, Vec::new())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     for _ in 0..EVENTS / 500 {
-        let payloads = (0..500)
-            .map(|_| {
-                let customer = key(rng.random_range(1..=records as i64));
-                format!(
-                    r#"{{"customer":"{customer}","created_at":"2024-03-10T09:15:00Z","note":"{}"}}"#,
-                    "x".repeat(800)
-                )
-                .into_bytes()
-            })
-            .collect();
-        store.ingest_many(vec![job(payloads)])?;
+        let payloads = (0..500).map(|_| payload(&key(rng.random_range(1..=records as i64)))).collect();
+        ingest(store, &token, payloads)?;
     }
     store.checkpoint()?;
 
@@ -190,22 +222,14 @@ fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
     let cache = PluginCache::default();
     // Compiled before the clock starts, as `serve` does at start.
     cache.get(&worker, &engine, "strtotime", crate::plugins::World::Transform).map_err(|e| anyhow::anyhow!(e))?;
-    let threads = default_threads();
     let started = Instant::now();
-    let mut processed = 0usize;
-    loop {
-        let events = worker.next_accepted(256)?;
-        if events.is_empty() {
-            break;
-        }
-        processed += events.len();
-        process_batch(&worker, &engine, &cache, threads, &events)?;
-    }
+    let processed = drain(&worker, &engine, &cache)?;
     let rate = processed as f64 / started.elapsed().as_secs_f64();
     anyhow::ensure!(processed == EVENTS, "processed {processed} of {EVENTS} events");
     Ok(rate)
 }
 
-fn key(n: i64) -> String {
+/// The `external_id` of the `n`th benchmark record.
+pub(super) fn key(n: i64) -> String {
     format!("cus_{n:08}")
 }

@@ -2,6 +2,7 @@
 
 mod baseline;
 mod bench;
+mod bench_actions;
 mod bench_match;
 mod plugin_run;
 mod serve;
@@ -51,7 +52,7 @@ pub enum Command {
         listen: String,
     },
     /// Measure plugin call cost (pooled vs on-demand instances vs native) and print a
-    /// table; `bench match` measures match lookups instead.
+    /// table; `bench match` measures match lookups, `bench actions` workflow actions.
     Bench {
         /// Calls per measured variant.
         #[arg(long, default_value_t = 20_000)]
@@ -73,6 +74,13 @@ pub enum BenchCommand {
         /// Lookups measured per size.
         #[arg(long, default_value_t = 200_000)]
         lookups: u32,
+    },
+    /// Enrollments/s with one custom code step and one `set_property`, against the same
+    /// workflow without actions, in one run.
+    Actions {
+        /// Events (one per record, each enrolling it).
+        #[arg(long, default_value_t = 20_000)]
+        enrollments: u64,
     },
 }
 
@@ -114,6 +122,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { what: Some(BenchCommand::Match { records, lookups }), .. } => {
             anyhow::ensure!(!records.is_empty() && records.iter().all(|&n| n > 0), "--records needs sizes above 0");
             print!("{}", bench_match::run(&records, lookups)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Some(BenchCommand::Actions { enrollments }), .. } => {
+            anyhow::ensure!(enrollments > 0, "--enrollments needs a number above 0");
+            print!("{}", bench_actions::run(enrollments)?);
             Ok(ExitCode::SUCCESS)
         }
     }

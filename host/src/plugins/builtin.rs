@@ -29,6 +29,12 @@ pub const BUILTINS: &[Builtin] = &[
         bytes: include_bytes!(concat!(env!("WASMHOOK_GUEST_DIR"), "/normalize.wasm")),
         summary: "trim, change case, keep digits or canonicalise e-mail on chosen properties",
     },
+    Builtin {
+        name: "date-diff",
+        world: World::Action,
+        bytes: include_bytes!(concat!(env!("WASMHOOK_GUEST_DIR"), "/date_diff.wasm")),
+        summary: "custom code action: days, hours and seconds from `from` to `to` (default: the event's time)",
+    },
 ];
 
 /// Look up a built-in by name.

@@ -1,0 +1,72 @@
+//! `wasmhook bench actions`: enrollments/s from accepted events to finished enrollments,
+//! through the code the server runs (pipeline batches, then the act stage's rounds), for
+//! a workflow with one custom code step (the built-in `date-diff`) and one `set_property`,
+//! against the same workflow without actions, in one run.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::bench_match::{drain, fill, ingest, key, payload, ready_webhook};
+use crate::act::model::Action;
+use crate::act::runner::run_due;
+use crate::pipeline::config::PluginCache;
+use crate::pipeline::worker::default_threads;
+use crate::plugins::{PluginEngine, World};
+use crate::secrets::Vault;
+use crate::store::Store;
+
+/// Measure both workflows with `enrollments` events (one per record) and print a table.
+pub fn run(enrollments: u64) -> anyhow::Result<String> {
+    let actions: Vec<Action> = serde_json::from_value(json!([
+        {"type": "custom_code", "plugin": "date-diff", "inputs": {"from": "trigger.created_at_unix"},
+         "outputs": [{"name": "days", "type": "number"}]},
+        {"type": "set_property", "property": "score", "value": "action.0.days"}
+    ]))?;
+    let without = measure(enrollments, Vec::new())?;
+    let with = measure(enrollments, actions)?;
+    let mut out = String::new();
+    writeln!(out, "| workflow | enrollments | finished, s | enrollments/s | vs no actions |")?;
+    writeln!(out, "|---|---:|---:|---:|---:|")?;
+    for (name, (secs, rate)) in [("no actions", without), ("date-diff custom code + set_property", with)] {
+        writeln!(out, "| {name} | {enrollments} | {secs:.2} | {rate:.0} | {:.2} |", rate / without.1)?;
+    }
+    Ok(out)
+}
+
+/// Seconds and enrollments/s from `enrollments` accepted events to every enrollment finished.
+fn measure(enrollments: u64, actions: Vec<Action>) -> anyhow::Result<(f64, f64)> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    fill(&store, enrollments)?;
+    let has_actions = !actions.is_empty();
+    let token = ready_webhook(&store, false, actions)?;
+    let keys: Vec<i64> = (1..=enrollments as i64).collect();
+    for part in keys.chunks(500) {
+        ingest(&store, &token, part.iter().map(|&n| payload(&key(n))).collect())?;
+    }
+    store.checkpoint()?;
+    let worker = store.worker_connection()?;
+    let act = store.worker_connection()?;
+    let vault = Vault::open(dir.path())?;
+    let engine = PluginEngine::new()?;
+    let cache = PluginCache::default();
+    // Compiled before the clock starts, as `serve` does at start.
+    cache.get(&worker, &engine, "strtotime", World::Transform).map_err(|e| anyhow::anyhow!(e))?;
+    cache.get(&worker, &engine, "date-diff", World::Action).map_err(|e| anyhow::anyhow!(e))?;
+    let started = Instant::now();
+    let processed = drain(&worker, &engine, &cache)?;
+    while run_due(&act, &engine, &vault, &cache, default_threads())? > 0 {}
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(processed as u64 == enrollments, "processed {processed} of {enrollments} events");
+    let workflow = store.list_workflows()?.pop().ok_or_else(|| anyhow::anyhow!("no workflow"))?;
+    let finished = store.enrollments(&workflow.id)?;
+    let completed = finished.iter().filter(|e| e.status == "completed").count() as u64;
+    anyhow::ensure!(completed == enrollments, "{completed} of {enrollments} enrollments completed");
+    if has_actions {
+        let steps = finished.iter().map(|e| e.steps.len()).sum::<usize>();
+        anyhow::ensure!(steps as u64 == 2 * enrollments, "{steps} steps ran for {enrollments} enrollments");
+    }
+    Ok((secs, enrollments as f64 / secs))
+}
