@@ -421,6 +421,7 @@ fn a_crash_between_steps_resumes_at_the_next_step() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(second["status"], "already_enrolled", "{second}");
+    assert!(second["reason"].as_str().unwrap().contains("still running"), "{second}");
     let before = server.admin("GET", &format!("/enrollments/{enrollment_id}"), None).body;
     assert_eq!(before["status"], "running", "the slow step was still running at the kill");
     assert_eq!(before["steps_run"], 2);

@@ -102,9 +102,26 @@ pub fn run_due(
     let secrets = |names: &[String]| vault.get(store, names).map_err(|e| e.to_string());
     let services = Services { engine, plugin: &plugin, secrets: &secrets };
     let now = now_ms();
-    let saved = pool::map_parallel(threads, &work, || {}, |w| step_one(w, &services, now));
+    let saved = pool::map_parallel(threads, &work, || {}, |w| contain_panic(w, || step_one(w, &services, now)));
     store.save_steps(&saved, now_ms())?;
     Ok(saved.len())
+}
+
+/// A panic while stepping (a wasmhook bug; plugin traps are values) fails that enrollment
+/// with the message instead of stopping the act stage for every enrollment.
+fn contain_panic(work: &Work, step: impl FnOnce() -> StepSaved) -> StepSaved {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        let message = crate::pipeline::worker::panic_message(panic.as_ref());
+        tracing::error!(enrollment = %work.enrollment.id, %message, "running a step panicked");
+        StepSaved {
+            enrollment_id: work.enrollment.id.clone(),
+            step: None,
+            status: "failed",
+            reason: Some(format!("wasmhook hit an internal error running the next step ({message})")),
+            next_attempt_at_ms: now_ms(),
+            write: None,
+        }
+    })
 }
 
 fn step_one(work: &Work, services: &Services<'_>, now: i64) -> StepSaved {

@@ -36,6 +36,7 @@ pub fn enroll(
     }
     let mut rows = Vec::with_capacity(workflows.len());
     let mut any_new = false;
+    let mut still_running = false;
     for workflow in workflows {
         let now = now_ms();
         match batch.enroll(workflow, record_id, event_id, trigger, &new_id("enr", now), now)? {
@@ -47,6 +48,7 @@ pub fn enroll(
                 rows.push(json!({"workflow_id": workflow.id, "outcome": "already_enrolled"}));
             }
             EnrollOutcome::StillRunning(id) => {
+                still_running = true;
                 rows.push(json!({"workflow_id": workflow.id, "outcome": "already_enrolled",
                     "reason": format!("enrollment {id} of this record is still running")}));
             }
@@ -57,7 +59,11 @@ pub fn enroll(
     } else {
         Enrolled {
             status: "already_enrolled",
-            reason: Some("the record was enrolled before and these workflows do not re-enroll".into()),
+            reason: Some(if still_running {
+                "the record's enrollment is still running its actions; it does not enroll again meanwhile".into()
+            } else {
+                "the record was enrolled before and these workflows do not re-enroll".into()
+            }),
             rows,
         }
     })

@@ -120,11 +120,7 @@ fn contain_panics(
         Err(_) => {
             for event in events {
                 if let Err(panic) = attempt(std::slice::from_ref(event)) {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "no message".into());
+                    let message = panic_message(panic.as_ref());
                     tracing::error!(event = %event.id, %message, "processing an event panicked");
                     fail(event, message)?;
                 }
@@ -132,6 +128,15 @@ fn contain_panics(
             Ok(())
         }
     }
+}
+
+/// The text a panic carried, for a failure reason.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// Give an event that crashed its processing a visible end, instead of retrying it forever.
