@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use support::{Server, hook_path, start, start_logging};
 
 const ECHO_ACTION: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_echo_action.wasm");
+const TEMPLATE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/action_template.wasm");
 const SECRET: &str = "sk_live_Zq81xT0pSecret";
 
 fn ok(a: support::Answer, what: &str) -> Value {
@@ -20,7 +21,8 @@ fn ok(a: support::Answer, what: &str) -> Value {
     a.body
 }
 
-fn upload(server: &Server, name: &str, path: &str) {
+/// Upload a component; returns its sha256.
+fn upload(server: &Server, name: &str, path: &str) -> String {
     let bytes = std::fs::read(path).expect("guest built by host/build.rs");
     let answer = support::request(
         &server.addr,
@@ -31,6 +33,7 @@ fn upload(server: &Server, name: &str, path: &str) {
         &bytes,
     );
     assert_eq!(answer.status, 200, "upload {name}: {:?}", answer.body);
+    answer.body["sha256"].as_str().unwrap().to_string()
 }
 
 /// Contacts with properties for the actions to write, two plugins, a secret, and a ready
@@ -166,7 +169,16 @@ fn custom_code_set_property_and_branch_run_and_secrets_stay_secret() {
     ]);
     let workflow_id = workflow(&server, &webhook, false, actions.clone());
     let shown = ok(server.admin("GET", &format!("/workflows/{workflow_id}"), None), "workflow");
-    assert_eq!(shown["actions"], actions, "actions round-trip as written");
+    let mut pinned = actions.clone();
+    let echo_sha = server.admin("GET", "/plugins", None).body["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "echo")
+        .unwrap()["sha256"]
+        .clone();
+    pinned[2]["sha256"] = echo_sha;
+    assert_eq!(shown["actions"], pinned, "actions round-trip as written, the upload pinned by hash");
     let in_use = server.admin("DELETE", "/plugins/echo", None);
     assert_eq!(in_use.status, 409, "{:?}", in_use.body);
     assert!(in_use.body["error"]["message"].as_str().unwrap().contains("step 2 of workflow"));
@@ -495,4 +507,52 @@ fn one_action_is_tested_against_a_real_record_and_applied_only_when_asked() {
     assert_eq!(test("7", json!({"record_id": ada})).status, 404);
     assert_eq!(test("0", json!({})).body["error"]["field"], "record_id");
     assert_eq!(test("0", json!({"record_id": "rec_nope"})).body["error"]["field"], "record_id");
+}
+
+/// A step runs the component version it was saved with: new bytes under the plugin's name
+/// reach a workflow only when it is saved again.
+#[test]
+fn custom_code_runs_the_version_it_was_saved_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (webhook, hook) = set_up(&server);
+    let ada = record(&server, "cus_ada");
+    let first = upload(&server, "greeter", ECHO_ACTION);
+    let actions = json!([
+        {"type": "custom_code", "plugin": "greeter", "inputs": {"name": "trigger.name", "text": "trigger.name"},
+         "outputs": [{"name": "greeting", "type": "string"}, {"name": "length", "type": "number"}]}
+    ]);
+    let id = workflow(&server, &webhook, true, actions.clone());
+    let saved = server.admin("GET", &format!("/workflows/{id}"), None).body;
+    assert_eq!(saved["actions"][0]["sha256"], first.as_str());
+
+    // The template (outputs `length` only) replaces the bytes under the same name.
+    let second = upload(&server, "greeter", TEMPLATE);
+    assert_ne!(first, second);
+    let event = post(&server, &hook, json!({"customer": "cus_ada", "name": "Ada"}));
+    let run = finished_enrollment(&server, &event);
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["steps"][0]["sha256"], first.as_str(), "the pinned version ran");
+    assert_eq!(run["steps"][0]["outputs"]["greeting"], "hello Ada");
+
+    // Saving the actions again adopts the current version.
+    let patched = server.admin("PATCH", &format!("/workflows/{id}"), Some(json!({"actions": actions})));
+    assert_eq!(patched.body["actions"][0]["sha256"], second.as_str(), "{:?}", patched.body);
+    let tried = server.admin(
+        "POST",
+        &format!("/workflows/{id}/actions/0/test"),
+        Some(json!({"record_id": ada, "trigger": {"name": "Ada"}})),
+    );
+    assert_eq!(tried.body["step"]["sha256"], second.as_str());
+    assert_eq!(tried.body["step"]["outputs"]["length"].as_f64(), Some(3.0));
+    assert!(tried.body["step"]["outputs"].get("greeting").is_none(), "the template returns no greeting");
+    // An older version can be named explicitly; an unknown one is refused.
+    let mut older = actions.clone();
+    older[0]["sha256"] = json!(first);
+    let back = server.admin("PATCH", &format!("/workflows/{id}"), Some(json!({"actions": older})));
+    assert_eq!(back.body["actions"][0]["sha256"], first.as_str(), "{:?}", back.body);
+    older[0]["sha256"] = json!("0".repeat(64));
+    let unknown = server.admin("PATCH", &format!("/workflows/{id}"), Some(json!({"actions": older})));
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["error"]["field"], "actions[0].sha256");
 }

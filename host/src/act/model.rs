@@ -36,6 +36,10 @@ pub enum Action {
 pub struct CustomCode {
     /// An uploaded plugin of the `action` world.
     pub plugin: String,
+    /// The component version the step runs (hex SHA-256), fixed when the workflow is
+    /// saved: uploading new bytes under the name does not change a saved step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Input name → where its value comes from.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub inputs: std::collections::BTreeMap<String, Source>,
@@ -295,4 +299,24 @@ pub fn uses_plugin(actions: &[Action], name: &str) -> Option<String> {
         }
     });
     found
+}
+
+/// Apply `fix` to every custom code step, with its address, depth first in run order.
+pub fn for_each_code_mut(
+    actions: &mut [Action],
+    prefix: &str,
+    fix: &mut dyn FnMut(&str, &mut CustomCode) -> Result<(), String>,
+) -> Result<(), (String, String)> {
+    for (i, action) in actions.iter_mut().enumerate() {
+        let address = if prefix.is_empty() { i.to_string() } else { format!("{prefix}.{i}") };
+        match action {
+            Action::CustomCode(code) => fix(&address, code).map_err(|e| (address.clone(), e))?,
+            Action::Branch { then, otherwise, .. } => {
+                for_each_code_mut(then, &format!("{address}.then"), fix)?;
+                for_each_code_mut(otherwise, &format!("{address}.else"), fix)?;
+            }
+            Action::SetProperty { .. } => {}
+        }
+    }
+    Ok(())
 }

@@ -98,7 +98,7 @@ pub fn run_due(
         };
         work.push(Work { enrollment, workflow, record, defs: object_defs });
     }
-    let plugin = |name: &str| cache.get(store, engine, name, World::Action);
+    let plugin = |name: &str, sha: Option<&str>| cache.get_pinned(store, engine, name, sha, World::Action);
     let secrets = |names: &[String]| vault.get(store, names).map_err(|e| e.to_string());
     let services = Services { engine, plugin: &plugin, secrets: &secrets };
     let now = now_ms();

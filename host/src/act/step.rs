@@ -21,6 +21,9 @@ pub const DEFAULT_TRIES: u32 = 3;
 /// Wait before the second try, doubling for each further one, unless the action says otherwise.
 pub const DEFAULT_BACKOFF_MS: u64 = 1000;
 
+/// Finds plugin `name` at the pinned sha256, if any.
+pub type PluginLookup<'a> = dyn Fn(&str, Option<&str>) -> Result<Arc<LoadedPlugin>, String> + Sync + 'a;
+
 /// Named secret values, as a plugin receives them.
 pub type SecretValues = Vec<(String, String)>;
 
@@ -28,8 +31,8 @@ pub type SecretValues = Vec<(String, String)>;
 pub struct Services<'a> {
     /// Runs plugins.
     pub engine: &'a PluginEngine,
-    /// The `action` plugin called `name`, or why it cannot run.
-    pub plugin: &'a (dyn Fn(&str) -> Result<Arc<LoadedPlugin>, String> + Sync),
+    /// The `action` plugin called `name` (at the pinned sha256, if any), or why it cannot run.
+    pub plugin: &'a PluginLookup<'a>,
     /// The values of the named secrets that are set.
     pub secrets: &'a (dyn Fn(&[String]) -> Result<SecretValues, String> + Sync),
 }
@@ -121,10 +124,11 @@ fn custom_code(
     if let Some(missing) = code.secrets.iter().find(|n| !secrets.iter().any(|(have, _)| have == *n)) {
         return Ended::Failed(format!("secret `{missing}` is not set (PUT /api/v1/secrets/{missing})"));
     }
-    let plugin = match (services.plugin)(&code.plugin) {
+    let plugin = match (services.plugin)(&code.plugin, code.sha256.as_deref()) {
         Ok(plugin) => plugin,
         Err(reason) => return Ended::Failed(reason),
     };
+    entry.insert("sha256".into(), json!(plugin.sha256));
     let properties: Vec<Property> = inputs
         .iter()
         .map(|(name, value)| Property::new(name.clone(), Value::from_json(name, value).unwrap_or(Value::Null)))

@@ -38,7 +38,7 @@ pub fn validate(actions: &[Action], check: &Check<'_>) -> Result<(), Invalid> {
 }
 
 /// `2.then.0` → `actions[2].then[0]`.
-fn field_of(address: &str) -> String {
+pub fn field_of(address: &str) -> String {
     let mut out = String::from("actions");
     for part in address.split('.') {
         if part.chars().all(|c| c.is_ascii_digit()) {

@@ -55,6 +55,31 @@ fn parse_actions(actions: Vec<Json_>) -> Result<Vec<Action>, ApiError> {
         .collect()
 }
 
+/// Pin each custom code step to a stored version of its uploaded plugin: the current one
+/// when the step names none, else the one it names (which must exist and be an action).
+fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
+    let uploads = store.list_plugins()?;
+    crate::act::model::for_each_code_mut(actions, "", &mut |_, code| {
+        if crate::plugins::builtin::find(&code.plugin).is_some() {
+            code.sha256 = None;
+            return Ok(());
+        }
+        match &code.sha256 {
+            None => code.sha256 = uploads.iter().find(|p| p.name == code.plugin).map(|p| p.sha256.clone()),
+            Some(sha) => match store.plugin_version(sha).map_err(|e| e.to_string())? {
+                Some((world, _)) if world == "action" => {}
+                Some(_) => return Err(format!("version {sha} is not an `action` component")),
+                None => return Err(format!("no uploaded component has sha256 {sha}")),
+            },
+        }
+        Ok(())
+    })
+    .map_err(|(address, message)| {
+        let field = validate::field_of(&address);
+        ApiError::invalid(&format!("{field}.sha256"), message)
+    })
+}
+
 /// Check names, object, triggers and actions against the store.
 fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
     if w.name.trim().is_empty() || w.name.chars().count() > 255 {
@@ -96,7 +121,9 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
     };
     let store = state.store.clone();
     let saved = blocking(move || {
+        let mut workflow = workflow;
         validate(&store, &workflow)?;
+        pin(&store, &mut workflow.actions)?;
         store.put_workflow(&workflow)?;
         Ok(workflow)
     })
@@ -139,10 +166,14 @@ pub async fn update(
         w.enabled = body.enabled.unwrap_or(w.enabled);
         w.reenroll = body.reenroll.unwrap_or(w.reenroll);
         w.triggers = body.triggers.unwrap_or(w.triggers);
+        let new_actions = body.actions.is_some();
         if let Some(actions) = body.actions {
             w.actions = parse_actions(actions)?;
         }
         validate(&store, &w)?;
+        if new_actions {
+            pin(&store, &mut w.actions)?;
+        }
         store.put_workflow(&w)?;
         Ok(w)
     })
@@ -230,7 +261,7 @@ pub async fn test_action(
         let defs = store.properties(&workflow.object)?.unwrap_or_default();
         let trigger = body.trigger.unwrap_or_default();
         let cache = PluginCache::default();
-        let plugin = |name: &str| cache.get(&store, &engine, name, World::Action);
+        let plugin = |name: &str, sha: Option<&str>| cache.get_pinned(&store, &engine, name, sha, World::Action);
         let secrets = |names: &[String]| vault.get(&store, names).map_err(|e| e.to_string());
         let services = Services { engine: &engine, plugin: &plugin, secrets: &secrets };
         let scope = Scope {

@@ -68,9 +68,39 @@ impl BatchConfig {
 #[derive(Default)]
 pub struct PluginCache {
     loaded: Mutex<HashMap<String, (String, Arc<LoadedPlugin>)>>,
+    /// Pinned versions of uploads, by sha256.
+    pinned: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
 }
 
 impl PluginCache {
+    /// Plugin `name` at version `sha256` when pinned (uploads kept by content), else its
+    /// current version.
+    pub fn get_pinned(
+        &self,
+        store: &Store,
+        engine: &PluginEngine,
+        name: &str,
+        sha256: Option<&str>,
+        world: World,
+    ) -> Result<Arc<LoadedPlugin>, String> {
+        let Some(sha) = sha256.filter(|_| builtin::find(name).is_none()) else {
+            return self.get(store, engine, name, world);
+        };
+        let mut pinned = self.pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(plugin) = pinned.get(sha) {
+            return Ok(plugin.clone());
+        }
+        let (_, bytes) = store
+            .plugin_version(sha)
+            .map_err(|e| format!("plugin `{name}` could not be read: {e}"))?
+            .ok_or_else(|| format!("plugin `{name}` version {sha} is not stored"))?;
+        let plugin = engine
+            .load(&bytes, world, &Limits::default())
+            .map_err(|e| format!("plugin `{name}` version {sha} cannot load: {e}"))?;
+        pinned.insert(sha.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
     /// The plugin called `name`, loading it if it is new or was replaced.
     pub fn get(
         &self,

@@ -169,6 +169,16 @@ const MIGRATIONS: &[&str] = &[
         ciphertext BLOB NOT NULL,
         updated_at_ms INTEGER NOT NULL
     ) STRICT;",
+    "-- Every component ever uploaded, by content: a workflow step runs the version it was
+    -- saved with even after the plugin's name is given new bytes.
+    CREATE TABLE plugin_versions (
+        sha256 TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    ) STRICT;
+    INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms)
+        SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
 ];
 
 /// Storage failures.

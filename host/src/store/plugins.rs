@@ -20,14 +20,33 @@ pub struct UploadedPlugin {
 }
 
 impl Store {
-    /// Insert or replace a plugin's component.
+    /// Insert or replace a plugin's component; the bytes are also kept by content, for
+    /// workflow steps pinned to them.
     pub fn put_plugin(&self, p: &UploadedPlugin, bytes: &[u8]) -> Result<(), StoreError> {
-        self.conn().execute(
+        let _gate = self.write_gate(super::gate::Priority::Background);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO plugins (name, world, sha256, size, bytes, uploaded_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (name) DO UPDATE SET world = ?2, sha256 = ?3, size = ?4, bytes = ?5, uploaded_at_ms = ?6",
             params![p.name, p.world, p.sha256, p.size, bytes, p.uploaded_at_ms],
         )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![p.sha256, p.world, bytes, p.uploaded_at_ms],
+        )?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// The world and bytes of an uploaded component by its sha256.
+    pub fn plugin_version(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT world, bytes FROM plugin_versions WHERE sha256 = ?1", [sha256], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
     }
 
     /// Every uploaded plugin (without bytes).
