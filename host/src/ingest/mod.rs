@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+pub mod signature;
 pub mod writer;
 
 use axum::body::Body;
