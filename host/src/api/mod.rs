@@ -14,6 +14,7 @@ pub mod imports;
 pub mod plugins;
 pub mod records;
 pub mod secrets;
+pub mod signatures;
 pub mod webhooks;
 pub mod workflows;
 
@@ -45,8 +46,10 @@ pub struct AppState {
     pub writer: crate::ingest::writer::Writer,
     /// The data dir (import uploads are spooled under it).
     pub data_dir: std::path::PathBuf,
-    /// Encrypts secrets for custom code actions.
+    /// Encrypts secrets for custom code actions and signature checks.
     pub vault: Arc<crate::secrets::Vault>,
+    /// The webhooks that check their senders.
+    pub senders: Arc<crate::ingest::senders::Senders>,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -141,6 +144,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
         .route("/webhooks/{id}/match", put(webhooks::put_match))
         .route("/webhooks/{id}/dedup", put(webhooks::put_dedup))
+        .route("/webhooks/{id}/signature", put(signatures::put).get(signatures::show).delete(signatures::delete))
         .route("/workflows", post(workflows::create).get(workflows::list))
         .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))
         .route("/workflows/{id}/enrollments", get(workflows::enrollments))

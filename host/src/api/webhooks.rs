@@ -50,6 +50,7 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
         })).collect::<Vec<_>>(),
         "match": w.matching,
         "dedup": w.dedup,
+        "signature_failures": state.senders.failures(&w.id),
     })
 }
 
@@ -102,7 +103,13 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 /// `DELETE /webhooks/{id}`: the URL stops working at once; past events stay in the log.
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
-    let deleted = blocking(move || Ok(store.delete_webhook(&id, now_ms())?)).await?;
+    let (vault, senders) = (state.vault.clone(), state.senders.clone());
+    let deleted = blocking(move || {
+        let deleted = store.delete_webhook(&id, now_ms())?;
+        senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        Ok(deleted)
+    })
+    .await?;
     if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
 }
 

@@ -37,6 +37,8 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     // Also drains events a previous run accepted but did not finish.
     let worker_store = Arc::new(store.worker_connection().context("opening the worker's connection")?);
     let vault = Arc::new(crate::secrets::Vault::open(data_dir).context("opening the secrets key")?);
+    let senders = Arc::new(crate::ingest::senders::Senders::default());
+    senders.reload(&store, &vault).context("loading webhook signature settings")?;
     // Also resumes enrollments a previous run left between two steps.
     let act_store = store.worker_connection().context("opening the act stage's connection")?;
     let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers)
@@ -62,6 +64,7 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
             writer,
             data_dir: data_dir.to_path_buf(),
             vault,
+            senders,
         });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");

@@ -1,10 +1,13 @@
 //! `POST /hooks/{token}`: the only public route. It checks the content type, size and JSON
 //! shape, commits the payloads, and answers 202; everything else happens off this path.
 //!
+//! - [`signature`]: sender verification schemes on the raw body.
+//! - [`senders`]: which webhooks check their senders, in memory.
 //! - [`writer`]: group commit of many requests per transaction.
 
 use std::sync::Arc;
 
+pub mod senders;
 pub mod signature;
 pub mod writer;
 
@@ -40,13 +43,26 @@ pub async fn receive(
 }
 
 async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    check_content_type(&headers)?;
     if let Some(length) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && length > MAX_BODY_BYTES
     {
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+    if let Some(check) = state.senders.for_token(&token) {
+        let now = now_ms().div_euclid(1000);
+        if let Err(refusal) = check.verifier.verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &bytes, now)
+        {
+            check.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(webhook = %check.webhook_id, code = refusal.code(), "signature refused");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                refusal.code(),
+                format!("the request's signature was refused: {refusal}; nothing was stored"),
+            ));
+        }
+    }
+    check_content_type(&headers)?;
     let Split { payloads, parsed, batch } = split_payloads(&bytes)?;
     let received_at_ms = now_ms();
     let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();

@@ -179,6 +179,8 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms)
         SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
+    "-- The sender check: scheme and tolerance; its secrets are sealed in `secrets`.
+    ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
 ];
 
 /// Storage failures.

@@ -33,10 +33,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Names and last update (unix ms) of every secret; never the values.
+    /// Names and last update (unix ms) of every admin secret (not webhook signing
+    /// secrets, whose names hold a `:`); never the values.
     pub fn list_secrets(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT name, updated_at_ms FROM secrets ORDER BY name")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT name, updated_at_ms FROM secrets WHERE instr(name, ':') = 0 ORDER BY name")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

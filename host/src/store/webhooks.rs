@@ -94,6 +94,13 @@ pub struct Dedup {
     pub body_path: Option<String>,
 }
 
+impl Dedup {
+    /// The default: the `webhook-id` header.
+    pub fn default_header() -> Dedup {
+        Dedup { header: Some("webhook-id".into()), body_path: None }
+    }
+}
+
 /// A stored webhook.
 #[derive(Debug, Clone)]
 pub struct Webhook {
@@ -261,6 +268,26 @@ impl Store {
             return Ok(None);
         }
         self.webhook(id)
+    }
+
+    /// Set (or with `None` remove) a webhook's signature settings; false if no such webhook.
+    pub fn set_signature(&self, id: &str, json: Option<&str>) -> Result<bool, StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET signature_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, json],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Every live webhook with signature settings: (id, token, settings JSON).
+    pub fn signatures(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, token, signature_json FROM webhooks WHERE deleted_at_ms IS NULL AND signature_json IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Replace the transform chain; applies to events processed from now on.

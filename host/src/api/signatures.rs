@@ -1,0 +1,141 @@
+//! `PUT|GET|DELETE /webhooks/{id}/signature`: how a webhook checks its senders. Secrets go
+//! into the vault and are never answered; one or two are active (two while rotating).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+
+use super::{ApiError, AppState, blocking, parse_body};
+use crate::ids::now_ms;
+use crate::ingest::senders::{SignatureSettings, secret_name};
+use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
+use crate::store::webhooks::Dedup;
+
+#[derive(Deserialize)]
+struct SignatureBody {
+    scheme: Option<String>,
+    secret: Option<String>,
+    secrets: Option<Vec<String>>,
+    tolerance_s: Option<i64>,
+    header: Option<String>,
+    encoding: Option<String>,
+    prefix: Option<String>,
+    timestamp_header: Option<String>,
+}
+
+/// The delivery-id header (or body path) each provider sends, used for dedup when the
+/// webhook still has the default.
+fn dedup_preset(scheme: &Scheme) -> Option<Dedup> {
+    let header = |h: &str| Some(Dedup { header: Some(h.into()), body_path: None });
+    match scheme {
+        Scheme::StandardWebhooks => header("webhook-id"),
+        Scheme::Github => header("X-GitHub-Delivery"),
+        Scheme::Shopify => header("X-Shopify-Webhook-Id"),
+        Scheme::Stripe => Some(Dedup { header: None, body_path: Some("id".into()) }),
+        Scheme::Slack | Scheme::HmacSha256 { .. } => None,
+    }
+}
+
+fn render(settings: &SignatureSettings, failures: u64) -> Json_ {
+    let mut out = serde_json::to_value(settings).unwrap_or_default();
+    out["failures"] = json!(failures);
+    out
+}
+
+/// `PUT /webhooks/{id}/signature {scheme, secret | secrets, tolerance_s?, header?, encoding?,
+/// prefix?, timestamp_header?}`: takes effect for the next request.
+pub async fn put(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let body: SignatureBody = parse_body(&body)?;
+    let scheme_name = body.scheme.ok_or_else(|| ApiError::invalid("scheme", "scheme is required"))?;
+    let mut scheme_json = json!({"scheme": scheme_name});
+    if scheme_name == "hmac-sha256" {
+        scheme_json["header"] =
+            json!(body.header.ok_or_else(|| ApiError::invalid("header", "hmac-sha256 needs the signature's header"))?);
+        for (key, value) in
+            [("encoding", body.encoding), ("prefix", body.prefix), ("timestamp_header", body.timestamp_header)]
+        {
+            if let Some(value) = value {
+                scheme_json[key] = json!(value);
+            }
+        }
+    }
+    let scheme: Scheme = serde_json::from_value(scheme_json).map_err(|e| {
+        ApiError::invalid(
+            "scheme",
+            format!(
+                "{e}; schemes: standard-webhooks, github, stripe, shopify, slack, hmac-sha256 (encoding hex|base64)"
+            ),
+        )
+    })?;
+    let secrets = match (body.secret, body.secrets) {
+        (Some(one), None) => vec![one],
+        (None, Some(many)) => many,
+        _ => return Err(ApiError::invalid("secret", "give `secret`, or `secrets` (two while rotating: new first)")),
+    };
+    let tolerance_s = body.tolerance_s.unwrap_or(DEFAULT_TOLERANCE_S);
+    if !(1..=86_400).contains(&tolerance_s) {
+        return Err(ApiError::invalid("tolerance_s", "between 1 and 86400 seconds"));
+    }
+    Verifier::new(scheme.clone(), &secrets, tolerance_s).map_err(|e| ApiError::invalid("secret", e.0))?;
+    let settings = SignatureSettings { scheme, tolerance_s, secrets: secrets.len() };
+    let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.senders.clone());
+    let saved = settings.clone();
+    blocking(move || {
+        let webhook = store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))?;
+        let now = now_ms();
+        for (n, secret) in secrets.iter().enumerate() {
+            vault.put(&store, &secret_name(&id, n), secret, now).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        }
+        let json = serde_json::to_string(&saved).map_err(crate::store::StoreError::from)?;
+        store.set_signature(&id, Some(&json))?;
+        if webhook.dedup == Dedup::default_header()
+            && let Some(preset) = dedup_preset(&saved.scheme)
+        {
+            store.set_dedup(&id, &preset)?;
+        }
+        senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(scheme = ?settings.scheme, "webhook signature set");
+    Ok(Json(render(&settings, 0)))
+}
+
+/// `GET /webhooks/{id}/signature`: the settings (never the secrets) and refusals since start.
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+    let store = state.store.clone();
+    let found = blocking(move || {
+        let found = store.signatures()?.into_iter().find(|(w, _, _)| *w == id);
+        Ok(found.map(|(id, _, json)| (id, json)))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("signature setting"))?;
+    let settings: SignatureSettings =
+        serde_json::from_str(&found.1).map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(Json(render(&settings, state.senders.failures(&found.0))))
+}
+
+/// `DELETE /webhooks/{id}/signature`: stop checking (and forget the secrets).
+pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.senders.clone());
+    blocking(move || {
+        if !store.set_signature(&id, None)? {
+            return Err(ApiError::not_found("webhook"));
+        }
+        for n in 0..2 {
+            store.delete_secret(&secret_name(&id, n))?;
+        }
+        senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}

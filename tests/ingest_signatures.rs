@@ -1,0 +1,151 @@
+//! Sender verification through the real binary: a webhook with a signature setting takes
+//! only correctly signed requests; refusals are 401 with a code, are counted, and store
+//! nothing; rotation accepts both secrets; the provider's delivery id becomes the dedup key.
+
+mod support;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::{Server, hook_path, request_with, start};
+
+fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn events(server: &Server, webhook: &str) -> Vec<Value> {
+    server.admin("GET", &format!("/events?webhook={webhook}"), None).body["events"].as_array().unwrap().clone()
+}
+
+fn post(server: &Server, hook: &str, headers: &[(&str, &str)], body: &str) -> support::Answer {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    request_with(&server.addr, "POST", hook, &all, body.as_bytes())
+}
+
+#[test]
+fn github_signatures_are_checked_counted_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "github"}))).body;
+    let id = webhook["id"].as_str().unwrap();
+    let hook = hook_path(webhook["url"].as_str().unwrap());
+    let set = server.admin(
+        "PUT",
+        &format!("/webhooks/{id}/signature"),
+        Some(json!({"scheme": "github", "secret": "old-secret"})),
+    );
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(set.body, json!({"scheme": "github", "tolerance_s": 300, "secrets": 1, "failures": 0}));
+    assert!(!set.body.to_string().contains("old-secret"));
+    let shown = server.admin("GET", &format!("/webhooks/{id}"), None).body;
+    assert_eq!(shown["dedup"], json!({"header": "X-GitHub-Delivery"}), "the provider's delivery id is the dedup key");
+
+    let body = r#"{"action":"opened","number":7}"#;
+    let sign = |secret: &str| format!("sha256={}", hmac_hex(secret.as_bytes(), &[body.as_bytes()]));
+    let refused = |headers: &[(&str, &str)], payload: &str, code: &str| {
+        let answer = post(&server, &hook, headers, payload);
+        assert_eq!(answer.status, 401, "{headers:?}: {:?}", answer.body);
+        assert_eq!(answer.body["error"]["code"], code);
+    };
+    refused(&[], body, "signature_missing");
+    refused(&[("X-Hub-Signature-256", &sign("wrong"))], body, "signature_mismatch");
+    refused(&[("X-Hub-Signature-256", &sign("old-secret"))], r#"{"action":"closed","number":7}"#, "signature_mismatch");
+    refused(&[("X-Hub-Signature-256", "sha256=")], body, "signature_mismatch");
+    refused(&[("X-Hub-Signature-256", &sign("old-secret")[..40])], body, "signature_mismatch");
+    // Unsigned garbage is refused for its signature, before its content type or JSON.
+    let garbage = request_with(&server.addr, "POST", &hook, &[("Content-Type", "text/plain")], b"not json");
+    assert_eq!(garbage.status, 401);
+    assert!(events(&server, id).is_empty(), "refused requests store nothing");
+
+    let delivery = [("X-Hub-Signature-256", sign("old-secret")), ("X-GitHub-Delivery", "d-1".to_string())];
+    let headers: Vec<(&str, &str)> = delivery.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ok = post(&server, &hook, &headers, body);
+    assert_eq!(ok.status, 202, "{:?}", ok.body);
+    assert_eq!(ok.body["status"], "test_event");
+
+    // Rotation: the new secret first, the old one still accepted.
+    let rotate = server.admin(
+        "PUT",
+        &format!("/webhooks/{id}/signature"),
+        Some(json!({"scheme": "github", "secrets": ["new-secret", "old-secret"]})),
+    );
+    assert_eq!(rotate.body["secrets"], 2);
+    for secret in ["new-secret", "old-secret"] {
+        let answer = post(&server, &hook, &[("X-Hub-Signature-256", &sign(secret))], body);
+        assert_eq!(answer.status, 202, "{secret}: {:?}", answer.body);
+    }
+    // A redelivery with the same GitHub delivery id is a duplicate of the first.
+    let again = post(&server, &hook, &headers, body);
+    assert_eq!(again.body["status"], "duplicate");
+    assert_eq!(again.body["event_id"], ok.body["event_id"]);
+    // Rotation done: only the new secret.
+    server.admin(
+        "PUT",
+        &format!("/webhooks/{id}/signature"),
+        Some(json!({"scheme": "github", "secret": "new-secret"})),
+    );
+    refused(&[("X-Hub-Signature-256", &sign("old-secret"))], body, "signature_mismatch");
+
+    let counted = server.admin("GET", &format!("/webhooks/{id}/signature"), None).body;
+    assert_eq!(counted["failures"], 7, "{counted}");
+    assert_eq!(server.admin("GET", &format!("/webhooks/{id}"), None).body["signature_failures"], 7);
+    assert_eq!(events(&server, id).len(), 4);
+    assert!(
+        server.admin("GET", "/secrets", None).body["secrets"].as_array().unwrap().is_empty(),
+        "signing secrets are not listed"
+    );
+
+    // Off again: unsigned requests are taken.
+    assert_eq!(server.admin("DELETE", &format!("/webhooks/{id}/signature"), None).status, 204);
+    assert_eq!(post(&server, &hook, &[], body).status, 202);
+}
+
+#[test]
+fn standard_webhooks_checks_the_timestamp_and_bad_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "svix"}))).body;
+    let id = webhook["id"].as_str().unwrap();
+    let hook = hook_path(webhook["url"].as_str().unwrap());
+    let bad = |body: Value, field: &str| {
+        let answer = server.admin("PUT", &format!("/webhooks/{id}/signature"), Some(body));
+        assert_eq!(answer.status, 400, "{:?}", answer.body);
+        assert_eq!(answer.body["error"]["field"], field, "{:?}", answer.body);
+    };
+    bad(json!({"scheme": "md5", "secret": "x"}), "scheme");
+    bad(json!({"scheme": "github"}), "secret");
+    bad(json!({"scheme": "github", "secrets": ["a", "b", "c"]}), "secret");
+    bad(json!({"scheme": "standard-webhooks", "secret": "whsec_%%%"}), "secret");
+    bad(json!({"scheme": "hmac-sha256", "secret": "x"}), "header");
+    bad(json!({"scheme": "github", "secret": "x", "tolerance_s": 0}), "tolerance_s");
+
+    let key = b"0123456789abcdef0123456789abcdef";
+    let secret = format!("whsec_{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key));
+    let set = server.admin(
+        "PUT",
+        &format!("/webhooks/{id}/signature"),
+        Some(json!({"scheme": "standard-webhooks", "secret": secret})),
+    );
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let body = r#"{"type":"user.created"}"#;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let send = |ts: i64| {
+        let ts = ts.to_string();
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(format!("msg_1.{ts}.{body}").as_bytes());
+        let sig = format!(
+            "v1,{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, mac.finalize().into_bytes())
+        );
+        post(&server, &hook, &[("webhook-id", "msg_1"), ("webhook-timestamp", &ts), ("webhook-signature", &sig)], body)
+    };
+    assert_eq!(send(now - 600).body["error"]["code"], "signature_timestamp_out_of_tolerance");
+    assert_eq!(send(now + 600).body["error"]["code"], "signature_timestamp_out_of_tolerance");
+    let ok = send(now - 10);
+    assert_eq!(ok.status, 202, "{:?}", ok.body);
+}
