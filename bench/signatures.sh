@@ -26,6 +26,7 @@ hook() {
   wh=$(curl -sf "${H[@]}" -X POST $API/webhooks -d "{\"name\":\"$1\"}")
   id=$(echo "$wh" | jq -r .id)
   curl -sf "${H[@]}" -X PUT $API/webhooks/$id/dedup -d '{"body_path":"no.such.path"}' > /dev/null
+  curl -sf "${H[@]}" -X PUT $API/webhooks/$id/rate-limit -d '{"per_second":1000000,"burst":10000000}' > /dev/null
   if [ "$1" = signed ]; then
     curl -sf "${H[@]}" -X PUT $API/webhooks/$id/signature \
       -d "{\"scheme\":\"standard-webhooks\",\"secret\":\"$SECRET\",\"tolerance_s\":86400}" > /dev/null

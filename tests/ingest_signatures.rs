@@ -149,3 +149,39 @@ fn standard_webhooks_checks_the_timestamp_and_bad_settings_are_refused() {
     let ok = send(now - 10);
     assert_eq!(ok.status, 202, "{:?}", ok.body);
 }
+
+#[test]
+fn a_webhook_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let make = |name: &str| {
+        let w = server.admin("POST", "/webhooks", Some(json!({"name": name}))).body;
+        (w["id"].as_str().unwrap().to_string(), hook_path(w["url"].as_str().unwrap()))
+    };
+    let (busy, busy_hook) = make("busy");
+    let (_, calm_hook) = make("calm");
+    let shown = server.admin("GET", &format!("/webhooks/{busy}"), None).body;
+    assert_eq!(shown["rate_limit"], json!({"per_second": 10000.0, "burst": 20000.0, "limited": 0}));
+    let bad = server.admin("PUT", &format!("/webhooks/{busy}/rate-limit"), Some(json!({"per_second": 0})));
+    assert_eq!(bad.body["error"]["field"], "per_second");
+    let set =
+        server.admin("PUT", &format!("/webhooks/{busy}/rate-limit"), Some(json!({"per_second": 0.2, "burst": 3})));
+    assert_eq!(set.status, 200, "{:?}", set.body);
+
+    for i in 0..3 {
+        assert_eq!(post(&server, &busy_hook, &[], &format!("{{\"n\":{i}}}")).status, 202);
+    }
+    let limited = post(&server, &busy_hook, &[], r#"{"n":3}"#);
+    assert_eq!(limited.status, 429, "{:?}", limited.body);
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    let retry =
+        limited.headers.lines().find_map(|l| l.strip_prefix("retry-after: ").or(l.strip_prefix("Retry-After: ")));
+    assert_eq!(retry, Some("5"), "{}", limited.headers);
+    assert_eq!(post(&server, &calm_hook, &[], r#"{"n":0}"#).status, 202, "another webhook is not limited");
+    assert_eq!(events(&server, &busy).len(), 3, "the limited request stored nothing");
+    let shown = server.admin("GET", &format!("/webhooks/{busy}"), None).body;
+    assert_eq!(shown["rate_limit"]["limited"], 1);
+
+    assert_eq!(server.admin("DELETE", &format!("/webhooks/{busy}/rate-limit"), None).status, 200);
+    assert_eq!(post(&server, &busy_hook, &[], r#"{"n":4}"#).status, 202, "back to the default");
+}

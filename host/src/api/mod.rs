@@ -50,6 +50,8 @@ pub struct AppState {
     pub vault: Arc<crate::secrets::Vault>,
     /// The webhooks that check their senders.
     pub senders: Arc<crate::ingest::senders::Senders>,
+    /// Per-webhook request rate limits.
+    pub limits: Arc<crate::ingest::limits::RateLimits>,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -144,6 +146,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
         .route("/webhooks/{id}/match", put(webhooks::put_match))
         .route("/webhooks/{id}/dedup", put(webhooks::put_dedup))
+        .route("/webhooks/{id}/rate-limit", put(webhooks::put_rate_limit).delete(webhooks::reset_rate_limit))
         .route("/webhooks/{id}/signature", put(signatures::put).get(signatures::show).delete(signatures::delete))
         .route("/workflows", post(workflows::create).get(workflows::list))
         .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))

@@ -51,6 +51,11 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
         "match": w.matching,
         "dedup": w.dedup,
         "signature_failures": state.senders.failures(&w.id),
+        "rate_limit": state.limits.for_webhook(&w.id).map(|b| {
+            let limit = b.limit();
+            json!({"per_second": limit.per_second, "burst": limit.burst,
+                   "limited": b.limited.load(std::sync::atomic::Ordering::Relaxed)})
+        }),
     })
 }
 
@@ -75,6 +80,8 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
         })
     })
     .await?;
+    let (store, limits) = (state.store.clone(), state.limits.clone());
+    blocking(move || Ok(limits.reload(&store)?)).await?;
     Ok((StatusCode::CREATED, Json(render(&state, &created))).into_response())
 }
 
@@ -103,10 +110,11 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 /// `DELETE /webhooks/{id}`: the URL stops working at once; past events stay in the log.
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
-    let (vault, senders) = (state.vault.clone(), state.senders.clone());
+    let (vault, senders, limits) = (state.vault.clone(), state.senders.clone(), state.limits.clone());
     let deleted = blocking(move || {
         let deleted = store.delete_webhook(&id, now_ms())?;
         senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        limits.reload(&store)?;
         Ok(deleted)
     })
     .await?;
@@ -386,4 +394,55 @@ pub async fn put_dedup(
     let webhook =
         blocking(move || Ok(store.set_dedup(&id, &dedup)?)).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(render(&state, &webhook)))
+}
+
+#[derive(Deserialize)]
+struct RateLimitBody {
+    per_second: Option<f64>,
+    burst: Option<f64>,
+}
+
+/// `PUT /webhooks/{id}/rate-limit {per_second, burst?}` (burst defaults to 2 × per_second).
+pub async fn put_rate_limit(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let body: RateLimitBody = parse_body(&body)?;
+    let per_second = body.per_second.ok_or_else(|| ApiError::invalid("per_second", "per_second is required"))?;
+    if !(per_second.is_finite() && (0.1..=1_000_000.0).contains(&per_second)) {
+        return Err(ApiError::invalid("per_second", "between 0.1 and 1000000 requests per second"));
+    }
+    let burst = body.burst.unwrap_or(2.0 * per_second);
+    if !(burst.is_finite() && (1.0..=10_000_000.0).contains(&burst)) {
+        return Err(ApiError::invalid("burst", "between 1 and 10000000 requests"));
+    }
+    let limit = crate::ingest::limits::RateLimit { per_second, burst };
+    set_rate_limit(&state, id, Some(limit)).await
+}
+
+/// `DELETE /webhooks/{id}/rate-limit`: back to the default.
+pub async fn reset_rate_limit(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    set_rate_limit(&state, id, None).await
+}
+
+async fn set_rate_limit(
+    state: &Arc<AppState>,
+    id: String,
+    limit: Option<crate::ingest::limits::RateLimit>,
+) -> Result<Json<Json_>, ApiError> {
+    let (store, limits) = (state.store.clone(), state.limits.clone());
+    let webhook = blocking(move || {
+        let json = limit.map(|l| serde_json::to_string(&l)).transpose().map_err(crate::store::StoreError::from)?;
+        if !store.set_rate_limit(&id, json.as_deref())? {
+            return Err(ApiError::not_found("webhook"));
+        }
+        limits.reload(&store)?;
+        store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))
+    })
+    .await?;
+    Ok(Json(render(state, &webhook)))
 }

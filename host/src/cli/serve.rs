@@ -39,6 +39,8 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     let vault = Arc::new(crate::secrets::Vault::open(data_dir).context("opening the secrets key")?);
     let senders = Arc::new(crate::ingest::senders::Senders::default());
     senders.reload(&store, &vault).context("loading webhook signature settings")?;
+    let limits = Arc::new(crate::ingest::limits::RateLimits::default());
+    limits.reload(&store).context("loading webhook rate limits")?;
     // Also resumes enrollments a previous run left between two steps.
     let act_store = store.worker_connection().context("opening the act stage's connection")?;
     let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers)
@@ -65,6 +67,7 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
             data_dir: data_dir.to_path_buf(),
             vault,
             senders,
+            limits,
         });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");

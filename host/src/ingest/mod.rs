@@ -1,12 +1,14 @@
 //! `POST /hooks/{token}`: the only public route. It checks the content type, size and JSON
 //! shape, commits the payloads, and answers 202; everything else happens off this path.
 //!
+//! - [`limits`]: per-webhook request rate limits.
 //! - [`signature`]: sender verification schemes on the raw body.
 //! - [`senders`]: which webhooks check their senders, in memory.
 //! - [`writer`]: group commit of many requests per transaction.
 
 use std::sync::Arc;
 
+pub mod limits;
 pub mod senders;
 pub mod signature;
 pub mod writer;
@@ -43,6 +45,20 @@ pub async fn receive(
 }
 
 async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    if let Some(bucket) = state.limits.for_token(&token)
+        && let Err(wait_s) = bucket.take()
+    {
+        let limit = bucket.limit();
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "this webhook takes {} requests/s (bursts of {}); retry after {wait_s} s, nothing was stored",
+                limit.per_second, limit.burst
+            ),
+        )
+        .with_retry_after(u32::try_from(wait_s).unwrap_or(u32::MAX)));
+    }
     if let Some(length) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && length > MAX_BODY_BYTES
     {

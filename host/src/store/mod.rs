@@ -181,6 +181,8 @@ const MIGRATIONS: &[&str] = &[
         SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
     "-- The sender check: scheme and tolerance; its secrets are sealed in `secrets`.
     ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
+    "-- Per-webhook request rate limit; NULL means the default.
+    ALTER TABLE webhooks ADD COLUMN rate_limit_json TEXT;",
 ];
 
 /// Storage failures.

@@ -280,6 +280,25 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Set (or with `None` reset to the default) a webhook's rate limit; false if no such webhook.
+    pub fn set_rate_limit(&self, id: &str, json: Option<&str>) -> Result<bool, StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET rate_limit_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, json],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Every live webhook's rate limit: (id, token, limit JSON if not the default).
+    pub fn rate_limits(&self) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT id, token, rate_limit_json FROM webhooks WHERE deleted_at_ms IS NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Every live webhook with signature settings: (id, token, settings JSON).
     pub fn signatures(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let conn = self.conn();
