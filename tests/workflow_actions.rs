@@ -126,6 +126,22 @@ fn finished_enrollment(server: &Server, event_id: &str) -> Value {
     }
 }
 
+/// The enrollment of `workflow` that `event` made, with its steps, once it is not running
+/// (for events that enroll into several workflows).
+fn finished_in(server: &Server, workflow: &str, event: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = server.admin("GET", &format!("/workflows/{workflow}/enrollments"), None).body;
+        if let Some(e) = all["enrollments"].as_array().unwrap().iter().find(|e| e["event_id"] == event)
+            && e["status"] != "running"
+        {
+            return server.admin("GET", &format!("/enrollments/{}", e["id"].as_str().unwrap()), None).body;
+        }
+        assert!(Instant::now() < deadline, "no finished enrollment of {workflow} for {event}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn post(server: &Server, hook: &str, payload: Value) -> String {
     let answer = server.post_hook(hook, &payload);
     assert_eq!(answer.status, 202, "{:?}", answer.body);
@@ -282,17 +298,7 @@ fn failures_are_visible_per_step_and_other_enrollments_carry_on() {
                 "outputs": [{"name": "greeting", "type": "number"}]}]),
     );
     let event = post(&server, &hook, json!({"customer": "cus_c", "name": "C"}));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let typed = loop {
-        let all = server.admin("GET", &format!("/workflows/{wrong}/enrollments"), None).body;
-        if let Some(e) = all["enrollments"].as_array().unwrap().iter().find(|e| e["event_id"] == event.as_str())
-            && e["status"] != "running"
-        {
-            break e.clone();
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let typed = finished_in(&server, &wrong, &event);
     assert_eq!(typed["status"], "failed");
     assert_eq!(
         typed["reason"],
@@ -308,17 +314,7 @@ fn failures_are_visible_per_step_and_other_enrollments_carry_on() {
                 "timeout_ms": 50, "tries": 2, "backoff_ms": 100}]),
     );
     let event = post(&server, &hook, json!({"customer": "cus_c", "name": "C"}));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let timed_out = loop {
-        let all = server.admin("GET", &format!("/workflows/{slow}/enrollments"), None).body;
-        if let Some(e) = all["enrollments"].as_array().unwrap().iter().find(|e| e["event_id"] == event.as_str())
-            && e["status"] != "running"
-        {
-            break server.admin("GET", &format!("/enrollments/{}", e["id"].as_str().unwrap()), None).body;
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let timed_out = finished_in(&server, &slow, &event);
     assert_eq!(timed_out["status"], "failed");
     assert_eq!(steps(&timed_out), vec![("0".into(), "retrying".into()), ("0".into(), "failed".into())]);
     assert_eq!(timed_out["steps"][1]["attempt"], 2);

@@ -272,22 +272,26 @@ impl Store {
 
     /// Set (or with `None` remove) a webhook's signature settings; false if no such webhook.
     pub fn set_signature(&self, id: &str, json: Option<&str>) -> Result<bool, StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let changed = self.conn().execute(
+        self.set_optional_json(
+            id,
             "UPDATE webhooks SET signature_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, json],
-        )?;
-        Ok(changed == 1)
+            json,
+        )
     }
 
     /// Set (or with `None` reset to the default) a webhook's rate limit; false if no such webhook.
     pub fn set_rate_limit(&self, id: &str, json: Option<&str>) -> Result<bool, StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let changed = self.conn().execute(
+        self.set_optional_json(
+            id,
             "UPDATE webhooks SET rate_limit_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, json],
-        )?;
-        Ok(changed == 1)
+            json,
+        )
+    }
+
+    /// Run one of the fixed `UPDATE`s above (`?1` the id, `?2` the JSON or NULL).
+    fn set_optional_json(&self, id: &str, sql: &str, json: Option<&str>) -> Result<bool, StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
+        Ok(self.conn().execute(sql, params![id, json])? == 1)
     }
 
     /// Every live webhook's rate limit: (id, token, limit JSON if not the default).
