@@ -93,9 +93,11 @@ fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
             return Err(ApiError::invalid(&format!("triggers[{i}]"), format!("no webhook `{trigger}`")));
         }
     }
+    // Read once for the whole action list, not once per custom code step.
+    let uploads = store.list_plugins()?;
     let plugin_world = |name: &str| match crate::plugins::builtin::find(name) {
         Some(b) => Some(b.world),
-        None => store.list_plugins().ok()?.into_iter().find(|p| p.name == name).and_then(|p| match p.world.as_str() {
+        None => uploads.iter().find(|p| p.name == name).and_then(|p| match p.world.as_str() {
             "action" => Some(World::Action),
             "transform" => Some(World::Transform),
             _ => None,

@@ -88,9 +88,9 @@ impl RateLimits {
         Ok(())
     }
 
-    /// The bucket of the webhook with this token.
-    pub fn for_token(&self, token: &str) -> Option<Arc<Bucket>> {
-        self.by_token.read().unwrap_or_else(|p| p.into_inner()).get(&token_hash(token)).cloned()
+    /// The bucket of the webhook whose token hashes (SHA-256) to `hash`.
+    pub fn for_token_hash(&self, hash: &[u8]) -> Option<Arc<Bucket>> {
+        self.by_token.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
     }
 
     /// The bucket of a webhook.

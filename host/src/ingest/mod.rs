@@ -45,7 +45,9 @@ pub async fn receive(
 }
 
 async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    if let Some(bucket) = state.limits.for_token(&token)
+    // Hashed once for both in-memory tables (rate limits, sender checks).
+    let token_key = crate::store::webhooks::token_hash(&token);
+    if let Some(bucket) = state.limits.for_token_hash(&token_key)
         && let Err(wait_s) = bucket.take()
     {
         let limit = bucket.limit();
@@ -65,7 +67,7 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
-    if let Some(check) = state.senders.for_token(&token) {
+    if let Some(check) = state.senders.for_token_hash(&token_key) {
         let now = now_ms().div_euclid(1000);
         if let Err(refusal) = check.verifier.verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &bytes, now)
         {

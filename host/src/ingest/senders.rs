@@ -77,10 +77,10 @@ impl Senders {
         Ok(())
     }
 
-    /// The check for a token, if its webhook has one.
-    pub fn for_token(&self, token: &str) -> Option<Arc<Check>> {
+    /// The check of the webhook whose token hashes (SHA-256) to `hash`, if it has one.
+    pub fn for_token_hash(&self, hash: &[u8]) -> Option<Arc<Check>> {
         let table = self.by_token.read().unwrap_or_else(|p| p.into_inner()).clone();
-        table.get(&token_hash(token)).cloned()
+        table.get(hash).cloned()
     }
 
     /// Requests refused for a webhook since start.
