@@ -7,6 +7,8 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use serde_json::json;
+
 /// A running server; killed and reaped on drop.
 pub struct Server {
     pub child: Child,
@@ -29,10 +31,16 @@ pub fn start(data_dir: &Path) -> Server {
 
 /// Like [`start`]; with `log`, the server logs at debug level, appending to that file.
 pub fn start_logging(data_dir: &Path, log: Option<&Path>) -> Server {
+    start_with(data_dir, log, &[])
+}
+
+/// Like [`start_logging`], with more `serve` options.
+pub fn start_with(data_dir: &Path, log: Option<&Path>, options: &[&str]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(options)
         .env_remove("WASMHOOK_ADMIN_TOKEN")
         .env_remove("WASMHOOK_PUBLIC_URL")
         .stdout(Stdio::piped())
@@ -90,6 +98,8 @@ pub fn request(
 /// Send one request with exactly these headers (besides Host, Connection, Content-Length).
 pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
+    // A server that hangs fails the test (status 0) instead of stalling it.
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
@@ -124,6 +134,28 @@ impl Server {
     pub fn post_hook(&self, hook_path: &str, payload: &serde_json::Value) -> Answer {
         request(&self.addr, "POST", hook_path, None, Some("application/json"), payload.to_string().as_bytes())
     }
+}
+
+/// A ready webhook (test event, one mapped property, matched to the unique
+/// `contacts.external_id` on payload field `customer`): its id and URL path.
+pub fn ready_webhook(server: &Server, name: &str) -> (String, String) {
+    let ok = |a: Answer, what: &str| {
+        assert!(a.status < 300, "{what}: {} {:?}", a.status, a.body);
+        a.body
+    };
+    let property = json!({"name": "external_id", "type": "string", "unique": true});
+    let existing = server.admin("POST", "/objects/contacts/properties", Some(property));
+    assert!(existing.status < 300 || existing.status == 409, "property: {:?}", existing.body);
+    let webhook = ok(server.admin("POST", "/webhooks", Some(json!({ "name": name }))), "webhook");
+    let id = webhook["id"].as_str().unwrap().to_string();
+    let hook = hook_path(webhook["url"].as_str().unwrap());
+    ok(server.post_hook(&hook, &json!({"customer": "cus_1"})), "test event");
+    let mapping = json!({"properties": [{"path": "customer", "type": "string"}]});
+    ok(server.admin("PUT", &format!("/webhooks/{id}/mapping"), Some(mapping)), "mapping");
+    let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
+    let matched = ok(server.admin("PUT", &format!("/webhooks/{id}/match"), Some(rule)), "match");
+    assert_eq!(matched["state"], "ready");
+    (id, hook)
 }
 
 /// The path part of a webhook URL.

@@ -2,6 +2,7 @@
 //! shape, commits the payloads, and answers 202; everything else happens off this path.
 //!
 //! - [`limits`]: per-webhook request rate limits.
+//! - [`payload`]: the body split into events, within depth, key and size bounds.
 //! - [`signature`]: sender verification schemes on the raw body.
 //! - [`senders`]: which webhooks check their senders, in memory.
 //! - [`writer`]: group commit of many requests per transaction.
@@ -9,6 +10,7 @@
 use std::sync::Arc;
 
 pub mod limits;
+pub mod payload;
 pub mod senders;
 pub mod signature;
 pub mod writer;
@@ -27,9 +29,6 @@ use writer::WriteError;
 
 /// Largest request body accepted (the design's default).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Largest number of events in one batch.
-pub const MAX_BATCH: usize = 1000;
 
 /// Receive one delivery (an object) or a batch (an array of objects).
 pub async fn receive(
@@ -81,7 +80,7 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         }
     }
     check_content_type(&headers)?;
-    let Split { payloads, parsed, batch } = split_payloads(&bytes)?;
+    let payload::Split { payloads, parsed, batch } = payload::split(&bytes)?;
     let received_at_ms = now_ms();
     let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
     let job = IngestJob {
@@ -187,70 +186,4 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// A body split into one payload per event.
-struct Split {
-    /// Each event's bytes, as stored.
-    payloads: Vec<Vec<u8>>,
-    /// Each event's parsed form (for dedup by body path).
-    parsed: Vec<Json>,
-    /// Whether the body was an array (the answer then lists every event).
-    batch: bool,
-}
-
-/// Parse the body and split it into one payload per event, each with its parsed form.
-fn split_payloads(bytes: &[u8]) -> Result<Split, ApiError> {
-    let json: Json = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
-        )
-    })?;
-    let shape_error = |field: String, message: String| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable_payload", message).with_field(&field)
-    };
-    match json {
-        object @ Json::Object(_) => Ok(Split { payloads: vec![bytes.to_vec()], parsed: vec![object], batch: false }),
-        Json::Array(items) => {
-            if items.is_empty() {
-                return Err(shape_error("$".into(), "an empty array holds no events".into()));
-            }
-            if items.len() > MAX_BATCH {
-                return Err(shape_error("$".into(), format!("a batch holds at most {MAX_BATCH} events")));
-            }
-            let (payloads, parsed) = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| match item {
-                    Json::Object(_) => serde_json::to_vec(&item)
-                        .map(|bytes| (bytes, item))
-                        .map_err(|e| shape_error(format!("$[{i}]"), e.to_string())),
-                    other => Err(shape_error(
-                        format!("$[{i}]"),
-                        format!("batch element {i} is {}, not an object", kind(&other)),
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .unzip();
-            Ok(Split { payloads, parsed, batch: true })
-        }
-        other => Err(shape_error(
-            "$".into(),
-            format!("the payload is {}; send an object or an array of objects", kind(&other)),
-        )),
-    }
-}
-
-fn kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
 }
