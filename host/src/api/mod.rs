@@ -132,10 +132,17 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
 }
 
-/// Parse a JSON request body; serde's message names the field at fault.
+/// Parse a JSON request body; a wrong value is answered with the path of its field.
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("invalid JSON body: {e}")))
+    let refuse = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
+    let mut input = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut input).map_err(|e| {
+        let path = e.path().to_string();
+        let error = refuse(format!("invalid JSON body: {}", e.inner()));
+        if path == "." { error } else { error.with_field(&path) }
+    })?;
+    input.end().map_err(|e| refuse(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }
 
 /// The application router; tests drive it through the real binary.
@@ -146,6 +153,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
         .route("/webhooks/{id}/match", put(webhooks::put_match))
         .route("/webhooks/{id}/dedup", put(webhooks::put_dedup))
+        .route("/webhooks/{id}/rotate-token", post(webhooks::rotate_token))
         .route("/webhooks/{id}/rate-limit", put(webhooks::put_rate_limit).delete(webhooks::reset_rate_limit))
         .route("/webhooks/{id}/signature", put(signatures::put).get(signatures::show).delete(signatures::delete))
         .route("/workflows", post(workflows::create).get(workflows::list))

@@ -114,8 +114,8 @@ pub async fn put(
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let found = blocking(move || {
-        let found = store.signatures()?.into_iter().find(|(w, _, _)| *w == id);
-        Ok(found.map(|(id, _, json)| (id, json)))
+        let found = store.signatures()?.into_iter().find(|(w, _)| *w == id);
+        Ok(found)
     })
     .await?
     .ok_or_else(|| ApiError::not_found("signature setting"))?;

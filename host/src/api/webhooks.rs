@@ -50,6 +50,8 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
         })).collect::<Vec<_>>(),
         "match": w.matching,
         "dedup": w.dedup,
+        "previous_token": w.previous_token_expires_ms.filter(|&end| end > now_ms())
+            .map(|end| json!({"expires_at": rfc3339(end)})),
         "signature_failures": state.senders.failures(&w.id),
         "rate_limit": state.limits.for_webhook(&w.id).map(|b| {
             let limit = b.limit();
@@ -109,16 +111,62 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 
 /// `DELETE /webhooks/{id}`: the URL stops working at once; past events stay in the log.
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let deleted = change_tokens(&state, move |store| Ok(store.delete_webhook(&id, now_ms())?)).await?;
+    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
+}
+
+/// Apply a change to which tokens reach which webhook, then rebuild the in-memory tables
+/// the ingest path looks tokens up in.
+async fn change_tokens<T: Send + 'static>(
+    state: &Arc<AppState>,
+    change: impl FnOnce(&crate::store::Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let store = state.store.clone();
     let (vault, senders, limits) = (state.vault.clone(), state.senders.clone(), state.limits.clone());
-    let deleted = blocking(move || {
-        let deleted = store.delete_webhook(&id, now_ms())?;
+    blocking(move || {
+        let changed = change(&store)?;
         senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
         limits.reload(&store)?;
-        Ok(deleted)
+        Ok(changed)
+    })
+    .await
+}
+
+/// Default grace period of a replaced token: a day, for senders that deploy slowly.
+const DEFAULT_GRACE_S: i64 = 24 * 3600;
+
+/// Longest grace period: a week.
+const MAX_GRACE_S: i64 = 7 * 24 * 3600;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    grace_seconds: Option<i64>,
+}
+
+/// `POST /webhooks/{id}/rotate-token {grace_seconds?}`: a new secret URL; the old one keeps
+/// working for the grace period (default a day, 0 stops it at once).
+pub async fn rotate_token(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let body: RotateBody =
+        if body.iter().all(u8::is_ascii_whitespace) { RotateBody::default() } else { parse_body(&body)? };
+    let grace_s = body.grace_seconds.unwrap_or(DEFAULT_GRACE_S);
+    if !(0..=MAX_GRACE_S).contains(&grace_s) {
+        return Err(ApiError::invalid("grace_seconds", format!("grace_seconds must be 0 to {MAX_GRACE_S} (a week)")));
+    }
+    let webhook_id = id.clone();
+    let rotated = change_tokens(&state, move |store| {
+        Ok(store.rotate_token(&webhook_id, &new_token(), grace_s * 1000, now_ms())?)
     })
     .await?;
-    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
+    if !rotated {
+        return Err(ApiError::not_found("webhook"));
+    }
+    tracing::info!(webhook = %id, grace_s, "webhook token rotated");
+    Ok(Json(render(&state, &load(&state, id).await?)))
 }
 
 /// `GET /webhooks/{id}/test-event`: the captured payload, its fields and suggested types.

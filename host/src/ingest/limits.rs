@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::webhooks::token_hash;
+use super::tokens::TokenTable;
 use crate::store::{Store, StoreError};
 
 /// A webhook's limit: sustained requests per second and the burst allowed above it.
@@ -60,7 +60,7 @@ impl Bucket {
 /// Buckets by token hash, for live webhooks only (unknown tokens get no entry).
 #[derive(Default)]
 pub struct RateLimits {
-    by_token: RwLock<Arc<HashMap<Vec<u8>, Arc<Bucket>>>>,
+    by_token: TokenTable<Bucket>,
     by_webhook: Mutex<HashMap<String, Arc<Bucket>>>,
 }
 
@@ -69,9 +69,8 @@ impl RateLimits {
     /// webhook whose limit is unchanged keeps its bucket.
     pub fn reload(&self, store: &Store) -> Result<(), StoreError> {
         let mut by_webhook = self.by_webhook.lock().unwrap_or_else(|p| p.into_inner());
-        let mut table = HashMap::new();
         let mut kept = HashMap::new();
-        for (id, token, json) in store.rate_limits()? {
+        for (id, json) in store.rate_limits()? {
             let limit = match json {
                 Some(json) => serde_json::from_str(&json)?,
                 None => DEFAULT,
@@ -80,17 +79,16 @@ impl RateLimits {
                 Some(b) if b.limit == limit => b.clone(),
                 _ => Arc::new(Bucket::new(limit)),
             };
-            table.insert(token_hash(&token), bucket.clone());
             kept.insert(id, bucket);
         }
+        self.by_token.replace(&store.token_keys(crate::ids::now_ms())?, &kept);
         *by_webhook = kept;
-        *self.by_token.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
         Ok(())
     }
 
-    /// The bucket of the webhook whose token hashes (SHA-256) to `hash`.
-    pub fn for_token_hash(&self, hash: &[u8]) -> Option<Arc<Bucket>> {
-        self.by_token.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+    /// The bucket of the webhook whose token hashes (SHA-256) to `hash` at `now_ms`.
+    pub fn for_token_hash(&self, hash: &[u8], now_ms: i64) -> Option<Arc<Bucket>> {
+        self.by_token.get(hash, now_ms)
     }
 
     /// The bucket of a webhook.

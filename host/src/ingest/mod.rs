@@ -5,6 +5,7 @@
 //! - [`payload`]: the body split into events, within depth, key and size bounds.
 //! - [`signature`]: sender verification schemes on the raw body.
 //! - [`senders`]: which webhooks check their senders, in memory.
+//! - [`tokens`]: per-webhook values found by token hash, honouring rotation grace periods.
 //! - [`writer`]: group commit of many requests per transaction.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ pub mod limits;
 pub mod payload;
 pub mod senders;
 pub mod signature;
+pub mod tokens;
 pub mod writer;
 
 use axum::body::Body;
@@ -46,7 +48,8 @@ pub async fn receive(
 async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     // Hashed once for both in-memory tables (rate limits, sender checks).
     let token_key = crate::store::webhooks::token_hash(&token);
-    if let Some(bucket) = state.limits.for_token_hash(&token_key)
+    let arrived_ms = now_ms();
+    if let Some(bucket) = state.limits.for_token_hash(&token_key, arrived_ms)
         && let Err(wait_s) = bucket.take()
     {
         let limit = bucket.limit();
@@ -66,7 +69,7 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
-    if let Some(check) = state.senders.for_token_hash(&token_key) {
+    if let Some(check) = state.senders.for_token_hash(&token_key, arrived_ms) {
         let now = now_ms().div_euclid(1000);
         if let Err(refusal) = check.verifier.verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &bytes, now)
         {

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use super::signature::{Scheme, Verifier};
+use super::tokens::TokenTable;
 use crate::secrets::{SecretError, Vault};
 use crate::store::Store;
-use crate::store::webhooks::token_hash;
 
 /// A webhook's stored signature settings (its secrets are sealed in the vault).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,15 +55,15 @@ pub enum SendersError {
 /// The checks by token hash.
 #[derive(Default)]
 pub struct Senders {
-    by_token: RwLock<Arc<HashMap<Vec<u8>, Arc<Check>>>>,
+    by_token: TokenTable<Check>,
     failures: Mutex<HashMap<String, Arc<AtomicU64>>>,
 }
 
 impl Senders {
     /// Rebuild the table from the store (after any signature or webhook change).
     pub fn reload(&self, store: &Store, vault: &Vault) -> Result<(), SendersError> {
-        let mut table = HashMap::new();
-        for (id, token, json) in store.signatures().map_err(SecretError::from)? {
+        let mut checks = HashMap::new();
+        for (id, json) in store.signatures().map_err(SecretError::from)? {
             let settings: SignatureSettings =
                 serde_json::from_str(&json).map_err(|e| SendersError::Corrupt(id.clone(), e.to_string()))?;
             let names: Vec<String> = (0..settings.secrets).map(|n| secret_name(&id, n)).collect();
@@ -71,16 +71,17 @@ impl Senders {
             let verifier = Verifier::new(settings.scheme, &secrets, settings.tolerance_s)
                 .map_err(|e| SendersError::Corrupt(id.clone(), e.to_string()))?;
             let failures = self.counter(&id);
-            table.insert(token_hash(&token), Arc::new(Check { webhook_id: id, verifier, failures }));
+            checks.insert(id.clone(), Arc::new(Check { webhook_id: id, verifier, failures }));
         }
-        *self.by_token.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
+        let keys = store.token_keys(crate::ids::now_ms()).map_err(SecretError::from)?;
+        self.by_token.replace(&keys, &checks);
         Ok(())
     }
 
-    /// The check of the webhook whose token hashes (SHA-256) to `hash`, if it has one.
-    pub fn for_token_hash(&self, hash: &[u8]) -> Option<Arc<Check>> {
-        let table = self.by_token.read().unwrap_or_else(|p| p.into_inner()).clone();
-        table.get(hash).cloned()
+    /// The check of the webhook whose token hashes (SHA-256) to `hash` at `now_ms`, if it
+    /// has one.
+    pub fn for_token_hash(&self, hash: &[u8], now_ms: i64) -> Option<Arc<Check>> {
+        self.by_token.get(hash, now_ms)
     }
 
     /// Requests refused for a webhook since start.

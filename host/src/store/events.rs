@@ -185,9 +185,10 @@ fn ingest_one(
         Entry::Vacant(new) => {
             let found: Option<(String, String, String)> = tx
                 .prepare_cached(
-                    "SELECT id, state, dedup_json FROM webhooks WHERE token_sha256 = ?1 AND deleted_at_ms IS NULL",
+                    "SELECT id, state, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL AND (token_sha256 = ?1
+                     OR (previous_token_sha256 = ?1 AND previous_token_expires_ms > ?2))",
                 )?
-                .query_row([token_hash(new.key())], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row(params![token_hash(new.key()), received_at_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
             let found = match found {
                 Some((id, state, dedup)) => Some(Target { id, state, dedup: serde_json::from_str(&dedup)? }),

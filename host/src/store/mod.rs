@@ -183,6 +183,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
     "-- Per-webhook request rate limit; NULL means the default.
     ALTER TABLE webhooks ADD COLUMN rate_limit_json TEXT;",
+    "-- Token rotation: the replaced token keeps working until its grace period ends.
+    ALTER TABLE webhooks ADD COLUMN previous_token_sha256 BLOB;
+    ALTER TABLE webhooks ADD COLUMN previous_token_expires_ms INTEGER;
+    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
+        WHERE previous_token_sha256 IS NOT NULL;",
 ];
 
 /// Storage failures.

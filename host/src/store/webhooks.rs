@@ -124,6 +124,20 @@ pub struct Webhook {
     pub matching: Option<MatchRule>,
     /// Where delivery ids come from (neither field set: no dedup).
     pub dedup: Dedup,
+    /// Until when (unix ms) the token replaced by the last rotation still works.
+    pub previous_token_expires_ms: Option<i64>,
+}
+
+/// One token that reaches a webhook: its hash, and when it stops working (the previous
+/// token during a rotation's grace period), if ever.
+#[derive(Debug, Clone)]
+pub struct TokenKey {
+    /// The webhook it reaches.
+    pub webhook_id: String,
+    /// SHA-256 of the token.
+    pub hash: Vec<u8>,
+    /// Unix ms after which it no longer works.
+    pub expires_ms: Option<i64>,
 }
 
 /// Token lookups go through its hash, so the index compares hashes, not the secret.
@@ -132,7 +146,7 @@ pub(crate) fn token_hash(token: &str) -> Vec<u8> {
 }
 
 const SELECT_WEBHOOK: &str = "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json,
-     transforms_json, match_json, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL";
+     transforms_json, match_json, dedup_json, previous_token_expires_ms FROM webhooks WHERE deleted_at_ms IS NULL";
 
 /// A webhook row with its JSON columns still as text.
 type WebhookRow = (Webhook, String, String, Option<String>, String);
@@ -151,6 +165,7 @@ fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
             transforms: Vec::new(),
             matching: None,
             dedup: Dedup::default(),
+            previous_token_expires_ms: row.get(10)?,
         },
         row.get(6)?,
         row.get(7)?,
@@ -213,7 +228,38 @@ impl Store {
             transforms: Vec::new(),
             matching: None,
             dedup: Dedup { header: Some(DEFAULT_DEDUP_HEADER.into()), body_path: None },
+            previous_token_expires_ms: None,
         })
+    }
+
+    /// Give a webhook a new token; the current one keeps working until `now_ms + grace_ms`
+    /// (with no grace it stops at once). A token still in an earlier grace period stops now.
+    pub fn rotate_token(&self, id: &str, token: &str, grace_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let _gate = self.write_gate(super::gate::Priority::Background);
+        let changed = self.conn().execute(
+            "UPDATE webhooks SET
+                 previous_token_sha256 = CASE WHEN ?4 > 0 THEN token_sha256 END,
+                 previous_token_expires_ms = CASE WHEN ?4 > 0 THEN ?5 + ?4 END,
+                 token = ?2, token_sha256 = ?3
+             WHERE id = ?1 AND deleted_at_ms IS NULL",
+            params![id, token, token_hash(token), grace_ms, now_ms],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Every token that reaches a live webhook at `now_ms`: current ones, and previous ones
+    /// still in their grace period.
+    pub fn token_keys(&self, now_ms: i64) -> Result<Vec<TokenKey>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, token_sha256, NULL FROM webhooks WHERE deleted_at_ms IS NULL
+             UNION ALL
+             SELECT id, previous_token_sha256, previous_token_expires_ms FROM webhooks
+             WHERE deleted_at_ms IS NULL AND previous_token_sha256 IS NOT NULL AND previous_token_expires_ms > ?1",
+        )?;
+        let rows = stmt
+            .query_map([now_ms], |r| Ok(TokenKey { webhook_id: r.get(0)?, hash: r.get(1)?, expires_ms: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Live webhooks, oldest first.
@@ -294,22 +340,21 @@ impl Store {
         Ok(self.conn().execute(sql, params![id, json])? == 1)
     }
 
-    /// Every live webhook's rate limit: (id, token, limit JSON if not the default).
-    pub fn rate_limits(&self) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+    /// Every live webhook's rate limit: (id, limit JSON if not the default).
+    pub fn rate_limits(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT id, token, rate_limit_json FROM webhooks WHERE deleted_at_ms IS NULL")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let mut stmt = conn.prepare_cached("SELECT id, rate_limit_json FROM webhooks WHERE deleted_at_ms IS NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every live webhook with signature settings: (id, token, settings JSON).
-    pub fn signatures(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+    /// Every live webhook with signature settings: (id, settings JSON).
+    pub fn signatures(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, token, signature_json FROM webhooks WHERE deleted_at_ms IS NULL AND signature_json IS NOT NULL",
+            "SELECT id, signature_json FROM webhooks WHERE deleted_at_ms IS NULL AND signature_json IS NOT NULL",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
