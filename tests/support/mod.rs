@@ -73,6 +73,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: String,
     pub body: serde_json::Value,
+    /// The body as text (for answers that are not JSON).
+    pub text: String,
 }
 
 /// Send one request; `content_type: None` sends none.
@@ -114,7 +116,12 @@ pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Answer { status, headers: headers.to_string(), body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null) }
+    Answer {
+        status,
+        headers: headers.to_string(),
+        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        text: body.to_string(),
+    }
 }
 
 impl Server {

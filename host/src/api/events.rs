@@ -78,6 +78,7 @@ pub async fn replay(
     if !queued {
         return Err(ApiError::not_found("event"));
     }
+    state.backlog.added(1);
     state.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id, "status": "accepted"}))))
 }
@@ -101,6 +102,7 @@ pub async fn replay_many(
     let store = state.store.clone();
     let count =
         blocking(move || Ok(store.requeue_matching(filter.webhook.as_deref(), filter.status.as_deref())?)).await?;
+    state.backlog.added(count as u64);
     state.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(json!({"replayed": count}))))
 }

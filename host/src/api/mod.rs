@@ -6,11 +6,13 @@
 //! - [`plugins`]: the plugin listing.
 //! - [`records`]: objects, properties and records.
 //! - [`imports`]: bulk record imports and their progress.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`workflows`]: workflows and their enrollments.
 
 pub mod auth;
 pub mod events;
 pub mod imports;
+pub mod metrics;
 pub mod plugins;
 pub mod records;
 pub mod secrets;
@@ -52,6 +54,10 @@ pub struct AppState {
     pub senders: Arc<crate::ingest::senders::Senders>,
     /// Per-webhook request rate limits.
     pub limits: Arc<crate::ingest::limits::RateLimits>,
+    /// Events waiting for the pipeline, against their bound.
+    pub backlog: Arc<crate::ingest::backlog::Backlog>,
+    /// Renders the Prometheus metrics.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// An error answered as `{"error": {"code", "message", "field"}}` with its status.
@@ -90,6 +96,16 @@ impl ApiError {
     pub fn with_retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error code.
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     /// The human-readable message.
@@ -184,7 +200,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin))
         // Plugin uploads carry component bytes (the engine enforces its own size limit).
         .layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES));
+    let scrape = Router::new()
+        .route("/metrics", get(metrics::render))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
+        .merge(scrape)
         .route("/healthz", get(healthz))
         .route("/hooks/{token}", post(crate::ingest::receive))
         .nest("/api/v1", admin)

@@ -37,6 +37,10 @@ pub enum Command {
         /// Threads that run plugins (coerce and transform); default: one per core.
         #[arg(long, env = "WASMHOOK_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: Option<u16>,
+        /// Events waiting to be processed beyond which ingest answers 503 with Retry-After.
+        #[arg(long, default_value_t = crate::ingest::backlog::DEFAULT_BOUND, env = "WASMHOOK_MAX_BACKLOG",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_backlog: u64,
     },
     /// Work with plugins.
     Plugin {
@@ -94,9 +98,10 @@ pub enum PluginCommand {
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, listen, workers } => {
+        Command::Serve { data_dir, listen, workers, max_backlog } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
-            serve::serve(&data_dir, &listen, workers).map(|()| ExitCode::SUCCESS)
+            let options = serve::ServeOptions { listen, workers, max_backlog };
+            serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
         Command::Plugin { command: PluginCommand::Run(args) } => {
             let stdin = std::io::read_to_string(std::io::stdin())?;

@@ -10,12 +10,25 @@ use crate::api::{AppState, app};
 use crate::plugins::{Limits, PluginEngine, builtin::BUILTINS};
 use crate::store::Store;
 
-/// Run the server on `listen` with its data under `data_dir`.
-pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()> {
+/// How `serve` runs, besides where its data is.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    pub listen: String,
+    /// Threads that run plugins.
+    pub workers: usize,
+    /// Unprocessed events beyond which ingest answers 503.
+    pub max_backlog: u64,
+}
+
+/// Run the server with its data under `data_dir`.
+pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
+    let ServeOptions { listen, workers, max_backlog } = options.clone();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    let metrics = crate::api::metrics::install().context("installing the metrics recorder")?;
     let store = Store::open(data_dir).context("opening the store")?;
     let (admin_token, source) =
         AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;
@@ -45,7 +58,11 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     let act_store = store.worker_connection().context("opening the act stage's connection")?;
     let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers)
         .context("starting the act stage")?;
-    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act)
+    let backlog = Arc::new(
+        crate::ingest::backlog::Backlog::open(&store, max_backlog)
+            .context("counting events waiting to be processed")?,
+    );
+    let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act, backlog.clone())
         .context("starting the pipeline worker")?;
     for import in store.running_imports().context("reading unfinished imports")? {
         tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
@@ -53,7 +70,7 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
         let writer = crate::ingest::writer::Writer::spawn(&store).context("starting the ingest writer")?;
@@ -68,6 +85,8 @@ pub fn serve(data_dir: &Path, listen: &str, workers: usize) -> anyhow::Result<()
             vault,
             senders,
             limits,
+            backlog,
+            metrics,
         });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");

@@ -1,6 +1,7 @@
 //! `POST /hooks/{token}`: the only public route. It checks the content type, size and JSON
 //! shape, commits the payloads, and answers 202; everything else happens off this path.
 //!
+//! - [`backlog`]: the bound on events waiting for the pipeline.
 //! - [`limits`]: per-webhook request rate limits.
 //! - [`payload`]: the body split into events, within depth, key and size bounds.
 //! - [`signature`]: sender verification schemes on the raw body.
@@ -10,6 +11,7 @@
 
 use std::sync::Arc;
 
+pub mod backlog;
 pub mod limits;
 pub mod payload;
 pub mod senders;
@@ -40,8 +42,14 @@ pub async fn receive(
     body: Body,
 ) -> Response {
     match accept(state, token, headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+        Ok(response) => {
+            crate::api::metrics::ingest_answered(202, "accepted");
+            response
+        }
+        Err(error) => {
+            crate::api::metrics::ingest_answered(error.status().as_u16(), error.code());
+            error.into_response()
+        }
     }
 }
 
@@ -62,6 +70,19 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
             ),
         )
         .with_retry_after(u32::try_from(wait_s).unwrap_or(u32::MAX)));
+    }
+    if !state.backlog.admit() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backlog_full",
+            format!(
+                "{} events are waiting to be processed (the bound is {}); retry after {} s, nothing was stored",
+                state.backlog.len(),
+                state.backlog.bound(),
+                backlog::RETRY_AFTER_S
+            ),
+        )
+        .with_retry_after(backlog::RETRY_AFTER_S));
     }
     if let Some(length) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && length > MAX_BODY_BYTES
@@ -109,7 +130,9 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
             error
         })?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
-    if receipts.iter().any(|r| r.status == "accepted") {
+    let queued = receipts.iter().filter(|r| r.status == "accepted").count() as u64;
+    if queued > 0 {
+        state.backlog.added(queued);
         state.waker.wake();
     }
     let body = if batch {

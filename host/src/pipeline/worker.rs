@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::config::{BatchConfig, PluginCache};
 use super::{conclude, pool, prepare};
+use crate::ingest::backlog::{Backlog, RecountClock};
 use crate::plugins::PluginEngine;
 use crate::store::events::{Finished, StoredEvent};
 use crate::store::{Store, StoreError};
@@ -50,11 +51,18 @@ pub fn default_threads() -> usize {
 /// Start the worker; `threads` bounds how many OS threads run plugins at once. It stops
 /// when every [`Waker`] is dropped.
 /// `act` is woken after each batch (new enrollments may have steps to run).
-pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, threads: usize, act: Waker) -> std::io::Result<Waker> {
+/// `backlog` is told what the worker finishes, and recounted now and then.
+pub fn spawn(
+    store: Arc<Store>,
+    engine: Arc<PluginEngine>,
+    threads: usize,
+    act: Waker,
+    backlog: Arc<Backlog>,
+) -> std::io::Result<Waker> {
     let (tx, rx) = sync_channel(1);
     std::thread::Builder::new()
         .name("wasmhook-pipeline".into())
-        .spawn(move || run(&store, &engine, threads, &rx, &act))?;
+        .spawn(move || run(&store, &engine, threads, &rx, &act, &backlog))?;
     Ok(Waker(tx))
 }
 
@@ -75,8 +83,9 @@ fn yield_cpu_to_ingest() {
     }
 }
 
-fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>, act: &Waker) {
+fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>, act: &Waker, backlog: &Backlog) {
     let cache = PluginCache::default();
+    let mut recount = RecountClock::default();
     loop {
         let events = match store.next_accepted(BATCH) {
             Ok(events) => events,
@@ -85,6 +94,11 @@ fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>
                 Vec::new()
             }
         };
+        if recount.due(events.is_empty())
+            && let Err(e) = backlog.recount(store)
+        {
+            tracing::error!(error = %e, "cannot count the backlog");
+        }
         if events.is_empty() {
             match wake.recv_timeout(IDLE_POLL) {
                 Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
@@ -96,10 +110,13 @@ fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>
             |part| process_batch(store, engine, &cache, threads, part),
             |event, why| fail_internal(store, event, why),
         );
-        if let Err(e) = processed {
-            // Nothing of the batch committed: its events stay `accepted` and are retried.
-            tracing::error!(error = %e, events = events.len(), "a batch hit a storage error; retrying");
-            std::thread::sleep(IDLE_POLL);
+        match processed {
+            Ok(()) => backlog.finished(events.len() as u64),
+            Err(e) => {
+                // Nothing of the batch committed: its events stay `accepted` and are retried.
+                tracing::error!(error = %e, events = events.len(), "a batch hit a storage error; retrying");
+                std::thread::sleep(IDLE_POLL);
+            }
         }
         act.wake();
     }

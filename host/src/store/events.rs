@@ -98,6 +98,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many events wait for the pipeline.
+    pub fn count_accepted(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let n: i64 = conn
+            .prepare_cached("SELECT count(*) FROM events WHERE status = 'accepted'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Queue one event again for the pipeline; false if there is no such event.
     pub fn requeue(&self, id: &str) -> Result<bool, StoreError> {
         let changed = self
