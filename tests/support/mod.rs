@@ -31,11 +31,12 @@ pub fn start(data_dir: &Path) -> Server {
 
 /// Like [`start`]; with `log`, the server logs at debug level, appending to that file.
 pub fn start_logging(data_dir: &Path, log: Option<&Path>) -> Server {
-    start_with(data_dir, log, &[])
+    start_with(data_dir, log.map(|l| (l, "debug")), &[])
 }
 
-/// Like [`start_logging`], with more `serve` options.
-pub fn start_with(data_dir: &Path, log: Option<&Path>, options: &[&str]) -> Server {
+/// Like [`start`], with more `serve` options; with `log`, the server logs at that level
+/// (`RUST_LOG`), appending to that file.
+pub fn start_with(data_dir: &Path, log: Option<(&Path, &str)>, options: &[&str]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -45,9 +46,9 @@ pub fn start_with(data_dir: &Path, log: Option<&Path>, options: &[&str]) -> Serv
         .env_remove("WASMHOOK_PUBLIC_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(log) = log {
+    if let Some((log, level)) = log {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-        command.env("RUST_LOG", "debug").stderr(file);
+        command.env("RUST_LOG", level).stderr(file);
     }
     let child = command.spawn().expect("server starts");
     // Owned by `Server` from here on, so the process is reaped even if start-up fails.

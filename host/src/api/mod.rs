@@ -7,6 +7,7 @@
 //! - [`records`]: objects, properties and records.
 //! - [`imports`]: bulk record imports and their progress.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`server`]: the connection loop and its limits (header deadline and size, connections).
 //! - [`workflows`]: workflows and their enrollments.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod plugins;
 pub mod records;
 pub mod secrets;
+pub mod server;
 pub mod signatures;
 pub mod webhooks;
 pub mod workflows;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub limits: Arc<crate::ingest::limits::RateLimits>,
     /// Events waiting for the pipeline, against their bound.
     pub backlog: Arc<crate::ingest::backlog::Backlog>,
+    /// Time allowed for an ingest request's body to arrive.
+    pub body_timeout: std::time::Duration,
     /// Renders the Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }

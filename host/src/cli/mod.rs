@@ -41,6 +41,11 @@ pub enum Command {
         #[arg(long, default_value_t = crate::ingest::backlog::DEFAULT_BOUND, env = "WASMHOOK_MAX_BACKLOG",
               value_parser = clap::value_parser!(u64).range(1..))]
         max_backlog: u64,
+        /// Seconds allowed for a request's headers (and an idle keep-alive connection), and
+        /// for an ingest request's body; slower clients get 408 or a closed connection.
+        #[arg(long, default_value_t = 10, env = "WASMHOOK_REQUEST_TIMEOUT",
+              value_parser = clap::value_parser!(u64).range(1..=300))]
+        request_timeout: u64,
     },
     /// Work with plugins.
     Plugin {
@@ -98,9 +103,10 @@ pub enum PluginCommand {
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, listen, workers, max_backlog } => {
+        Command::Serve { data_dir, listen, workers, max_backlog, request_timeout } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
-            let options = serve::ServeOptions { listen, workers, max_backlog };
+            let request_timeout = std::time::Duration::from_secs(request_timeout);
+            let options = serve::ServeOptions { listen, workers, max_backlog, request_timeout };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
         Command::Plugin { command: PluginCommand::Run(args) } => {

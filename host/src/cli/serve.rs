@@ -19,14 +19,18 @@ pub struct ServeOptions {
     pub workers: usize,
     /// Unprocessed events beyond which ingest answers 503.
     pub max_backlog: u64,
+    /// Time allowed for a request's headers, and for an ingest request's body.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Run the server with its data under `data_dir`.
 pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
-    let ServeOptions { listen, workers, max_backlog } = options.clone();
+    let ServeOptions { listen, workers, max_backlog, request_timeout } = options.clone();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal; a log file gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let metrics = crate::api::metrics::install().context("installing the metrics recorder")?;
     let store = Store::open(data_dir).context("opening the store")?;
@@ -86,15 +90,19 @@ pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
             senders,
             limits,
             backlog,
+            body_timeout: request_timeout,
             metrics,
         });
         tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
         println!("listening on http://{addr}");
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let limits = crate::api::server::ConnectionLimits {
+            header_timeout: request_timeout,
+            ..crate::api::server::DEFAULT_LIMITS
+        };
+        crate::api::server::serve(listener, app(state), limits, shutdown).await;
         anyhow::Ok(())
     })
 }

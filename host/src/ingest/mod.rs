@@ -89,7 +89,16 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
     {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+    let bytes = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the body did not arrive within {} s; nothing was stored", state.body_timeout.as_secs_f64()),
+            )
+        })?
+        .map_err(|_| too_large())?;
     if let Some(check) = state.senders.for_token_hash(&token_key, arrived_ms) {
         let now = now_ms().div_euclid(1000);
         if let Err(refusal) = check.verifier.verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &bytes, now)
