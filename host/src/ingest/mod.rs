@@ -1,5 +1,8 @@
-//! `POST /hooks/{token}`: the only public route. It checks the content type, size and JSON
-//! shape, commits the payloads, and answers 202; everything else happens off this path.
+//! `POST /hooks/{token}`: the only public route. Checks run cheapest first, so a refusal
+//! costs as little as possible: rate limit → backlog bound → declared size → body (within
+//! its deadline) → sender signature on the raw bytes → content type → JSON and its bounds;
+//! then the payloads are committed and the answer is 202. Everything else happens off
+//! this path.
 //!
 //! - [`backlog`]: the bound on events waiting for the pipeline.
 //! - [`limits`]: per-webhook request rate limits.
