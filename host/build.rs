@@ -7,8 +7,15 @@ use std::process::Command;
 
 /// Guest crates built here: the built-ins the binary embeds, the example actions, and the
 /// test guests.
-const GUESTS: &[&str] =
-    &["strtotime", "normalize", "date-diff", "action-template", "guest-hostile", "guest-echo-action"];
+const GUESTS: &[&str] = &[
+    "strtotime",
+    "normalize",
+    "date-diff",
+    "action-template",
+    "guest-hostile",
+    "guest-echo-action",
+    "guest-wrong-world",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -170,3 +170,38 @@ fn an_installation_has_at_most_100_webhooks() {
     let bad_name = server.admin("POST", "/webhooks", Some(json!({"name": "  "})));
     assert_eq!(bad_name.body["error"]["field"], "name");
 }
+
+#[test]
+fn a_transform_chain_is_tried_on_the_test_event_without_storing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let fresh = server.admin("POST", "/webhooks", Some(json!({"name": "untested"})));
+    let fresh_id = fresh.body["id"].as_str().unwrap();
+    let none = server.admin("POST", &format!("/webhooks/{fresh_id}/transforms/test"), None);
+    assert_eq!((none.status, none.body["error"]["code"].as_str()), (404, Some("no_test_event")));
+
+    let (id, _) = support::ready_webhook(&server, "tried");
+    let mapping = json!({"properties": [{"path": "customer", "type": "string"}]});
+    assert_eq!(server.admin("PUT", &format!("/webhooks/{id}/mapping"), Some(mapping)).status, 200);
+    let path = format!("/webhooks/{id}/transforms/test");
+    // An unsaved chain: its output per step, and the final properties.
+    let chain = json!([{"plugin": "normalize", "config": {"customer": "uppercase"}}]);
+    let tried = server.admin("POST", &path, Some(chain));
+    assert_eq!(tried.status, 200, "{:?}", tried.body);
+    assert_eq!(tried.body["coerced"]["customer"], "cus_1");
+    assert_eq!(tried.body["steps"][0]["plugin"], "normalize");
+    assert_eq!(tried.body["steps"][0]["output"]["customer"], "CUS_1", "{:?}", tried.body);
+    assert_eq!(tried.body["properties"]["customer"], "CUS_1");
+    assert!(tried.body["error"].is_null(), "{:?}", tried.body);
+    // A failing step says so, with the step's error; nothing was saved or stored.
+    let bad = json!([{"plugin": "strtotime", "config": {"from": "customer", "to": "t"}}]);
+    let failed = server.admin("POST", &path, Some(bad));
+    assert_eq!(failed.status, 200);
+    assert_eq!(failed.body["stage"], "transform");
+    assert!(failed.body["steps"][0]["error"].is_string(), "{:?}", failed.body);
+    let unknown = server.admin("POST", &path, Some(json!([{"plugin": "nope"}])));
+    assert_eq!((unknown.status, unknown.body["error"]["field"].as_str()), (400, Some("[0].plugin")));
+    assert_eq!(server.admin("GET", &format!("/webhooks/{id}"), None).body["transforms"], json!([]));
+    let events = server.admin("GET", &format!("/events?webhook={id}"), None);
+    assert_eq!(events.body["events"].as_array().unwrap().len(), 1, "only the test event");
+}

@@ -9,6 +9,7 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
 //! - [`workflows`]: workflows and their enrollments.
+//! - [`ui`]: the embedded admin web UI.
 
 pub mod auth;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod records;
 pub mod secrets;
 pub mod server;
 pub mod signatures;
+pub mod ui;
 pub mod webhooks;
 pub mod workflows;
 
@@ -171,6 +173,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/plugins", get(plugins::list))
         .route("/plugins/{name}", put(plugins::upload).delete(plugins::delete))
         .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
+        .route("/webhooks/{id}/transforms/test", post(webhooks::test_transforms))
         .route("/webhooks/{id}/match", put(webhooks::put_match))
         .route("/webhooks/{id}/dedup", put(webhooks::put_dedup))
         .route("/webhooks/{id}/rotate-token", post(webhooks::rotate_token))
@@ -210,6 +213,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(scrape)
         .route("/healthz", get(healthz))
+        .route("/ui", get(ui::index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{*path}", get(ui::asset))
         .route("/hooks/{token}", post(crate::ingest::receive))
         .nest("/api/v1", admin)
         .with_state(state)

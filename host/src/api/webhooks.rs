@@ -330,52 +330,87 @@ pub async fn put_transforms(
     body: Bytes,
 ) -> Result<Json<Json_>, ApiError> {
     let steps: Vec<StepBody> = parse_body(&body)?;
-    if steps.len() > MAX_STEPS {
-        return Err(ApiError::invalid("$", format!("a chain has at most {MAX_STEPS} steps")));
-    }
     let store = state.store.clone();
     let webhook = blocking(move || {
-        let uploads = store.list_plugins()?;
-        let mut chain = Vec::with_capacity(steps.len());
-        for (i, step) in steps.into_iter().enumerate() {
-            let world = match builtin::find(&step.plugin) {
-                Some(b) => Some(b.world.name().to_string()),
-                None => uploads.iter().find(|p| p.name == step.plugin).map(|p| p.world.clone()),
-            };
-            match world.as_deref() {
-                None => {
-                    return Err(ApiError::invalid(&format!("[{i}].plugin"), format!("no plugin `{}`", step.plugin)));
-                }
-                Some(w) if w != World::Transform.name() => {
-                    return Err(ApiError::invalid(
-                        &format!("[{i}].plugin"),
-                        format!("`{}` is an `{w}` plugin, not a transform", step.plugin),
-                    ));
-                }
-                Some(_) => {}
-            }
-            let mut config = Vec::with_capacity(step.config.len());
-            for (key, value) in step.config {
-                let text = match value {
-                    Json_::String(s) => s,
-                    Json_::Number(n) => n.to_string(),
-                    Json_::Bool(b) => b.to_string(),
-                    _ => {
-                        return Err(ApiError::invalid(
-                            &format!("[{i}].config.{key}"),
-                            "config values are strings, numbers or booleans",
-                        ));
-                    }
-                };
-                config.push((key, text));
-            }
-            chain.push(TransformStep { plugin: step.plugin, config });
-        }
+        let chain = check_chain(&store, steps)?;
         Ok(store.set_transforms(&id, &chain)?)
     })
     .await?
     .ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(render(&state, &webhook)))
+}
+
+/// A transform chain as sent, checked: each plugin exists and is a transform; config values
+/// become text.
+fn check_chain(store: &crate::store::Store, steps: Vec<StepBody>) -> Result<Vec<TransformStep>, ApiError> {
+    if steps.len() > MAX_STEPS {
+        return Err(ApiError::invalid("$", format!("a chain has at most {MAX_STEPS} steps")));
+    }
+    let uploads = store.list_plugins()?;
+    let mut chain = Vec::with_capacity(steps.len());
+    for (i, step) in steps.into_iter().enumerate() {
+        let world = match builtin::find(&step.plugin) {
+            Some(b) => Some(b.world.name().to_string()),
+            None => uploads.iter().find(|p| p.name == step.plugin).map(|p| p.world.clone()),
+        };
+        match world.as_deref() {
+            None => {
+                return Err(ApiError::invalid(&format!("[{i}].plugin"), format!("no plugin `{}`", step.plugin)));
+            }
+            Some(w) if w != World::Transform.name() => {
+                return Err(ApiError::invalid(
+                    &format!("[{i}].plugin"),
+                    format!("`{}` is an `{w}` plugin, not a transform", step.plugin),
+                ));
+            }
+            Some(_) => {}
+        }
+        let mut config = Vec::with_capacity(step.config.len());
+        for (key, value) in step.config {
+            let text = match value {
+                Json_::String(s) => s,
+                Json_::Number(n) => n.to_string(),
+                Json_::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(ApiError::invalid(
+                        &format!("[{i}].config.{key}"),
+                        "config values are strings, numbers or booleans",
+                    ));
+                }
+            };
+            config.push((key, text));
+        }
+        chain.push(TransformStep { plugin: step.plugin, config });
+    }
+    Ok(chain)
+}
+
+/// `POST /webhooks/{id}/transforms/test [steps]?`: run the mapping and a chain (the one
+/// sent, else the saved one) on the captured test event, storing nothing; each step's
+/// output or error.
+pub async fn test_transforms(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Json_>, ApiError> {
+    let steps: Option<Vec<StepBody>> =
+        if body.iter().all(u8::is_ascii_whitespace) { None } else { Some(parse_body(&body)?) };
+    let mut webhook = load(&state, id).await?;
+    let Some(event_id) = webhook.test_event_id.clone() else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_test_event", "no test event yet to try the chain on"));
+    };
+    let (store, engine) = (state.store.clone(), state.engine.clone());
+    let answer = blocking(move || {
+        if let Some(steps) = steps {
+            webhook.transforms = check_chain(&store, steps)?;
+        }
+        let event = store.event(&event_id)?.ok_or_else(|| ApiError::not_found("test event"))?;
+        let webhook_id = webhook.id.clone();
+        let config = crate::pipeline::config::BatchConfig::for_preview(&store, &engine, webhook)?;
+        Ok(crate::pipeline::preview(&engine, &config, &webhook_id, &event))
+    })
+    .await?;
+    Ok(Json(answer))
 }
 
 /// `PUT /webhooks/{id}/match {object, webhook_property, record_property}`; the record

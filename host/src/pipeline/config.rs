@@ -36,6 +36,22 @@ impl BatchConfig {
                 webhooks.insert(event.webhook_id.clone(), webhook);
             }
         }
+        Self::with_webhooks(store, engine, cache, webhooks)
+    }
+
+    /// The settings for trying `webhook` as given (perhaps with an unsaved transform chain)
+    /// on its own events.
+    pub fn for_preview(store: &Store, engine: &PluginEngine, webhook: Webhook) -> Result<BatchConfig, StoreError> {
+        let webhooks = HashMap::from([(webhook.id.clone(), webhook)]);
+        Self::with_webhooks(store, engine, &PluginCache::default(), webhooks)
+    }
+
+    fn with_webhooks(
+        store: &Store,
+        engine: &PluginEngine,
+        cache: &PluginCache,
+        webhooks: HashMap<String, Webhook>,
+    ) -> Result<BatchConfig, StoreError> {
         let mut plugins = HashMap::new();
         for step in webhooks.values().flat_map(|w| &w.transforms) {
             if !plugins.contains_key(&step.plugin) {

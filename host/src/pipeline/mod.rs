@@ -87,6 +87,48 @@ fn mapped_type(p: &MappedProperty) -> MappedType {
     }
 }
 
+/// The mapped fields of an event's payload, typed by the built-in rules.
+fn coerce_event(mapping: &[MappedProperty], event: &StoredEvent) -> Result<Vec<Property>, String> {
+    let payload: Json = serde_json::from_slice(&event.payload).unwrap_or(Json::Null);
+    let fields: std::collections::HashMap<String, Json> =
+        flatten(&payload).into_iter().map(|f| (f.path, f.value)).collect();
+    let mut out = Vec::with_capacity(mapping.len());
+    for mapped in mapping {
+        if let Some(value) = fields.get(&mapped.path) {
+            let typed = coerce(&mapped.path, value, &mapped_type(mapped)).map_err(|e| e.to_string())?;
+            out.push(Property::new(mapped.path.clone(), typed));
+        }
+    }
+    Ok(out)
+}
+
+fn call_context(event: &StoredEvent) -> CallContext {
+    CallContext {
+        event_id: event.id.clone(),
+        webhook_id: event.webhook_id.clone(),
+        received_at_ms: event.received_at_ms,
+    }
+}
+
+/// Coerce `event` with `webhook`'s mapping and run its transform chain, storing nothing:
+/// what an admin sees when trying a chain on the captured test event. The answer has the
+/// coerced properties, each step's output or error, and the final properties or error.
+pub fn preview(engine: &PluginEngine, config: &BatchConfig, webhook_id: &str, event: &StoredEvent) -> Json {
+    let Some(webhook) = config.webhook(webhook_id) else {
+        return json!({"error": "the webhook no longer exists"});
+    };
+    let properties = match coerce_event(&webhook.mapping, event) {
+        Ok(p) => p,
+        Err(reason) => return json!({"stage": "coerce", "error": reason, "steps": []}),
+    };
+    let coerced = properties_to_json(&properties);
+    let chain = transform::run_chain(engine, config, &webhook.transforms, &call_context(event), properties);
+    match chain.result {
+        Ok(out) => json!({"coerced": coerced, "steps": chain.steps, "properties": properties_to_json(&out)}),
+        Err(reason) => json!({"coerced": coerced, "steps": chain.steps, "stage": "transform", "error": reason}),
+    }
+}
+
 /// Coerce and transform one event. Touches no store, so events run in parallel.
 pub fn prepare(engine: &PluginEngine, config: &BatchConfig, event: &StoredEvent) -> Prepared {
     let mut draft = Draft::new();
@@ -106,32 +148,14 @@ pub fn prepare(engine: &PluginEngine, config: &BatchConfig, event: &StoredEvent)
         return Prepared::Done(draft.finish("not_ready", None, Some("the webhook has no match rule".into()), None));
     };
 
-    // coerce
-    let payload: Json = serde_json::from_slice(&event.payload).unwrap_or(Json::Null);
-    let coerced = draft.stage("coerce", || -> Result<Vec<Property>, String> {
-        let fields: std::collections::HashMap<String, Json> =
-            flatten(&payload).into_iter().map(|f| (f.path, f.value)).collect();
-        let mut out = Vec::with_capacity(webhook.mapping.len());
-        for mapped in &webhook.mapping {
-            if let Some(value) = fields.get(&mapped.path) {
-                let typed = coerce(&mapped.path, value, &mapped_type(mapped)).map_err(|e| e.to_string())?;
-                out.push(Property::new(mapped.path.clone(), typed));
-            }
-        }
-        Ok(out)
-    });
+    let coerced = draft.stage("coerce", || coerce_event(&webhook.mapping, event));
     let properties = match coerced {
         Ok(p) => p,
         Err(reason) => return Prepared::Done(draft.finish("failed", Some("coerce"), Some(reason), None)),
     };
     draft.detail.insert("coerced".into(), properties_to_json(&properties));
 
-    // transform
-    let call = CallContext {
-        event_id: event.id.clone(),
-        webhook_id: event.webhook_id.clone(),
-        received_at_ms: event.received_at_ms,
-    };
+    let call = call_context(event);
     let chain =
         draft.stage("transform", || transform::run_chain(engine, config, &webhook.transforms, &call, properties));
     draft.detail.insert("transforms".into(), Json::Array(chain.steps));

@@ -1,0 +1,96 @@
+// The event log: filter by webhook and status, one event's whole story, single and bulk
+// replay.
+
+import { api } from './api.js';
+import { h, fill, badge, errorBox, field, select, jsonTree, when } from './dom.js';
+
+const STATUSES = ['accepted', 'test_event', 'not_ready', 'enrolled', 'unmatched', 'failed', 'duplicate'];
+
+export async function list({ query, go }) {
+  const webhook = query.get('webhook') || '';
+  const status = query.get('status') || '';
+  const params = new URLSearchParams({ limit: '100' });
+  if (webhook) params.set('webhook', webhook);
+  if (status) params.set('status', status);
+  const [{ webhooks }, { events }] = await Promise.all([api('GET', '/webhooks'), api('GET', `/events?${params}`)]);
+  const names = new Map(webhooks.map((w) => [w.id, w.name]));
+  const hookSelect = select([{ value: '', label: 'All webhooks' }, ...webhooks.map((w) => ({ value: w.id, label: w.name }))], webhook, { name: 'webhook' });
+  const statusSelect = select([{ value: '', label: 'Any status' }, ...STATUSES.map((s) => ({ value: s, label: s }))], status, { name: 'status' });
+  const message = h('div', { 'aria-live': 'polite' });
+  const filter = (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    if (hookSelect.value) q.set('webhook', hookSelect.value);
+    if (statusSelect.value) q.set('status', statusSelect.value);
+    go(`#/events${q.toString() ? `?${q}` : ''}`);
+  };
+  return h('div', {},
+    h('h1', {}, 'Events'),
+    h('form', { class: 'filters', onsubmit: filter },
+      field('Webhook', hookSelect), field('Status', statusSelect),
+      h('div', {}, h('button', { type: 'submit' }, 'Filter'))),
+    h('div', { class: 'actions' },
+      h('button', {
+        type: 'button',
+        disabled: !webhook && !status,
+        title: 'Choose a webhook or a status first',
+        onclick: async () => {
+          if (!confirm('Replay every event matching this filter through the current settings?')) return;
+          try {
+            const r = await api('POST', '/events/replay', { webhook: webhook || undefined, status: status || undefined });
+            fill(message, h('p', { class: 'ok', role: 'status' }, `${r.replayed} events queued for replay.`));
+          } catch (error) {
+            fill(message, errorBox(error));
+          }
+        },
+      }, 'Replay all matching')),
+    message,
+    events.length === 0 ? h('p', { class: 'muted' }, 'No events match.') :
+      h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Received', 'Webhook', 'Status', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, events.map((e) => h('tr', {},
+          h('td', {}, h('a', { href: `#/events/${e.id}` }, when(e.received_at))),
+          h('td', {}, names.get(e.webhook_id) || e.webhook_id),
+          h('td', {}, badge(e.status)),
+          h('td', {}, e.reason || '')))))));
+}
+
+export async function detail({ params: [id], go }) {
+  const e = await api('GET', `/events/${id}`);
+  const message = h('div', { 'aria-live': 'polite' });
+  const section = (title, value) => (value === null || value === undefined ? null
+    : h('section', {}, h('h2', {}, title), jsonTree(value)));
+  return h('div', {},
+    h('h1', {}, `Event ${e.id}`),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Status'), h('dd', { id: 'event-status' }, badge(e.status)),
+      h('dt', {}, 'Received'), h('dd', {}, when(e.received_at)),
+      h('dt', {}, 'Webhook'), h('dd', {}, h('a', { href: `#/webhooks/${e.webhook_id}` }, e.webhook_id)),
+      h('dt', {}, 'Stage'), h('dd', {}, e.stage || ''),
+      h('dt', {}, 'Reason'), h('dd', {}, e.reason || ''),
+      h('dt', {}, 'Matched record'), h('dd', { id: 'matched-record' }, e.matched_record_id || 'none')),
+    h('div', { class: 'actions' },
+      h('button', {
+        type: 'button',
+        onclick: async () => {
+          try {
+            await api('POST', `/events/${id}/replay`);
+            fill(message, h('p', { class: 'ok', role: 'status' }, 'Queued for replay; reloading…'));
+            setTimeout(() => go(`#/events/${id}`), 800);
+          } catch (error) {
+            fill(message, errorBox(error));
+          }
+        },
+      }, 'Replay this event')),
+    message,
+    e.enrollments && e.enrollments.length ? h('section', {}, h('h2', {}, 'Enrollments'),
+      h('ul', {}, e.enrollments.map((en) => h('li', {},
+        en.enrollment_id ? h('a', { href: `#/enrollments/${en.enrollment_id}` }, `${en.workflow_id}: ${en.outcome}`)
+          : `${en.workflow_id}: ${en.outcome}`)))) : null,
+    section('Raw payload', e.payload),
+    section('After coercion', e.coerced),
+    section('Transform steps', e.transforms),
+    section('Properties', e.properties),
+    section('Matched record', e.matched_record),
+    section('Stage trace', e.trace));
+}

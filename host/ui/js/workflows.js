@@ -1,0 +1,63 @@
+// Workflows: the list with enable/disable, one workflow's enrollments, and an
+// enrollment's step log.
+
+import { api } from './api.js';
+import { h, fill, badge, errorBox, jsonTree, when } from './dom.js';
+
+export async function list() {
+  const { workflows } = await api('GET', '/workflows');
+  const message = h('div', { 'aria-live': 'polite' });
+  return h('div', {},
+    h('h1', {}, 'Workflows'),
+    message,
+    workflows.length === 0 ? h('p', { class: 'muted' }, 'No workflows yet.') :
+      h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Name', 'Object', 'Triggers', 'Actions', 'Enabled'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, workflows.map((w) => {
+          const toggle = h('input', {
+            type: 'checkbox', checked: w.enabled, 'aria-label': `Enable ${w.name}`,
+            onchange: async (e) => {
+              try {
+                await api('PATCH', `/workflows/${w.id}`, { enabled: e.target.checked });
+                fill(message, h('p', { role: 'status', class: 'ok' }, `${w.name} is ${e.target.checked ? 'enabled' : 'disabled'}.`));
+              } catch (error) {
+                e.target.checked = !e.target.checked;
+                fill(message, errorBox(error));
+              }
+            },
+          });
+          return h('tr', {},
+            h('td', {}, h('a', { href: `#/workflows/${w.id}` }, w.name)),
+            h('td', {}, w.object), h('td', {}, String(w.triggers.length)), h('td', {}, String(w.actions.length)),
+            h('td', {}, toggle));
+        })))));
+}
+
+export async function detail({ params: [id] }) {
+  const [w, { enrollments }] = await Promise.all([api('GET', `/workflows/${id}`), api('GET', `/workflows/${id}/enrollments`)]);
+  return h('div', {},
+    h('h1', {}, w.name),
+    h('p', {}, `${w.object} · ${w.enabled ? 'enabled' : 'disabled'} · re-enrollment ${w.reenroll ? 'on' : 'off'}`),
+    h('h2', {}, 'Actions'),
+    w.actions.length ? jsonTree(w.actions, { open: 1 }) : h('p', { class: 'muted' }, 'No actions: records are enrolled only.'),
+    h('h2', {}, `Enrollments (${enrollments.length})`),
+    enrollments.length === 0 ? h('p', { class: 'muted' }, 'None yet.') :
+      h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Enrolled', 'Record', 'Status', 'Steps', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, enrollments.map((e) => h('tr', {},
+          h('td', {}, h('a', { href: `#/enrollments/${e.id}` }, when(e.enrolled_at))),
+          h('td', {}, h('code', {}, e.record_id)), h('td', {}, badge(e.status)),
+          h('td', {}, String(e.steps_run)), h('td', {}, e.reason || '')))))));
+}
+
+export async function enrollment({ params: [id] }) {
+  const e = await api('GET', `/enrollments/${id}`);
+  return h('div', {},
+    h('h1', {}, `Enrollment ${e.id}`),
+    h('p', {}, badge(e.status), ` record `, h('code', {}, e.record_id), ` · event `, h('a', { href: `#/events/${e.event_id}` }, e.event_id)),
+    e.reason ? errorBox(e.reason) : null,
+    h('h2', {}, 'Steps'),
+    (e.steps || []).length === 0 ? h('p', { class: 'muted' }, 'No steps ran.') :
+      h('ol', {}, e.steps.map((s) => h('li', {}, jsonTree(s, { open: 1 })))),
+    h('p', {}, h('a', { href: `#/workflows/${e.workflow_id}` }, 'Back to the workflow')));
+}
