@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -153,6 +154,26 @@ async fn wait_text(c: &Client, needle: &str) {
     }
 }
 
+async fn press(c: &Client, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    c.perform_actions(keys).await.unwrap();
+}
+
+/// Form controls on the page with no accessible name (no label, no aria-label).
+async fn unlabelled(c: &Client) -> Vec<Value> {
+    let script = "return [...document.querySelectorAll('main input, main select, main textarea')]
+        .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+        .map((el) => el.outerHTML);";
+    c.execute(script, vec![]).await.unwrap().as_array().cloned().unwrap_or_default()
+}
+
+async fn assert_labelled(c: &Client, page: &str) {
+    let missing = unlabelled(c).await;
+    assert!(missing.is_empty(), "{page}: controls without a label: {missing:?}");
+}
+
 async fn sign_in(c: &Client, server: &Server) {
     c.goto(&format!("http://{}/ui", server.addr)).await.unwrap();
     heading(c, "Sign in").await;
@@ -225,6 +246,7 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     assert!(!next.is_enabled().await.unwrap(), "Next is blocked while cards have no type");
     assert!(text(c, "#map-status").await.contains("5 of 5 fields still need a data type"));
     screenshot(c, "04-map-untyped").await;
+    assert_labelled(c, "map").await;
     c.find(Locator::Css("section[data-path='type'] button.danger")).await.unwrap().click().await.unwrap();
     wait_text(c, "4 of 4 fields still need a data type").await;
     let amount_type = labelled_in(c, "section[data-path='data.object.amount']", "Data type").await;
@@ -271,6 +293,7 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     labelled(c, "Webhook property").await.select_by_value("data.object.customer").await.unwrap();
     record_select.select_by_value("external_id").await.unwrap();
     screenshot(c, "07-match").await;
+    assert_labelled(c, "match").await;
     click_button(c, "Save").await;
     heading(c, "Stripe payments").await;
     wait_text(c, "ready").await;
@@ -288,6 +311,7 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     wait_text(c, "Every step succeeded.").await;
     wait_text(c, "1710062100").await;
     screenshot(c, "09-transforms-test").await;
+    assert_labelled(c, "transforms").await;
 
     // A real event, sent by a plain HTTP client, enrolls the record; the log shows it.
     let workflow = json!({"name": "Thank payers", "object": "contacts", "enabled": true, "reenroll": false,
@@ -308,6 +332,7 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
         assert!(Instant::now() < deadline, "the event never showed as enrolled");
     }
     screenshot(c, "10-events").await;
+    assert_labelled(c, "events").await;
     c.find(Locator::Css("main tbody a")).await.unwrap().click().await.unwrap();
     wait_text(c, "Raw payload").await;
     assert_eq!(text(c, "#event-status").await, "enrolled");
@@ -317,8 +342,34 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
         assert!(detail.contains(part), "the detail shows {part}:\n{detail}");
     }
     screenshot(c, "11-event-detail").await;
+    // Replay runs the event through the current settings: with the workflow disabled, it
+    // says so; a bulk replay of those events after re-enabling it enrolls again.
+    let workflow_id = workflow["id"].as_str().unwrap().to_string();
+    let toggle = |enabled: bool| {
+        server.admin("PATCH", &format!("/workflows/{workflow_id}"), Some(json!({ "enabled": enabled })))
+    };
+    assert_eq!(toggle(false).status, 200);
     click_button(c, "Replay this event").await;
-    wait_text(c, "Queued for replay").await;
+    wait_text(c, "no_workflow").await;
+    assert_eq!(toggle(true).status, 200);
+    click_button(c, "Events").await;
+    heading(c, "Events").await;
+    labelled(c, "Webhook").await.select_by_value(&webhook_id).await.unwrap();
+    labelled(c, "Status").await.select_by_value("no_workflow").await.unwrap();
+    click_button(c, "Filter").await;
+    c.wait().at_most(WAIT).for_element(Locator::Css("main tbody a")).await.unwrap();
+    click_button(c, "Replay all matching").await;
+    c.accept_alert().await.unwrap();
+    wait_text(c, "1 event queued for replay.").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let events = server.admin("GET", &format!("/events?webhook={webhook_id}&status=enrolled"), None).body;
+        if events["events"].as_array().is_some_and(|e| e.len() == 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bulk replay enrolled again: {events}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Workflows: the enrollment and its (empty) step log; disable from the list.
     click_button(c, "Workflows").await;
@@ -331,8 +382,7 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     heading(c, "Workflows").await;
     c.find(Locator::Css("input[aria-label='Enable Thank payers']")).await.unwrap().click().await.unwrap();
     wait_text(c, "Thank payers is disabled.").await;
-    let id = workflow["id"].as_str().unwrap();
-    assert_eq!(server.admin("GET", &format!("/workflows/{id}"), None).body["enabled"], false);
+    assert_eq!(server.admin("GET", &format!("/workflows/{workflow_id}"), None).body["enabled"], false);
     c.clone().close().await.unwrap();
 }
 
@@ -342,7 +392,27 @@ async fn a_wrong_world_plugin_is_refused_with_its_reason_and_a_transform_is_list
     let server = start(dir.path());
     let b = browser().await;
     let c = &b.client;
-    sign_in(c, &server).await;
+    // Keyboard only: from the page's heading, Tab reaches the token field, Enter signs in;
+    // then Tab reaches the first control of the page, Enter follows it.
+    c.goto(&format!("http://{}/ui", server.addr)).await.unwrap();
+    heading(c, "Sign in").await;
+    press(c, Key::Tab).await;
+    let focused = c.execute("return document.activeElement.id;", vec![]).await.unwrap();
+    let token_id = labelled(c, "Admin token").await.attr("id").await.unwrap().unwrap();
+    assert_eq!(focused, json!(token_id), "Tab from the heading reaches the token field");
+    let typed = KeyActions::new("keyboard".into());
+    let typed = server
+        .token
+        .chars()
+        .fold(typed, |a, ch| a.then(KeyAction::Down { value: ch }).then(KeyAction::Up { value: ch }));
+    c.perform_actions(typed).await.unwrap();
+    press(c, Key::Enter).await;
+    heading(c, "Webhooks").await;
+    press(c, Key::Tab).await;
+    let focused = c.execute("return document.activeElement.textContent;", vec![]).await.unwrap();
+    assert_eq!(focused, "New webhook");
+    press(c, Key::Enter).await;
+    heading(c, "New webhook").await;
     click_button(c, "Plugins").await;
     heading(c, "Plugins").await;
     wait_text(c, "strtotime").await;
@@ -370,5 +440,6 @@ async fn a_wrong_world_plugin_is_refused_with_its_reason_and_a_transform_is_list
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     screenshot(c, "14-plugins").await;
+    assert_labelled(c, "plugins").await;
     c.clone().close().await.unwrap();
 }

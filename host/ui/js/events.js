@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { h, fill, badge, errorBox, field, select, jsonTree, when } from './dom.js';
 
-const STATUSES = ['accepted', 'test_event', 'not_ready', 'enrolled', 'unmatched', 'failed', 'duplicate'];
+const STATUSES = ['accepted', 'test_event', 'not_ready', 'enrolled', 'already_enrolled', 'no_workflow', 'unmatched', 'failed', 'duplicate'];
 
 export async function list({ query, go }) {
   const webhook = query.get('webhook') || '';
@@ -38,7 +38,7 @@ export async function list({ query, go }) {
           if (!confirm('Replay every event matching this filter through the current settings?')) return;
           try {
             const r = await api('POST', '/events/replay', { webhook: webhook || undefined, status: status || undefined });
-            fill(message, h('p', { class: 'ok', role: 'status' }, `${r.replayed} events queued for replay.`));
+            fill(message, h('p', { class: 'ok', role: 'status' }, `${r.replayed} ${r.replayed === 1 ? 'event' : 'events'} queued for replay.`));
           } catch (error) {
             fill(message, errorBox(error));
           }
@@ -55,9 +55,22 @@ export async function list({ query, go }) {
           h('td', {}, e.reason || '')))))));
 }
 
-export async function detail({ params: [id], go }) {
+export async function detail({ params: [id], go, onLeave }) {
   const e = await api('GET', `/events/${id}`);
   const message = h('div', { 'aria-live': 'polite' });
+  if (e.status === 'accepted') {
+    // Waiting for the pipeline: show the outcome as soon as there is one.
+    const timer = setInterval(async () => {
+      try {
+        const now = await api('GET', `/events/${id}`);
+        if (now.status !== 'accepted') { clearInterval(timer); go(`#/events/${id}`); }
+      } catch (error) {
+        clearInterval(timer);
+        fill(message, errorBox(error));
+      }
+    }, 500);
+    onLeave(() => clearInterval(timer));
+  }
   const section = (title, value) => (value === null || value === undefined ? null
     : h('section', {}, h('h2', {}, title), jsonTree(value)));
   return h('div', {},
@@ -75,8 +88,7 @@ export async function detail({ params: [id], go }) {
         onclick: async () => {
           try {
             await api('POST', `/events/${id}/replay`);
-            fill(message, h('p', { class: 'ok', role: 'status' }, 'Queued for replay; reloading…'));
-            setTimeout(() => go(`#/events/${id}`), 800);
+            go(`#/events/${id}`);
           } catch (error) {
             fill(message, errorBox(error));
           }

@@ -60,7 +60,8 @@ async function render() {
     const node = await view(ctx);
     if (location.hash === rendering) show(node);
   } catch (error) {
-    show(h('div', {}, h('h1', {}, 'Something went wrong'), errorBox(error)));
+    // A 401 has already taken the page back to sign-in.
+    if (token() && location.hash === rendering) show(h('div', {}, h('h1', {}, 'Something went wrong'), errorBox(error)));
   }
 }
 

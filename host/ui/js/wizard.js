@@ -120,6 +120,11 @@ export async function map({ params: [id], go }) {
         label: known ? known.label || '' : '', type: known ? known.type : '', options: known ? (known.options || []).join(', ') : '',
       };
     });
+  // Mapped paths the sample lacks (mapped through the API) are kept too.
+  const inSample = new Set(sample.fields.map((f) => f.path));
+  for (const p of w.mapping.properties.filter((m) => !inSample.has(m.path))) {
+    cards.push({ path: p.path, sample: null, suggested: p.type, date: false, label: p.label || '', type: p.type, options: (p.options || []).join(', ') });
+  }
   // strtotime steps keyed by the path they convert; other steps are kept as they are.
   const converts = new Map();
   const others = [];
