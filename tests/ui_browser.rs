@@ -315,7 +315,8 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
 
     // A real event, sent by a plain HTTP client, enrolls the record; the log shows it.
     let workflow = json!({"name": "Thank payers", "object": "contacts", "enabled": true, "reenroll": false,
-                          "triggers": [webhook_id], "actions": []});
+                          "triggers": [webhook_id],
+                          "actions": [{"type": "set_property", "property": "nickname", "value": {"value": "payer"}}]});
     let workflow = server.admin("POST", "/workflows", Some(workflow)).body;
     assert_eq!(post(&server, &hook, &payment("cus_42", 4200)), 202);
     click_button(c, "Events").await;
@@ -378,6 +379,12 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     heading(c, "Thank payers").await;
     wait_text(c, &record_id).await;
     screenshot(c, "12-workflow").await;
+    // The enrollment's step log: the set_property step and what it wrote.
+    c.find(Locator::Css("main tbody a")).await.unwrap().click().await.unwrap();
+    wait_text(c, "Steps").await;
+    wait_text(c, "nickname").await;
+    wait_text(c, "payer").await;
+    screenshot(c, "13-enrollment-steps").await;
     click_button(c, "Workflows").await;
     heading(c, "Workflows").await;
     c.find(Locator::Css("input[aria-label='Enable Thank payers']")).await.unwrap().click().await.unwrap();
@@ -427,7 +434,7 @@ async fn a_wrong_world_plugin_is_refused_with_its_reason_and_a_transform_is_list
     let refused = text(c, "#upload-result .error").await;
     assert!(refused.contains("but exports [wasi:cli/run"), "the refusal names what it found: {refused}");
     wait_text(c, "The plugin was refused").await;
-    screenshot(c, "13-plugin-refused").await;
+    screenshot(c, "14-plugin-refused").await;
     let listed = server.admin("GET", "/plugins", None).body;
     assert!(!listed.to_string().contains("cli-app"), "a refused upload is not kept");
 
@@ -439,7 +446,7 @@ async fn a_wrong_world_plugin_is_refused_with_its_reason_and_a_transform_is_list
         assert!(Instant::now() < deadline, "the upload is listed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    screenshot(c, "14-plugins").await;
+    screenshot(c, "15-plugins").await;
     assert_labelled(c, "plugins").await;
     c.clone().close().await.unwrap();
 }

@@ -58,6 +58,10 @@ export async function enrollment({ params: [id] }) {
     e.reason ? errorBox(e.reason) : null,
     h('h2', {}, 'Steps'),
     (e.steps || []).length === 0 ? h('p', { class: 'muted' }, 'No steps ran.') :
-      h('ol', {}, e.steps.map((s) => h('li', {}, jsonTree(s, { open: 1 })))),
+      h('ol', {}, e.steps.map((s) => h('li', {},
+        h('p', {}, h('strong', {}, `${s.type || 'step'} ${s.address ?? ''}`), ' ', badge(s.outcome || ''),
+          s.duration_ms !== undefined ? ` · ${Number(s.duration_ms).toFixed(2)} ms · attempt ${s.attempt}` : ''),
+        s.reason ? errorBox(s.reason) : null,
+        jsonTree(s, { open: 1 })))),
     h('p', {}, h('a', { href: `#/workflows/${e.workflow_id}` }, 'Back to the workflow')));
 }
