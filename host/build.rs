@@ -27,8 +27,15 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Guests build with the repository's pinned toolchain (it has the wasm32-wasip2 target)
+    // even when the host is built by another one (`cargo +nightly fuzz`): through rustup's
+    // proxy, without the outer toolchain's overrides.
+    let under_rustup = env::var_os("RUSTUP_TOOLCHAIN").is_some();
+    let cargo = if under_rustup { "cargo".into() } else { env::var_os("CARGO").unwrap_or_else(|| "cargo".into()) };
     let mut cmd = Command::new(cargo);
+    if under_rustup {
+        cmd.env_remove("RUSTUP_TOOLCHAIN").env_remove("RUSTC").env_remove("RUSTDOC");
+    }
     cmd.current_dir(&root)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
         .arg("--target-dir")

@@ -28,21 +28,24 @@ pub fn escape_key(key: &str) -> String {
     out
 }
 
-/// Every scalar of `payload` in document order, with its path.
+/// Every scalar of `payload` in document order, with its path. An empty key is an empty
+/// segment (`{"": {"b": 1}}` → `.b`), so it can never collide with a key one level up.
 pub fn flatten(payload: &Json) -> Vec<Field> {
     let mut fields = Vec::new();
-    walk(payload, &mut String::new(), &mut fields);
+    walk(payload, &mut String::new(), 0, &mut fields);
     fields
 }
 
-fn walk(value: &Json, prefix: &mut String, out: &mut Vec<Field>) {
+fn walk(value: &Json, prefix: &mut String, depth: usize, out: &mut Vec<Field>) {
     let mut descend = |segment: &str, child: &Json, prefix: &mut String| {
         let before = prefix.len();
-        if !prefix.is_empty() {
+        // The separator depends on depth, not on the prefix being empty: an empty key still
+        // takes its own segment.
+        if depth > 0 {
             prefix.push('.');
         }
         prefix.push_str(segment);
-        walk(child, prefix, out);
+        walk(child, prefix, depth + 1, out);
         prefix.truncate(before);
     };
     match value {
@@ -56,11 +59,9 @@ fn walk(value: &Json, prefix: &mut String, out: &mut Vec<Field>) {
                 descend(&index.to_string(), child, prefix);
             }
         }
-        scalar => {
-            if !prefix.is_empty() {
-                out.push(Field { path: prefix.clone(), value: scalar.clone() });
-            }
-        }
+        // A scalar payload has no fields; scalars inside objects and arrays do.
+        scalar if depth > 0 => out.push(Field { path: prefix.clone(), value: scalar.clone() }),
+        _ => {}
     }
 }
 
@@ -102,5 +103,15 @@ mod tests {
     #[test]
     fn empty_containers_yield_nothing() {
         assert!(paths(json!({"tags": [], "meta": {}})).is_empty());
+    }
+
+    #[test]
+    fn empty_keys_take_their_own_segment_and_never_collide() {
+        // Found by the flatten fuzz target: `{"": {"b": 1}, "b": 2}` gave `b` twice.
+        assert_eq!(
+            paths(json!({"": {"b": 1}, "b": 2, "a": {"": 3}})),
+            [(".b".into(), json!(1)), ("b".into(), json!(2)), ("a.".into(), json!(3))]
+        );
+        assert_eq!(paths(json!({"": 0})), [(String::new(), json!(0))]);
     }
 }

@@ -61,6 +61,14 @@ impl From<wit::Property> for Property {
     }
 }
 
+/// Host properties as a guest would return them (host → WIT values), then checked and
+/// converted back the way every plugin output is: the host side of the WIT boundary in one
+/// call, for the fuzz targets and tests.
+pub fn through_wit(properties: &[Property], cap: usize) -> Result<Vec<Property>, crate::plugins::PluginFailure> {
+    let wit_side: Vec<wit::Property> = properties.iter().map(Into::into).collect();
+    super::engine::check_output(wit_side, cap)
+}
+
 impl From<&crate::plugins::CallContext> for wit::Context {
     fn from(c: &crate::plugins::CallContext) -> Self {
         wit::Context {

@@ -349,7 +349,7 @@ fn trap_message(trap: &str, output: &CapturedOutput) -> String {
 }
 
 /// Names must be unique and non-empty, numbers finite, and the total within the cap.
-fn check_output(props: Vec<wit::Property>, cap: usize) -> Result<Vec<Property>, PluginFailure> {
+pub(crate) fn check_output(props: Vec<wit::Property>, cap: usize) -> Result<Vec<Property>, PluginFailure> {
     let mut size = 0usize;
     let mut seen = std::collections::HashSet::with_capacity(props.len());
     for p in &props {

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod outcome;
 pub mod sandbox;
 
+pub use bindings::through_wit;
 pub use engine::{Allocation, CallContext, LoadedPlugin, PluginEngine, World};
 pub use limits::Limits;
 pub use outcome::{CallReport, LoadError, PluginFailure};
