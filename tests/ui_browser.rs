@@ -133,8 +133,21 @@ async fn labelled_in(c: &Client, scope_css: &str, label: &str) -> fantoccini::el
     c.find(Locator::Id(&id)).await.unwrap()
 }
 
+/// The text of the first element matching `css`; a page that re-renders meanwhile (the
+/// element goes stale) is read again.
 async fn text(c: &Client, css: &str) -> String {
-    c.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = c.wait().at_most(WAIT).for_element(Locator::Css(css)).await;
+        match found.map(|el| async move { el.text().await }) {
+            Ok(reading) => match reading.await {
+                Ok(text) => return text,
+                Err(e) => assert!(Instant::now() < deadline, "`{css}` kept going stale: {e}"),
+            },
+            Err(e) => panic!("`{css}` never appeared: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn page_text(c: &Client) -> String {
