@@ -12,7 +12,7 @@ shift || true
 rustup toolchain list | grep -q '^nightly' || { echo "fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
 command -v cargo-fuzz > /dev/null || cargo +nightly install cargo-fuzz --locked
 FLAGS=(-O --debug-assertions)
-cargo +nightly fuzz build "${FLAGS[@]}" > /dev/null
+cargo +nightly fuzz build "${FLAGS[@]}" > /dev/null 2>&1
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || mapfile -t TARGETS < <(cargo +nightly fuzz list)
 LOGS=$(mktemp -d)
@@ -26,7 +26,7 @@ for t in "${TARGETS[@]}"; do
   crashes=0
   cargo +nightly fuzz run "${FLAGS[@]}" "$t" "fuzz/corpus/$t" "${extra[@]}" -- \
     -max_total_time="$SECS" -print_final_stats=1 -rss_limit_mb=4096 -timeout=10 > "$LOGS/$t.log" 2>&1 || { crashes=1; failed=1; }
-  execs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$LOGS/$t.log" | tail -1)
+  execs=$(sed -nE "s/^stat::number_of_executed_units: *([0-9]+).*/\1/p" "$LOGS/$t.log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$LOGS/$t.log" | tail -1)
   cov=$(echo "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
   ft=$(echo "$last" | sed -nE 's/.*ft: ([0-9]+).*/\1/p')
