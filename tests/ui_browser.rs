@@ -187,6 +187,19 @@ async fn assert_labelled(c: &Client, page: &str) {
     assert!(missing.is_empty(), "{page}: controls without a label: {missing:?}");
 }
 
+/// Poll `check` until it holds, or fail saying `what` never happened.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn sign_in(c: &Client, server: &Server) {
     c.goto(&format!("http://{}/ui", server.addr)).await.unwrap();
     heading(c, "Sign in").await;
@@ -336,15 +349,12 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     heading(c, "Events").await;
     labelled(c, "Webhook").await.select_by_value(&webhook_id).await.unwrap();
     labelled(c, "Status").await.select_by_value("enrolled").await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually("the event never showed as enrolled", || async {
         click_button(c, "Filter").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if c.find(Locator::Css("main tbody a")).await.is_ok() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the event never showed as enrolled");
-    }
+        c.find(Locator::Css("main tbody a")).await.is_ok()
+    })
+    .await;
     screenshot(c, "10-events").await;
     assert_labelled(c, "events").await;
     c.find(Locator::Css("main tbody a")).await.unwrap().click().await.unwrap();
@@ -375,15 +385,11 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     click_button(c, "Replay all matching").await;
     c.accept_alert().await.unwrap();
     wait_text(c, "1 event queued for replay.").await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let events = server.admin("GET", &format!("/events?webhook={webhook_id}&status=enrolled"), None).body;
-        if events["events"].as_array().is_some_and(|e| e.len() == 1) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the bulk replay enrolled again: {events}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let enrolled = format!("/events?webhook={webhook_id}&status=enrolled");
+    eventually("the bulk replay did not enroll again", || async {
+        server.admin("GET", &enrolled, None).body["events"].as_array().is_some_and(|e| e.len() == 1)
+    })
+    .await;
 
     // Workflows: the enrollment and its (empty) step log; disable from the list.
     click_button(c, "Workflows").await;
@@ -454,11 +460,7 @@ async fn a_wrong_world_plugin_is_refused_with_its_reason_and_a_transform_is_list
     upload("spin", HOSTILE).await;
     wait_text(c, "Uploaded spin: a transform plugin").await;
     heading(c, "Plugins").await;
-    let deadline = Instant::now() + WAIT;
-    while !text(c, "main table").await.contains("spin") {
-        assert!(Instant::now() < deadline, "the upload is listed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually("the upload was never listed", || async { text(c, "main table").await.contains("spin") }).await;
     screenshot(c, "15-plugins").await;
     assert_labelled(c, "plugins").await;
     c.clone().close().await.unwrap();

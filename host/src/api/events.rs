@@ -9,7 +9,7 @@ use serde_json::{Value as Json_, json};
 
 use axum::http::StatusCode;
 
-use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use super::{ApiError, AppState, blocking, parse_optional_body, rfc3339};
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
@@ -95,7 +95,7 @@ pub async fn replay_many(
     State(state): State<Arc<AppState>>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Json_>), ApiError> {
-    let filter: ReplayFilter = if body.is_empty() { ReplayFilter::default() } else { parse_body(&body)? };
+    let filter: ReplayFilter = parse_optional_body(&body)?.unwrap_or_default();
     if filter.webhook.is_none() && filter.status.is_none() {
         return Err(ApiError::invalid("webhook", "name a webhook or a status (or both) to replay"));
     }

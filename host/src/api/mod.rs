@@ -154,6 +154,11 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
 }
 
+/// Parse a JSON request body that may be left out (empty or only whitespace: `None`).
+pub fn parse_optional_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) { Ok(None) } else { parse_body(bytes).map(Some) }
+}
+
 /// Parse a JSON request body; a wrong value is answered with the path of its field.
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let refuse = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use super::{ApiError, AppState, blocking, parse_body, parse_optional_body, rfc3339};
 use crate::flatten::flatten;
 use crate::ids::{new_id, new_token, now_ms};
 use crate::plugins::World;
@@ -151,8 +151,7 @@ pub async fn rotate_token(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: RotateBody =
-        if body.iter().all(u8::is_ascii_whitespace) { RotateBody::default() } else { parse_body(&body)? };
+    let body: RotateBody = parse_optional_body(&body)?.unwrap_or_default();
     let grace_s = body.grace_seconds.unwrap_or(DEFAULT_GRACE_S);
     if !(0..=MAX_GRACE_S).contains(&grace_s) {
         return Err(ApiError::invalid("grace_seconds", format!("grace_seconds must be 0 to {MAX_GRACE_S} (a week)")));
@@ -393,8 +392,7 @@ pub async fn test_transforms(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Json_>, ApiError> {
-    let steps: Option<Vec<StepBody>> =
-        if body.iter().all(u8::is_ascii_whitespace) { None } else { Some(parse_body(&body)?) };
+    let steps: Option<Vec<StepBody>> = parse_optional_body(&body)?;
     let mut webhook = load(&state, id).await?;
     let Some(event_id) = webhook.test_event_id.clone() else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_test_event", "no test event yet to try the chain on"));

@@ -103,7 +103,7 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         })?
         .map_err(|_| too_large())?;
     if let Some(check) = state.senders.for_token_hash(&token_key, arrived_ms) {
-        let now = now_ms().div_euclid(1000);
+        let now = arrived_ms.div_euclid(1000);
         if let Err(refusal) = check.verifier.verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &bytes, now)
         {
             check.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
