@@ -115,21 +115,22 @@ async fn click_button(c: &Client, text: &str) {
 
 /// The control a `<label>` with this text is for.
 async fn labelled(c: &Client, label: &str) -> fantoccini::elements::Element {
-    let xpath = format!("//label[{}]", xpath_text(label));
-    let found = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("label `{label}`: {e}"));
-    let id = found.attr("for").await.unwrap().expect("label has for=");
-    c.find(Locator::Id(&id)).await.unwrap()
+    labelled_in(c, "body", label).await
 }
 
+/// The control a `<label>` with this text, inside the first element matching `scope_css`,
+/// is for.
 async fn labelled_in(c: &Client, scope_css: &str, label: &str) -> fantoccini::elements::Element {
-    let scope = c.find(Locator::Css(scope_css)).await.unwrap();
-    let found = scope.find(Locator::XPath(&format!(".//label[{}]", xpath_text(label)))).await.unwrap();
-    let id = found.attr("for").await.unwrap().unwrap();
+    let scope = c.wait().at_most(WAIT).for_element(Locator::Css(scope_css)).await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    let found = loop {
+        match scope.find(Locator::XPath(&format!(".//label[{}]", xpath_text(label)))).await {
+            Ok(found) => break found,
+            Err(e) => assert!(Instant::now() < deadline, "label `{label}`: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let id = found.attr("for").await.unwrap().expect("label has for=");
     c.find(Locator::Id(&id)).await.unwrap()
 }
 

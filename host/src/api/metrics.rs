@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 
-use super::{ApiError, AppState, blocking};
+use super::AppState;
 
 /// Ingest answers, by HTTP status and error code (`accepted` for 202).
 pub const INGEST_REQUESTS: &str = "wasmhook_ingest_requests_total";
@@ -43,19 +43,18 @@ fn status_label(status: u16) -> &'static str {
 }
 
 /// `GET /metrics`.
-pub async fn render(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+pub async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let backlog = &state.backlog;
     metrics::gauge!("wasmhook_backlog_events").set(backlog.len() as f64);
     metrics::gauge!("wasmhook_backlog_bound").set(backlog.bound() as f64);
     metrics::counter!("wasmhook_backlog_refused_total").absolute(backlog.refused());
-    let store = state.store.clone();
-    let webhooks = blocking(move || Ok(store.list_webhooks()?)).await?;
-    for webhook in webhooks {
-        let signature_failures = state.senders.failures(&webhook.id);
-        let limited = state.limits.for_webhook(&webhook.id).map_or(0, |b| b.limited.load(Ordering::Relaxed));
-        metrics::counter!("wasmhook_signature_failures_total", "webhook" => webhook.id.clone())
+    // Every live webhook has a bucket: the in-memory table names them without a store read.
+    for (webhook, bucket) in state.limits.buckets() {
+        let signature_failures = state.senders.failures(&webhook);
+        metrics::counter!("wasmhook_signature_failures_total", "webhook" => webhook.clone())
             .absolute(signature_failures);
-        metrics::counter!("wasmhook_rate_limited_total", "webhook" => webhook.id).absolute(limited);
+        metrics::counter!("wasmhook_rate_limited_total", "webhook" => webhook)
+            .absolute(bucket.limited.load(Ordering::Relaxed));
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()))
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

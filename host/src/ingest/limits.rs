@@ -91,6 +91,12 @@ impl RateLimits {
         self.by_token.get(hash, now_ms)
     }
 
+    /// Every live webhook's bucket, by webhook id.
+    pub fn buckets(&self) -> Vec<(String, Arc<Bucket>)> {
+        let by_webhook = self.by_webhook.lock().unwrap_or_else(|p| p.into_inner());
+        by_webhook.iter().map(|(id, bucket)| (id.clone(), bucket.clone())).collect()
+    }
+
     /// The bucket of a webhook.
     pub fn for_webhook(&self, id: &str) -> Option<Arc<Bucket>> {
         self.by_webhook.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()

@@ -80,7 +80,12 @@ pub fn split(bytes: &[u8]) -> Result<Split, ApiError> {
 }
 
 fn unprocessable(field: &str, message: impl ToString) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable_payload", message.to_string()).with_field(field)
+    refuse("unprocessable_payload", field, message)
+}
+
+/// A 422 with its code, naming the event (`$` or `$[i]`) at fault.
+fn refuse(code: &'static str, field: &str, message: impl ToString) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message.to_string()).with_field(field)
 }
 
 /// Refuse nesting deeper than [`MAX_DEPTH`] by counting brackets outside strings. A batch's
@@ -103,12 +108,11 @@ fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > allowed {
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
+                    return Err(refuse(
                         "payload_too_deep",
+                        "$",
                         format!("the payload nests deeper than {MAX_DEPTH} levels (at byte {offset})"),
-                    )
-                    .with_field("$"));
+                    ));
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
@@ -126,26 +130,21 @@ fn check_values(event: &Json, at: &str) -> Result<(), ApiError> {
     while let Some(value) = pending.pop() {
         count += 1;
         if count > MAX_VALUES {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            return Err(refuse(
                 "payload_too_many_values",
+                at,
                 format!("the event holds more than {MAX_VALUES} values (scalars, objects and arrays)"),
-            )
-            .with_field(at));
+            ));
         }
         match value {
             Json::Object(map) => {
                 if let Some(key) = map.keys().find(|k| k.len() > MAX_KEY_BYTES) {
                     let start: String = key.chars().take(40).collect();
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "payload_key_too_long",
-                        format!(
-                            "a key of {} bytes (starting `{start}`) is longer than {MAX_KEY_BYTES} bytes",
-                            key.len()
-                        ),
-                    )
-                    .with_field(at));
+                    let message = format!(
+                        "a key of {} bytes (starting `{start}`) is longer than {MAX_KEY_BYTES} bytes",
+                        key.len()
+                    );
+                    return Err(refuse("payload_key_too_long", at, message));
                 }
                 pending.extend(map.values());
             }
