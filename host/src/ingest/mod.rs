@@ -135,11 +135,9 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
             if let WriteError::Storage(reason) = &e {
                 tracing::error!(%reason, "ingest could not store an event");
             }
-            let mut error = ApiError::unavailable(format!("{e}; nothing was accepted"));
-            if matches!(e, WriteError::Overloaded) {
-                error = error.with_retry_after(1);
-            }
-            error
+            // A full queue clears in moments; a full disk or a held lock takes an operator.
+            let retry_after = if matches!(e, WriteError::Overloaded) { 1 } else { 30 };
+            ApiError::unavailable(format!("{e}; nothing was accepted")).with_retry_after(retry_after)
         })?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
     let queued = receipts.iter().filter(|r| r.status == "accepted").count() as u64;

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
+
 use crate::plugins::{Limits, LoadedPlugin, PluginEngine, World, builtin};
 use crate::store::events::StoredEvent;
 use crate::store::webhooks::Webhook;
@@ -110,6 +112,7 @@ impl PluginCache {
             .plugin_version(sha)
             .map_err(|e| format!("plugin `{name}` could not be read: {e}"))?
             .ok_or_else(|| format!("plugin `{name}` version {sha} is not stored"))?;
+        intact(name, sha, &bytes)?;
         let plugin = engine
             .load(&bytes, world, &Limits::default())
             .map_err(|e| format!("plugin `{name}` version {sha} cannot load: {e}"))?;
@@ -141,9 +144,25 @@ impl PluginCache {
             Some(b) => b.bytes.into(),
             None => store.plugin_bytes(name).map_err(unreadable)?.ok_or_else(missing)?.1.into(),
         };
+        if let Some(recorded) = &current_sha {
+            intact(name, recorded, &bytes)?;
+        }
         let plugin =
             engine.load(&bytes, world, &Limits::default()).map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
         loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
         Ok(plugin)
     }
+}
+
+/// Refuse stored bytes that no longer hash to what was recorded at upload: a damaged
+/// database page or a hand edit would otherwise run unnoticed (or fail with a puzzling
+/// trap), and pinned workflow steps would run code nobody uploaded.
+fn intact(name: &str, recorded: &str, bytes: &[u8]) -> Result<(), String> {
+    let actual = hex::encode(Sha256::digest(bytes));
+    if actual == recorded {
+        return Ok(());
+    }
+    Err(format!(
+        "plugin `{name}` is corrupted: its stored bytes hash to {actual} but were uploaded as {recorded}; upload it again, then replay"
+    ))
 }

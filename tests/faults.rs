@@ -1,0 +1,245 @@
+//! Faults from outside: a full disk, a database locked by another process, a stored plugin that was damaged or removed behind wasmhook's back. Each is
+//! reported (an HTTP status and reason, an event's failure reason), nothing
+//! acknowledged is lost, and the rest carries on.
+//!
+//! The disk tests mount a small tmpfs, so they need root (as CI runs).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{Answer, Server, ready_webhook, start};
+
+const HOSTILE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
+const NORMALIZE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/normalize.wasm");
+
+/// A tmpfs of `size` mounted on a fresh directory; unmounted (lazily) on drop.
+struct Tmpfs {
+    path: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("data");
+        std::fs::create_dir(&path).unwrap();
+        mount(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"], &path);
+        Tmpfs { path, _parent: parent }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+fn mount(args: &[&str], path: &Path) {
+    let status = Command::new("mount").args(args).arg(path).status().expect("mount runs");
+    assert!(status.success(), "mount {args:?} failed: these tests need root (CI runs as root)");
+}
+
+/// Post until the first non-202, at most `limit` times; the event ids acknowledged.
+fn post_until_refused(server: &Server, hook: &str, pad: usize, limit: usize) -> (Vec<String>, Answer) {
+    let mut acknowledged = Vec::new();
+    for n in 0..limit {
+        let answer = server.post_hook(hook, &json!({"customer": "cus_1", "n": n, "pad": "x".repeat(pad)}));
+        if answer.status != 202 {
+            return (acknowledged, answer);
+        }
+        acknowledged.push(answer.body["event_id"].as_str().unwrap().to_string());
+    }
+    panic!("{limit} posts were all accepted; the disk never filled");
+}
+
+/// Wait until no event of `webhook` is `accepted`; then each of `ids` is there and settled.
+fn all_settled(server: &Server, webhook: &str, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.admin("GET", &format!("/events?webhook={webhook}&status=accepted&limit=1"), None).body["events"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "accepted events were never processed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for id in ids {
+        let event = server.admin("GET", &format!("/events/{id}"), None);
+        assert_eq!(event.status, 200, "acknowledged event {id} is missing");
+        assert_ne!(event.body["status"], "accepted", "{id}");
+    }
+}
+
+fn count_events(server: &Server, webhook: &str) -> usize {
+    let mut count = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = server.admin("GET", &format!("/events?webhook={webhook}&limit=500{cursor}"), None).body;
+        count += page["events"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return count,
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_answers_503_acknowledges_only_what_it_stored_and_recovers() {
+    let disk = Tmpfs::mount("12m");
+    let server = start(&disk.path);
+    let (webhook, hook) = ready_webhook(&server, "orders");
+    // Leave about 1.5 MiB free, so a few dozen 20 KB events fill it.
+    let free = fs_free(&disk.path);
+    let filler = disk.path.join("filler");
+    std::fs::write(&filler, vec![0u8; (free - 1_536 * 1024) as usize]).unwrap();
+
+    let (before, refused) = post_until_refused(&server, &hook, 20_000, 2_000);
+    assert!(!before.is_empty(), "nothing was accepted before the disk filled");
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "storage_unavailable");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("disk is full") && message.contains("nothing was accepted"), "{message}");
+    assert!(refused.headers.contains("retry-after: 30"), "{}", refused.headers);
+    // Still full: still refused, and the server still answers everything else.
+    assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1", "pad": "x".repeat(20_000)})).status, 503);
+    assert_eq!(server.admin("GET", "/webhooks", None).status, 200);
+
+    std::fs::remove_file(&filler).unwrap();
+    let (after, _) = post_until_refused_or(&server, &hook, 20);
+    assert_eq!(after.len(), 20, "ingest did not recover once space returned");
+    let acknowledged: Vec<String> = before.into_iter().chain(after).collect();
+    all_settled(&server, &webhook, &acknowledged);
+    // Exactly what was acknowledged is stored (plus the test event): no refused request
+    // left an event behind for its retry to duplicate.
+    assert_eq!(count_events(&server, &webhook), acknowledged.len() + 1);
+    eprintln!("disk full: {} acknowledged; after the filler went, 20 more; none lost", acknowledged.len() - 20);
+}
+
+/// Post `n` small events; those acknowledged, and the first refusal if any.
+fn post_until_refused_or(server: &Server, hook: &str, n: usize) -> (Vec<String>, Option<Answer>) {
+    let mut acknowledged = Vec::new();
+    for i in 0..n {
+        let answer = server.post_hook(hook, &json!({"customer": "cus_1", "n": i}));
+        if answer.status != 202 {
+            return (acknowledged, Some(answer));
+        }
+        acknowledged.push(answer.body["event_id"].as_str().unwrap().to_string());
+    }
+    (acknowledged, None)
+}
+
+fn fs_free(path: &Path) -> u64 {
+    let out = Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn a_database_locked_by_another_process_is_reported_and_ingest_resumes_when_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (webhook, hook) = ready_webhook(&server, "orders");
+    let (first, _) = post_until_refused_or(&server, &hook, 5);
+    assert_eq!(first.len(), 5);
+
+    // Another process takes the write lock and keeps it past wasmhook's 5 s busy timeout.
+    let mut intruder = rusqlite::Connection::open(dir.path().join("wasmhook.db")).unwrap();
+    let lock = intruder.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive).unwrap();
+    let locked = server.post_hook(&hook, &json!({"customer": "cus_1", "while": "locked"}));
+    assert_eq!(locked.status, 503, "{:?}", locked.body);
+    assert_eq!(locked.body["error"]["code"], "storage_unavailable");
+    let message = locked.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("locked") && message.contains("nothing was accepted"), "{message}");
+    // Reads go on under the lock (write-ahead log).
+    assert_eq!(server.admin("GET", &format!("/events/{}", first[0]), None).status, 200);
+    lock.rollback().unwrap();
+
+    let (after, refused) = post_until_refused_or(&server, &hook, 5);
+    assert!(refused.is_none(), "still refused after the lock was released: {refused:?}");
+    let acknowledged: Vec<String> = first.into_iter().chain(after).collect();
+    all_settled(&server, &webhook, &acknowledged);
+    assert_eq!(count_events(&server, &webhook), acknowledged.len() + 1);
+}
+
+#[test]
+fn a_damaged_or_missing_plugin_fails_its_own_events_clearly_and_the_rest_carry_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path());
+    let upload = |server: &Server, name: &str, path: &str| {
+        let bytes = std::fs::read(path).unwrap();
+        let path = format!("/api/v1/plugins/{name}");
+        let answer =
+            support::request(&server.addr, "PUT", &path, Some(&server.token), Some("application/wasm"), &bytes);
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    };
+    upload(&server, "damaged", HOSTILE);
+    upload(&server, "vanished", NORMALIZE);
+    let chains = [
+        ("damaged", json!([{"plugin": "damaged", "config": {"mode": "echo"}}])),
+        ("vanished", json!([{"plugin": "vanished", "config": {"customer": "lowercase"}}])),
+        ("healthy", json!([{"plugin": "normalize", "config": {"customer": "trim,lowercase"}}])),
+    ];
+    let mut hooks = Vec::new();
+    for (name, chain) in &chains {
+        let (id, hook) = ready_webhook(&server, name);
+        let set = server.admin("PUT", &format!("/webhooks/{id}/transforms"), Some(chain.clone()));
+        assert_eq!(set.status, 200, "{name}: {:?}", set.body);
+        hooks.push((id, hook));
+    }
+
+    // Behind wasmhook's back, while it is down: flip bytes in one plugin's stored
+    // component, delete the other's row.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("wasmhook.db")).unwrap();
+    let damage = "UPDATE plugins SET bytes = CAST(substr(bytes, 1, 1000) || zeroblob(64) || substr(bytes, 1065) AS BLOB) WHERE name = 'damaged'";
+    assert_eq!(db.execute(damage, []).unwrap(), 1);
+    assert_eq!(db.execute("DELETE FROM plugins WHERE name = 'vanished'", []).unwrap(), 1);
+    drop(db);
+
+    let server = start(dir.path());
+    let sent: Vec<Vec<String>> = hooks
+        .iter()
+        .map(|(_, hook)| {
+            (0..3)
+                .map(|n| {
+                    let answer = server.post_hook(hook, &json!({"customer": format!("cus_{n}")}));
+                    assert_eq!(answer.status, 202, "{:?}", answer.body);
+                    answer.body["event_id"].as_str().unwrap().to_string()
+                })
+                .collect()
+        })
+        .collect();
+    for ((id, _), ids) in hooks.iter().zip(&sent) {
+        all_settled(&server, id, ids);
+    }
+    let reason = |id: &str| {
+        let event = server.admin("GET", &format!("/events/{id}"), None).body;
+        (event["status"].as_str().unwrap().to_string(), event["reason"].as_str().unwrap_or("").to_string())
+    };
+    for id in &sent[0] {
+        let (status, why) = reason(id);
+        assert_eq!(status, "failed", "{why}");
+        assert!(why.contains("plugin `damaged` is corrupted") && why.contains("upload it again"), "{why}");
+    }
+    for id in &sent[1] {
+        let (status, why) = reason(id);
+        assert_eq!(status, "failed", "{why}");
+        assert!(why.contains("plugin `vanished` does not exist"), "{why}");
+    }
+    for id in &sent[2] {
+        let (status, why) = reason(id);
+        assert!(status != "failed" && status != "accepted", "the healthy webhook's event {id}: {status} {why}");
+    }
+
+    // Uploading the plugin again mends it; a replay then runs it.
+    upload(&server, "damaged", HOSTILE);
+    let replay = server.admin("POST", &format!("/events/{}/replay", sent[0][0]), None);
+    assert!(replay.status < 300, "{:?}", replay.body);
+    all_settled(&server, &hooks[0].0, &sent[0][..1]);
+    let (status, why) = reason(&sent[0][0]);
+    assert_ne!(status, "failed", "{why}");
+}
