@@ -1,4 +1,4 @@
-//! Faults from outside: a full disk, a database locked by another process, a stored plugin that was damaged or removed behind wasmhook's back. Each is
+//! Faults from outside: a full disk, a database locked by another process or read-only, a stored plugin that was damaged or removed behind wasmhook's back. Each is
 //! reported (an HTTP status and reason, an event's failure reason), nothing
 //! acknowledged is lost, and the rest carries on.
 //!
@@ -231,4 +231,51 @@ fn a_damaged_or_missing_plugin_fails_its_own_events_clearly_and_the_rest_carry_o
     all_settled(&server, &hooks[0].0, &sent[0][..1]);
     let (status, why) = reason(&sent[0][0]);
     assert_ne!(status, "failed", "{why}");
+}
+
+#[test]
+fn a_read_only_database_is_refused_at_start_with_a_clear_reason_and_nothing_is_lost() {
+    let disk = Tmpfs::mount("16m");
+    let mut server = start(&disk.path);
+    let (webhook, hook) = ready_webhook(&server, "orders");
+    let (acknowledged, _) = post_until_refused(&server, &hook, 0, 5);
+    all_settled(&server, &webhook, &acknowledged);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    mount(&["-o", "remount,ro"], &disk.path);
+    let (code, stderr) = serve_until_exit(&disk.path, Duration::from_secs(20));
+    assert_eq!(code, Some(1), "serve on a read-only database: {stderr}");
+    assert!(stderr.contains("read-only") && stderr.contains("make it writable"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    mount(&["-o", "remount,rw"], &disk.path);
+    let server = start(&disk.path);
+    all_settled(&server, &webhook, &acknowledged);
+    assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202);
+}
+
+/// Run `wasmhook serve` on `data_dir` and wait for it to exit by itself: its exit code and
+/// stderr. Killed (and reported as still running) after `limit`, so a server that starts
+/// anyway fails the test instead of hanging it.
+fn serve_until_exit(data_dir: &Path, limit: Duration) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("serve kept running on a read-only database: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }

@@ -20,6 +20,10 @@ use crate::store::{Store, StoreError};
 /// How long an idle worker waits before looking again without a wake-up.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// Longest wait between retries while the store keeps refusing a batch (a disk that stays
+/// full or read-only): retrying is cheap but its log line is not.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
 /// Most events taken (settings read once, plugins fanned out) at a time.
 const BATCH: u32 = 256;
 
@@ -86,6 +90,7 @@ fn yield_cpu_to_ingest() {
 fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>, act: &Waker, backlog: &Backlog) {
     let cache = PluginCache::default();
     let mut recount = RecountClock::default();
+    let mut retry_delay = IDLE_POLL;
     loop {
         let events = match store.next_accepted(BATCH) {
             Ok(events) => events,
@@ -111,11 +116,15 @@ fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>
             |event, why| fail_internal(store, event, why),
         );
         match processed {
-            Ok(()) => backlog.finished(events.len() as u64),
+            Ok(()) => {
+                backlog.finished(events.len() as u64);
+                retry_delay = IDLE_POLL;
+            }
             Err(e) => {
                 // Nothing of the batch committed: its events stay `accepted` and are retried.
-                tracing::error!(error = %e, events = events.len(), "a batch hit a storage error; retrying");
-                std::thread::sleep(IDLE_POLL);
+                tracing::error!(error = %e, events = events.len(), retry_in_ms = retry_delay.as_millis() as u64, "a batch hit a storage error; retrying");
+                std::thread::sleep(retry_delay);
+                retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
             }
         }
         act.wake();

@@ -201,6 +201,14 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The database file (or its filesystem) cannot be written; wasmhook must write to ingest.
+    #[error(
+        "the database {path} is read-only (its file or filesystem refuses writes); wasmhook stores every event it acknowledges, so it cannot serve from it: make it writable (permissions, remount) and start again"
+    )]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
     /// SQLite refused.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -226,7 +234,13 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
-        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        // SQLite quietly falls back to read-only when it cannot open the file for writing;
+        // serving then would acknowledge nothing and retry every write forever.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::ReadOnly { path });
+        }
         // WAL + FULL: a commit is on disk before we acknowledge anything that depends on it.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
