@@ -59,32 +59,11 @@ fn post_until_refused(server: &Server, hook: &str, pad: usize, n: usize) -> (Vec
 
 /// Wait until no event of `webhook` is `accepted`; then each of `ids` is there and settled.
 fn all_settled(server: &Server, webhook: &str, ids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !server.admin("GET", &format!("/events?webhook={webhook}&status=accepted&limit=1"), None).body["events"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "accepted events were never processed");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    server.drained(webhook, Duration::from_secs(60));
     for id in ids {
         let event = server.admin("GET", &format!("/events/{id}"), None);
         assert_eq!(event.status, 200, "acknowledged event {id} is missing");
         assert_ne!(event.body["status"], "accepted", "{id}");
-    }
-}
-
-fn count_events(server: &Server, webhook: &str) -> usize {
-    let mut count = 0;
-    let mut cursor = String::new();
-    loop {
-        let page = server.admin("GET", &format!("/events?webhook={webhook}&limit=500{cursor}"), None).body;
-        count += page["events"].as_array().unwrap().len();
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => return count,
-        }
     }
 }
 
@@ -117,7 +96,7 @@ fn a_full_disk_answers_503_acknowledges_only_what_it_stored_and_recovers() {
     all_settled(&server, &webhook, &acknowledged);
     // Exactly what was acknowledged is stored (plus the test event): no refused request
     // left an event behind for its retry to duplicate.
-    assert_eq!(count_events(&server, &webhook), acknowledged.len() + 1);
+    assert_eq!(server.count_events(&webhook, None), acknowledged.len() + 1);
     eprintln!("disk full: {} acknowledged; after the filler went, 20 more; none lost", acknowledged.len() - 20);
 }
 
@@ -150,7 +129,7 @@ fn a_database_locked_by_another_process_is_reported_and_ingest_resumes_when_rele
     assert!(refused.is_none(), "still refused after the lock was released: {refused:?}");
     let acknowledged: Vec<String> = first.into_iter().chain(after).collect();
     all_settled(&server, &webhook, &acknowledged);
-    assert_eq!(count_events(&server, &webhook), acknowledged.len() + 1);
+    assert_eq!(server.count_events(&webhook, None), acknowledged.len() + 1);
 }
 
 #[test]

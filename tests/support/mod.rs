@@ -100,7 +100,17 @@ pub fn request(
 
 /// Send one request with exactly these headers (besides Host, Connection, Content-Length).
 pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    // A server that is gone (refused, reset) answers status 0, its error as the text.
+    let gone = |e: std::io::Error| Answer {
+        status: 0,
+        headers: String::new(),
+        body: serde_json::Value::Null,
+        text: e.to_string(),
+    };
+    let mut stream = match TcpStream::connect(addr) {
+        Ok(stream) => stream,
+        Err(e) => return gone(e),
+    };
     // A server that hangs fails the test (status 0) instead of stalling it.
     stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
     let mut head =
@@ -109,7 +119,9 @@ pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
+    if let Err(e) = stream.write_all(head.as_bytes()) {
+        return gone(e);
+    }
     // A server may answer (413) before reading a large body; a write error then is fine.
     let _ = stream.write_all(body);
     let mut response = Vec::new();
@@ -136,6 +148,31 @@ impl Server {
     pub fn import(&self, object: &str, ndjson: &[u8], wait: bool) -> Answer {
         let path = format!("/api/v1/objects/{object}/records/import{}", if wait { "?wait=true" } else { "" });
         request(&self.addr, "POST", &path, Some(&self.token), Some("application/x-ndjson"), ndjson)
+    }
+
+    /// How many events `webhook` has, of `status` if given (every page of the event list).
+    pub fn count_events(&self, webhook: &str, status: Option<&str>) -> usize {
+        let status = status.map(|s| format!("&status={s}")).unwrap_or_default();
+        let mut count = 0;
+        let mut cursor = String::new();
+        loop {
+            let page = self.admin("GET", &format!("/events?webhook={webhook}{status}&limit=500{cursor}"), None).body;
+            count += page["events"].as_array().expect("an event page").len();
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return count,
+            }
+        }
+    }
+
+    /// Wait (up to `limit`) until no event of `webhook` is `accepted` any more.
+    pub fn drained(&self, webhook: &str, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        let path = format!("/events?webhook={webhook}&status=accepted&limit=1");
+        while !self.admin("GET", &path, None).body["events"].as_array().expect("an event page").is_empty() {
+            assert!(std::time::Instant::now() < deadline, "accepted events were not processed within {limit:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// Post a JSON payload to a webhook URL (`/hooks/...` path).
