@@ -134,6 +134,9 @@ fn a_payment_enrolls_the_matching_contact_once_with_every_stage_recorded() {
     assert_eq!(event["properties"]["paid_at_unix"], 1_710_062_100);
     let stages: Vec<&str> = event["trace"].as_array().unwrap().iter().map(|t| t["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["coerce", "transform", "match", "enroll"]);
+    // RFC 3339 in UTC with milliseconds compares as text.
+    let (received, processed) = (event["received_at"].as_str().unwrap(), event["processed_at"].as_str().unwrap());
+    assert!(processed >= received && processed.ends_with('Z'), "received {received}, processed {processed}");
     assert_eq!(event["enrollments"][0]["workflow_id"], s.workflow_id);
     assert_eq!(event["payload"]["data"]["object"]["customer"]["id"], "cus_PxQ81");
 

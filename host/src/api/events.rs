@@ -64,6 +64,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     for key in ["coerced", "transforms", "properties", "matched_record", "enrollments", "trace"] {
         body[key] = detail.get(key).cloned().unwrap_or(Json_::Null);
     }
+    body["processed_at"] = json!(detail.get("processed_at_ms").and_then(Json_::as_i64).map(rfc3339));
     Ok(Json(body))
 }
 

@@ -201,7 +201,7 @@ pub(super) fn drain(store: &Store, engine: &PluginEngine, cache: &PluginCache) -
             return Ok(processed);
         }
         processed += events.len();
-        process_batch(store, engine, cache, threads, &events)?;
+        process_batch(store, engine, cache, threads, &events, None)?;
     }
 }
 

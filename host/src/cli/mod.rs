@@ -4,6 +4,7 @@ mod baseline;
 mod bench;
 mod bench_actions;
 mod bench_match;
+mod bench_neighbours;
 mod plugin_run;
 mod serve;
 
@@ -91,6 +92,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         enrollments: u64,
     },
+    /// A healthy webhook's acknowledgement and processing latency and rate, alone and
+    /// beside webhooks whose plugins loop, spin, overflow, bomb memory or trap, in one run.
+    Neighbours {
+        /// Seconds of load per phase.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Healthy requests per second.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        /// Alone / beside-hostile pairs, interleaved.
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
+        /// The hostile guest component (default: the one built with this binary).
+        #[arg(long, default_value = bench_neighbours::DEFAULT_HOSTILE_PLUGIN)]
+        hostile_plugin: std::path::PathBuf,
+    },
 }
 
 /// Plugin verbs.
@@ -133,6 +150,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { what: Some(BenchCommand::Match { records, lookups }), .. } => {
             anyhow::ensure!(!records.is_empty() && records.iter().all(|&n| n > 0), "--records needs sizes above 0");
             print!("{}", bench_match::run(&records, lookups)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Some(BenchCommand::Neighbours { seconds, rate, rounds, hostile_plugin }), .. } => {
+            anyhow::ensure!(seconds > 0.0 && rate > 0.0, "--seconds and --rate need numbers above 0");
+            let plan = bench_neighbours::Plan { seconds, rate, rounds, hostile_plugin };
+            print!("{}", bench_neighbours::run(&plan)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Some(BenchCommand::Actions { enrollments }), .. } => {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::breaker::Breakers;
 use crate::plugins::{Limits, LoadedPlugin, PluginEngine, World, builtin};
 use crate::store::events::StoredEvent;
 use crate::store::webhooks::Webhook;
@@ -19,6 +20,8 @@ pub struct BatchConfig {
     /// Enabled workflows only.
     workflows: Vec<Workflow>,
     plugins: HashMap<String, Result<Arc<LoadedPlugin>, String>>,
+    /// The worker's plugin breakers (a preview gets fresh ones, so it always runs).
+    breakers: Arc<Breakers>,
 }
 
 impl BatchConfig {
@@ -61,7 +64,7 @@ impl BatchConfig {
             }
         }
         let workflows = store.list_workflows()?.into_iter().filter(|w| w.enabled).collect();
-        Ok(BatchConfig { webhooks, workflows, plugins })
+        Ok(BatchConfig { webhooks, workflows, plugins, breakers: cache.breakers.clone() })
     }
 
     /// The webhook that received an event; `None` once it is gone.
@@ -72,6 +75,11 @@ impl BatchConfig {
     /// The loaded plugin called `name`, or why it cannot run.
     pub fn plugin(&self, name: &str) -> Result<Arc<LoadedPlugin>, String> {
         self.plugins.get(name).cloned().unwrap_or_else(|| Err(format!("plugin `{name}` was not loaded")))
+    }
+
+    /// The breakers plugin calls of this batch go through.
+    pub fn breakers(&self) -> &Breakers {
+        &self.breakers
     }
 
     /// Enabled workflows of `object` that `webhook_id` triggers.
@@ -88,6 +96,8 @@ pub struct PluginCache {
     loaded: Mutex<HashMap<String, (String, Arc<LoadedPlugin>)>>,
     /// Pinned versions of uploads, by sha256.
     pinned: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    /// Which of them are paused for timing out again and again.
+    breakers: Arc<Breakers>,
 }
 
 impl PluginCache {

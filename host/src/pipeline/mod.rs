@@ -6,14 +6,18 @@
 //! all events in one transaction).
 //!
 //! - [`config`]: the webhooks, workflows and plugins a batch is processed with.
+//! - [`fair`]: how many waiting events of each webhook a batch takes.
+//! - [`breaker`]: plugins paused after timing out again and again.
 //! - [`transform`]: the webhook's chain of `transform` plugins.
 //! - [`matching`]: the enrollment property against a unique record property.
 //! - [`enroll`]: into every enabled workflow the webhook triggers.
 //! - [`pool`]: the bounded set of threads the CPU phase runs on.
 //! - [`worker`]: the thread that drains accepted events batch by batch.
 
+pub mod breaker;
 pub mod config;
 pub mod enroll;
+pub mod fair;
 pub mod matching;
 pub mod pool;
 pub mod transform;
@@ -59,6 +63,8 @@ impl Draft {
         matched_record_id: Option<String>,
     ) -> Finished<'static> {
         self.detail.insert("trace".into(), Json::Array(self.stages));
+        // When the outcome was decided: with `received_at`, how long the event waited.
+        self.detail.insert("processed_at_ms".into(), json!(crate::ids::now_ms()));
         Finished { status, stage, reason, detail: Json::Object(self.detail).to_string(), matched_record_id }
     }
 }

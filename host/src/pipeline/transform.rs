@@ -3,6 +3,7 @@
 
 use serde_json::{Value as Json, json};
 
+use super::breaker::step_key;
 use super::config::BatchConfig;
 use crate::plugins::{CallContext, Limits, PluginEngine};
 use crate::store::webhooks::TransformStep;
@@ -35,8 +36,14 @@ pub fn run_chain(
                 return ChainResult { result: Err(fail(why)), steps: records };
             }
         };
+        let breaker = step_key(&call.webhook_id, index, &loaded.sha256, &step.config);
+        if let Err(why) = config.breakers().admit(&step.plugin, &breaker) {
+            records.push(json!({"plugin": step.plugin, "sha256": loaded.sha256, "outcome": "paused", "error": why}));
+            return ChainResult { result: Err(fail(why)), steps: records };
+        }
         let limits = Limits::default();
         let report = engine.transform(&loaded, call, &step.config, &properties, &limits);
+        config.breakers().record(&breaker, report.result.as_ref().map(|_| ()));
         let mut record = json!({
             "plugin": step.plugin,
             "sha256": loaded.sha256,

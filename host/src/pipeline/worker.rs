@@ -4,13 +4,23 @@
 //! Per batch: settings are read once, coerce and transform run on a bounded pool of
 //! threads, then the events' matches, enrollments and statuses commit a few dozen per
 //! transaction.
+//!
+//! Two lanes drain side by side, each with its own thread and store connection: the fast
+//! lane takes webhooks whose events were measured cheap, the slow lane (one plugin thread,
+//! a bulkhead) those measured slow and those not measured yet. A webhook whose plugin
+//! spends tens of milliseconds per event therefore never holds a cheap webhook's batch
+//! open; within a lane, each webhook gets a fair share of the batch (see [`super::fair`]).
+//! A webhook is taken by one lane at a time, so no event is processed twice.
 
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::config::{BatchConfig, PluginCache};
+use super::fair::{FairShare, Lane};
 use super::{conclude, pool, prepare};
 use crate::ingest::backlog::{Backlog, RecountClock};
 use crate::plugins::PluginEngine;
@@ -24,26 +34,28 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// full or read-only): retrying is cheap but its log line is not.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
-/// Most events taken (settings read once, plugins fanned out) at a time.
-const BATCH: u32 = 256;
-
 /// Events per commit. The write lock is the one thing the worker and ingest share: a short
 /// hold lets a waiting ingest group in between two commits (see `store::gate`).
 const COMMIT_EVERY: usize = 32;
 
-/// Wakes the worker; cheap to clone, never blocks (wake-ups coalesce).
+/// Plugin threads of the slow lane: however many slow webhooks there are, they share it.
+const SLOW_LANE_THREADS: usize = 1;
+
+/// Wakes the worker's lanes; cheap to clone, never blocks (wake-ups coalesce).
 #[derive(Clone)]
-pub struct Waker(SyncSender<()>);
+pub struct Waker(Arc<[SyncSender<()>]>);
 
 impl Waker {
     /// A waker for the thread reading the other end of `channel` (capacity 1).
     pub fn new(channel: SyncSender<()>) -> Waker {
-        Waker(channel)
+        Waker(Arc::new([channel]))
     }
 
     /// Say there is work.
     pub fn wake(&self) {
-        let _ = self.0.try_send(());
+        for channel in self.0.iter() {
+            let _ = channel.try_send(());
+        }
     }
 }
 
@@ -52,8 +64,20 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// Start the worker; `threads` bounds how many OS threads run plugins at once. It stops
-/// when every [`Waker`] is dropped.
+/// What both lanes share.
+struct Shared {
+    engine: Arc<PluginEngine>,
+    /// Compiled plugins and their breakers: a webhook moving lanes keeps its breaker.
+    cache: PluginCache,
+    share: Mutex<FairShare>,
+    /// Webhooks a lane is processing a batch of.
+    taken: Mutex<HashSet<String>>,
+    act: Waker,
+    backlog: Arc<Backlog>,
+}
+
+/// Start the worker; `threads` bounds how many OS threads run cheap webhooks' plugins at
+/// once (the slow lane adds one). It stops when every [`Waker`] is dropped.
 /// `act` is woken after each batch (new enrollments may have steps to run).
 /// `backlog` is told what the worker finishes, and recounted now and then.
 pub fn spawn(
@@ -63,11 +87,25 @@ pub fn spawn(
     act: Waker,
     backlog: Arc<Backlog>,
 ) -> std::io::Result<Waker> {
-    let (tx, rx) = sync_channel(1);
+    let slow_store = store.worker_connection().map_err(std::io::Error::other)?;
+    let shared = Arc::new(Shared {
+        engine,
+        cache: PluginCache::default(),
+        share: Mutex::default(),
+        taken: Mutex::default(),
+        act,
+        backlog,
+    });
+    let (fast_tx, fast_rx) = sync_channel(1);
+    let (slow_tx, slow_rx) = sync_channel(1);
+    let fast = shared.clone();
     std::thread::Builder::new()
         .name("wasmhook-pipeline".into())
-        .spawn(move || run(&store, &engine, threads, &rx, &act, &backlog))?;
-    Ok(Waker(tx))
+        .spawn(move || run(Lane::Fast, &store, &fast, threads, &fast_rx))?;
+    std::thread::Builder::new()
+        .name("wasmhook-pipeline-slow".into())
+        .spawn(move || run(Lane::Slow, &slow_store, &shared, SLOW_LANE_THREADS, &slow_rx))?;
+    Ok(Waker(Arc::new([fast_tx, slow_tx])))
 }
 
 /// Nice value of the threads that run plugins.
@@ -87,37 +125,47 @@ fn yield_cpu_to_ingest() {
     }
 }
 
-fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>, act: &Waker, backlog: &Backlog) {
-    let cache = PluginCache::default();
+fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiver<()>) {
     let mut recount = RecountClock::default();
     let mut retry_delay = IDLE_POLL;
     loop {
-        let events = match store.next_accepted(BATCH) {
-            Ok(events) => events,
+        let (events, taken, budget) = match next_batch(lane, store, shared, threads) {
+            Ok(batch) => batch,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read accepted events; retrying");
-                Vec::new()
+                (Vec::new(), Taken::none(shared), None)
             }
         };
-        if recount.due(events.is_empty())
-            && let Err(e) = backlog.recount(store)
+        // One lane recounts; both would only double the count queries.
+        if lane == Lane::Fast
+            && recount.due(events.is_empty())
+            && let Err(e) = shared.backlog.recount(store)
         {
             tracing::error!(error = %e, "cannot count the backlog");
         }
         if events.is_empty() {
+            drop(taken);
             match wake.recv_timeout(IDLE_POLL) {
                 Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+        let finished = Cell::new(0u64);
         let processed = contain_panics(
             &events,
-            |part| process_batch(store, engine, &cache, threads, part),
+            |part| {
+                let costs = process_batch(store, &shared.engine, &shared.cache, threads, part, budget)?;
+                finished.set(finished.get() + costs.iter().flatten().count() as u64);
+                let ran = part.iter().zip(costs).filter_map(|(e, cost)| Some((e.webhook_id.as_str(), cost?)));
+                shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe_batch(ran);
+                Ok(())
+            },
             |event, why| fail_internal(store, event, why),
         );
+        drop(taken);
         match processed {
             Ok(()) => {
-                backlog.finished(events.len() as u64);
+                shared.backlog.finished(finished.get());
                 retry_delay = IDLE_POLL;
             }
             Err(e) => {
@@ -127,8 +175,56 @@ fn run(store: &Store, engine: &PluginEngine, threads: usize, wake: &Receiver<()>
                 retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
             }
         }
-        act.wake();
+        shared.act.wake();
     }
+}
+
+/// Webhooks a lane has taken for its current batch; given back on drop (a panic or a
+/// storage error included).
+struct Taken<'a> {
+    shared: &'a Shared,
+    webhooks: Vec<String>,
+}
+
+impl<'a> Taken<'a> {
+    fn none(shared: &'a Shared) -> Taken<'a> {
+        Taken { shared, webhooks: Vec::new() }
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut taken = self.shared.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for webhook in &self.webhooks {
+            taken.remove(webhook);
+        }
+    }
+}
+
+/// The lane's next batch: a fair share of the waiting events of each webhook in this lane
+/// that the other lane is not processing, oldest first; and each webhook's time budget.
+fn next_batch<'a>(
+    lane: Lane,
+    store: &Store,
+    shared: &'a Shared,
+    threads: usize,
+) -> Result<(Vec<StoredEvent>, Taken<'a>, Option<Duration>), StoreError> {
+    let waiting = store.webhooks_waiting()?;
+    let quotas = {
+        let share = shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut taken = shared.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mine: Vec<String> = waiting.into_iter().filter(|w| share.lane(w) == lane && !taken.contains(w)).collect();
+        taken.extend(mine.iter().cloned());
+        share.quotas(&mine, threads)
+    };
+    let budget = FairShare::budget(quotas.len(), threads);
+    let taken = Taken { shared, webhooks: quotas.iter().map(|(w, _)| w.clone()).collect() };
+    let mut events = Vec::new();
+    for (webhook, quota) in &quotas {
+        events.extend(store.next_accepted_of(webhook, *quota)?);
+    }
+    events.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    Ok((events, taken, Some(budget)))
 }
 
 /// Run `process` on the whole batch; if it panics (a bug in wasmhook, never a plugin's
@@ -179,20 +275,54 @@ fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), 
     store.batch(|batch| batch.finish_event(&event.id, &done))
 }
 
-/// Process `events` and commit their outcomes together.
+/// CPU time the calling thread has used. An event's cost is measured in it, not in wall
+/// time: on a busy machine a cheap event preempted halfway would otherwise look slow.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through the valid pointer it is given.
+    let failed = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0;
+    if failed {
+        return Duration::ZERO;
+    }
+    Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0))
+}
+
+/// Process `events` and commit their outcomes together; the CPU time each event's CPU
+/// phase (coerce and transforms) took, in order. With a `budget`, once a webhook's events have
+/// spent it in this batch its remaining ones are not started (`None`): they stay
+/// `accepted` for the next batch, so a webhook that turned slow holds the batch up by at
+/// most one call per thread.
 pub fn process_batch(
     store: &Store,
     engine: &PluginEngine,
     cache: &PluginCache,
     threads: usize,
     events: &[StoredEvent],
-) -> Result<(), StoreError> {
+    budget: Option<Duration>,
+) -> Result<Vec<Option<Duration>>, StoreError> {
     let config = BatchConfig::load(store, engine, cache, events)?;
-    let prepared = pool::map_parallel(threads, events, yield_cpu_to_ingest, |event| prepare(engine, &config, event));
-    let mut prepared = prepared.into_iter();
+    let spent: Mutex<HashMap<String, Duration>> = Mutex::default();
+    let over_budget = |webhook: &str| {
+        let spent = spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        budget.is_some_and(|budget| spent.get(webhook).is_some_and(|s| *s >= budget))
+    };
+    let timed = pool::map_parallel(threads, events, yield_cpu_to_ingest, |event| {
+        if over_budget(&event.webhook_id) {
+            return None;
+        }
+        let (started, cpu_started) = (Instant::now(), thread_cpu_time());
+        let prepared = prepare(engine, &config, event);
+        let took = started.elapsed();
+        *spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event.webhook_id.clone()).or_default() +=
+            took;
+        Some((prepared, thread_cpu_time().saturating_sub(cpu_started)))
+    });
+    let costs = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
+    let mut prepared = timed.into_iter();
     for part in events.chunks(COMMIT_EVERY) {
         store.batch(|batch| {
             for (event, prepared) in part.iter().zip(prepared.by_ref()) {
+                let Some((prepared, _)) = prepared else { continue };
                 let done = conclude(batch, &config, event, prepared)?;
                 batch.finish_event(&event.id, &done)?;
                 tracing::debug!(event = %event.id, status = done.status, "event processed");
@@ -200,7 +330,7 @@ pub fn process_batch(
             Ok(())
         })?;
     }
-    Ok(())
+    Ok(costs)
 }
 
 #[cfg(test)]

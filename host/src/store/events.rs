@@ -98,6 +98,33 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The webhooks that have events waiting for the pipeline.
+    pub fn webhooks_waiting(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        // One index seek per webhook (a skip scan of `events_waiting`), however long the
+        // backlog.
+        let mut stmt = conn.prepare_cached(
+            "WITH RECURSIVE w(id) AS (
+                SELECT min(webhook_id) FROM events INDEXED BY events_waiting WHERE status = 'accepted'
+                UNION ALL
+                SELECT (SELECT min(webhook_id) FROM events INDEXED BY events_waiting WHERE status = 'accepted' AND webhook_id > w.id)
+                FROM w WHERE w.id IS NOT NULL
+            ) SELECT id FROM w WHERE id IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The oldest events of one webhook waiting for the pipeline.
+    pub fn next_accepted_of(&self, webhook_id: &str, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_EVENT} INDEXED BY events_waiting WHERE webhook_id = ?1 AND status = 'accepted' ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![webhook_id, limit], row_to_event)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// How many events wait for the pipeline.
     pub fn count_accepted(&self) -> Result<u64, StoreError> {
         let conn = self.conn();

@@ -188,6 +188,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE webhooks ADD COLUMN previous_token_expires_ms INTEGER;
     CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
         WHERE previous_token_sha256 IS NOT NULL;",
+    "-- The pipeline takes each webhook's waiting events apart (a fair share per webhook), so
+    -- it finds them per webhook; only waiting events are in this index, so it stays small.
+    CREATE INDEX events_waiting ON events(webhook_id, id) WHERE status = 'accepted';",
 ];
 
 /// Storage failures.

@@ -1,7 +1,9 @@
 //! A transform guest that misbehaves on request, to prove the host's limits hold.
 //!
 //! The step config key `mode` picks the behaviour: `loop`, `grow`, `panic`, `sleep`,
-//! `recurse`, `big-output`, `chatty`, `fail`, `probe`; anything else echoes.
+//! `recurse`, `big-output`, `chatty`, `fail`, `probe`, `spin` (count to config
+//! `iterations`, then echo: slow but within the time limit; the sandbox's clock does not
+//! advance, so it counts instead of watching the time); anything else echoes.
 
 wit_bindgen::generate!({
     world: "transform",
@@ -112,6 +114,15 @@ impl Guest for Hostile {
                 Err(PluginError { code: "bad_config".into(), message: "the hostile guest refuses on purpose".into() })
             }
             "probe" => Ok(probe()),
+            "spin" => {
+                let iterations: u64 =
+                    config.iter().find(|(k, _)| k == "iterations").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+                let mut n = 0u64;
+                while n < iterations {
+                    n = std::hint::black_box(n + 1);
+                }
+                Ok(properties)
+            }
             _ => Ok(properties),
         }
     }
