@@ -13,16 +13,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail, ensure};
 use serde_json::{Value as Json, json};
+
+use super::bench_server::{Sent, Server, paced};
 
 /// The hostile webhooks: a name and its transform step's config.
 const HOSTILE: &[(&str, &[(&str, &str)])] = &[
@@ -42,9 +41,6 @@ const HEALTHY_CLIENTS: usize = 4;
 
 /// Contacts imported; healthy events name one at random.
 const CONTACTS: usize = 5_000;
-
-/// Admin token the bench gives its servers.
-const TOKEN: &str = "bench-neighbours-admin-token-0123456789";
 
 /// The test guest this binary was built with, when built from the repository.
 pub const DEFAULT_HOSTILE_PLUGIN: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
@@ -89,7 +85,12 @@ struct Phase {
 fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path())?;
-    let (healthy, healthy_hook) = server.set_up_healthy()?;
+    server.contacts(CONTACTS)?;
+    let (test_event, mapping) = (json!({"customer": "cus_1"}), json!([{"path": "customer", "type": "string"}]));
+    let chain = json!([{"plugin": "normalize", "config": {"customer": "trim,lowercase"}}]);
+    let (healthy, healthy_hook) = server.ready_webhook("healthy", &test_event, &mapping, &chain)?;
+    let workflow = json!({"name": "healthy", "object": "contacts", "triggers": [healthy], "actions": []});
+    server.admin("POST", "/workflows", &workflow)?;
     let mut hostile_hooks = Vec::new();
     if let Some(bytes) = hostile {
         let (status, body) = server.call("PUT", "/api/v1/plugins/hostile", "application/wasm", bytes)?;
@@ -97,16 +98,19 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
         for (name, config) in HOSTILE {
             let config: serde_json::Map<String, Json> = config.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
             let chain = json!([{"plugin": "hostile", "config": config}]);
-            hostile_hooks.push(server.ready_webhook(name, &chain)?.1);
+            hostile_hooks.push(server.ready_webhook(name, &test_event, &mapping, &chain)?.1);
         }
     }
+    // Payloads name a random contact, spaced and upper-cased for the healthy webhook's
+    // normalize step to undo.
+    let payload = |n: u32| json!({"customer": format!(" CUS_{} ", rand::random_range(0..CONTACTS)), "n": n});
 
     let stop = Arc::new(AtomicBool::new(false));
     let hostile_clients: Vec<_> = hostile_hooks
         .into_iter()
         .map(|hook| {
             let (addr, stop) = (server.addr.clone(), stop.clone());
-            std::thread::spawn(move || paced(&addr, &hook, HOSTILE_RATE, None, &stop))
+            std::thread::spawn(move || paced(&addr, &hook, HOSTILE_RATE, None, &stop, &AtomicU64::new(0), payload))
         })
         .collect();
     let started = Instant::now();
@@ -114,7 +118,9 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
         .map(|_| {
             let (addr, hook) = (server.addr.clone(), healthy_hook.clone());
             let (rate, seconds) = (plan.rate / HEALTHY_CLIENTS as f64, plan.seconds);
-            std::thread::spawn(move || paced(&addr, &hook, rate, Some(seconds), &AtomicBool::new(false)))
+            std::thread::spawn(move || {
+                paced(&addr, &hook, rate, Some(seconds), &AtomicBool::new(false), &AtomicU64::new(0), payload)
+            })
         })
         .collect();
     let mut sent = Sent::default();
@@ -141,54 +147,6 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
         healthy_statuses: outcome.healthy_statuses,
         hostile: outcome.hostile,
     })
-}
-
-/// What a client sent and what came back.
-#[derive(Default)]
-struct Sent {
-    acknowledged: Vec<String>,
-    refused: usize,
-    latencies_ms: Vec<f64>,
-}
-
-impl Sent {
-    fn merge(&mut self, other: Sent) {
-        self.acknowledged.extend(other.acknowledged);
-        self.refused += other.refused;
-        self.latencies_ms.extend(other.latencies_ms);
-    }
-}
-
-/// Post to `hook` at `rate` a second, for `seconds` or until `stop`. Latency counts from
-/// each request's scheduled time.
-fn paced(addr: &str, hook: &str, rate: f64, seconds: Option<f64>, stop: &AtomicBool) -> anyhow::Result<Sent> {
-    let mut client = Client::connect(addr)?;
-    let mut sent = Sent::default();
-    let started = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    for n in 0u32.. {
-        let due = started + interval * n;
-        if stop.load(Ordering::Relaxed) || seconds.is_some_and(|s| (due - started).as_secs_f64() >= s) {
-            break;
-        }
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let payload = json!({"customer": format!(" CUS_{} ", rand::random_range(0..CONTACTS)), "n": n});
-        let (status, body) =
-            client.send("POST", hook, &[("Content-Type", "application/json")], payload.to_string().as_bytes())?;
-        match status {
-            202 => {
-                sent.latencies_ms.push(due.elapsed().as_secs_f64() * 1e3);
-                let body: Json = serde_json::from_slice(&body)?;
-                let id = body["event_id"].as_str().ok_or_else(|| anyhow!("a 202 without an event id: {body}"))?;
-                sent.acknowledged.push(id.to_string());
-            }
-            503 | 429 => sent.refused += 1,
-            other => bail!("ingest answered {other}: {}", String::from_utf8_lossy(&body)),
-        }
-    }
-    Ok(sent)
 }
 
 /// What the store says about a phase's events.
@@ -329,181 +287,4 @@ fn render(plan: &Plan, phases: &[Phase]) -> anyhow::Result<String> {
         writeln!(out, "- {webhook}: {} (median plugin call {median:.1} ms)", list(&ended.statuses))?;
     }
     Ok(out)
-}
-
-/// A `wasmhook serve` child on a data dir, stopped on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> anyhow::Result<Server> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("WASMHOOK_ADMIN_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting wasmhook serve")?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines.next().ok_or_else(|| anyhow!("serve exited before listening"))??;
-            if let Some(url) = line.strip_prefix("listening on http://") {
-                break url.trim().to_string();
-            }
-        };
-        Ok(Server { child, addr })
-    }
-
-    /// One admin (or upload) call with `content_type`.
-    fn call(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
-        let auth = format!("Bearer {TOKEN}");
-        let headers = [("Authorization", auth.as_str()), ("Content-Type", content_type)];
-        let (status, body) = Client::connect(&self.addr)?.send(method, path, &headers, body)?;
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    }
-
-    fn admin(&self, method: &str, path: &str, body: &Json) -> anyhow::Result<Json> {
-        let (status, text) =
-            self.call(method, &format!("/api/v1{path}"), "application/json", body.to_string().as_bytes())?;
-        ensure!(status < 300, "{method} {path}: {status} {text}");
-        Ok(serde_json::from_str(&text).unwrap_or(Json::Null))
-    }
-
-    /// The contacts, and a healthy webhook (normalize, match, one workflow): its id and path.
-    fn set_up_healthy(&self) -> anyhow::Result<(String, String)> {
-        self.admin(
-            "POST",
-            "/objects/contacts/properties",
-            &json!({"name": "external_id", "type": "string", "unique": true}),
-        )?;
-        let rows: String = (0..CONTACTS).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
-        let (status, text) = self.call(
-            "POST",
-            "/api/v1/objects/contacts/records/import?wait=true",
-            "application/x-ndjson",
-            rows.as_bytes(),
-        )?;
-        ensure!(status < 300, "importing contacts: {status} {text}");
-        let chain = json!([{"plugin": "normalize", "config": {"customer": "trim,lowercase"}}]);
-        let (id, hook) = self.ready_webhook("healthy", &chain)?;
-        self.admin(
-            "POST",
-            "/workflows",
-            &json!({"name": "healthy", "object": "contacts", "triggers": [id], "actions": []}),
-        )?;
-        Ok((id, hook))
-    }
-
-    /// A webhook with a test event, `customer` mapped and matched, and `chain` as its
-    /// transforms: its id and URL path.
-    fn ready_webhook(&self, name: &str, chain: &Json) -> anyhow::Result<(String, String)> {
-        let webhook = self.admin("POST", "/webhooks", &json!({ "name": name }))?;
-        let id = webhook["id"].as_str().ok_or_else(|| anyhow!("no webhook id"))?.to_string();
-        let url = webhook["url"].as_str().ok_or_else(|| anyhow!("no webhook url"))?;
-        let hook = url.find("/hooks/").map(|at| url[at..].to_string()).ok_or_else(|| anyhow!("odd url {url}"))?;
-        let (status, text) = self.call("POST", &hook, "application/json", br#"{"customer": "cus_1"}"#)?;
-        ensure!(status == 202, "test event: {status} {text}");
-        self.admin(
-            "PUT",
-            &format!("/webhooks/{id}/mapping"),
-            &json!({"properties": [{"path": "customer", "type": "string"}]}),
-        )?;
-        self.admin("PUT", &format!("/webhooks/{id}/transforms"), chain)?;
-        let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
-        self.admin("PUT", &format!("/webhooks/{id}/match"), &rule)?;
-        Ok((id, hook))
-    }
-
-    /// Wait until `webhook` has no event waiting.
-    fn drained(&self, webhook: &str, limit: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + limit;
-        let path = format!("/events?webhook={webhook}&status=accepted&limit=1");
-        while self.admin("GET", &path, &Json::Null)?["events"].as_array().is_some_and(|e| !e.is_empty()) {
-            ensure!(Instant::now() < deadline, "the healthy webhook's events were not processed within {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A keep-alive HTTP/1.1 client, enough for the bench's requests.
-struct Client {
-    addr: String,
-    stream: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn connect(addr: &str) -> anyhow::Result<Client> {
-        let stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-        Ok(Client { addr: addr.to_string(), stream: BufReader::new(stream) })
-    }
-
-    /// Send one request; reconnects once if the server had closed the connection.
-    fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> anyhow::Result<(u16, Vec<u8>)> {
-        match self.try_send(method, path, headers, body) {
-            Ok(answer) => Ok(answer),
-            Err(_) => {
-                *self = Client::connect(&self.addr)?;
-                self.try_send(method, path, headers, body)
-            }
-        }
-    }
-
-    fn try_send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> anyhow::Result<(u16, Vec<u8>)> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.addr, body.len());
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let stream = self.stream.get_mut();
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
-        let mut line = String::new();
-        ensure!(self.stream.read_line(&mut line)? > 0, "connection closed");
-        let status: u16 =
-            line.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| anyhow!("bad status line {line:?}"))?;
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            ensure!(self.stream.read_line(&mut line)? > 0, "connection closed in the headers");
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse()?;
-            }
-        }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body)?;
-        Ok((status, body))
-    }
 }

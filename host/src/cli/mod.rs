@@ -5,6 +5,8 @@ mod bench;
 mod bench_actions;
 mod bench_match;
 mod bench_neighbours;
+mod bench_server;
+mod bench_soak;
 mod plugin_run;
 mod serve;
 
@@ -108,6 +110,22 @@ pub enum BenchCommand {
         #[arg(long, default_value = bench_neighbours::DEFAULT_HOSTILE_PLUGIN)]
         hostile_plugin: std::path::PathBuf,
     },
+    /// The server under steady load (half the maximum ingest rate, transforms and actions
+    /// on every event) for a long time: memory, open files and backlog sampled.
+    Soak {
+        /// Seconds of steady load.
+        #[arg(long, default_value_t = 600.0)]
+        seconds: f64,
+        /// Requests per second (default: half the maximum, measured first).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 30.0)]
+        every: f64,
+        /// The server's backlog bound (`serve --max-backlog`).
+        #[arg(long, default_value_t = 100_000)]
+        max_backlog: u64,
+    },
 }
 
 /// Plugin verbs.
@@ -156,6 +174,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(seconds > 0.0 && rate > 0.0, "--seconds and --rate need numbers above 0");
             let plan = bench_neighbours::Plan { seconds, rate, rounds, hostile_plugin };
             print!("{}", bench_neighbours::run(&plan)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Some(BenchCommand::Soak { seconds, rate, every, max_backlog }), .. } => {
+            anyhow::ensure!(seconds > 0.0 && every > 0.0, "--seconds and --every need numbers above 0");
+            anyhow::ensure!(rate.is_none_or(|r| r > 0.0), "--rate needs a number above 0");
+            print!("{}", bench_soak::run(&bench_soak::Plan { seconds, rate, every, max_backlog })?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Some(BenchCommand::Actions { enrollments }), .. } => {

@@ -25,6 +25,7 @@ use super::{conclude, pool, prepare};
 use crate::ingest::backlog::{Backlog, RecountClock};
 use crate::plugins::PluginEngine;
 use crate::store::events::{Finished, StoredEvent};
+use crate::store::gate::MAX_BACKGROUND_WAIT;
 use crate::store::{Store, StoreError};
 
 /// How long an idle worker waits before looking again without a wake-up.
@@ -37,6 +38,9 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// Events per commit. The write lock is the one thing the worker and ingest share: a short
 /// hold lets a waiting ingest group in between two commits (see `store::gate`).
 const COMMIT_EVERY: usize = 32;
+
+/// Most events per commit when ingest keeps the write gate busy (about 10 ms of lock).
+const MAX_COMMIT: usize = 256;
 
 /// Plugin threads of the slow lane: however many slow webhooks there are, they share it.
 const SLOW_LANE_THREADS: usize = 1;
@@ -319,8 +323,10 @@ pub fn process_batch(
     });
     let costs = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
     let mut prepared = timed.into_iter();
-    for part in events.chunks(COMMIT_EVERY) {
-        store.batch(|batch| {
+    let (mut rest, mut chunk) = (events, COMMIT_EVERY);
+    while !rest.is_empty() {
+        let (part, tail) = rest.split_at(chunk.min(rest.len()));
+        let ((), waited) = store.batch_timed(|batch| {
             for (event, prepared) in part.iter().zip(prepared.by_ref()) {
                 let Some((prepared, _)) = prepared else { continue };
                 let done = conclude(batch, &config, event, prepared)?;
@@ -329,6 +335,11 @@ pub fn process_batch(
             }
             Ok(())
         })?;
+        // Held back as long as the gate ever holds a background writer: ingest is busy
+        // without a pause, so each entry is dear and the next commit takes more events
+        // (short commits under a steady load would cap processing at a chunk per wait).
+        chunk = if waited >= MAX_BACKGROUND_WAIT { (chunk * 2).min(MAX_COMMIT) } else { COMMIT_EVERY };
+        rest = tail;
     }
     Ok(costs)
 }

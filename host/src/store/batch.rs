@@ -1,6 +1,8 @@
 //! The pipeline worker's write transaction: the match lookups, enrollments and final
 //! statuses of many events committed together, so the store costs one commit per batch.
 
+use std::time::Duration;
+
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value as Json;
 
@@ -18,12 +20,20 @@ pub struct Batch<'a> {
 impl Store {
     /// Run `work` in one write transaction, committed when it returns `Ok`.
     pub fn batch<T>(&self, work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
+        Ok(self.batch_timed(work)?.0)
+    }
+
+    /// [`batch`](Self::batch), also saying how long the write gate held it back for ingest.
+    pub fn batch_timed<T>(
+        &self,
+        work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>,
+    ) -> Result<(T, Duration), StoreError> {
+        let gate = self.write_gate(super::gate::Priority::Background);
         let mut conn = self.conn();
         let batch = Batch { tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)? };
         let out = work(&batch)?;
         batch.tx.commit()?;
-        Ok(out)
+        Ok((out, gate.waited()))
     }
 }
 

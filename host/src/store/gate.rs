@@ -46,6 +46,14 @@ pub struct WriteGate {
 pub struct Pass<'a> {
     gate: &'a WriteGate,
     priority: Priority,
+    waited: Duration,
+}
+
+impl Pass<'_> {
+    /// How long the gate held this writer back.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
 }
 
 impl WriteGate {
@@ -85,7 +93,7 @@ impl WriteGate {
             state.ingest_waiting -= 1;
         }
         state.held = true;
-        Pass { gate: self, priority }
+        Pass { gate: self, priority, waited: asked.elapsed() }
     }
 }
 

@@ -191,6 +191,10 @@ const MIGRATIONS: &[&str] = &[
     "-- The pipeline takes each webhook's waiting events apart (a fair share per webhook), so
     -- it finds them per webhook; only waiting events are in this index, so it stays small.
     CREATE INDEX events_waiting ON events(webhook_id, id) WHERE status = 'accepted';",
+    "-- A re-enrolling workflow asks, per event, whether the record has a run going; without
+    -- this it walked every past enrollment of the record, slower with each (found by the
+    -- soak: a contact re-enrolled hundreds of times).
+    CREATE INDEX enrollments_running_by_record ON enrollments(workflow_id, record_id) WHERE status = 'running';",
 ];
 
 /// Storage failures.

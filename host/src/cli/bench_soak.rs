@@ -1,0 +1,302 @@
+//! `wasmhook bench soak`: the real server under a steady load for a long time, with a
+//! transform and workflow actions on every event, watched from outside: its memory, open
+//! files and backlog, sampled at a fixed interval.
+//!
+//! First a short burst finds the maximum ingest rate of this server and client on this
+//! machine; the soak then sends half of it (or `--rate`). Every event is `paid_at` text
+//! turned into a unix time by strtotime, matched to one of the contacts, and enrolled (the
+//! workflow re-enrolls) into a workflow whose steps run date-diff as custom code and set a
+//! property. The server runs with a backlog bound: when processing falls behind what is
+//! sent, the backlog stops at the bound and the excess is refused with 503 and
+//! `Retry-After` (counted), as a sender would see it. At the end the bench waits for the
+//! backlog to drain and checks that every acknowledged event is stored and processed.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, ensure};
+use serde_json::json;
+
+use super::bench_server::{Sent, Server, paced};
+
+/// Contacts the events are spread over. With re-enrollment on, a contact enrolls again
+/// as soon as its last run is done, so the act stage runs flat out on these while most
+/// events find their contact mid-run (`already_enrolled`): actions all along, and a
+/// bound on running enrollments that is not the bench's doing.
+const CONTACTS: usize = 1_000;
+
+/// Client threads (one keep-alive connection each) sending the load.
+const CLIENTS: usize = 16;
+
+/// How long the burst that finds the maximum rate lasts.
+const BURST: Duration = Duration::from_secs(5);
+
+/// How a soak is shaped.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Seconds of steady load.
+    pub seconds: f64,
+    /// Requests per second; `None`: half the maximum measured first.
+    pub rate: Option<f64>,
+    /// Seconds between samples.
+    pub every: f64,
+    /// The server's backlog bound (`serve --max-backlog`).
+    pub max_backlog: u64,
+}
+
+/// One look at the server from outside.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at_s: f64,
+    acknowledged: u64,
+    rss_mib: f64,
+    anon_mib: f64,
+    open_files: usize,
+    backlog: f64,
+    /// Enrollments with steps still to run.
+    running: u64,
+}
+
+/// Run the soak and render its table.
+pub fn run(plan: &Plan) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir()?;
+    let server = Arc::new(Server::start_with(dir.path(), &["--max-backlog", &plan.max_backlog.to_string()])?);
+    let (webhook, hook) = set_up(&server)?;
+
+    let burst = load(&server, &hook, 1e6, BURST.as_secs_f64(), &AtomicU64::new(0))?;
+    let max_rate = burst.acknowledged.len() as f64 / BURST.as_secs_f64();
+    server.drained(&webhook, Duration::from_secs(600))?;
+    let rate = plan.rate.unwrap_or(max_rate / 2.0);
+
+    let acked = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (server, acked, done, every) = (server.clone(), acked.clone(), done.clone(), plan.every);
+        let db = dir.path().to_path_buf();
+        std::thread::spawn(move || sample_until(&server, &db, &acked, &done, Duration::from_secs_f64(every)))
+    };
+    let sent = load(&server, &hook, rate, plan.seconds, &acked);
+    done.store(true, Ordering::Relaxed);
+    let mut samples = sampler.join().map_err(|_| anyhow!("the sampler panicked"))??;
+    let sent = sent?;
+    let drain_started = Instant::now();
+    server.drained(&webhook, Duration::from_secs(1_800))?;
+    while running(dir.path())? > 0 {
+        ensure!(drain_started.elapsed() < Duration::from_secs(1_800), "enrollments still running after 30 minutes");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let drain_s = drain_started.elapsed().as_secs_f64();
+    samples.push(look(&server, dir.path(), plan.seconds + drain_s, acked.load(Ordering::Relaxed))?);
+    let server = Arc::try_unwrap(server).map_err(|_| anyhow!("the server is still shared"))?;
+    drop(server);
+
+    let settled = settled(dir.path(), &webhook, burst.acknowledged.len() + sent.acknowledged.len())?;
+    render(plan, max_rate, rate, &sent, &samples, drain_s, &settled)
+}
+
+/// Contacts, the webhook (strtotime, match) and its re-enrolling workflow with actions.
+fn set_up(server: &Server) -> anyhow::Result<(String, String)> {
+    server.contacts(CONTACTS)?;
+    let test_event = json!({"customer": "cus_1", "paid_at": "2024-03-10T09:15:00Z"});
+    let mapping = json!([{"path": "customer", "type": "string"}, {"path": "paid_at", "type": "string"}]);
+    let chain = json!([{"plugin": "strtotime", "config": {"from": "paid_at", "to": "paid_at_unix"}}]);
+    let (webhook, hook) = server.ready_webhook("orders", &test_event, &mapping, &chain)?;
+    let actions = json!([
+        {"type": "custom_code", "plugin": "date-diff", "inputs": {"from": "trigger.paid_at_unix"},
+         "outputs": [{"name": "days", "type": "number"}]},
+        {"type": "set_property", "property": "score", "value": "action.0.days"}
+    ]);
+    let workflow =
+        json!({"name": "orders", "object": "contacts", "triggers": [webhook], "reenroll": true, "actions": actions});
+    server.admin("POST", "/workflows", &workflow)?;
+    Ok((webhook, hook))
+}
+
+/// `CLIENTS` paced senders at `rate` in all for `seconds`.
+fn load(server: &Server, hook: &str, rate: f64, seconds: f64, acked: &AtomicU64) -> anyhow::Result<Sent> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let payload = |n: u32| {
+                    json!({
+                        "customer": format!("cus_{}", rand::random_range(0..CONTACTS)),
+                        "paid_at": format!("2024-03-{:02}T09:15:00Z", 1 + n % 28),
+                        "note": "a soak test order",
+                    })
+                };
+                let (addr, stop) = (&server.addr, &stop);
+                scope.spawn(move || paced(addr, hook, rate / CLIENTS as f64, Some(seconds), stop, acked, payload))
+            })
+            .collect();
+        let mut sent = Sent::default();
+        for client in clients {
+            sent.merge(client.join().map_err(|_| anyhow!("a client panicked"))??);
+        }
+        Ok(sent)
+    })
+}
+
+fn sample_until(
+    server: &Server,
+    dir: &Path,
+    acked: &AtomicU64,
+    done: &AtomicBool,
+    every: Duration,
+) -> anyhow::Result<Vec<Sample>> {
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    let mut next = started;
+    while !done.load(Ordering::Relaxed) {
+        if Instant::now() >= next {
+            samples.push(look(server, dir, started.elapsed().as_secs_f64(), acked.load(Ordering::Relaxed))?);
+            next += every;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(samples)
+}
+
+/// Enrollments of the server on `dir` with steps still to run (read beside it: WAL lets a
+/// reader in while it writes).
+fn running(dir: &Path) -> anyhow::Result<u64> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join(crate::store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    Ok(db.query_row("SELECT count(*) FROM enrollments WHERE status = 'running'", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// The server's memory, open files, backlog and running enrollments now.
+fn look(server: &Server, dir: &Path, at_s: f64, acknowledged: u64) -> anyhow::Result<Sample> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))?;
+    let kib = |field: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let open_files = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))?.count();
+    Ok(Sample {
+        at_s,
+        acknowledged,
+        rss_mib: kib("VmRSS:") / 1024.0,
+        anon_mib: kib("RssAnon:") / 1024.0,
+        open_files,
+        backlog: server.metric("wasmhook_backlog_events")?,
+        running: running(dir)?,
+    })
+}
+
+/// What the store holds at the end.
+struct Settled {
+    stored: u64,
+    waiting: u64,
+    enrolled: u64,
+    steps_completed: u64,
+    enrollments_not_completed: u64,
+}
+
+/// Count the stopped server's events and enrollments; every acknowledged event must be
+/// there and none left waiting.
+fn settled(dir: &Path, webhook: &str, acknowledged: usize) -> anyhow::Result<Settled> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join(crate::store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let count = |sql: &str| -> anyhow::Result<u64> { Ok(db.query_row(sql, [webhook], |r| r.get::<_, i64>(0))? as u64) };
+    let stored = count("SELECT count(*) FROM events WHERE webhook_id = ?1 AND status != 'test_event'")?;
+    let waiting = count("SELECT count(*) FROM events WHERE webhook_id = ?1 AND status = 'accepted'")?;
+    let enrolled = count("SELECT count(*) FROM events WHERE webhook_id = ?1 AND status = 'enrolled'")?;
+    let steps_completed = count(
+        "SELECT count(*) FROM enrollments WHERE status = 'completed' AND event_id IN (SELECT id FROM events WHERE webhook_id = ?1)",
+    )?;
+    let enrollments_not_completed = count(
+        "SELECT count(*) FROM enrollments WHERE status != 'completed' AND event_id IN (SELECT id FROM events WHERE webhook_id = ?1)",
+    )?;
+    ensure!(stored >= acknowledged as u64, "{acknowledged} events acknowledged but {stored} stored");
+    ensure!(waiting == 0, "{waiting} events still waiting after the drain");
+    Ok(Settled { stored, waiting, enrolled, steps_completed, enrollments_not_completed })
+}
+
+fn render(
+    plan: &Plan,
+    max_rate: f64,
+    rate: f64,
+    sent: &Sent,
+    samples: &[Sample],
+    drain_s: f64,
+    settled: &Settled,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "soak: {:.0} s at {rate:.0} requests/s offered ({}; maximum measured in a {} s burst: {max_rate:.0}/s), backlog bound {}; strtotime transform, match, re-enrolling workflow with date-diff custom code + set_property",
+        plan.seconds,
+        if plan.rate.is_some() { "as asked" } else { "half the maximum" },
+        BURST.as_secs(),
+        plan.max_backlog
+    )?;
+    writeln!(out, "| t, s | acknowledged | RSS MiB | anonymous MiB | open files | backlog | enrollments running |")?;
+    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|")?;
+    for s in samples {
+        writeln!(
+            out,
+            "| {:.0} | {} | {:.1} | {:.1} | {} | {:.0} | {} |",
+            s.at_s, s.acknowledged, s.rss_mib, s.anon_mib, s.open_files, s.backlog, s.running
+        )?;
+    }
+    // Compare the end of the load with the first sample after a tenth of it: start-up
+    // (pools filling, caches warming) is not growth.
+    let during: Vec<&Sample> = samples.iter().filter(|s| s.at_s <= plan.seconds).collect();
+    let warm = during.iter().find(|s| s.at_s >= plan.seconds / 10.0).or(during.first()).copied();
+    let (Some(warm), Some(end)) = (warm, during.last().copied()) else {
+        return Ok(out);
+    };
+    let growth = |a: f64, b: f64| if a > 0.0 { (b - a) / a * 100.0 } else { 0.0 };
+    let max_backlog = during.iter().map(|s| s.backlog).fold(0.0, f64::max);
+    let max_running = during.iter().map(|s| s.running).max().unwrap_or(0);
+    let latencies = {
+        let mut l = sent.latencies_ms.clone();
+        l.sort_by(f64::total_cmp);
+        l
+    };
+    let p99 = latencies.get(((latencies.len() as f64 - 1.0) * 0.99).round() as usize).copied().unwrap_or(0.0);
+    writeln!(
+        out,
+        "anonymous memory {:.1} → {:.1} MiB ({:+.1}%); RSS {:.1} → {:.1} MiB ({:+.1}%, includes the database file's mapped pages); open files {} → {}; backlog at most {max_backlog:.0} events and {max_running} running enrollments, all done {drain_s:.1} s after the load",
+        warm.anon_mib,
+        end.anon_mib,
+        growth(warm.anon_mib, end.anon_mib),
+        warm.rss_mib,
+        end.rss_mib,
+        growth(warm.rss_mib, end.rss_mib),
+        warm.open_files,
+        end.open_files,
+    )?;
+    let processed = |s: &Sample| s.acknowledged as f64 - s.backlog;
+    writeln!(
+        out,
+        "during the load: acknowledged {:.0}/s, processed {:.0}/s (from the samples after warm-up)",
+        (end.acknowledged as f64 - warm.acknowledged as f64) / (end.at_s - warm.at_s).max(1e-9),
+        (processed(end) - processed(warm)) / (end.at_s - warm.at_s).max(1e-9),
+    )?;
+    writeln!(
+        out,
+        "acknowledged {} (refused {}, ack p99 {p99:.1} ms); stored {}, waiting {}, enrolled {}; enrollments completed {}, not completed {}; lost: 0",
+        sent.acknowledged.len(),
+        sent.refused,
+        settled.stored,
+        settled.waiting,
+        settled.enrolled,
+        settled.steps_completed,
+        settled.enrollments_not_completed,
+    )?;
+    Ok(out)
+}
