@@ -1,0 +1,49 @@
+//! The short variant of the soak (the long one is `wasmhook bench soak`, 10 minutes, see
+//! RELIABILITY.md): the real server under a steady load with a transform and workflow
+//! actions on every event, sampled from outside. Checked: nothing acknowledged is lost or
+//! left waiting, open files do not grow, anonymous memory stays within 10% after warm-up,
+//! and the backlog stays under its bound.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The number after `label` in `text`, e.g. `after("open files ", "open files 42 → 41")`.
+fn after(text: &str, label: &str) -> f64 {
+    let at = text.find(label).unwrap_or_else(|| panic!("no {label:?} in\n{text}")) + label.len();
+    let digits: String =
+        text[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-' || *c == '+').collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {label:?} in\n{text}"))
+}
+
+#[test]
+fn a_short_soak_keeps_memory_files_and_backlog_flat_and_loses_nothing() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["bench", "soak", "--seconds", "20", "--every", "2", "--rate", "400", "--max-backlog", "20000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("bench soak ran past 5 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("lost: 0") && stdout.contains("waiting 0"), "{stdout}");
+    assert!(after(&stdout, "\nacknowledged ") >= 7_000.0, "400/s for 20 s: {stdout}");
+    assert_eq!(after(&stdout, "(refused "), 0.0, "400/s is well within this server's rate: {stdout}");
+    assert_eq!(after(&stdout, "not completed "), 0.0, "{stdout}");
+    assert!(after(&stdout, "enrollments completed ") > 0.0, "the workflow's actions ran: {stdout}");
+
+    let growth = after(&stdout, "MiB (");
+    assert!(growth.abs() < 10.0, "anonymous memory moved {growth}% after warm-up:\n{stdout}");
+    let files_start = after(&stdout, "; open files ");
+    let files_end = after(&stdout, &format!("open files {files_start} → "));
+    assert!(files_end <= files_start, "open files grew {files_start} → {files_end}:\n{stdout}");
+    assert!(after(&stdout, "backlog at most ") <= 20_000.0, "{stdout}");
+}
