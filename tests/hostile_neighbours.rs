@@ -125,10 +125,13 @@ fn the_neighbours_bench_runs_each_hostile_kind_beside_a_healthy_webhook_and_lose
         ("recurse", &["failed/trap"]),
         ("panic", &["failed/trap"]),
         ("big-output", &["failed/invalid_output"]),
-        ("spin", &["unmatched"]),
     ] {
         for outcome in outcomes {
             assert!(line(name).contains(outcome), "{name}: no {outcome} in {}", line(name));
         }
     }
+    // The slow-but-legal plugin (~44 ms here) runs to the end; on a machine loaded by other
+    // tests a call may pass the 100 ms limit, which is an outcome too.
+    let spin = line("spin");
+    assert!(spin.contains("unmatched") || spin.contains("failed/timeout"), "{spin}");
 }

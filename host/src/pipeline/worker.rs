@@ -173,7 +173,8 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
                 retry_delay = IDLE_POLL;
             }
             Err(e) => {
-                // Nothing of the batch committed: its events stay `accepted` and are retried.
+                // What did not commit stays `accepted` and is retried (the backlog gauge
+                // over-counts until its next recount, never under-counts).
                 tracing::error!(error = %e, events = events.len(), retry_in_ms = retry_delay.as_millis() as u64, "a batch hit a storage error; retrying");
                 std::thread::sleep(retry_delay);
                 retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
