@@ -8,10 +8,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use support::{Answer, Server, ready_webhook, start};
+use support::{Answer, Server, ready_webhook, run_bounded, start};
 
 const HOSTILE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
 const NORMALIZE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/normalize.wasm");
@@ -224,8 +224,10 @@ fn a_read_only_database_is_refused_at_start_with_a_clear_reason_and_nothing_is_l
     drop(server);
 
     mount(&["-o", "remount,ro"], &disk.path);
-    let (code, stderr) = serve_until_exit(&disk.path, Duration::from_secs(20));
-    assert_eq!(code, Some(1), "serve on a read-only database: {stderr}");
+    let data_dir = disk.path.to_str().unwrap();
+    let out = run_bounded(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir], Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "serve on a read-only database: {stderr}");
     assert!(stderr.contains("read-only") && stderr.contains("make it writable"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
@@ -233,28 +235,4 @@ fn a_read_only_database_is_refused_at_start_with_a_clear_reason_and_nothing_is_l
     let server = start(&disk.path);
     all_settled(&server, &webhook, &acknowledged);
     assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202);
-}
-
-/// Run `wasmhook serve` on `data_dir` and wait for it to exit by itself: its exit code and
-/// stderr. Killed (and reported as still running) after `limit`, so a server that starts
-/// anyway fails the test instead of hanging it.
-fn serve_until_exit(data_dir: &Path, limit: Duration) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("serve kept running on a read-only database: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }

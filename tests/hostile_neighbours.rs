@@ -7,11 +7,10 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use support::{Server, ready_webhook, start};
+use support::{Server, ready_webhook, run_bounded, start};
 
 const HOSTILE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
 
@@ -96,21 +95,8 @@ fn a_plugin_that_keeps_timing_out_is_paused_with_a_reason_and_its_neighbour_carr
 
 #[test]
 fn the_neighbours_bench_runs_each_hostile_kind_beside_a_healthy_webhook_and_loses_nothing() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(["bench", "neighbours", "--seconds", "2", "--rate", "100", "--rounds", "1", "--hostile-plugin", HOSTILE])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("bench neighbours ran past 5 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let args = ["bench", "neighbours", "--seconds", "2", "--rate", "100", "--rounds", "1", "--hostile-plugin", HOSTILE];
+    let out = run_bounded(&args, Duration::from_secs(300));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     for row in ["| alone | 200 |", "| beside hostile | 200 |", "lost: 0", "beside / alone: ack p99"] {

@@ -4,8 +4,11 @@
 //! left waiting, open files do not grow, anonymous memory stays within 10% after warm-up,
 //! and the backlog stays under its bound.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
+
+use support::run_bounded;
 
 /// The number after `label` in `text`, e.g. `after("open files ", "open files 42 → 41")`.
 fn after(text: &str, label: &str) -> f64 {
@@ -17,21 +20,8 @@ fn after(text: &str, label: &str) -> f64 {
 
 #[test]
 fn a_short_soak_keeps_memory_files_and_backlog_flat_and_loses_nothing() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(["bench", "soak", "--seconds", "20", "--every", "2", "--rate", "400", "--max-backlog", "20000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("bench soak ran past 5 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let args = ["bench", "soak", "--seconds", "20", "--every", "2", "--rate", "400", "--max-backlog", "20000"];
+    let out = run_bounded(&args, Duration::from_secs(300));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("lost: 0") && stdout.contains("waiting 0"), "{stdout}");

@@ -203,6 +203,27 @@ pub fn ready_webhook(server: &Server, name: &str) -> (String, String) {
     (id, hook)
 }
 
+/// Run `wasmhook args…` to its end and return what it printed; a run past `limit` is
+/// killed and fails the test instead of hanging it.
+pub fn run_bounded(args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wasmhook starts");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("wasmhook can be waited for").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wasmhook output");
+            panic!("wasmhook {args:?} ran past {limit:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("wasmhook output")
+}
+
 /// The path part of a webhook URL.
 pub fn hook_path(url: &str) -> String {
     let start = url.find("/hooks/").expect("webhook url has /hooks/");
