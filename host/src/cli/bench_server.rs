@@ -220,30 +220,26 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> anyhow::Result<(u16, Vec<u8>)> {
-        match self.try_send(method, path, headers, body) {
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.addr, body.len());
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        let mut request = request.into_bytes();
+        request.extend_from_slice(body);
+        match self.exchange(&request) {
             Ok(answer) => Ok(answer),
             Err(_) => {
                 *self = Client::connect(&self.addr)?;
-                self.try_send(method, path, headers, body)
+                self.exchange(&request)
             }
         }
     }
 
-    fn try_send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> anyhow::Result<(u16, Vec<u8>)> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.addr, body.len());
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let stream = self.stream.get_mut();
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
+    /// Write a whole request, read its answer: status and body.
+    fn exchange(&mut self, request: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+        self.stream.get_mut().write_all(request)?;
         let mut line = String::new();
         ensure!(self.stream.read_line(&mut line)? > 0, "connection closed");
         let status: u16 =
