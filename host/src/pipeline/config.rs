@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
 use super::breaker::Breakers;
-use crate::plugins::{Limits, LoadedPlugin, PluginEngine, World, builtin};
+use crate::plugins::{Limits, LoadError, LoadedPlugin, PluginEngine, World, builtin};
 use crate::store::events::StoredEvent;
 use crate::store::webhooks::Webhook;
 use crate::store::workflows::Workflow;
@@ -122,10 +120,10 @@ impl PluginCache {
             .plugin_version(sha)
             .map_err(|e| format!("plugin `{name}` could not be read: {e}"))?
             .ok_or_else(|| format!("plugin `{name}` version {sha} is not stored"))?;
-        intact(name, sha, &bytes)?;
-        let plugin = engine
-            .load(&bytes, world, &Limits::default())
-            .map_err(|e| format!("plugin `{name}` version {sha} cannot load: {e}"))?;
+        let plugin = engine.load_recorded(&bytes, world, &Limits::default(), sha).map_err(|e| match e {
+            LoadError::Corrupted { .. } => corrupted(name, &e),
+            e => format!("plugin `{name}` version {sha} cannot load: {e}"),
+        })?;
         pinned.insert(sha.to_string(), plugin.clone());
         Ok(plugin)
     }
@@ -154,25 +152,22 @@ impl PluginCache {
             Some(b) => b.bytes.into(),
             None => store.plugin_bytes(name).map_err(unreadable)?.ok_or_else(missing)?.1.into(),
         };
-        if let Some(recorded) = &current_sha {
-            intact(name, recorded, &bytes)?;
+        let limits = Limits::default();
+        let plugin = match &current_sha {
+            Some(recorded) => engine.load_recorded(&bytes, world, &limits, recorded),
+            None => engine.load(&bytes, world, &limits),
         }
-        let plugin =
-            engine.load(&bytes, world, &Limits::default()).map_err(|e| format!("plugin `{name}` cannot load: {e}"))?;
+        .map_err(|e| match e {
+            LoadError::Corrupted { .. } => corrupted(name, &e),
+            e => format!("plugin `{name}` cannot load: {e}"),
+        })?;
         loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
         Ok(plugin)
     }
 }
 
-/// Refuse stored bytes that no longer hash to what was recorded at upload: a damaged
-/// database page or a hand edit would otherwise run unnoticed (or fail with a puzzling
-/// trap), and pinned workflow steps would run code nobody uploaded.
-fn intact(name: &str, recorded: &str, bytes: &[u8]) -> Result<(), String> {
-    let actual = hex::encode(Sha256::digest(bytes));
-    if actual == recorded {
-        return Ok(());
-    }
-    Err(format!(
-        "plugin `{name}` is corrupted: its stored bytes hash to {actual} but were uploaded as {recorded}; upload it again, then replay"
-    ))
+/// The failure reason of a plugin whose stored bytes were damaged: stored events would
+/// otherwise run code nobody uploaded (or fail with a puzzling trap).
+fn corrupted(name: &str, e: &LoadError) -> String {
+    format!("plugin `{name}` is corrupted: {e}")
 }

@@ -163,20 +163,42 @@ impl PluginEngine {
 
     /// Compile (or fetch from cache) a component and check it implements `expected`.
     pub fn load(&self, bytes: &[u8], expected: World, limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
-        self.load_as(bytes, Some(expected), limits)
+        self.load_as(bytes, Some(expected), limits, None)
+    }
+
+    /// [`load`](Self::load) stored bytes that were uploaded with sha256 `recorded`: bytes
+    /// that no longer hash to it (a damaged database page, a hand edit) are refused before
+    /// they are compiled, with the one hash the load computes anyway.
+    pub fn load_recorded(
+        &self,
+        bytes: &[u8],
+        expected: World,
+        limits: &Limits,
+        recorded: &str,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        self.load_as(bytes, Some(expected), limits, Some(recorded))
     }
 
     /// Compile (or fetch from cache) a component of either world, whichever it exports:
     /// one compilation, for uploads that say nothing about their world.
     pub fn load_any(&self, bytes: &[u8], limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
-        self.load_as(bytes, None, limits)
+        self.load_as(bytes, None, limits, None)
     }
 
-    fn load_as(&self, bytes: &[u8], expected: Option<World>, limits: &Limits) -> Result<Arc<LoadedPlugin>, LoadError> {
+    fn load_as(
+        &self,
+        bytes: &[u8],
+        expected: Option<World>,
+        limits: &Limits,
+        recorded: Option<&str>,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
         if bytes.len() > limits.component_bytes {
             return Err(LoadError::TooLarge { size: bytes.len(), limit: limits.component_bytes });
         }
         let sha256 = hex::encode(Sha256::digest(bytes));
+        if let Some(recorded) = recorded.filter(|r| *r != sha256) {
+            return Err(LoadError::Corrupted { actual: sha256, recorded: recorded.to_string() });
+        }
         let key = |world: World| format!("{sha256}/{}", world.name());
         let candidates = expected.map_or(vec![World::Transform, World::Action], |w| vec![w]);
         if let Some(hit) = candidates.iter().find_map(|w| self.lock_cache().get(&key(*w)).cloned()) {

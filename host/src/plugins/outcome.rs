@@ -21,6 +21,14 @@ pub enum LoadError {
     /// The component exports the other world, or neither.
     #[error("{0}")]
     WrongWorld(String),
+    /// Stored bytes no longer hash to what was recorded at upload.
+    #[error("its stored bytes hash to {actual} but were uploaded as {recorded}; upload it again, then replay")]
+    Corrupted {
+        /// The hash of the bytes as read.
+        actual: String,
+        /// The hash recorded at upload.
+        recorded: String,
+    },
     /// The component imports something the sandbox does not provide.
     #[error("component imports what the sandbox does not provide: {0}")]
     UnsatisfiedImport(String),
