@@ -9,10 +9,38 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub fn new_id(prefix: &str, now_ms: i64) -> String {
     let mut random = [0u8; 10];
     rand::rng().fill_bytes(&mut random);
-    let mut value: u128 = u128::from(u64::try_from(now_ms).unwrap_or(0) & 0xFFFF_FFFF_FFFF) << 80;
+    let mut value = time_bits(now_ms);
     for (i, b) in random.iter().enumerate() {
         value |= u128::from(*b) << (8 * (9 - i));
     }
+    encode(prefix, value)
+}
+
+/// The smallest id of this prefix made at `ms`: every id made at `ms` or later sorts above
+/// it, so it bounds an id range by time (`events tail` re-reads a short window with it).
+pub fn id_floor(prefix: &str, ms: i64) -> String {
+    encode(prefix, time_bits(ms))
+}
+
+fn time_bits(ms: i64) -> u128 {
+    u128::from(u64::try_from(ms).unwrap_or(0) & 0xFFFF_FFFF_FFFF) << 80
+}
+
+/// The unix ms an id was made at, if it is one of ours.
+pub fn id_time_ms(id: &str) -> Option<i64> {
+    let (_, body) = id.rsplit_once('_')?;
+    if body.len() != 26 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for c in body.bytes() {
+        let digit = CROCKFORD.iter().position(|&d| d == c.to_ascii_uppercase())?;
+        value = (value << 5) | digit as u128;
+    }
+    i64::try_from(value >> 80).ok()
+}
+
+fn encode(prefix: &str, value: u128) -> String {
     let mut out = String::with_capacity(prefix.len() + 27);
     out.push_str(prefix);
     out.push('_');
@@ -47,6 +75,10 @@ mod tests {
         assert!(a < b, "{a} < {b}");
         assert_eq!(a.len(), 30);
         assert_ne!(new_id("evt", 5), new_id("evt", 5));
+        let floor = id_floor("evt", 1_700_000_000_001);
+        assert!(a < floor && floor < b, "{a} < {floor} < {b}");
+        assert_eq!(id_time_ms(&b), Some(1_700_000_000_001));
+        assert_eq!(id_time_ms("evt_short"), None);
         assert_eq!(new_token().len(), 44);
     }
 }

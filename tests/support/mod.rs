@@ -206,12 +206,15 @@ pub fn ready_webhook(server: &Server, name: &str) -> (String, String) {
 /// Run `wasmhook args…` to its end and return what it printed; a run past `limit` is
 /// killed and fails the test instead of hanging it.
 pub fn run_bounded(args: &[&str], limit: std::time::Duration) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wasmhook starts");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command.args(args);
+    run_command_bounded(command, limit)
+}
+
+/// Like [`run_bounded`], for a prepared `wasmhook` command (environment, directory).
+pub fn run_command_bounded(mut command: Command, limit: std::time::Duration) -> std::process::Output {
+    let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("wasmhook starts");
     let deadline = std::time::Instant::now() + limit;
     while child.try_wait().expect("wasmhook can be waited for").is_none() {
         if std::time::Instant::now() > deadline {

@@ -19,6 +19,7 @@ pub struct ListQuery {
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
+    since: Option<String>,
 }
 
 /// Largest page.
@@ -35,19 +36,27 @@ fn summary(e: &StoredEvent) -> Json_ {
     })
 }
 
-/// `GET /events?webhook=&status=&limit=&cursor=`, newest first.
+/// `GET /events?webhook=&status=&limit=&cursor=`, newest first; with `since=ID` instead,
+/// the events with ids above it, oldest first (`events tail` follows the log with it).
 pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Json_>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::invalid("limit", format!("limit must be 1..={MAX_PAGE}")));
     }
-    let filter = EventFilter { webhook: q.webhook, status: q.status, limit, cursor: q.cursor };
+    if q.since.is_some() && q.cursor.is_some() {
+        return Err(ApiError::invalid("since", "give `since` (oldest first) or `cursor` (newest first), not both"));
+    }
+    let following = q.since.is_some();
+    let filter = EventFilter { webhook: q.webhook, status: q.status, limit, cursor: q.cursor, since: q.since };
     let store = state.store.clone();
     let events = blocking(move || Ok(store.list_events(&filter)?)).await?;
-    let next_cursor = (events.len() == limit as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
+    // Newest first pages on with `cursor`, oldest first with `since`; both take the last id.
+    let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
+    let (next_cursor, next_since) = if following { (None, next) } else { (next, None) };
     Ok(Json(json!({
         "events": events.iter().map(summary).collect::<Vec<_>>(),
         "next_cursor": next_cursor,
+        "next_since": next_since,
     })))
 }
 

@@ -1,5 +1,6 @@
 //! Command-line verbs. Each verb lives in its own module; this one only dispatches.
 
+pub mod admin;
 mod baseline;
 mod bench;
 mod bench_actions;
@@ -50,11 +51,50 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..=300))]
         request_timeout: u64,
     },
-    /// Work with plugins.
+    /// Plugins: run one locally, or add, list and remove them on a server.
     Plugin {
+        /// The server, for the verbs that call one.
+        #[command(flatten)]
+        connection: admin::Connection,
         /// The plugin verb.
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Webhook events on a server: create, map, transform, match, sign.
+    Webhook {
+        /// The server.
+        #[command(flatten)]
+        connection: admin::Connection,
+        /// The webhook verb.
+        #[command(subcommand)]
+        command: admin::webhooks::WebhookCommand,
+    },
+    /// Workflows on a server.
+    Workflow {
+        /// The server.
+        #[command(flatten)]
+        connection: admin::Connection,
+        /// The workflow verb.
+        #[command(subcommand)]
+        command: admin::workflows::WorkflowCommand,
+    },
+    /// Records on a server.
+    Records {
+        /// The server.
+        #[command(flatten)]
+        connection: admin::Connection,
+        /// The records verb.
+        #[command(subcommand)]
+        command: RecordsCommand,
+    },
+    /// The event log on a server: list, show, replay, follow.
+    Events {
+        /// The server.
+        #[command(flatten)]
+        connection: admin::Connection,
+        /// The events verb.
+        #[command(subcommand)]
+        command: admin::events::EventCommand,
     },
     /// Serve a bare axum handler (content type + JSON parse, no storage): the reference
     /// that `bench/ingest.sh` measures durable ingest against.
@@ -133,6 +173,48 @@ pub enum BenchCommand {
 pub enum PluginCommand {
     /// Run one transform locally: properties as a JSON object on stdin, result on stdout.
     Run(PluginRunArgs),
+    /// Upload a component (or replace the one of that name); the server checks its world.
+    Add {
+        /// The plugin's name: lowercase letters, digits, `-` and `_`.
+        name: String,
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
+    /// Built-in and uploaded plugins.
+    List,
+    /// Delete an uploaded plugin (refused while a webhook or workflow uses it).
+    Rm {
+        /// The plugin's name.
+        name: String,
+    },
+}
+
+/// Records verbs.
+#[derive(Debug, Subcommand)]
+pub enum RecordsCommand {
+    /// Create or update an object's records from an NDJSON file (one JSON object of
+    /// properties per line), with progress and a summary; exits 1 if any line failed.
+    Import {
+        /// The object (e.g. `contacts`).
+        object: String,
+        /// The NDJSON file.
+        file: PathBuf,
+    },
+}
+
+/// Run an admin verb: its error (the server's reason, or why it could not be asked) is
+/// printed and the exit code is 1.
+fn admin_verb(
+    connection: &admin::Connection,
+    verb: impl FnOnce(&admin::client::Client, admin::output::Format) -> Result<ExitCode, admin::client::CallError>,
+) -> ExitCode {
+    match connection.client().and_then(|client| verb(&client, connection.output)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Run a parsed command line; the exit code reflects success.
@@ -144,7 +226,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = serve::ServeOptions { listen, workers, max_backlog, request_timeout };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
-        Command::Plugin { command: PluginCommand::Run(args) } => {
+        Command::Plugin { connection, command: PluginCommand::Add { name, file } } => {
+            Ok(admin_verb(&connection, |c, f| admin::plugins::add(c, f, &name, &file).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Plugin { connection, command: PluginCommand::List } => {
+            Ok(admin_verb(&connection, |c, f| admin::plugins::list(c, f).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Plugin { connection, command: PluginCommand::Rm { name } } => {
+            Ok(admin_verb(&connection, |c, f| admin::plugins::remove(c, f, &name).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Webhook { connection, command } => {
+            Ok(admin_verb(&connection, |c, f| admin::webhooks::run(c, f, command).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Workflow { connection, command } => {
+            Ok(admin_verb(&connection, |c, f| admin::workflows::run(c, f, command).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Events { connection, command } => {
+            Ok(admin_verb(&connection, |c, f| admin::events::run(c, f, command).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Records { connection, command: RecordsCommand::Import { object, file } } => {
+            Ok(admin_verb(&connection, |c, f| {
+                Ok(match admin::records::import(c, f, &object, &file)? {
+                    admin::records::Outcome::Clean => ExitCode::SUCCESS,
+                    admin::records::Outcome::WithFailures => ExitCode::FAILURE,
+                })
+            }))
+        }
+        Command::Plugin { command: PluginCommand::Run(args), .. } => {
             let stdin = std::io::read_to_string(std::io::stdin())?;
             match plugin_run(&args, &stdin) {
                 Ok(run) => {

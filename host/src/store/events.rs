@@ -70,6 +70,8 @@ pub struct EventFilter {
     pub limit: u32,
     /// Events with ids after this one (newest first, so: older than this one).
     pub cursor: Option<String>,
+    /// Instead, events with ids above this one, oldest first (following the log).
+    pub since: Option<String>,
 }
 
 impl Store {
@@ -160,14 +162,17 @@ impl Store {
     /// Events newest first, filtered and paged.
     pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
         let conn = self.conn();
+        let (bound, order) = match &filter.since {
+            Some(since) => (Some(since), "id > ?3 ORDER BY id ASC"),
+            None => (filter.cursor.as_ref(), "(?3 IS NULL OR id < ?3) ORDER BY id DESC"),
+        };
         let mut stmt = conn.prepare_cached(&format!(
             "{SELECT_EVENT}
              WHERE (?1 IS NULL OR webhook_id = ?1)
                AND (?2 IS NULL OR status = ?2)
-               AND (?3 IS NULL OR id < ?3)
-             ORDER BY id DESC LIMIT ?4"
+               AND {order} LIMIT ?4"
         ))?;
-        let rows = stmt.query_map(params![filter.webhook, filter.status, filter.cursor, filter.limit], row_to_event)?;
+        let rows = stmt.query_map(params![filter.webhook, filter.status, bound, filter.limit], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
