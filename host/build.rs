@@ -12,6 +12,7 @@ const GUESTS: &[&str] = &[
     "normalize",
     "date-diff",
     "action-template",
+    "plugin-template",
     "guest-hostile",
     "guest-echo-action",
     "guest-wrong-world",

@@ -119,3 +119,20 @@ fn normalize_makes_matching_keys_canonical() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("invalid_email"), "{}", out.stderr);
 }
+
+const TEMPLATE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/plugin_template.wasm");
+
+#[test]
+fn the_plugin_template_runs_as_built() {
+    let out = plugin_run(&[TEMPLATE, "--config", "from=name"], r#"{"name": " Ada King  Lovelace", "plan": "pro"}"#);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let result: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        result,
+        serde_json::json!({"name": " Ada King  Lovelace", "plan": "pro", "first_name": "Ada King", "last_name": "Lovelace"})
+    );
+    assert_eq!(out.stderr, "split `name` into first and last name\n", "the guest's print is shown");
+    let typo = plugin_run(&[TEMPLATE, "--config", "form=name"], r#"{"name": "Ada"}"#);
+    assert_eq!(typo.code, 1);
+    assert!(typo.stderr.contains("bad_config") && typo.stderr.contains("unknown config key `form`"), "{}", typo.stderr);
+}

@@ -40,7 +40,7 @@ impl Drop for Browser {
 async fn browser() -> Browser {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
-        "browser tests need Debian's chromium and chromium-driver: `.ci/install-browser` installs them"
+        "browser tests need Debian's chromium and chromium-driver: `.ci/install-test-tools` installs them"
     );
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let driver = Command::new(CHROMEDRIVER)

@@ -112,18 +112,7 @@ fn workflow(server: &Server, webhook: &str, reenroll: bool, actions: Value) -> S
 
 /// The enrollment the event made, once it is no longer running.
 fn finished_enrollment(server: &Server, event_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let event = server.admin("GET", &format!("/events/{event_id}"), None).body;
-        if let Some(id) = event["enrollments"][0]["enrollment_id"].as_str() {
-            let enrollment = server.admin("GET", &format!("/enrollments/{id}"), None).body;
-            if enrollment["status"] != "running" {
-                return enrollment;
-            }
-        }
-        assert!(Instant::now() < deadline, "event {event_id} has no finished enrollment: {event}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.finished_enrollment(event_id)
 }
 
 /// The enrollment of `workflow` that `event` made, with its steps, once it is not running

@@ -175,6 +175,22 @@ impl Server {
         }
     }
 
+    /// The enrollment `event_id` made, with its step log, once it is no longer running.
+    pub fn finished_enrollment(&self, event_id: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let event = self.admin("GET", &format!("/events/{event_id}"), None).body;
+            if let Some(id) = event["enrollments"][0]["enrollment_id"].as_str() {
+                let enrollment = self.admin("GET", &format!("/enrollments/{id}"), None).body;
+                if enrollment["status"] != "running" {
+                    return enrollment;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "event {event_id} has no finished enrollment: {event}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Post a JSON payload to a webhook URL (`/hooks/...` path).
     pub fn post_hook(&self, hook_path: &str, payload: &serde_json::Value) -> Answer {
         request(&self.addr, "POST", hook_path, None, Some("application/json"), payload.to_string().as_bytes())

@@ -36,6 +36,9 @@ use serde_json::json;
 
 use crate::store::{Store, StoreError};
 
+/// Largest admin request body, but for plugin uploads.
+const ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Shared state of the HTTP handlers.
 pub struct AppState {
     /// The admin bearer token.
@@ -176,7 +179,10 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .route("/plugins", get(plugins::list))
-        .route("/plugins/{name}", put(plugins::upload).delete(plugins::delete))
+        .route(
+            "/plugins/{name}",
+            put(plugins::upload).layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES)).delete(plugins::delete),
+        )
         .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
         .route("/webhooks/{id}/transforms/test", post(webhooks::test_transforms))
         .route("/webhooks/{id}/match", put(webhooks::put_match))
@@ -210,8 +216,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::show))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin))
-        // Plugin uploads carry component bytes (the engine enforces its own size limit).
-        .layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES));
+        // Workflow and mapping bodies are small; plugin uploads get their own, larger limit.
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_BYTES));
     let scrape = Router::new()
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));

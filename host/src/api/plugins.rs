@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value as Json_, json};
 use sha2::{Digest, Sha256};
@@ -13,11 +13,19 @@ use sha2::{Digest, Sha256};
 use super::{ApiError, AppState, blocking, rfc3339};
 use crate::ids::now_ms;
 use crate::plugins::builtin::{self, BUILTINS};
+use crate::plugins::limits::MIB;
 use crate::plugins::{Limits, LoadError};
 use crate::store::plugins::UploadedPlugin;
 
-/// Largest request body accepted on admin routes (a component up to the engine's limit).
-pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+/// Largest plugin upload body: a component up to the most an admin may admit.
+pub const MAX_UPLOAD_BYTES: usize = crate::plugins::limits::MAX_COMPONENT_CEILING;
+
+/// Options of a plugin upload.
+#[derive(Debug, serde::Deserialize)]
+pub struct UploadQuery {
+    /// Admit a component up to this many MiB (default 8, at most 64).
+    max_size_mib: Option<usize>,
+}
 
 /// `GET /plugins`: built-ins and uploads with world, hash and size.
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
@@ -51,15 +59,24 @@ fn valid_name(name: &str) -> bool {
         && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
 }
 
-/// `PUT /plugins/{name}` with the component bytes.
+/// `PUT /plugins/{name}[?max_size_mib=N]` with the component bytes.
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    Query(query): Query<UploadQuery>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Json_>), ApiError> {
     if !valid_name(&name) {
         return Err(ApiError::invalid("name", "plugin names are lowercase letters, digits, `-` and `_` (64 at most)"));
     }
+    let ceiling = crate::plugins::limits::MAX_COMPONENT_CEILING / MIB;
+    let limits = match query.max_size_mib {
+        Some(mib) if mib == 0 || mib > ceiling => {
+            return Err(ApiError::invalid("max_size_mib", format!("between 1 and {ceiling} MiB")));
+        }
+        Some(mib) => Limits { component_bytes: mib * MIB, ..Limits::default() },
+        None => Limits::default(),
+    };
     if builtin::find(&name).is_some() {
         return Err(
             ApiError::new(StatusCode::CONFLICT, "builtin", format!("`{name}` is a built-in plugin")).with_field("name")
@@ -69,7 +86,6 @@ pub async fn upload(
     let store = state.store.clone();
     let uploaded = blocking(move || {
         // Compile now so a broken or wrong-world component is refused here, not at event time.
-        let limits = Limits::default();
         let loaded = engine.load_any(&bytes, &limits).map_err(refused)?;
         let plugin = UploadedPlugin {
             name,
@@ -89,11 +105,16 @@ pub async fn upload(
 }
 
 fn refused(e: LoadError) -> ApiError {
-    let status = match e {
-        LoadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::new(status, "plugin_refused", e.to_string())
+    let ceiling = crate::plugins::limits::MAX_COMPONENT_CEILING / MIB;
+    match e {
+        LoadError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "plugin_refused",
+            format!("{e}; an admin can admit up to {ceiling} MiB with max_size_mib (`plugin add --max-size-mib`)"),
+        )
+        .with_field("max_size_mib"),
+        _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plugin_refused", e.to_string()),
+    }
 }
 
 /// `DELETE /plugins/{name}`: refused for built-ins and for plugins a webhook uses.

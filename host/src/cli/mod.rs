@@ -179,6 +179,9 @@ pub enum PluginCommand {
         name: String,
         /// The `.wasm` component.
         file: PathBuf,
+        /// Admit a component up to this many MiB (default 8; a JavaScript component needs ~12).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+        max_size_mib: Option<u32>,
     },
     /// Built-in and uploaded plugins.
     List,
@@ -226,8 +229,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = serve::ServeOptions { listen, workers, max_backlog, request_timeout };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
-        Command::Plugin { connection, command: PluginCommand::Add { name, file } } => {
-            Ok(admin_verb(&connection, |c, f| admin::plugins::add(c, f, &name, &file).map(|()| ExitCode::SUCCESS)))
+        Command::Plugin { connection, command: PluginCommand::Add { name, file, max_size_mib } } => {
+            Ok(admin_verb(&connection, |c, f| {
+                admin::plugins::add(c, f, &name, &file, max_size_mib).map(|()| ExitCode::SUCCESS)
+            }))
         }
         Command::Plugin { connection, command: PluginCommand::List } => {
             Ok(admin_verb(&connection, |c, f| admin::plugins::list(c, f).map(|()| ExitCode::SUCCESS)))

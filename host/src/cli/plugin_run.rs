@@ -23,6 +23,9 @@ pub struct PluginRunArgs {
     /// Memory limit, in MiB.
     #[arg(long, default_value_t = 16)]
     pub memory_mib: usize,
+    /// Largest component admitted, in MiB (a JavaScript component needs ~12).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_size_mib: u32,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -75,6 +78,7 @@ pub fn plugin_run(args: &PluginRunArgs, stdin: &str) -> Result<PluginRunOutput, 
     let limits = Limits {
         timeout: Duration::from_millis(args.timeout_ms),
         memory_bytes: args.memory_mib.saturating_mul(crate::plugins::limits::MIB),
+        component_bytes: args.max_size_mib as usize * crate::plugins::limits::MIB,
         ..Limits::default()
     };
     let engine = PluginEngine::new()?;

@@ -168,7 +168,8 @@ impl PluginEngine {
 
     /// [`load`](Self::load) stored bytes that were uploaded with sha256 `recorded`: bytes
     /// that no longer hash to it (a damaged database page, a hand edit) are refused before
-    /// they are compiled, with the one hash the load computes anyway.
+    /// they are compiled, with the one hash the load computes anyway. Their size was
+    /// admitted at upload (an admin may grant more than the default), so it is not checked.
     pub fn load_recorded(
         &self,
         bytes: &[u8],
@@ -192,7 +193,7 @@ impl PluginEngine {
         limits: &Limits,
         recorded: Option<&str>,
     ) -> Result<Arc<LoadedPlugin>, LoadError> {
-        if bytes.len() > limits.component_bytes {
+        if recorded.is_none() && bytes.len() > limits.component_bytes {
             return Err(LoadError::TooLarge { size: bytes.len(), limit: limits.component_bytes });
         }
         let sha256 = hex::encode(Sha256::digest(bytes));

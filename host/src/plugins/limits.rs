@@ -8,6 +8,10 @@ pub const MIB: usize = 1 << 20;
 /// The largest linear memory any plugin may be granted; the pooling allocator's slot size.
 pub const MAX_MEMORY_CEILING: usize = 256 * MIB;
 
+/// The largest component an admin may admit (`max_size_mib` at upload): a JavaScript
+/// component carries its engine and weighs ~12 MiB.
+pub const MAX_COMPONENT_CEILING: usize = 64 * MIB;
+
 /// Limits applied to every call of one plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

@@ -5,13 +5,21 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use ureq::http::Method;
 
-use super::client::{Body, CallError, Client, encode};
+use super::client::{Body, CallError, Client, encode, query};
 use super::output::{Format, cell, details, items, print, table};
 
-/// Upload (or replace) plugin `name` from the component at `file`.
-pub fn add(client: &Client, format: Format, name: &str, file: &Path) -> Result<(), CallError> {
+/// Upload (or replace) plugin `name` from the component at `file`, admitting up to
+/// `max_size_mib` MiB if given (the server's default is 8).
+pub fn add(
+    client: &Client,
+    format: Format,
+    name: &str,
+    file: &Path,
+    max_size_mib: Option<u32>,
+) -> Result<(), CallError> {
     let bytes = std::fs::read(file).map_err(|source| CallError::Read { path: PathBuf::from(file), source })?;
-    let answer = client.call(Method::PUT, &format!("/plugins/{}", encode(name)), Body::Bytes(&bytes))?;
+    let path = format!("/plugins/{}{}", encode(name), query(&[("max_size_mib", max_size_mib.map(|m| m.to_string()))]));
+    let answer = client.call(Method::PUT, &path, Body::Bytes(&bytes))?;
     print(format, &answer, details);
     Ok(())
 }
