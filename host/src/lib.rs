@@ -14,6 +14,7 @@
 //! - [`store`]: the SQLite file under the data dir.
 //! - [`import`]: bulk record imports, chunk by chunk, resumable.
 //! - [`api`]: the HTTP server (health, admin routes).
+//! - [`telemetry`]: metrics, logs and request ids.
 //! - [`cli`]: the command-line verbs (`serve`, `plugin run`, `bench`).
 #![deny(missing_docs)]
 
@@ -29,4 +30,5 @@ pub mod pipeline;
 pub mod plugins;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;
 pub mod value;

@@ -78,6 +78,16 @@ pub struct Answer {
     pub text: String,
 }
 
+impl Answer {
+    /// A response header's value (names compared without case).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+        })
+    }
+}
+
 /// Send one request; `content_type: None` sends none.
 pub fn request(
     addr: &str,

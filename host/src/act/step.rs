@@ -136,6 +136,7 @@ fn custom_code(
     let timeout = code.timeout_ms.map_or(Limits::default().timeout, Duration::from_millis).min(MAX_TIMEOUT);
     let limits = Limits { timeout, ..Limits::default() };
     let report = services.engine.action(&plugin, call, &properties, &secrets, &limits);
+    crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
     if !report.log.is_empty() {
         entry.insert("log".into(), json!(redact(&report.log, &secrets)));
     }

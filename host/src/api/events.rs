@@ -60,7 +60,7 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
     })))
 }
 
-/// `GET /events/{id}`: the summary, the payload as received, the properties after
+/// `GET /events/{id}`: the summary, the id of the request that delivered it, the payload as received, the properties after
 /// coercion and after each transform (with plugin hashes), the stage trace, the matched
 /// record and the enrollments.
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
@@ -69,6 +69,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     let mut body = summary(&event);
     body["payload"] = serde_json::from_slice(&event.payload).unwrap_or(Json_::Null);
     body["matched_record_id"] = json!(event.matched_record_id);
+    body["request_id"] = json!(event.request_id);
     let detail: Json_ = event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(json!({}));
     for key in ["coerced", "transforms", "properties", "matched_record", "enrollments", "trace"] {
         body[key] = detail.get(key).cloned().unwrap_or(Json_::Null);

@@ -229,6 +229,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/ui/{*path}", get(ui::asset))
         .route("/hooks/{token}", post(crate::ingest::receive))
         .nest("/api/v1", admin)
+        .layer(axum::middleware::from_fn(crate::telemetry::request_id::assign))
         .with_state(state)
 }
 

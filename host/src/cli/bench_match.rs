@@ -176,6 +176,7 @@ pub(super) fn ready_webhook(store: &Store, reenroll: bool, actions: Vec<Action>)
 pub(super) fn ingest(store: &Store, token: &str, payloads: Vec<Vec<u8>>) -> anyhow::Result<()> {
     let now = now_ms();
     store.ingest_many(vec![IngestJob {
+        request_id: None,
         token: token.to_string(),
         ids: payloads.iter().map(|_| new_id("evt", now)).collect(),
         payloads,

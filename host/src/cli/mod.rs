@@ -50,6 +50,9 @@ pub enum Command {
         #[arg(long, default_value_t = 10, env = "WASMHOOK_REQUEST_TIMEOUT",
               value_parser = clap::value_parser!(u64).range(1..=300))]
         request_timeout: u64,
+        /// Log lines as text, or as one JSON object per line (level from RUST_LOG, default info).
+        #[arg(long, value_enum, default_value_t = crate::telemetry::logs::LogFormat::Text, env = "WASMHOOK_LOG_FORMAT")]
+        log_format: crate::telemetry::logs::LogFormat,
     },
     /// Plugins: run one locally, or add, list and remove them on a server.
     Plugin {
@@ -223,10 +226,10 @@ fn admin_verb(
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, listen, workers, max_backlog, request_timeout } => {
+        Command::Serve { data_dir, listen, workers, max_backlog, request_timeout, log_format } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
             let request_timeout = std::time::Duration::from_secs(request_timeout);
-            let options = serve::ServeOptions { listen, workers, max_backlog, request_timeout };
+            let options = serve::ServeOptions { listen, workers, max_backlog, request_timeout, log_format };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
         Command::Plugin { connection, command: PluginCommand::Add { name, file, max_size_mib } } => {

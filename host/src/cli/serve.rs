@@ -21,18 +21,15 @@ pub struct ServeOptions {
     pub max_backlog: u64,
     /// Time allowed for a request's headers, and for an ingest request's body.
     pub request_timeout: std::time::Duration,
+    /// Text or JSON log lines.
+    pub log_format: crate::telemetry::logs::LogFormat,
 }
 
 /// Run the server with its data under `data_dir`.
 pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
-    let ServeOptions { listen, workers, max_backlog, request_timeout } = options.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal; a log file gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let metrics = crate::api::metrics::install().context("installing the metrics recorder")?;
+    let ServeOptions { listen, workers, max_backlog, request_timeout, log_format } = options.clone();
+    crate::telemetry::logs::init(log_format);
+    let metrics = crate::telemetry::metrics::install().context("installing the metrics recorder")?;
     let store = Store::open(data_dir).context("opening the store")?;
     let (admin_token, source) =
         AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;

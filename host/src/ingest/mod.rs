@@ -23,7 +23,7 @@ pub mod tokens;
 pub mod writer;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
@@ -32,6 +32,7 @@ use crate::api::{ApiError, AppState};
 use crate::ids::{new_id, now_ms};
 use crate::store::events::IngestJob;
 use crate::store::webhooks::Dedup;
+use crate::telemetry::request_id::RequestId;
 use writer::WriteError;
 
 /// Largest request body accepted (the design's default).
@@ -41,22 +42,29 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub async fn receive(
     State(state): State<Arc<AppState>>,
     Path(token): Path<String>,
+    request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match accept(state, token, headers, body).await {
+    match accept(state, token, request_id.map(|Extension(RequestId(id))| id), headers, body).await {
         Ok(response) => {
-            crate::api::metrics::ingest_answered(202, "accepted");
+            crate::telemetry::metrics::ingest_answered(202, "accepted");
             response
         }
         Err(error) => {
-            crate::api::metrics::ingest_answered(error.status().as_u16(), error.code());
+            crate::telemetry::metrics::ingest_answered(error.status().as_u16(), error.code());
             error.into_response()
         }
     }
 }
 
-async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn accept(
+    state: Arc<AppState>,
+    token: String,
+    request_id: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     // Hashed once for both in-memory tables (rate limits, sender checks).
     let token_key = crate::store::webhooks::token_hash(&token);
     let arrived_ms = now_ms();
@@ -126,6 +134,7 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
         received_at_ms,
         // Parsed once here; the writer only looks a path up if the webhook dedups by body.
         delivery_ids: Box::new(move |dedup, _| delivery_ids(dedup, &headers, &parsed, batch)),
+        request_id,
     };
     let receipts = state
         .writer
@@ -140,6 +149,10 @@ async fn accept(state: Arc<AppState>, token: String, headers: HeaderMap, body: B
             ApiError::unavailable(format!("{e}; nothing was accepted")).with_retry_after(retry_after)
         })?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
+    for receipt in &receipts {
+        crate::telemetry::metrics::event_received(receipt.status);
+        tracing::debug!(event_id = %receipt.event_id, status = receipt.status, "event stored");
+    }
     let queued = receipts.iter().filter(|r| r.status == "accepted").count() as u64;
     if queued > 0 {
         state.backlog.added(queued);

@@ -15,6 +15,8 @@ pub struct Enrolled {
     pub reason: Option<String>,
     /// `{workflow_id, enrollment_id?, outcome}` per workflow.
     pub rows: Vec<Json>,
+    /// How many enrollments were created.
+    pub created: usize,
 }
 
 /// Enroll `record_id` for `event_id` into `workflows` (the enabled ones the webhook
@@ -32,16 +34,17 @@ pub fn enroll(
             status: "no_workflow",
             reason: Some(format!("no enabled {object} workflow is triggered by this webhook")),
             rows: Vec::new(),
+            created: 0,
         });
     }
     let mut rows = Vec::with_capacity(workflows.len());
-    let mut any_new = false;
+    let mut created = 0;
     let mut still_running = false;
     for workflow in workflows {
         let now = now_ms();
         match batch.enroll(workflow, record_id, event_id, trigger, &new_id("enr", now), now)? {
             EnrollOutcome::Enrolled(id) => {
-                any_new = true;
+                created += 1;
                 rows.push(json!({"workflow_id": workflow.id, "enrollment_id": id, "outcome": "enrolled"}));
             }
             EnrollOutcome::AlreadyEnrolled => {
@@ -54,8 +57,8 @@ pub fn enroll(
             }
         }
     }
-    Ok(if any_new {
-        Enrolled { status: "enrolled", reason: None, rows }
+    Ok(if created > 0 {
+        Enrolled { status: "enrolled", reason: None, rows, created }
     } else {
         Enrolled {
             status: "already_enrolled",
@@ -65,6 +68,7 @@ pub fn enroll(
                 "the record was enrolled before and these workflows do not re-enroll".into()
             }),
             rows,
+            created,
         }
     })
 }

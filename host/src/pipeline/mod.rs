@@ -48,10 +48,12 @@ impl Draft {
         Draft { detail: Map::new(), stages: Vec::new() }
     }
 
-    fn stage<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
+    fn stage<T>(&mut self, name: &'static str, work: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let out = work();
-        self.stages.push(json!({"stage": name, "duration_us": started.elapsed().as_micros() as u64}));
+        let took = started.elapsed();
+        crate::telemetry::metrics::stage_took(name, took);
+        self.stages.push(json!({"stage": name, "duration_us": took.as_micros() as u64}));
         out
     }
 
@@ -173,6 +175,14 @@ pub fn prepare(engine: &PluginEngine, config: &BatchConfig, event: &StoredEvent)
     Prepared::ToMatch { rule, properties, draft }
 }
 
+/// How one event ended, and how many enrollments it created.
+pub struct Concluded {
+    /// The final status and detail, to store.
+    pub finished: Finished<'static>,
+    /// Enrollments created (one per workflow it newly enrolled into).
+    pub enrollments: usize,
+}
+
 /// Match and enroll one prepared event inside the batch's transaction, and say how it
 /// ended. Store failures are returned (the whole batch stays `accepted` and is retried).
 pub fn conclude(
@@ -180,16 +190,17 @@ pub fn conclude(
     config: &BatchConfig,
     event: &StoredEvent,
     prepared: Prepared,
-) -> Result<Finished<'static>, StoreError> {
+) -> Result<Concluded, StoreError> {
+    let ended = |finished| Ok(Concluded { finished, enrollments: 0 });
     let (rule, properties, mut draft) = match prepared {
-        Prepared::Done(done) => return Ok(done),
+        Prepared::Done(done) => return ended(done),
         Prepared::ToMatch { rule, properties, draft } => (rule, properties, draft),
     };
     let matched = draft.stage("match", || matching::find_record(batch, &rule, &properties))?;
     let record_id = match matched {
         matching::Matched::Record(id) => id,
         matching::Matched::Unmatched(reason) => {
-            return Ok(draft.finish("unmatched", Some("match"), Some(reason), None));
+            return ended(draft.finish("unmatched", Some("match"), Some(reason), None));
         }
     };
     draft.detail.insert("matched_record".into(), json!({"id": record_id, "object": rule.object}));
@@ -202,5 +213,6 @@ pub fn conclude(
     let enrolled =
         draft.stage("enroll", || enroll::enroll(batch, &workflows, &rule.object, &record_id, &event.id, &trigger))?;
     draft.detail.insert("enrollments".into(), Json::Array(enrolled.rows));
-    Ok(draft.finish(enrolled.status, None, enrolled.reason, Some(record_id)))
+    let enrollments = enrolled.created;
+    Ok(Concluded { finished: draft.finish(enrolled.status, None, enrolled.reason, Some(record_id)), enrollments })
 }

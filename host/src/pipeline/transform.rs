@@ -43,6 +43,7 @@ pub fn run_chain(
         }
         let limits = Limits::default();
         let report = engine.transform(&loaded, call, &step.config, &properties, &limits);
+        crate::telemetry::metrics::plugin_called(&step.plugin, "transform", report.outcome(), report.duration);
         config.breakers().record(&breaker, report.result.as_ref().map(|_| ()));
         let mut record = json!({
             "plugin": step.plugin,

@@ -277,7 +277,9 @@ fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), 
         detail: "{}".into(),
         matched_record_id: None,
     };
-    store.batch(|batch| batch.finish_event(&event.id, &done))
+    store.batch(|batch| batch.finish_event(&event.id, &done))?;
+    crate::telemetry::metrics::event_processed(done.status, Duration::ZERO);
+    Ok(())
 }
 
 /// CPU time the calling thread has used. An event's cost is measured in it, not in wall
@@ -327,15 +329,24 @@ pub fn process_batch(
     let (mut rest, mut chunk) = (events, COMMIT_EVERY);
     while !rest.is_empty() {
         let (part, tail) = rest.split_at(chunk.min(rest.len()));
-        let ((), waited) = store.batch_timed(|batch| {
+        let (settled, waited) = store.batch_timed(|batch| {
+            let mut settled = Vec::with_capacity(part.len());
             for (event, prepared) in part.iter().zip(prepared.by_ref()) {
                 let Some((prepared, _)) = prepared else { continue };
-                let done = conclude(batch, &config, event, prepared)?;
-                batch.finish_event(&event.id, &done)?;
-                tracing::debug!(event = %event.id, status = done.status, "event processed");
+                let concluded = conclude(batch, &config, event, prepared)?;
+                batch.finish_event(&event.id, &concluded.finished)?;
+                settled.push((event, concluded.finished.status, concluded.enrollments));
             }
-            Ok(())
+            Ok(settled)
         })?;
+        // Counted and logged once committed: a rolled-back batch is processed again.
+        let now = crate::ids::now_ms();
+        for (event, status, enrollments) in settled {
+            let latency = Duration::from_millis(u64::try_from(now - event.received_at_ms).unwrap_or(0));
+            crate::telemetry::metrics::event_processed(status, latency);
+            crate::telemetry::metrics::enrollments_started(enrollments);
+            tracing::debug!(event_id = %event.id, request_id = event.request_id.as_deref(), status, "event processed");
+        }
         // Held back as long as the gate ever holds a background writer: ingest is busy
         // without a pause, so each entry is dear and the next commit takes more events
         // (short commits under a steady load would cap processing at a chunk per wait).
@@ -363,6 +374,7 @@ mod tests {
             payload: Vec::new(),
             detail: None,
             matched_record_id: None,
+            request_id: None,
         }
     }
 

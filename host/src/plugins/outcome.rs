@@ -96,3 +96,10 @@ pub struct CallReport {
     /// Wall time of instantiate + call.
     pub duration: Duration,
 }
+
+impl CallReport {
+    /// `ok`, or the failure's kind (`timeout`, `trap`, ...): the metrics label.
+    pub fn outcome(&self) -> &'static str {
+        self.result.as_ref().map_or_else(PluginFailure::kind, |_| "ok")
+    }
+}

@@ -30,6 +30,8 @@ pub struct StoredEvent {
     pub detail: Option<String>,
     /// The record the event matched.
     pub matched_record_id: Option<String>,
+    /// The id of the HTTP request that delivered it.
+    pub request_id: Option<String>,
 }
 
 /// How processing ended for one event.
@@ -48,7 +50,7 @@ pub struct Finished<'a> {
 }
 
 const SELECT_EVENT: &str = "SELECT id, webhook_id, received_at_ms, status, stage, reason, payload, detail_json,
-     matched_record_id FROM events";
+     matched_record_id, request_id FROM events";
 
 /// What ingest stored for one payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +190,7 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         payload: row.get(6)?,
         detail: row.get(7)?,
         matched_record_id: row.get(8)?,
+        request_id: row.get(9)?,
     })
 }
 
@@ -203,6 +206,8 @@ pub struct IngestJob {
     pub received_at_ms: i64,
     /// Turns the webhook's dedup setting into one optional delivery id per payload.
     pub delivery_ids: DeliveryIds,
+    /// The HTTP request's id (X-Request-Id), stored with each of its events.
+    pub request_id: Option<String>,
 }
 
 /// Computes one optional delivery id per payload from the webhook's dedup setting.
@@ -220,7 +225,7 @@ fn ingest_one(
     webhooks: &mut HashMap<String, Option<Target>>,
     job: IngestJob,
 ) -> Result<Option<Vec<Receipt>>, StoreError> {
-    let IngestJob { token, ids, payloads, received_at_ms, delivery_ids } = job;
+    let IngestJob { token, ids, payloads, received_at_ms, delivery_ids, request_id } = job;
     let target = match webhooks.entry(token) {
         Entry::Occupied(known) => known.into_mut(),
         Entry::Vacant(new) => {
@@ -247,8 +252,8 @@ fn ingest_one(
     let mut receipts = Vec::with_capacity(payloads.len());
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut original = tx.prepare_cached(
             "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
@@ -259,7 +264,16 @@ fn ingest_one(
                 let seen: Option<String> = original.query_row(params![webhook_id, key], |r| r.get(0)).optional()?;
                 if let Some(first) = seen {
                     let reason = format!("duplicate of {first} (delivery id {key:?})");
-                    insert.execute(params![id, webhook_id, received_at_ms, "duplicate", reason, payload, key])?;
+                    insert.execute(params![
+                        id,
+                        webhook_id,
+                        received_at_ms,
+                        "duplicate",
+                        reason,
+                        payload,
+                        key,
+                        request_id
+                    ])?;
                     receipts.push(Receipt { event_id: first, status: "duplicate" });
                     continue;
                 }
@@ -280,7 +294,7 @@ fn ingest_one(
                     if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { state.as_str() };
                 ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
             };
-            insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key])?;
+            insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key, request_id])?;
             receipts.push(Receipt { event_id: id.clone(), status });
         }
     }

@@ -195,6 +195,8 @@ const MIGRATIONS: &[&str] = &[
     -- this it walked every past enrollment of the record, slower with each (found by the
     -- soak: a contact re-enrolled hundreds of times).
     CREATE INDEX enrollments_running_by_record ON enrollments(workflow_id, record_id) WHERE status = 'running';",
+    "-- The id of the HTTP request that delivered the event (X-Request-Id), to find its log lines.
+    ALTER TABLE events ADD COLUMN request_id TEXT;",
 ];
 
 /// Storage failures.

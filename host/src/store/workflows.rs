@@ -174,6 +174,17 @@ impl Store {
         rows.map(|r| r?.parse()).collect()
     }
 
+    /// How many enrollments are running (a partial index holds only those).
+    pub fn running_enrollments(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let count: i64 = conn.query_row(
+            "SELECT count(*) FROM enrollments INDEXED BY enrollments_running_by_record WHERE status = 'running'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// When the earliest running enrollment is due, if any runs.
     pub fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
         let conn = self.conn();

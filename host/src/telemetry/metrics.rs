@@ -1,0 +1,100 @@
+//! Metric names and recording: counters and histograms through the `metrics` facade, so the
+//! hot paths pay an atomic add; `/metrics` renders them (api::metrics) with gauges read at
+//! scrape time. Without an installed recorder (tests, benches) every call is a no-op.
+
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Ingest answers, by HTTP status and error code (`accepted` for 202).
+pub const INGEST_REQUESTS: &str = "wasmhook_ingest_requests_total";
+/// Events stored by ingest, by the status they were stored with.
+pub const EVENTS_RECEIVED: &str = "wasmhook_events_received_total";
+/// Events the pipeline finished, by final status.
+pub const EVENTS_PROCESSED: &str = "wasmhook_events_processed_total";
+/// Time from an event's receipt to its final status, in seconds.
+pub const EVENT_LATENCY: &str = "wasmhook_event_latency_seconds";
+/// Time each pipeline stage (coerce, transform, match, enroll) took per event, in seconds.
+pub const STAGE_DURATION: &str = "wasmhook_stage_duration_seconds";
+/// Plugin calls, by plugin, world and outcome (`ok` or the failure kind).
+pub const PLUGIN_CALLS: &str = "wasmhook_plugin_calls_total";
+/// Plugin call wall time (instantiate + call), by plugin and world, in seconds.
+pub const PLUGIN_CALL_DURATION: &str = "wasmhook_plugin_call_duration_seconds";
+/// Workflow action steps run, by type and outcome.
+pub const ACTION_STEPS: &str = "wasmhook_action_steps_total";
+/// Enrollments created by the pipeline.
+pub const ENROLLMENTS_STARTED: &str = "wasmhook_enrollments_started_total";
+/// Enrollments that ended, by status (`completed`, `failed`).
+pub const ENROLLMENTS_ENDED: &str = "wasmhook_enrollments_ended_total";
+
+/// Histogram buckets in seconds: 50 µs to 30 s, for plugin calls and whole-event latency.
+const BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0,
+];
+
+/// Install the process-wide recorder; call once, before serving. Durations render as
+/// Prometheus histograms (quantiles can then be aggregated across scrapes and nodes).
+pub fn install() -> Result<PrometheusHandle, BuildError> {
+    PrometheusBuilder::new().set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?.install_recorder()
+}
+
+/// Count one ingest answer.
+pub fn ingest_answered(status: u16, code: &'static str) {
+    metrics::counter!(INGEST_REQUESTS, "status" => status_label(status), "code" => code).increment(1);
+}
+
+/// Count one event stored by ingest with `status` (`accepted`, `test_event`, `not_ready`, `duplicate`).
+pub fn event_received(status: &'static str) {
+    metrics::counter!(EVENTS_RECEIVED, "status" => status).increment(1);
+}
+
+/// Count one event the pipeline finished, and how long after its receipt.
+pub fn event_processed(status: &'static str, latency: Duration) {
+    metrics::counter!(EVENTS_PROCESSED, "status" => status).increment(1);
+    metrics::histogram!(EVENT_LATENCY).record(latency.as_secs_f64());
+}
+
+/// Record one stage of one event.
+pub fn stage_took(stage: &'static str, took: Duration) {
+    metrics::histogram!(STAGE_DURATION, "stage" => stage).record(took.as_secs_f64());
+}
+
+/// Count one plugin call and its duration.
+pub fn plugin_called(plugin: &str, world: &'static str, outcome: &'static str, took: Duration) {
+    let plugin = plugin.to_string();
+    metrics::counter!(PLUGIN_CALLS, "plugin" => plugin.clone(), "world" => world, "outcome" => outcome).increment(1);
+    metrics::histogram!(PLUGIN_CALL_DURATION, "plugin" => plugin, "world" => world).record(took.as_secs_f64());
+}
+
+/// Count one action step.
+pub fn action_step(kind: &'static str, outcome: &'static str) {
+    metrics::counter!(ACTION_STEPS, "type" => kind, "outcome" => outcome).increment(1);
+}
+
+/// Count enrollments the pipeline created.
+pub fn enrollments_started(count: usize) {
+    metrics::counter!(ENROLLMENTS_STARTED).increment(count as u64);
+}
+
+/// Count one enrollment that ended.
+pub fn enrollment_ended(status: &'static str) {
+    metrics::counter!(ENROLLMENTS_ENDED, "status" => status).increment(1);
+}
+
+/// Static labels for the statuses ingest answers, so counting allocates nothing.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        202 => "202",
+        400 => "400",
+        401 => "401",
+        404 => "404",
+        408 => "408",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        429 => "429",
+        503 => "503",
+        _ => "other",
+    }
+}
