@@ -9,16 +9,23 @@ use serde_json::{Value as Json_, json};
 
 use axum::http::StatusCode;
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_optional_body, rfc3339};
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this webhook's events.
     webhook: Option<String>,
+    /// Only events with this status.
     status: Option<String>,
+    /// Page size, 1 to 500 (default 50).
     limit: Option<u32>,
+    /// Newest first, continuing below this id (a previous page's `next_cursor`).
     cursor: Option<String>,
+    /// Oldest first, the events with ids above this one (a previous page's `next_since`).
     since: Option<String>,
 }
 
@@ -38,6 +45,16 @@ fn summary(e: &StoredEvent) -> Json_ {
 
 /// `GET /events?webhook=&status=&limit=&cursor=`, newest first; with `since=ID` instead,
 /// the events with ids above it, oldest first (`events tail` follows the log with it).
+#[utoipa::path(
+    get, operation_id = "events.list", path = "/events", tag = "events",
+    params(
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "Events newest first (`next_cursor`), or with `since` oldest first (`next_since`)", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Json_>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
@@ -63,6 +80,16 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
 /// `GET /events/{id}`: the summary, the id of the request that delivered it, the payload as received, the properties after
 /// coercion and after each transform (with plugin hashes), the stage trace, the matched
 /// record and the enrollments.
+#[utoipa::path(
+    get, operation_id = "events.show", path = "/events/{id}", tag = "events",
+    params(
+        ("id" = String, Path, description = "The event id"),
+    ),
+    responses(
+        (status = 200, description = "Payload, properties after each stage, trace, matched record, enrollments, request id", body = Object),
+        (status = 404, description = "No such event", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let event = blocking(move || Ok(store.event(&id)?)).await?.ok_or_else(|| ApiError::not_found("event"))?;
@@ -79,6 +106,16 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 }
 
 /// `POST /events/{id}/replay`: run the event again through the current configuration.
+#[utoipa::path(
+    post, operation_id = "events.replay", path = "/events/{id}/replay", tag = "events",
+    params(
+        ("id" = String, Path, description = "The event id"),
+    ),
+    responses(
+        (status = 202, description = "Queued again", body = Object),
+        (status = 404, description = "No such event", body = ErrorBody),
+    )
+)]
 pub async fn replay(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -95,13 +132,21 @@ pub async fn replay(
 }
 
 /// Body of `POST /events/replay`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ReplayFilter {
     webhook: Option<String>,
     status: Option<String>,
 }
 
 /// `POST /events/replay {webhook?, status?}`: replay every matching event.
+#[utoipa::path(
+    post, operation_id = "events.replay_many", path = "/events/replay", tag = "events",
+    request_body = ReplayFilter,
+    responses(
+        (status = 202, description = "How many were queued again", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+    )
+)]
 pub async fn replay_many(
     State(state): State<Arc<AppState>>,
     body: axum::body::Bytes,

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use tokio::io::AsyncWriteExt;
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, rfc3339};
 use crate::ids::{new_id, now_ms};
 use crate::store::imports::Import;
@@ -28,7 +29,8 @@ pub const SPOOL_DIR: &str = "imports";
 const WAIT_POLL: Duration = Duration::from_millis(20);
 
 /// Options of an import request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Answer only once the import has finished (200 with the final report).
     #[serde(default)]
@@ -61,6 +63,20 @@ pub fn render(import: &Import) -> Json_ {
 /// `POST /objects/{object}/records/import[?wait=true]`: NDJSON, one object of properties
 /// per line. A line whose unique property names an existing record updates it; others
 /// create. Answers 202 with the running import, or with `wait` 200 with its final report.
+#[utoipa::path(
+    post, operation_id = "imports.start", path = "/objects/{object}/records/import", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+        ImportQuery,
+    ),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON object of properties per line"),
+    responses(
+        (status = 202, description = "The running import", body = Object),
+        (status = 200, description = "With `wait=true`: the finished import", body = Object),
+        (status = 413, description = "Larger than an import may be", body = ErrorBody),
+        (status = 404, description = "No such object", body = ErrorBody),
+    )
+)]
 pub async fn start(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
@@ -137,11 +153,27 @@ async fn load(state: &Arc<AppState>, id: String) -> Result<Import, ApiError> {
 
 /// `GET /imports/{id}`: progress (bytes and lines applied, rows created, updated, failed,
 /// the first failed rows) and outcome.
+#[utoipa::path(
+    get, operation_id = "imports.show", path = "/imports/{id}", tag = "records",
+    params(
+        ("id" = String, Path, description = "The import id"),
+    ),
+    responses(
+        (status = 200, description = "Progress and outcome", body = Object),
+        (status = 404, description = "No such import", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     Ok(Json(render(&load(&state, id).await?)))
 }
 
 /// `GET /imports`: the latest imports, newest first.
+#[utoipa::path(
+    get, operation_id = "imports.list", path = "/imports", tag = "records",
+    responses(
+        (status = 200, description = "Imports, newest first", body = Object),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let imports = blocking(move || Ok(store.list_imports(100)?)).await?;

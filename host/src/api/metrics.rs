@@ -10,9 +10,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use super::openapi::ErrorBody;
 use super::{AppState, blocking};
 
-/// `GET /metrics`.
+/// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, operation_id = "metrics.render", path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain"),
+              (status = 401, description = "Missing or wrong admin token", body = ErrorBody)))]
 pub async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let store = state.store.clone();
     // One index range: only running enrollments are in it.

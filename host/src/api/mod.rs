@@ -7,6 +7,7 @@
 //! - [`records`]: objects, properties and records.
 //! - [`imports`]: bulk record imports and their progress.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
 //! - [`workflows`]: workflows and their enrollments.
 //! - [`ui`]: the embedded admin web UI.
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod events;
 pub mod imports;
 pub mod metrics;
+pub mod openapi;
 pub mod plugins;
 pub mod records;
 pub mod secrets;
@@ -30,11 +32,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::store::{Store, StoreError};
+use openapi::ErrorBody;
 
 /// Largest admin request body, but for plugin uploads.
 const ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -175,64 +181,86 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
     Ok(value)
 }
 
+/// The documented routes, without layers. Every route comes from a handler's
+/// `#[utoipa::path]` through `routes!`, so the document lists every one.
+pub struct Routes {
+    /// The admin API, nested under `/api/v1` behind the admin token.
+    pub admin: OpenApiRouter<Arc<AppState>>,
+    /// `/metrics`, behind the admin token.
+    pub scrape: OpenApiRouter<Arc<AppState>>,
+    /// Ingest, health and the OpenAPI document: no token.
+    pub public: OpenApiRouter<Arc<AppState>>,
+}
+
+/// Build [`Routes`].
+pub fn routes() -> Routes {
+    // Plugin uploads carry component bytes: their own, larger body limit.
+    let (schemas, paths, upload) = routes!(plugins::upload, plugins::delete);
+    let upload = (schemas, paths, upload.layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES)));
+    let admin = OpenApiRouter::new()
+        .routes(routes!(plugins::list))
+        .routes(upload)
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::show, webhooks::delete))
+        .routes(routes!(webhooks::test_event, webhooks::reset_test_event))
+        .routes(routes!(webhooks::put_mapping))
+        .routes(routes!(webhooks::put_transforms))
+        .routes(routes!(webhooks::test_transforms))
+        .routes(routes!(webhooks::put_match))
+        .routes(routes!(webhooks::put_dedup))
+        .routes(routes!(webhooks::rotate_token))
+        .routes(routes!(webhooks::put_rate_limit, webhooks::reset_rate_limit))
+        .routes(routes!(signatures::put, signatures::show, signatures::delete))
+        .routes(routes!(workflows::create, workflows::list))
+        .routes(routes!(workflows::show, workflows::update, workflows::delete))
+        .routes(routes!(workflows::enrollments))
+        .routes(routes!(workflows::test_action))
+        .routes(routes!(workflows::show_enrollment))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(events::list))
+        .routes(routes!(events::show))
+        .routes(routes!(events::replay))
+        .routes(routes!(events::replay_many))
+        .routes(routes!(records::list_objects, records::create_object))
+        .routes(routes!(records::list_properties, records::create_property))
+        .routes(routes!(records::find_records, records::create_record))
+        .routes(routes!(records::show_record, records::update_record, records::delete_record))
+        .routes(routes!(imports::start))
+        .routes(routes!(imports::list))
+        .routes(routes!(imports::show));
+    let public = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(crate::ingest::receive))
+        .routes(routes!(healthz))
+        .routes(routes!(openapi::document));
+    Routes { admin, scrape: OpenApiRouter::new().routes(routes!(metrics::render)), public }
+}
+
 /// The application router; tests drive it through the real binary.
 pub fn app(state: Arc<AppState>) -> Router {
-    let admin = Router::new()
-        .route("/plugins", get(plugins::list))
-        .route(
-            "/plugins/{name}",
-            put(plugins::upload).layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES)).delete(plugins::delete),
-        )
-        .route("/webhooks/{id}/transforms", put(webhooks::put_transforms))
-        .route("/webhooks/{id}/transforms/test", post(webhooks::test_transforms))
-        .route("/webhooks/{id}/match", put(webhooks::put_match))
-        .route("/webhooks/{id}/dedup", put(webhooks::put_dedup))
-        .route("/webhooks/{id}/rotate-token", post(webhooks::rotate_token))
-        .route("/webhooks/{id}/rate-limit", put(webhooks::put_rate_limit).delete(webhooks::reset_rate_limit))
-        .route("/webhooks/{id}/signature", put(signatures::put).get(signatures::show).delete(signatures::delete))
-        .route("/workflows", post(workflows::create).get(workflows::list))
-        .route("/workflows/{id}", get(workflows::show).patch(workflows::update).delete(workflows::delete))
-        .route("/workflows/{id}/enrollments", get(workflows::enrollments))
-        .route("/workflows/{id}/actions/{n}/test", post(workflows::test_action))
-        .route("/enrollments/{id}", get(workflows::show_enrollment))
-        .route("/secrets", get(secrets::list))
-        .route("/secrets/{name}", put(secrets::put).delete(secrets::delete))
-        .route("/events/replay", post(events::replay_many))
-        .route("/events/{id}/replay", post(events::replay))
-        .route("/webhooks", post(webhooks::create).get(webhooks::list))
-        .route("/webhooks/{id}", get(webhooks::show).delete(webhooks::delete))
-        .route("/webhooks/{id}/test-event", get(webhooks::test_event).delete(webhooks::reset_test_event))
-        .route("/webhooks/{id}/mapping", put(webhooks::put_mapping))
-        .route("/objects", get(records::list_objects).post(records::create_object))
-        .route("/objects/{object}/properties", get(records::list_properties).post(records::create_property))
-        .route("/objects/{object}/records", get(records::find_records).post(records::create_record))
-        .route("/objects/{object}/records/import", post(imports::start))
-        .route("/imports", get(imports::list))
-        .route("/imports/{id}", get(imports::show))
-        .route(
-            "/objects/{object}/records/{id}",
-            get(records::show_record).patch(records::update_record).delete(records::delete_record),
-        )
-        .route("/events", get(events::list))
-        .route("/events/{id}", get(events::show))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin))
-        // Workflow and mapping bodies are small; plugin uploads get their own, larger limit.
+    let Routes { admin, scrape, public } = routes();
+    let admin_only = || axum::middleware::from_fn_with_state(state.clone(), auth::require_admin);
+    let admin = admin
+        .route_layer(admin_only())
+        // Workflow and mapping bodies are small; plugin uploads have their own, larger limit.
         .layer(DefaultBodyLimit::max(ADMIN_BODY_BYTES));
-    let scrape = Router::new()
-        .route("/metrics", get(metrics::render))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
-    Router::new()
-        .merge(scrape)
-        .route("/healthz", get(healthz))
+    let scrape = scrape.route_layer(admin_only());
+    let (api, document) = public.merge(scrape).nest("/api/v1", admin).split_for_parts();
+    let document = openapi::Document(Arc::new(serde_json::to_value(&document).unwrap_or_default()));
+    api
+        // The web UI's pages and assets are not API: they stay out of the document.
         .route("/ui", get(ui::index))
         .route("/ui/", get(ui::index))
         .route("/ui/{*path}", get(ui::asset))
-        .route("/hooks/{token}", post(crate::ingest::receive))
-        .nest("/api/v1", admin)
+        .layer(axum::Extension(document))
         .layer(axum::middleware::from_fn(crate::telemetry::request_id::assign))
         .with_state(state)
 }
 
+/// `GET /healthz`: the store answers; its schema version.
+#[utoipa::path(get, operation_id = "api.healthz", path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "`{status: ok, schema_version}`", body = Object),
+              (status = 503, description = "The store does not answer", body = ErrorBody)))]
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let store = state.store.clone();
     let version = blocking(move || Ok(store.schema_version()?)).await?;
@@ -243,4 +271,42 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::routes;
+
+    /// Every path the router serves, read from its debug form (axum lists its route table
+    /// there, then its fallback's): the router is the truth the document is checked against.
+    fn served_paths(router: &axum::Router<std::sync::Arc<super::AppState>>) -> BTreeSet<String> {
+        let text = format!("{router:?}");
+        let table = text.split("fallback_router").next().unwrap_or_default();
+        let mut paths = BTreeSet::new();
+        for piece in table.split('"').skip(1).step_by(2) {
+            if piece.starts_with('/') {
+                paths.insert(piece.to_string());
+            }
+        }
+        paths
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let super::Routes { admin, scrape, public } = routes();
+        let (router, document) = public.merge(scrape).nest("/api/v1", admin).split_for_parts();
+        let served = served_paths(&router);
+        let documented: BTreeSet<String> = document.paths.paths.keys().cloned().collect();
+        assert!(served.len() >= 30, "the route table was read: {served:?}");
+        assert_eq!(served, documented, "served and documented paths differ");
+        for (path, item) in &document.paths.paths {
+            let operations = [&item.get, &item.put, &item.post, &item.patch, &item.delete];
+            for operation in operations.into_iter().flatten() {
+                assert!(operation.operation_id.is_some(), "{path}: an operation without an id");
+                assert!(!operation.responses.responses.is_empty(), "{path}: an operation without responses");
+            }
+        }
+    }
 }

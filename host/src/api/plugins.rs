@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde_json::{Value as Json_, json};
 use sha2::{Digest, Sha256};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, rfc3339};
 use crate::ids::now_ms;
 use crate::plugins::builtin::{self, BUILTINS};
@@ -28,6 +29,12 @@ pub struct UploadQuery {
 }
 
 /// `GET /plugins`: built-ins and uploads with world, hash and size.
+#[utoipa::path(
+    get, operation_id = "plugins.list", path = "/plugins", tag = "plugins",
+    responses(
+        (status = 200, description = "Built-in and uploaded plugins with world, sha256 and size", body = Object),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
     let mut plugins: Vec<Json_> = BUILTINS
         .iter()
@@ -60,6 +67,21 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// `PUT /plugins/{name}[?max_size_mib=N]` with the component bytes.
+#[utoipa::path(
+    put, operation_id = "plugins.upload", path = "/plugins/{name}", tag = "plugins",
+    params(
+        ("name" = String, Path, description = "The plugin name"),
+        ("max_size_mib" = Option<u32>, Query, description = "Admit up to this many MiB (default 8, at most 64)"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The WebAssembly component"),
+    responses(
+        (status = 200, description = "Stored: name, world, sha256, size", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 409, description = "A built-in has this name", body = ErrorBody),
+        (status = 413, description = "Larger than admitted (`max_size_mib`)", body = ErrorBody),
+        (status = 422, description = "Not a component, wrong world, or imports what the sandbox lacks", body = ErrorBody),
+    )
+)]
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -118,6 +140,17 @@ fn refused(e: LoadError) -> ApiError {
 }
 
 /// `DELETE /plugins/{name}`: refused for built-ins and for plugins a webhook uses.
+#[utoipa::path(
+    delete, operation_id = "plugins.delete", path = "/plugins/{name}", tag = "plugins",
+    params(
+        ("name" = String, Path, description = "The plugin name"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "Built in, or used by a webhook or workflow", body = ErrorBody),
+        (status = 404, description = "No such plugin", body = ErrorBody),
+    )
+)]
 pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     if builtin::find(&name).is_some() {
         return Err(ApiError::new(

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json_, json};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::ids::{new_id, now_ms};
 use crate::store::records::{PropertyDef, Record, RecordError};
@@ -43,6 +44,12 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// `GET /objects`.
+#[utoipa::path(
+    get, operation_id = "records.list_objects", path = "/objects", tag = "records",
+    responses(
+        (status = 200, description = "Objects", body = Object),
+    )
+)]
 pub async fn list_objects(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let objects = blocking(move || Ok(store.list_objects()?)).await?;
@@ -53,13 +60,22 @@ pub async fn list_objects(State(state): State<Arc<AppState>>) -> Result<Json<Jso
     Ok(Json(json!({ "objects": objects })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewObject {
     name: String,
     label: Option<String>,
 }
 
 /// `POST /objects {name, label?}`: a custom object.
+#[utoipa::path(
+    post, operation_id = "records.create_object", path = "/objects", tag = "records",
+    request_body = NewObject,
+    responses(
+        (status = 201, description = "The object", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 409, description = "It exists", body = ErrorBody),
+    )
+)]
 pub async fn create_object(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let body: NewObject = parse_body(&body)?;
     if !valid_name(&body.name) {
@@ -75,7 +91,7 @@ pub async fn create_object(State(state): State<Arc<AppState>>, body: Bytes) -> R
     Ok((StatusCode::CREATED, Json(json!({"name": body.name, "builtin": false}))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewProperty {
     name: String,
     label: Option<String>,
@@ -96,6 +112,19 @@ fn render_property(p: &PropertyDef) -> Json_ {
 }
 
 /// `POST /objects/{object}/properties {name, label, type, options?, unique?}`.
+#[utoipa::path(
+    post, operation_id = "records.create_property", path = "/objects/{object}/properties", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+    ),
+    request_body = NewProperty,
+    responses(
+        (status = 201, description = "The property", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 409, description = "It exists", body = ErrorBody),
+        (status = 404, description = "No such object", body = ErrorBody),
+    )
+)]
 pub async fn create_property(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
@@ -141,6 +170,16 @@ pub(super) async fn definitions(state: &Arc<AppState>, object: String) -> Result
 }
 
 /// `GET /objects/{object}/properties`.
+#[utoipa::path(
+    get, operation_id = "records.list_properties", path = "/objects/{object}/properties", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+    ),
+    responses(
+        (status = 200, description = "Its properties", body = Object),
+        (status = 404, description = "No such object", body = ErrorBody),
+    )
+)]
 pub async fn list_properties(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
@@ -189,8 +228,9 @@ fn render_record(r: &Record) -> Json_ {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RecordBody {
+    #[schema(value_type = Object)]
     properties: Map<String, Json_>,
 }
 
@@ -199,6 +239,19 @@ fn unique_names(defs: &[PropertyDef]) -> Vec<String> {
 }
 
 /// `POST /objects/{object}/records {properties}` → 201; 409 naming a duplicate unique value.
+#[utoipa::path(
+    post, operation_id = "records.create_record", path = "/objects/{object}/records", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+    ),
+    request_body = RecordBody,
+    responses(
+        (status = 201, description = "The record", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 409, description = "A record has this unique value", body = ErrorBody),
+        (status = 404, description = "No such object", body = ErrorBody),
+    )
+)]
 pub async fn create_record(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
@@ -222,6 +275,17 @@ async fn load_record(state: &Arc<AppState>, object: String, id: String) -> Resul
 }
 
 /// `GET /objects/{object}/records/{id}`.
+#[utoipa::path(
+    get, operation_id = "records.show_record", path = "/objects/{object}/records/{id}", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+        ("id" = String, Path, description = "The record id"),
+    ),
+    responses(
+        (status = 200, description = "The record", body = Object),
+        (status = 404, description = "No such record", body = ErrorBody),
+    )
+)]
 pub async fn show_record(
     State(state): State<Arc<AppState>>,
     Path((object, id)): Path<(String, String)>,
@@ -230,6 +294,19 @@ pub async fn show_record(
 }
 
 /// `PATCH /objects/{object}/records/{id} {properties}`: merge; `null` removes.
+#[utoipa::path(
+    patch, operation_id = "records.update_record", path = "/objects/{object}/records/{id}", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+        ("id" = String, Path, description = "The record id"),
+    ),
+    request_body = RecordBody,
+    responses(
+        (status = 200, description = "The record", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+    )
+)]
 pub async fn update_record(
     State(state): State<Arc<AppState>>,
     Path((object, id)): Path<(String, String)>,
@@ -247,6 +324,17 @@ pub async fn update_record(
 }
 
 /// `DELETE /objects/{object}/records/{id}`.
+#[utoipa::path(
+    delete, operation_id = "records.delete_record", path = "/objects/{object}/records/{id}", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+        ("id" = String, Path, description = "The record id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such record", body = ErrorBody),
+    )
+)]
 pub async fn delete_record(
     State(state): State<Arc<AppState>>,
     Path((object, id)): Path<(String, String)>,
@@ -257,6 +345,17 @@ pub async fn delete_record(
 }
 
 /// `GET /objects/{object}/records?{unique property}={value}`: an indexed lookup.
+#[utoipa::path(
+    get, operation_id = "records.find_records", path = "/objects/{object}/records", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+    ),
+    responses(
+        (status = 200, description = "Records whose unique property has the value given as `?property=value`", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such object", body = ErrorBody),
+    )
+)]
 pub async fn find_records(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,

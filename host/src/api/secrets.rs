@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::ids::now_ms;
 use crate::secrets::valid_name;
@@ -17,12 +18,23 @@ use crate::secrets::valid_name;
 /// Largest secret value accepted.
 const MAX_VALUE_BYTES: usize = 64 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SecretBody {
     value: Option<String>,
 }
 
 /// `PUT /secrets/{name} {value}` → 204; replaces an earlier value.
+#[utoipa::path(
+    put, operation_id = "secrets.put", path = "/secrets/{name}", tag = "secrets",
+    params(
+        ("name" = String, Path, description = "The secret name"),
+    ),
+    request_body = SecretBody,
+    responses(
+        (status = 200, description = "Stored, sealed at rest", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -47,6 +59,12 @@ pub async fn put(
 }
 
 /// `GET /secrets`: names and when each was last set.
+#[utoipa::path(
+    get, operation_id = "secrets.list", path = "/secrets", tag = "secrets",
+    responses(
+        (status = 200, description = "Secret names (never values)", body = Object),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let rows = blocking(move || Ok(store.list_secrets()?)).await?;
@@ -55,6 +73,16 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, Api
 }
 
 /// `DELETE /secrets/{name}`.
+#[utoipa::path(
+    delete, operation_id = "secrets.delete", path = "/secrets/{name}", tag = "secrets",
+    params(
+        ("name" = String, Path, description = "The secret name"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such secret", body = ErrorBody),
+    )
+)]
 pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let deleted = blocking(move || Ok(store.delete_secret(&name)?)).await?;

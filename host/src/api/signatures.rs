@@ -10,13 +10,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body};
 use crate::ids::now_ms;
 use crate::ingest::senders::{SignatureSettings, secret_name};
 use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
 use crate::store::webhooks::Dedup;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SignatureBody {
     scheme: Option<String>,
     secret: Option<String>,
@@ -49,6 +50,18 @@ fn render(settings: &SignatureSettings, failures: u64) -> Json_ {
 
 /// `PUT /webhooks/{id}/signature {scheme, secret | secrets, tolerance_s?, header?, encoding?,
 /// prefix?, timestamp_header?}`: takes effect for the next request.
+#[utoipa::path(
+    put, operation_id = "signatures.put", path = "/webhooks/{id}/signature", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = SignatureBody,
+    responses(
+        (status = 200, description = "The setting (never the secret)", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -111,6 +124,16 @@ pub async fn put(
 }
 
 /// `GET /webhooks/{id}/signature`: the settings (never the secrets) and refusals since start.
+#[utoipa::path(
+    get, operation_id = "signatures.show", path = "/webhooks/{id}/signature", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 200, description = "The setting and how many requests it refused", body = Object),
+        (status = 404, description = "No such webhook or signature setting", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let found = blocking(move || {
@@ -125,6 +148,16 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 }
 
 /// `DELETE /webhooks/{id}/signature`: stop checking (and forget the secrets).
+#[utoipa::path(
+    delete, operation_id = "signatures.delete", path = "/webhooks/{id}/signature", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 204, description = "No signature check any more"),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.senders.clone());
     blocking(move || {

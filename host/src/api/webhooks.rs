@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, parse_optional_body, rfc3339};
 use crate::flatten::flatten;
 use crate::ids::{new_id, new_token, now_ms};
@@ -61,12 +62,22 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewWebhook)]
 struct CreateBody {
     name: String,
 }
 
 /// `POST /webhooks {name}` → 201 with the secret URL.
+#[utoipa::path(
+    post, operation_id = "webhooks.create", path = "/webhooks", tag = "webhooks",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The webhook with its secret URL", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 409, description = "100 webhooks exist", body = ErrorBody),
+    )
+)]
 pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let body: CreateBody = parse_body(&body)?;
     let name = body.name.trim().to_string();
@@ -88,6 +99,12 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
 }
 
 /// `GET /webhooks`: all live webhooks, with the count used of the limit.
+#[utoipa::path(
+    get, operation_id = "webhooks.list", path = "/webhooks", tag = "webhooks",
+    responses(
+        (status = 200, description = "Live webhooks, with the count and limit", body = Object),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let webhooks = blocking(move || Ok(store.list_webhooks()?)).await?;
@@ -104,12 +121,32 @@ async fn load(state: &Arc<AppState>, id: String) -> Result<Webhook, ApiError> {
 }
 
 /// `GET /webhooks/{id}`.
+#[utoipa::path(
+    get, operation_id = "webhooks.show", path = "/webhooks/{id}", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 200, description = "The webhook", body = Object),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let webhook = load(&state, id).await?;
     Ok(Json(render(&state, &webhook)))
 }
 
 /// `DELETE /webhooks/{id}`: the URL stops working at once; past events stay in the log.
+#[utoipa::path(
+    delete, operation_id = "webhooks.delete", path = "/webhooks/{id}", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted; its URL answers 404"),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let deleted = change_tokens(&state, move |store| Ok(store.delete_webhook(&id, now_ms())?)).await?;
     if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
@@ -138,7 +175,7 @@ const DEFAULT_GRACE_S: i64 = 24 * 3600;
 /// Longest grace period: a week.
 const MAX_GRACE_S: i64 = 7 * 24 * 3600;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateBody {
     grace_seconds: Option<i64>,
@@ -146,6 +183,18 @@ struct RotateBody {
 
 /// `POST /webhooks/{id}/rotate-token {grace_seconds?}`: a new secret URL; the old one keeps
 /// working for the grace period (default a day, 0 stops it at once).
+#[utoipa::path(
+    post, operation_id = "webhooks.rotate_token", path = "/webhooks/{id}/rotate-token", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = RotateBody,
+    responses(
+        (status = 200, description = "The webhook with its new URL", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn rotate_token(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -169,6 +218,16 @@ pub async fn rotate_token(
 }
 
 /// `GET /webhooks/{id}/test-event`: the captured payload, its fields and suggested types.
+#[utoipa::path(
+    get, operation_id = "webhooks.test_event", path = "/webhooks/{id}/test-event", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 200, description = "The test event: payload, flattened fields with samples and suggested types", body = Object),
+        (status = 404, description = "No such webhook or test event", body = ErrorBody),
+    )
+)]
 pub async fn test_event(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let webhook = load(&state, id).await?;
     let Some(event_id) = webhook.test_event_id else {
@@ -220,6 +279,16 @@ fn looks_like_date(s: &str) -> bool {
 }
 
 /// `DELETE /webhooks/{id}/test-event`: wait for a new test event.
+#[utoipa::path(
+    delete, operation_id = "webhooks.reset_test_event", path = "/webhooks/{id}/test-event", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 204, description = "The next delivery becomes the test event"),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn reset_test_event(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -229,12 +298,12 @@ pub async fn reset_test_event(
     if reset { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct MappingBody {
     properties: Vec<MappingEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct MappingEntry {
     path: String,
     label: Option<String>,
@@ -245,6 +314,18 @@ struct MappingEntry {
 }
 
 /// `PUT /webhooks/{id}/mapping {properties: [{path, label, type, options?}]}`.
+#[utoipa::path(
+    put, operation_id = "webhooks.put_mapping", path = "/webhooks/{id}/mapping", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = MappingBody,
+    responses(
+        (status = 200, description = "The webhook", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn put_mapping(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -312,10 +393,12 @@ fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, A
         .collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = TransformStep)]
 struct StepBody {
     plugin: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     config: serde_json::Map<String, Json_>,
 }
 
@@ -323,6 +406,18 @@ struct StepBody {
 const MAX_STEPS: usize = 32;
 
 /// `PUT /webhooks/{id}/transforms [{plugin, config}]`: the ordered chain.
+#[utoipa::path(
+    put, operation_id = "webhooks.put_transforms", path = "/webhooks/{id}/transforms", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = Vec<StepBody>,
+    responses(
+        (status = 200, description = "The webhook", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn put_transforms(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -387,6 +482,18 @@ fn check_chain(store: &crate::store::Store, steps: Vec<StepBody>) -> Result<Vec<
 /// `POST /webhooks/{id}/transforms/test [steps]?`: run the mapping and a chain (the one
 /// sent, else the saved one) on the captured test event, storing nothing; each step's
 /// output or error.
+#[utoipa::path(
+    post, operation_id = "webhooks.test_transforms", path = "/webhooks/{id}/transforms/test", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = Option<Vec<StepBody>>,
+    responses(
+        (status = 200, description = "Each step's properties, output and log on the test event; nothing stored", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn test_transforms(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -413,6 +520,18 @@ pub async fn test_transforms(
 
 /// `PUT /webhooks/{id}/match {object, webhook_property, record_property}`; the record
 /// property must be unique on the object. A mapped webhook becomes `ready`.
+#[utoipa::path(
+    put, operation_id = "webhooks.put_match", path = "/webhooks/{id}/match", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = crate::store::webhooks::MatchRule,
+    responses(
+        (status = 200, description = "The webhook (`ready` once mapped)", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn put_match(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -454,6 +573,18 @@ pub async fn put_match(
 
 /// `PUT /webhooks/{id}/dedup {header}` or `{body_path}` or `{}` (no dedup): where the
 /// delivery id of a redelivery comes from.
+#[utoipa::path(
+    put, operation_id = "webhooks.put_dedup", path = "/webhooks/{id}/dedup", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = crate::store::webhooks::Dedup,
+    responses(
+        (status = 200, description = "The webhook", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn put_dedup(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -477,13 +608,25 @@ pub async fn put_dedup(
     Ok(Json(render(&state, &webhook)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RateLimitBody {
     per_second: Option<f64>,
     burst: Option<f64>,
 }
 
 /// `PUT /webhooks/{id}/rate-limit {per_second, burst?}` (burst defaults to 2 × per_second).
+#[utoipa::path(
+    put, operation_id = "webhooks.put_rate_limit", path = "/webhooks/{id}/rate-limit", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    request_body = RateLimitBody,
+    responses(
+        (status = 200, description = "The webhook", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn put_rate_limit(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -503,6 +646,16 @@ pub async fn put_rate_limit(
 }
 
 /// `DELETE /webhooks/{id}/rate-limit`: back to the default.
+#[utoipa::path(
+    delete, operation_id = "webhooks.reset_rate_limit", path = "/webhooks/{id}/rate-limit", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The webhook id"),
+    ),
+    responses(
+        (status = 200, description = "The webhook, back to the default limit", body = Object),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    )
+)]
 pub async fn reset_rate_limit(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
 use crate::act::model::Action;
 use crate::act::plan::Next;
@@ -36,13 +37,14 @@ fn render(w: &Workflow) -> Json_ {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct WorkflowBody {
     name: Option<String>,
     object: Option<String>,
     enabled: Option<bool>,
     reenroll: Option<bool>,
     triggers: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<Object>>)]
     actions: Option<Vec<Json_>>,
 }
 
@@ -108,6 +110,14 @@ fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
 }
 
 /// `POST /workflows {name, object, enabled, reenroll, triggers, actions}` → 201.
+#[utoipa::path(
+    post, operation_id = "workflows.create", path = "/workflows", tag = "workflows",
+    request_body = WorkflowBody,
+    responses(
+        (status = 201, description = "The workflow, uploads pinned by sha256", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+    )
+)]
 pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let body: WorkflowBody = parse_body(&body)?;
     let now = now_ms();
@@ -134,6 +144,12 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
 }
 
 /// `GET /workflows`.
+#[utoipa::path(
+    get, operation_id = "workflows.list", path = "/workflows", tag = "workflows",
+    responses(
+        (status = 200, description = "All workflows", body = Object),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let workflows = blocking(move || Ok(store.list_workflows()?)).await?;
@@ -141,6 +157,16 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, Api
 }
 
 /// `GET /workflows/{id}`.
+#[utoipa::path(
+    get, operation_id = "workflows.show", path = "/workflows/{id}", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "The workflow id"),
+    ),
+    responses(
+        (status = 200, description = "The workflow", body = Object),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let workflow = blocking(move || Ok(store.workflow(&id)?)).await?.ok_or_else(|| ApiError::not_found("workflow"))?;
@@ -149,6 +175,18 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 
 /// `PATCH /workflows/{id}`: change any of name, enabled, reenroll, triggers, actions.
 /// Running enrollments take changed actions from their next step on.
+#[utoipa::path(
+    patch, operation_id = "workflows.update", path = "/workflows/{id}", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "The workflow id"),
+    ),
+    request_body = WorkflowBody,
+    responses(
+        (status = 200, description = "The workflow", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -184,6 +222,16 @@ pub async fn update(
 }
 
 /// `DELETE /workflows/{id}`.
+#[utoipa::path(
+    delete, operation_id = "workflows.delete", path = "/workflows/{id}", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "The workflow id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted with its enrollments"),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+    )
+)]
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let deleted = blocking(move || Ok(store.delete_workflow(&id)?)).await?;
@@ -191,6 +239,16 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
 }
 
 /// `GET /workflows/{id}/enrollments`, newest first.
+#[utoipa::path(
+    get, operation_id = "workflows.enrollments", path = "/workflows/{id}/enrollments", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "The workflow id"),
+    ),
+    responses(
+        (status = 200, description = "Its enrollments, newest first", body = Object),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+    )
+)]
 pub async fn enrollments(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
     let store = state.store.clone();
     let rows = blocking(move || {
@@ -225,6 +283,16 @@ pub fn render_enrollment(e: &Enrollment, steps: bool) -> Json_ {
 }
 
 /// `GET /enrollments/{id}`: one enrollment with its step log.
+#[utoipa::path(
+    get, operation_id = "workflows.show_enrollment", path = "/enrollments/{id}", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "The enrollment id"),
+    ),
+    responses(
+        (status = 200, description = "The enrollment with every step", body = Object),
+        (status = 404, description = "No such enrollment", body = ErrorBody),
+    )
+)]
 pub async fn show_enrollment(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -234,9 +302,11 @@ pub async fn show_enrollment(
     Ok(Json(render_enrollment(&found, true)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ActionTest)]
 struct TestBody {
     record_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     trigger: Option<serde_json::Map<String, Json_>>,
     apply: Option<bool>,
 }
@@ -244,6 +314,19 @@ struct TestBody {
 /// `POST /workflows/{id}/actions/{n}/test {record_id, trigger?, apply?}`: run one action
 /// (`n` is its address: `0`, `2.then.1`) against a real record with the given trigger
 /// data, and answer its step entry. The record changes only with `apply: true`.
+#[utoipa::path(
+    post, operation_id = "workflows.test_action", path = "/workflows/{id}/actions/{n}/test", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "The workflow id"),
+        ("n" = String, Path, description = "The action's address: `0`, `2.then.1`"),
+    ),
+    request_body = TestBody,
+    responses(
+        (status = 200, description = "The step entry: inputs, outputs, log, duration, outcome", body = Object),
+        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 404, description = "No such workflow, action or record", body = ErrorBody),
+    )
+)]
 pub async fn test_action(
     State(state): State<Arc<AppState>>,
     Path((id, address)): Path<(String, String)>,

@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
+use crate::api::openapi::ErrorBody;
 use crate::api::{ApiError, AppState};
 use crate::ids::{new_id, now_ms};
 use crate::store::events::IngestJob;
@@ -39,6 +40,21 @@ use writer::WriteError;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Receive one delivery (an object) or a batch (an array of objects).
+#[utoipa::path(post, operation_id = "ingest.receive", path = "/hooks/{token}", tag = "ingest", security(()),
+    params(("token" = String, Path, description = "The webhook URL's secret token"),
+           ("X-Request-Id" = Option<String>, Header, description = "Kept as the request id if plain (≤ 128 characters of A-Z a-z 0-9 - _ . :)")),
+    request_body(content = Object, content_type = "application/json", description = "An object (one event) or an array of objects (one event each)"),
+    responses(
+        (status = 202, description = "Stored durably: `{event_id, status}`, or `{event_ids, events}` for a batch", body = Object),
+        (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
+        (status = 401, description = "Signature missing or refused", body = ErrorBody),
+        (status = 404, description = "Unknown or deleted URL", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "Larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Neither an object nor an array of objects, or too deep or wide", body = ErrorBody),
+        (status = 429, description = "Over the webhook's rate limit; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Backlog full or storage unavailable; see Retry-After", body = ErrorBody)))]
 pub async fn receive(
     State(state): State<Arc<AppState>>,
     Path(token): Path<String>,

@@ -73,7 +73,7 @@ pub struct TransformStep {
 }
 
 /// How an event finds its record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MatchRule {
     /// The record object, e.g. `contacts`.
     pub object: String,
@@ -84,7 +84,7 @@ pub struct MatchRule {
 }
 
 /// Where a delivery's id comes from, so a redelivery is recognised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Dedup {
     /// A request header (case-insensitive), e.g. `webhook-id` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
