@@ -62,6 +62,25 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Start `events tail --output json` with `args`; its lines arrive on the receiver.
+fn follow(server: &Server, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut tail = cli(server)
+        .args(["events", "tail", "--interval-ms", "100", "--output", "json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    (tail, seen)
+}
+
 #[test]
 fn every_admin_verb_drives_the_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,19 +163,8 @@ fn every_admin_verb_drives_the_server() {
     assert_eq!(json_of(&server, &["workflow", "show", &workflow_id])["actions"], spec["actions"]);
 
     // events tail follows new events as they arrive and as they settle.
-    let mut tail = cli(&server)
-        .args(["events", "tail", "--webhook", &id, "--interval-ms", "100", "--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = mpsc::channel();
-    let stdout = tail.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
+    let (mut tail, seen) = follow(&server, &["--webhook", &id]);
+    let (mut unmatched_tail, unmatched_seen) = follow(&server, &["--status", "unmatched"]);
     std::thread::sleep(Duration::from_millis(500));
     for email in ["ada@example.com", "bob@example.com", "nobody@example.com"] {
         assert_eq!(server.post_hook(&hook, &json!({"email": email, "plan": "free", "signed_up": "today"})).status, 202);
@@ -170,8 +178,13 @@ fn every_admin_verb_drives_the_server() {
         assert_eq!(event["webhook_id"], id.as_str(), "only the webhook asked for");
         settled.insert(event["id"].as_str().unwrap().to_string(), event["status"].as_str().unwrap().to_string());
     }
-    let _ = tail.kill();
-    let _ = tail.wait();
+    let only: Value = serde_json::from_str(&unmatched_seen.recv_timeout(Duration::from_secs(20)).unwrap()).unwrap();
+    assert_eq!(only["status"], "unmatched", "--status shows only that status: {only}");
+    assert!(unmatched_seen.recv_timeout(Duration::from_millis(500)).is_err(), "one unmatched event, shown once");
+    for child in [&mut tail, &mut unmatched_tail] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let mut outcomes: Vec<&str> = settled.values().map(String::as_str).collect();
     outcomes.sort_unstable();
     assert_eq!(outcomes, ["enrolled", "enrolled", "unmatched"], "the test event is older than the tail");
@@ -181,6 +194,13 @@ fn every_admin_verb_drives_the_server() {
     let enrolled = enrolled["events"].as_array().unwrap();
     assert_eq!(enrolled.len(), 2);
     let event_id = enrolled[0]["id"].as_str().unwrap();
+    // What tail looks its watched events up with: these ids, nothing else.
+    let both = format!("/events?ids={event_id},evt_none,{}", enrolled[1]["id"].as_str().unwrap());
+    let looked_up = server.admin("GET", &both, None).body;
+    assert_eq!(looked_up["events"].as_array().unwrap().len(), 2, "{looked_up}");
+    let many = format!("/events?ids={}", vec!["evt_x"; 101].join(","));
+    assert_eq!(server.admin("GET", &many, None).body["error"]["field"], "ids");
+    assert_eq!(server.admin("GET", "/events?ids=evt_x&since=evt_y", None).status, 400);
     let table = ok(&server, &["events", "list", "--webhook", &id, "--limit", "2"]);
     assert!(table.starts_with("ID") && table.lines().count() == 4 && table.contains("more: --cursor"), "{table}");
     let shown = ok(&server, &["events", "show", event_id]);

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Server, hook_path, run_command_bounded, start};
+use support::{Server, hook_path, ok, run_command_bounded, start};
 
 fn plugin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/lead-score-js")
@@ -38,11 +38,6 @@ fn cli(server: &Server, args: &[&str]) -> std::process::Output {
     command.args(args).env("WASMHOOK_URL", format!("http://{}", server.addr)).env("WASMHOOK_TOKEN", &server.token);
     // Compiling the ~12 MB component takes ~10 s on this machine's two cores.
     run_command_bounded(command, Duration::from_secs(180))
-}
-
-fn ok(answer: support::Answer, what: &str) -> Value {
-    assert!(answer.status < 300, "{what}: {} {:?}", answer.status, answer.body);
-    answer.body
 }
 
 #[test]

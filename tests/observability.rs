@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, ready_webhook, request, request_with, start, start_with};
+use support::{Server, ok, ready_webhook, request, request_with, start, start_with};
 
 /// One series of a Prometheus text page: name, labels, value.
 fn series(page: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
@@ -46,11 +46,6 @@ fn scrape(server: &Server) -> String {
     let answer = request(&server.addr, "GET", "/metrics", Some(&server.token), None, b"");
     assert_eq!(answer.status, 200);
     answer.text
-}
-
-fn ok(answer: support::Answer, what: &str) -> Value {
-    assert!(answer.status < 300, "{what}: {} {:?}", answer.status, answer.body);
-    answer.body
 }
 
 #[test]

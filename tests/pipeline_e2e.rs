@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, hook_path, start};
+use support::{Server, hook_path, ok, start};
 
 const HOSTILE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
 const ECHO_ACTION: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_echo_action.wasm");
@@ -46,10 +46,6 @@ struct Setup {
 fn set_up() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let ok = |a: support::Answer, what: &str| {
-        assert!(a.status < 300, "{what}: {} {:?}", a.status, a.body);
-        a.body
-    };
     ok(
         server.admin(
             "POST",

@@ -10,16 +10,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, hook_path, start, start_logging};
+use support::{Server, hook_path, ok, start, start_logging};
 
 const ECHO_ACTION: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_echo_action.wasm");
 const TEMPLATE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/action_template.wasm");
 const SECRET: &str = "sk_live_Zq81xT0pSecret";
-
-fn ok(a: support::Answer, what: &str) -> Value {
-    assert!(a.status < 300, "{what}: {} {:?}", a.status, a.body);
-    a.body
-}
 
 /// Upload a component; returns its sha256.
 fn upload(server: &Server, name: &str, path: &str) -> String {

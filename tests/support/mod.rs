@@ -207,13 +207,15 @@ impl Server {
     }
 }
 
+/// The body of an answer that must be a success; otherwise the test fails naming `what`.
+pub fn ok(answer: Answer, what: &str) -> serde_json::Value {
+    assert!(answer.status < 300, "{what}: {} {:?}", answer.status, answer.body);
+    answer.body
+}
+
 /// A ready webhook (test event, one mapped property, matched to the unique
 /// `contacts.external_id` on payload field `customer`): its id and URL path.
 pub fn ready_webhook(server: &Server, name: &str) -> (String, String) {
-    let ok = |a: Answer, what: &str| {
-        assert!(a.status < 300, "{what}: {} {:?}", a.status, a.body);
-        a.body
-    };
     let property = json!({"name": "external_id", "type": "string", "unique": true});
     let existing = server.admin("POST", "/objects/contacts/properties", Some(property));
     assert!(existing.status < 300 || existing.status == 409, "property: {:?}", existing.body);

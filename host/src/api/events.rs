@@ -27,7 +27,13 @@ pub struct ListQuery {
     cursor: Option<String>,
     /// Oldest first, the events with ids above this one (a previous page's `next_since`).
     since: Option<String>,
+    /// Instead of a page: these events (comma-separated ids, at most 100), to see how
+    /// each is doing.
+    ids: Option<String>,
 }
+
+/// Most ids one `ids=` lookup takes.
+const MAX_IDS: usize = 100;
 
 /// Largest page.
 const MAX_PAGE: u32 = 500;
@@ -44,7 +50,8 @@ fn summary(e: &StoredEvent) -> Json_ {
 }
 
 /// `GET /events?webhook=&status=&limit=&cursor=`, newest first; with `since=ID` instead,
-/// the events with ids above it, oldest first (`events tail` follows the log with it).
+/// the events with ids above it, oldest first; with `ids=` those events (`events tail`
+/// follows the log with these two).
 #[utoipa::path(
     get, operation_id = "events.list", path = "/events", tag = "events",
     params(
@@ -56,6 +63,18 @@ fn summary(e: &StoredEvent) -> Json_ {
     )
 )]
 pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Json_>, ApiError> {
+    if let Some(ids) = q.ids {
+        if q.cursor.is_some() || q.since.is_some() {
+            return Err(ApiError::invalid("ids", "give `ids`, or page with `cursor` or `since`, not both"));
+        }
+        let ids: Vec<String> = ids.split(',').filter(|id| !id.is_empty()).map(str::to_string).collect();
+        if ids.len() > MAX_IDS {
+            return Err(ApiError::invalid("ids", format!("at most {MAX_IDS} ids")));
+        }
+        let store = state.store.clone();
+        let events = blocking(move || Ok(store.events_by_ids(&ids)?)).await?;
+        return Ok(Json(json!({"events": events.iter().map(summary).collect::<Vec<_>>()})));
+    }
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::invalid("limit", format!("limit must be 1..={MAX_PAGE}")));

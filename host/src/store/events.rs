@@ -177,6 +177,16 @@ impl Store {
         let rows = stmt.query_map(params![filter.webhook, filter.status, bound, filter.limit], row_to_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// The events with these ids (those that exist), in id order: one statement, the ids
+    /// bound as one JSON array.
+    pub fn events_by_ids(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached(&format!("{SELECT_EVENT} WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"))?;
+        let rows = stmt.query_map([serde_json::to_string(ids)?], row_to_event)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {

@@ -1,6 +1,6 @@
 //! `events list|show|replay|tail`: the event log, and following it live.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -124,11 +124,64 @@ const LATE_COMMIT: i64 = 2_000;
 /// How long an `accepted` event is watched for its outcome.
 const WATCH_MS: i64 = 60_000;
 
+/// Most events watched at once (one `ids=` lookup per poll); later ones show on arrival.
+const MAX_WATCHED: usize = 100;
+
 /// Largest page asked for.
 const PAGE: u32 = 500;
 
-/// Poll the log forever, printing each event when first seen and again when its status
-/// changes while it is watched.
+/// What `tail` has shown and still watches.
+struct Follow {
+    format: Format,
+    /// Show only events with this status (the others are still followed, to catch the
+    /// moment they reach it).
+    only: Option<String>,
+    /// Events up to this one existed before the tail started: not shown.
+    start_after: Option<String>,
+    /// The time of the newest event seen, from its id (the server's clock).
+    newest_ms: i64,
+    /// Status last shown, per recent event.
+    seen: HashMap<String, String>,
+    /// `accepted` events whose outcome is still to be shown.
+    watched: BTreeSet<String>,
+}
+
+impl Follow {
+    /// Print `event` if it is new or its status changed, and keep watching it while it is
+    /// `accepted`.
+    fn show(&mut self, event: &Value) {
+        let (id, now) = (cell(event, "id"), cell(event, "status"));
+        if self.start_after.as_ref().is_some_and(|start| id <= *start) || self.seen.get(&id) == Some(&now) {
+            return;
+        }
+        if self.only.as_ref().is_none_or(|only| *only == now) {
+            match self.format {
+                Format::Json => println!("{event}"),
+                Format::Table => println!("{}", line(&row(event))),
+            }
+        }
+        if now != "accepted" {
+            self.watched.remove(&id);
+        } else if self.watched.len() < MAX_WATCHED {
+            self.watched.insert(id.clone());
+        }
+        self.newest_ms = self.newest_ms.max(id_time_ms(&id).unwrap_or(0));
+        self.seen.insert(id, now);
+    }
+
+    /// Forget what no later poll reads again.
+    fn prune(&mut self) {
+        let (watch_from, seen_from) = (self.newest_ms - WATCH_MS, self.newest_ms - LATE_COMMIT);
+        self.watched.retain(|id| id_time_ms(id).is_some_and(|t| t >= watch_from));
+        let watched = &self.watched;
+        self.seen.retain(|id, _| watched.contains(id) || id_time_ms(id).is_some_and(|t| t >= seen_from));
+    }
+}
+
+/// Poll the log forever: each poll reads what arrived (from a short way before the newest
+/// event seen) and looks the still-`accepted` events up by id, printing an event when
+/// first seen and again when its status changes. Each poll costs the new events plus
+/// one lookup, however busy the server is.
 fn tail(
     client: &Client,
     format: Format,
@@ -140,50 +193,33 @@ fn tail(
         client.get(&format!("/events{}", query(&[("webhook", webhook.clone()), ("limit", Some("1".into()))])))?;
     // Start from now: only events after the newest one are shown.
     let start_after = items(&newest, "events").first().map(|e| cell(e, "id"));
-    let mut newest_ms = start_after.as_deref().and_then(id_time_ms);
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let newest_ms = start_after.as_deref().and_then(id_time_ms).unwrap_or(0);
+    let mut follow =
+        Follow { format, only: status, start_after, newest_ms, seen: HashMap::new(), watched: BTreeSet::new() };
     if format == Format::Table {
         println!("{}", line(&HEADER.map(String::from)));
     }
     loop {
-        // Re-read from the oldest watched event, or a short way before the newest seen.
-        let oldest_open = seen.iter().filter(|(_, s)| *s == "accepted").filter_map(|(id, _)| id_time_ms(id)).min();
-        let from_ms = match (newest_ms, oldest_open) {
-            (Some(newest), open) => open.unwrap_or(newest).min(newest - LATE_COMMIT).max(newest - WATCH_MS),
-            (None, _) => 0,
-        };
-        let mut since = id_floor("evt", from_ms);
+        let mut since = id_floor("evt", (follow.newest_ms - LATE_COMMIT).max(0));
         loop {
             let q = query(&[
                 ("webhook", webhook.clone()),
-                ("status", status.clone()),
                 ("limit", Some(PAGE.to_string())),
                 ("since", Some(since.clone())),
             ]);
             let page = client.get(&format!("/events{q}"))?;
-            for event in items(&page, "events") {
-                let (id, now) = (cell(event, "id"), cell(event, "status"));
-                if start_after.as_ref().is_some_and(|start| id <= *start) {
-                    continue;
-                }
-                if seen.get(&id) != Some(&now) {
-                    match format {
-                        Format::Json => println!("{event}"),
-                        Format::Table => println!("{}", line(&row(event))),
-                    }
-                    newest_ms = newest_ms.max(id_time_ms(&id));
-                    seen.insert(id, now);
-                }
-            }
+            items(&page, "events").iter().for_each(|event| follow.show(event));
             match page["next_since"].as_str() {
                 Some(next) => since = next.to_string(),
                 None => break,
             }
         }
-        // Forget what no later poll re-reads.
-        if let Some(newest) = newest_ms {
-            seen.retain(|id, _| id_time_ms(id).is_some_and(|t| t >= newest - WATCH_MS));
+        if !follow.watched.is_empty() {
+            let ids = follow.watched.iter().cloned().collect::<Vec<_>>().join(",");
+            let page = client.get(&format!("/events{}", query(&[("ids", Some(ids))])))?;
+            items(&page, "events").iter().for_each(|event| follow.show(event));
         }
+        follow.prune();
         std::io::Write::flush(&mut std::io::stdout()).map_err(|e| CallError::Input(format!("stdout: {e}")))?;
         std::thread::sleep(interval);
     }
