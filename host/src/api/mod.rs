@@ -192,6 +192,14 @@ pub struct Routes {
     pub public: OpenApiRouter<Arc<AppState>>,
 }
 
+impl Routes {
+    /// Put the admin API under `/api/v1` beside the rest: the router, and the document of
+    /// exactly what it routes.
+    pub fn split(self) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+        self.public.merge(self.scrape).nest("/api/v1", self.admin).split_for_parts()
+    }
+}
+
 /// Build [`Routes`].
 pub fn routes() -> Routes {
     // Plugin uploads carry component bytes: their own, larger body limit.
@@ -245,7 +253,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         // Workflow and mapping bodies are small; plugin uploads have their own, larger limit.
         .layer(DefaultBodyLimit::max(ADMIN_BODY_BYTES));
     let scrape = scrape.route_layer(admin_only());
-    let (api, document) = public.merge(scrape).nest("/api/v1", admin).split_for_parts();
+    let (api, document) = Routes { admin, scrape, public }.split();
     let document = openapi::Document(Arc::new(serde_json::to_value(&document).unwrap_or_default()));
     api
         // The web UI's pages and assets are not API: they stay out of the document.
@@ -295,8 +303,7 @@ mod tests {
 
     #[test]
     fn every_route_is_in_the_openapi_document() {
-        let super::Routes { admin, scrape, public } = routes();
-        let (router, document) = public.merge(scrape).nest("/api/v1", admin).split_for_parts();
+        let (router, document) = routes().split();
         let served = served_paths(&router);
         let documented: BTreeSet<String> = document.paths.paths.keys().cloned().collect();
         assert!(served.len() >= 30, "the route table was read: {served:?}");
