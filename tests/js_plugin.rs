@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Server, hook_path, ok, run_command_bounded, start};
+use support::{Server, hook_path, ok, run_command_bounded, start, start_with};
 
 fn plugin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/lead-score-js")
@@ -129,4 +129,27 @@ fn a_javascript_action_scores_leads_in_the_same_host() {
     assert_eq!(tried["step"]["outcome"], "failed", "{tried}");
     let reason = tried["step"]["reason"].as_str().unwrap();
     assert_eq!(reason, "guest_error: missing_input: input `email` (an e-mail address) is required");
+
+    // After a restart the server compiles the upload in the background at once, instead
+    // of on the first event that needs it.
+    drop(server);
+    let log = dir.path().join("restart.log");
+    let server = start_with(&dir.path().join("data"), Some((&log, "info")), &["--log-format", "json"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let warmed = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let line = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["fields"]["message"] == "uploaded plugins compiled");
+        if let Some(line) = line {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no warm-up line: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(warmed["fields"]["count"], 1, "{warmed}");
+    let test = json!({"record_id": records[1], "trigger": {"email": "bob@gmail.com"}});
+    let tried = ok(server.admin("POST", &format!("/workflows/{workflow_id}/actions/0/test"), Some(test)), "test");
+    assert_eq!(tried["step"]["outcome"], "succeeded", "{tried}");
 }

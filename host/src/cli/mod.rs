@@ -10,6 +10,7 @@ mod bench_server;
 mod bench_soak;
 mod plugin_run;
 mod serve;
+mod warm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -65,6 +65,7 @@ pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
     );
     let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act, backlog.clone())
         .context("starting the pipeline worker")?;
+    super::warm::spawn(store.clone(), engine.clone()).context("starting the plugin warm-up")?;
     for import in store.running_imports().context("reading unfinished imports")? {
         tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
         crate::import::spawn(store.clone(), import).context("resuming an import")?;

@@ -112,10 +112,11 @@ impl PluginCache {
         let Some(sha) = sha256.filter(|_| builtin::find(name).is_none()) else {
             return self.get(store, engine, name, world);
         };
-        let mut pinned = self.pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(plugin) = pinned.get(sha) {
+        if let Some(plugin) = self.lock_pinned().get(sha) {
             return Ok(plugin.clone());
         }
+        // Compiled without the lock held: a large component (a JavaScript one takes seconds)
+        // must not hold up every other plugin lookup meanwhile.
         let (_, bytes) = store
             .plugin_version(sha)
             .map_err(|e| format!("plugin `{name}` could not be read: {e}"))?
@@ -124,8 +125,16 @@ impl PluginCache {
             LoadError::Corrupted { .. } => corrupted(name, &e),
             e => format!("plugin `{name}` version {sha} cannot load: {e}"),
         })?;
-        pinned.insert(sha.to_string(), plugin.clone());
+        self.lock_pinned().insert(sha.to_string(), plugin.clone());
         Ok(plugin)
+    }
+
+    fn lock_pinned(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
+        self.pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<LoadedPlugin>)>> {
+        self.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The plugin called `name`, loading it if it is new or was replaced.
@@ -142,12 +151,12 @@ impl PluginCache {
             Some(_) => None,
             None => Some(store.plugin_sha256(name).map_err(unreadable)?.ok_or_else(missing)?),
         };
-        let mut loaded = self.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((sha, plugin)) = loaded.get(name)
+        if let Some((sha, plugin)) = self.lock_loaded().get(name)
             && current_sha.as_ref().is_none_or(|current| current == sha)
         {
             return Ok(plugin.clone());
         }
+        // Compiled without the lock held (see get_pinned).
         let bytes: std::borrow::Cow<'_, [u8]> = match builtin::find(name) {
             Some(b) => b.bytes.into(),
             None => store.plugin_bytes(name).map_err(unreadable)?.ok_or_else(missing)?.1.into(),
@@ -161,7 +170,7 @@ impl PluginCache {
             LoadError::Corrupted { .. } => corrupted(name, &e),
             e => format!("plugin `{name}` cannot load: {e}"),
         })?;
-        loaded.insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
+        self.lock_loaded().insert(name.to_string(), (plugin.sha256.clone(), plugin.clone()));
         Ok(plugin)
     }
 }

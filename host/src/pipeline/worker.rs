@@ -120,7 +120,7 @@ const NICENESS: libc::c_int = 10;
 /// catches up as soon as the flood eases. Only the pool's threads do this: the thread that
 /// holds the write lock for a batch's commit keeps normal priority, or ingest would wait
 /// for the lock behind a thread the scheduler keeps off the CPU.
-fn yield_cpu_to_ingest() {
+pub(crate) fn yield_cpu_to_ingest() {
     // SAFETY: setpriority only reads its integer arguments; who = 0 with PRIO_PROCESS
     // means the calling thread on Linux.
     let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS) } != 0;

@@ -1,0 +1,50 @@
+//! At start, compile the uploaded components the server will run (each upload's current
+//! version, and the versions workflows pin) on a background thread, so the first event
+//! after a restart does not wait for a compile: a JavaScript component takes ~9 s here.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::act::model::{Action, walk};
+use crate::plugins::{Limits, PluginEngine, World};
+use crate::store::{Store, StoreError};
+
+/// Start compiling in the background; failures are logged (the event that needs the
+/// plugin fails with the reason, as it would without the warm-up).
+pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("wasmhook-warm".into()).spawn(move || {
+        // Acknowledging requests comes first, as for the pipeline's threads.
+        crate::pipeline::worker::yield_cpu_to_ingest();
+        let started = Instant::now();
+        match warm(&store, &engine) {
+            Ok(count) => tracing::info!(count, seconds = started.elapsed().as_secs_f64(), "uploaded plugins compiled"),
+            Err(e) => tracing::warn!(error = %e, "could not read the uploaded plugins to compile them"),
+        }
+    })?;
+    Ok(())
+}
+
+/// Compile every version in use into the engine's cache; how many loaded.
+fn warm(store: &Store, engine: &PluginEngine) -> Result<usize, StoreError> {
+    let mut versions: BTreeSet<String> = store.list_plugins()?.into_iter().map(|p| p.sha256).collect();
+    for workflow in store.list_workflows()? {
+        walk(&workflow.actions, "", &mut |_, action| {
+            if let Action::CustomCode(code) = action
+                && let Some(sha) = &code.sha256
+            {
+                versions.insert(sha.clone());
+            }
+        });
+    }
+    let mut loaded = 0;
+    for sha in versions {
+        let Some((world, bytes)) = store.plugin_version(&sha)? else { continue };
+        let world = if world == World::Action.name() { World::Action } else { World::Transform };
+        match engine.load_recorded(&bytes, world, &Limits::default(), &sha) {
+            Ok(_) => loaded += 1,
+            Err(e) => tracing::warn!(sha256 = %sha, error = %e, "an uploaded plugin does not load"),
+        }
+    }
+    Ok(loaded)
+}
