@@ -104,30 +104,11 @@ pub fn run_due(
     let now = now_ms();
     let saved = pool::map_parallel(threads, &work, || {}, |w| contain_panic(w, || step_one(w, &services, now)));
     store.save_steps(&saved, now_ms())?;
-    saved.iter().for_each(count);
+    // Counted once committed (steps are counted as they run, like plugin calls).
+    for ended in saved.iter().filter(|s| s.status != "running") {
+        crate::telemetry::metrics::enrollment_ended(ended.status);
+    }
     Ok(saved.len())
-}
-
-/// Count a committed step and, if it ended its enrollment, the ending.
-fn count(saved: &StepSaved) {
-    use crate::telemetry::metrics::{action_step, enrollment_ended};
-    if let Some(step) = &saved.step {
-        let kind = match step["type"].as_str() {
-            Some("custom_code") => "custom_code",
-            Some("set_property") => "set_property",
-            Some("branch") => "branch",
-            _ => "other",
-        };
-        let outcome = match step["outcome"].as_str() {
-            Some("succeeded") => "succeeded",
-            Some("retrying") => "retrying",
-            _ => "failed",
-        };
-        action_step(kind, outcome);
-    }
-    if saved.status != "running" {
-        enrollment_ended(saved.status);
-    }
 }
 
 /// A panic while stepping (a wasmhook bug; plugin traps are values) fails that enrollment

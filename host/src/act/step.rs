@@ -95,6 +95,12 @@ pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &C
         Ended::Failed(_) => "failed",
     };
     entry.insert("outcome".into(), json!(outcome));
+    let kind = match next.action {
+        Action::CustomCode(_) => "custom_code",
+        Action::SetProperty { .. } => "set_property",
+        Action::Branch { .. } => "branch",
+    };
+    crate::telemetry::metrics::action_step(kind, outcome);
     if let Ended::Failed(reason) = &ended {
         entry.insert("reason".into(), json!(reason));
     }
