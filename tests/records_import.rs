@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::start;
 
-const ROWS: usize = 300_000;
+/// Rows in the large import: enough that the kill lands part-way. PostgreSQL applies an
+/// import a statement (a network round trip) at a time, ~1,200 rows/s here against SQLite's
+/// tens of thousands, so its pass imports fewer rows to stay within the test's bounds.
+fn rows() -> usize {
+    if support::on_postgres() { 40_000 } else { 300_000 }
+}
 
 fn import_status(server: &support::Server, id: &str) -> Value {
     let answer = server.admin("GET", &format!("/imports/{id}"), None);
@@ -26,9 +31,10 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
     {
         assert_eq!(server.admin("POST", "/objects/contacts/properties", Some(def)).status, 201);
     }
-    let mut ndjson = String::with_capacity(ROWS * 48);
-    let bad_lines = [1_000usize, 150_000, 299_999];
-    for line in 1..=ROWS {
+    let rows = rows();
+    let mut ndjson = String::with_capacity(rows * 48);
+    let bad_lines = [1_000usize, rows / 2, rows - 1];
+    for line in 1..=rows {
         if bad_lines.contains(&line) {
             ndjson.push_str("{\"external_id\": \"x\", \"score\": \"high\"}\n");
         } else {
@@ -76,10 +82,10 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
         finished["lines_done"].as_u64().unwrap() >= progress_at_kill["lines_done"].as_u64().unwrap(),
         "resumed from where it was"
     );
-    assert_eq!(finished["lines_done"], ROWS);
+    assert_eq!(finished["lines_done"], rows);
     assert_eq!(finished["bytes_done"], ndjson.len());
     // Every good row created exactly once: a chunk applied twice would show as updates.
-    assert_eq!(finished["created"], ROWS - bad_lines.len(), "{finished}");
+    assert_eq!(finished["created"], rows - bad_lines.len(), "{finished}");
     assert_eq!(finished["updated"], 0, "{finished}");
     assert_eq!(finished["failed"], bad_lines.len());
     let error_lines: Vec<u64> =

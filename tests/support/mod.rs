@@ -42,6 +42,11 @@ pub fn start_with(data_dir: &Path, log: Option<(&Path, &str)>, options: &[&str])
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(options)
+        .env_remove("WASMHOOK_DATABASE_URL");
+    if let Some(url) = database_for(data_dir) {
+        command.args(["--database", &url]);
+    }
+    command
         .env_remove("WASMHOOK_ADMIN_TOKEN")
         .env_remove("WASMHOOK_PUBLIC_URL")
         .stdout(Stdio::piped())
@@ -66,6 +71,69 @@ pub fn start_with(data_dir: &Path, log: Option<(&Path, &str)>, options: &[&str])
             return server;
         }
     }
+}
+
+/// The PostgreSQL server for the tests (`postgres://user@host:port`, no database):
+/// `.ci/test` starts one on loopback and sets this for both passes.
+pub const PG_SERVER_ENV: &str = "WASMHOOK_TEST_PG_SERVER";
+
+/// `postgres` on the test matrix's second pass: every server then runs on a database of
+/// the PostgreSQL server instead of a SQLite file.
+pub const BACKEND_ENV: &str = "WASMHOOK_TEST_BACKEND";
+
+/// Whether this pass of the suite runs its servers on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(BACKEND_ENV).is_ok_and(|b| b == "postgres")
+}
+
+/// The PostgreSQL server's URL; a test that needs one fails saying how to get one.
+pub fn pg_server() -> String {
+    let url = std::env::var(PG_SERVER_ENV).unwrap_or_else(|_| {
+        panic!("{PG_SERVER_ENV} is not set: run the suite with `bash .ci/test`, which starts PostgreSQL")
+    });
+    url.trim_end_matches('/').to_string()
+}
+
+/// A new, empty database on the PostgreSQL server; its URL.
+pub fn new_database() -> String {
+    let server = pg_server();
+    let name = format!("wh_{:016x}", rand_u64());
+    let created = Command::new("psql")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", &format!("{server}/postgres"), "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .status()
+        .expect("psql runs");
+    assert!(created.success(), "CREATE DATABASE {name} on {server}");
+    format!("{server}/{name}")
+}
+
+/// On the PostgreSQL pass, the database of the server whose data is in `data_dir`: made
+/// with the directory and named in a file in it, so a restart finds the same data (as it
+/// finds the same SQLite file on the other pass).
+pub fn database_for(data_dir: &Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    let named = data_dir.join("test-database");
+    let url = match std::fs::read_to_string(&named) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = new_database();
+            std::fs::write(&named, &url).expect("database name file");
+            url
+        }
+    };
+    Some(url)
+}
+
+/// A random number from the OS, without a dependency.
+fn rand_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .expect("/dev/urandom");
+    u64::from_le_bytes(bytes)
 }
 
 /// An HTTP answer.

@@ -9,6 +9,7 @@ mod bench_neighbours;
 mod bench_server;
 mod bench_soak;
 mod plugin_run;
+mod refresh;
 mod serve;
 mod warm;
 
@@ -31,11 +32,20 @@ pub struct Cli {
 /// Top-level verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (ingest, admin API, workers) on the embedded SQLite default.
+    /// Run the server (ingest, admin API, workers) on the embedded SQLite default, or on a
+    /// PostgreSQL database shared with other nodes.
     Serve {
-        /// Directory for the SQLite file and the admin token.
+        /// Directory for the SQLite file, the admin token, the secrets key and import spools.
         #[arg(long, default_value = "./wasmhook-data", env = "WASMHOOK_DATA_DIR")]
         data_dir: PathBuf,
+        /// A PostgreSQL database (`postgres://user:password@host:port/db`) instead of the
+        /// SQLite file: several nodes can serve from one database.
+        #[arg(long, env = "WASMHOOK_DATABASE_URL", value_parser = postgres_url, hide_env_values = true)]
+        database: Option<String>,
+        /// With --database: seconds a node's claim on events and enrollments holds; work
+        /// claimed by a node that died is taken over by the others after it.
+        #[arg(long, default_value_t = 30, env = "WASMHOOK_LEASE", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        lease: u64,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "WASMHOOK_LISTEN")]
         listen: String,
@@ -227,10 +237,18 @@ fn admin_verb(
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, listen, workers, max_backlog, request_timeout, log_format } => {
+        Command::Serve { data_dir, database, lease, listen, workers, max_backlog, request_timeout, log_format } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
             let request_timeout = std::time::Duration::from_secs(request_timeout);
-            let options = serve::ServeOptions { listen, workers, max_backlog, request_timeout, log_format };
+            let options = serve::ServeOptions {
+                listen,
+                database,
+                lease: std::time::Duration::from_secs(lease),
+                workers,
+                max_backlog,
+                request_timeout,
+                log_format,
+            };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
         Command::Plugin { connection, command: PluginCommand::Add { name, file, max_size_mib } } => {
@@ -304,5 +322,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", bench_actions::run(enrollments)?);
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A `--database` value: only PostgreSQL URLs (SQLite is the default without one).
+fn postgres_url(url: &str) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_string())
+    } else {
+        Err("expected a postgres:// or postgresql:// URL (leave it out to use the SQLite file in --data-dir)".into())
     }
 }

@@ -9,12 +9,17 @@ use crate::api::auth::{AdminToken, TokenSource};
 use crate::api::{AppState, app};
 use crate::plugins::{Limits, PluginEngine, builtin::BUILTINS};
 use crate::store::Store;
+use crate::store::sql::Dialect;
 
 /// How `serve` runs, besides where its data is.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Address to listen on.
     pub listen: String,
+    /// A PostgreSQL URL, or `None` for the SQLite file in the data dir.
+    pub database: Option<String>,
+    /// How long this node's claims hold (PostgreSQL).
+    pub lease: std::time::Duration,
     /// Threads that run plugins.
     pub workers: usize,
     /// Unprocessed events beyond which ingest answers 503.
@@ -27,10 +32,10 @@ pub struct ServeOptions {
 
 /// Run the server with its data under `data_dir`.
 pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
-    let ServeOptions { listen, workers, max_backlog, request_timeout, log_format } = options.clone();
+    let ServeOptions { listen, database, lease, workers, max_backlog, request_timeout, log_format } = options.clone();
     crate::telemetry::logs::init(log_format);
     let metrics = crate::telemetry::metrics::install().context("installing the metrics recorder")?;
-    let store = Store::open(data_dir).context("opening the store")?;
+    let store = Store::open_database(data_dir, database.as_deref(), lease).context("opening the store")?;
     let (admin_token, source) =
         AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;
     if let TokenSource::Generated = source {
@@ -66,7 +71,17 @@ pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
     let waker = crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act, backlog.clone())
         .context("starting the pipeline worker")?;
     super::warm::spawn(store.clone(), engine.clone()).context("starting the plugin warm-up")?;
+    if store.dialect() == Dialect::Postgres {
+        // Other nodes change settings in the shared database: pick them up.
+        super::refresh::spawn(store.clone(), vault.clone(), senders.clone(), limits.clone())
+            .context("starting the settings refresh")?;
+    }
     for import in store.running_imports().context("reading unfinished imports")? {
+        // An import's rows are spooled on the node that received them; on a shared database
+        // the others leave it to that node.
+        if store.dialect() == Dialect::Postgres && !std::path::Path::new(&import.spool_path).exists() {
+            continue;
+        }
         tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
         crate::import::spawn(store.clone(), import).context("resuming an import")?;
     }

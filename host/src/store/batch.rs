@@ -3,18 +3,19 @@
 
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value as Json;
 
 use super::events::Finished;
+use super::gate::Priority;
 use super::records::record_id_by_unique;
+use super::sql::{Dialect, Sql, args};
 use super::workflows::{EnrollOutcome, StepSaved, Workflow};
 use super::{Store, StoreError};
 
 /// One open write transaction of the worker. Everything done through it commits together
 /// or not at all (then the events stay `accepted` and are processed again).
 pub struct Batch<'a> {
-    tx: Transaction<'a>,
+    tx: &'a dyn Sql,
 }
 
 impl Store {
@@ -28,12 +29,7 @@ impl Store {
         &self,
         work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>,
     ) -> Result<(T, Duration), StoreError> {
-        let gate = self.write_gate(super::gate::Priority::Background);
-        let mut conn = self.conn();
-        let batch = Batch { tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)? };
-        let out = work(&batch)?;
-        batch.tx.commit()?;
-        Ok((out, gate.waited()))
+        self.transaction_timed(Priority::Background, |tx| work(&Batch { tx }))
     }
 }
 
@@ -45,7 +41,7 @@ impl Batch<'_> {
         property: &str,
         value: &Json,
     ) -> Result<Option<String>, StoreError> {
-        Ok(record_id_by_unique(&self.tx, object, property, value)?)
+        record_id_by_unique(self.tx, object, property, value)
     }
 
     /// Enroll `record_id` into `workflow` for `event_id`. Idempotent per (workflow, event,
@@ -61,48 +57,84 @@ impl Batch<'_> {
         new_id: &str,
         now_ms: i64,
     ) -> Result<EnrollOutcome, StoreError> {
-        let same_event: Option<String> = self
-            .tx
-            .prepare_cached("SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3")?
-            .query_row(params![workflow.id, event_id, record_id], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = same_event {
-            // A replay or a second pass over the same event: the enrollment already exists.
-            return Ok(EnrollOutcome::Enrolled(id));
-        }
-        let running: Option<String> = self
-            .tx
-            .prepare_cached(
-                "SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 AND status = 'running' LIMIT 1",
-            )?
-            .query_row(params![workflow.id, record_id], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = running {
-            return Ok(EnrollOutcome::StillRunning(id));
-        }
-        if !workflow.reenroll {
-            let before: Option<String> = self
-                .tx
-                .prepare_cached("SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 LIMIT 1")?
-                .query_row(params![workflow.id, record_id], |r| r.get(0))
-                .optional()?;
-            if before.is_some() {
-                return Ok(EnrollOutcome::AlreadyEnrolled);
-            }
+        if let Some(refused) = self.enrolled_already(workflow, record_id, event_id)? {
+            return Ok(refused);
         }
         let (status, trigger, finished) = if workflow.actions.is_empty() {
             ("completed", "{}".to_string(), Some(now_ms))
         } else {
             ("running", serde_json::to_string(trigger)?, None)
         };
-        self.tx
-            .prepare_cached(
+        // On PostgreSQL another node may be enrolling the record at this moment: its row
+        // and this one collide in a unique index (same event; a second running enrollment;
+        // a second one of a workflow that does not re-enroll), the insert does nothing,
+        // and the checks above, run again, say why. SQLite has one writer at a time.
+        let inserted = match self.tx.dialect() {
+            Dialect::Sqlite => self.tx.execute(
                 "INSERT INTO enrollments (id, workflow_id, record_id, event_id, enrolled_at_ms, status, trigger_json,
                      next_attempt_at_ms, finished_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
-            )?
-            .execute(params![new_id, workflow.id, record_id, event_id, now_ms, status, trigger, finished])?;
+                args![new_id, workflow.id, record_id, event_id, now_ms, status, trigger, finished],
+            )?,
+            Dialect::Postgres => self.tx.execute(
+                "INSERT INTO enrollments (id, workflow_id, record_id, event_id, enrolled_at_ms, status, trigger_json,
+                     next_attempt_at_ms, finished_at_ms, once_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5, ?8, ?9)
+                 ON CONFLICT DO NOTHING",
+                args![
+                    new_id,
+                    workflow.id,
+                    record_id,
+                    event_id,
+                    now_ms,
+                    status,
+                    trigger,
+                    finished,
+                    (!workflow.reenroll).then_some(record_id)
+                ],
+            )?,
+        };
+        if inserted == 0 {
+            // Only a commit that collided can have made the insert do nothing.
+            return self.enrolled_already(workflow, record_id, event_id)?.ok_or(StoreError::Conflict("enrollments"));
+        }
         Ok(EnrollOutcome::Enrolled(new_id.to_string()))
+    }
+
+    /// Why `record_id` cannot enroll into `workflow` for `event_id` now, if it cannot: the
+    /// event enrolled it already (the answer is that enrollment), a run of it is going,
+    /// or it enrolled before and the workflow does not re-enroll.
+    fn enrolled_already(
+        &self,
+        workflow: &Workflow,
+        record_id: &str,
+        event_id: &str,
+    ) -> Result<Option<EnrollOutcome>, StoreError> {
+        let same_event: Option<String> = self.tx.value_opt(
+            "SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3",
+            args![workflow.id, event_id, record_id],
+        )?;
+        if let Some(id) = same_event {
+            // A replay or a second pass over the same event: the enrollment already exists.
+            return Ok(Some(EnrollOutcome::Enrolled(id)));
+        }
+        let running: Option<String> = self.tx.value_opt(
+            "SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 AND status = 'running' LIMIT 1",
+            args![workflow.id, record_id],
+        )?;
+        if let Some(id) = running {
+            return Ok(Some(EnrollOutcome::StillRunning(id)));
+        }
+        if !workflow.reenroll {
+            let before: Option<String> = self.tx.value_opt(
+                "SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 LIMIT 1",
+                args![workflow.id, record_id],
+            )?;
+            if before.is_some() {
+                return Ok(Some(EnrollOutcome::AlreadyEnrolled));
+            }
+        }
+        Ok(None)
     }
 
     /// Set one property of a record (null removes it); false if there is no such record.
@@ -116,9 +148,7 @@ impl Batch<'_> {
     ) -> Result<bool, StoreError> {
         let current: Option<String> = self
             .tx
-            .prepare_cached("SELECT properties_json FROM records WHERE object = ?1 AND id = ?2")?
-            .query_row(params![object, record_id], |r| r.get(0))
-            .optional()?;
+            .value_opt("SELECT properties_json FROM records WHERE object = ?1 AND id = ?2", args![object, record_id])?;
         let Some(current) = current else {
             return Ok(false);
         };
@@ -128,9 +158,10 @@ impl Batch<'_> {
         } else {
             properties.insert(property.to_string(), value.clone());
         }
-        self.tx
-            .prepare_cached("UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1")?
-            .execute(params![record_id, serde_json::to_string(&properties)?, now_ms])?;
+        self.tx.execute(
+            "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            args![record_id, serde_json::to_string(&properties)?, now_ms],
+        )?;
         Ok(true)
     }
 
@@ -141,32 +172,35 @@ impl Batch<'_> {
             self.write_property(object, record_id, property, value, now_ms)?;
         }
         let finished = (saved.status != "running").then_some(now_ms);
-        self.tx
-            .prepare_cached(
-                "UPDATE enrollments SET status = ?3,
-                     steps_json = CASE WHEN ?2 IS NULL THEN steps_json ELSE json_insert(steps_json, '$[#]', json(?2)) END,
-                     reason = ?4, next_attempt_at_ms = ?5, finished_at_ms = ?6
-                 WHERE id = ?1 AND status = 'running'",
-            )?
-            .execute(params![
+        // Appends the step's (compact) JSON to the array's text: the same statement on both
+        // backends, and the steps keep their key order.
+        self.tx.execute(
+            "UPDATE enrollments SET status = ?3,
+                 steps_json = CASE WHEN ?2 IS NULL THEN steps_json
+                     WHEN steps_json = '[]' THEN '[' || ?2 || ']'
+                     ELSE substr(steps_json, 1, length(steps_json) - 1) || ',' || ?2 || ']' END,
+                 reason = ?4, next_attempt_at_ms = ?5, finished_at_ms = ?6, claimed_by = NULL, lease_until_ms = NULL
+             WHERE id = ?1 AND status = 'running'",
+            args![
                 saved.enrollment_id,
                 saved.step.as_ref().map(serde_json::to_string).transpose()?,
                 saved.status,
                 saved.reason,
                 saved.next_attempt_at_ms,
                 finished
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
     /// Record how processing ended for one event.
     pub fn finish_event(&self, id: &str, done: &Finished<'_>) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "UPDATE events SET status = ?2, stage = ?3, reason = ?4, detail_json = ?5, matched_record_id = ?6
-                 WHERE id = ?1",
-            )?
-            .execute(params![id, done.status, done.stage, done.reason, done.detail, done.matched_record_id])?;
+        self.tx.execute(
+            "UPDATE events SET status = ?2, stage = ?3, reason = ?4, detail_json = ?5, matched_record_id = ?6,
+                 claimed_by = NULL, lease_until_ms = NULL
+             WHERE id = ?1",
+            args![id, done.status, done.stage, done.reason, done.detail, done.matched_record_id],
+        )?;
         Ok(())
     }
 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
-
+use super::gate::Priority;
+use super::sql::{Row, Sql, ToArg, args};
 use super::webhooks::{Dedup, WebhookState, token_hash};
 use super::{Store, StoreError};
 
@@ -49,8 +49,16 @@ pub struct Finished<'a> {
     pub matched_record_id: Option<String>,
 }
 
-const SELECT_EVENT: &str = "SELECT id, webhook_id, received_at_ms, status, stage, reason, payload, detail_json,
-     matched_record_id, request_id FROM events";
+/// The columns [`event`] reads, in its order (a macro, so `concat!` can use it).
+macro_rules! event_columns {
+    () => {
+        "id, webhook_id, received_at_ms, status, stage, reason, payload, detail_json, matched_record_id, request_id"
+    };
+}
+
+const EVENT_COLUMNS: &str = event_columns!();
+
+const SELECT_EVENT: &str = concat!("SELECT ", event_columns!(), " FROM events");
 
 /// What ingest stored for one payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,112 +92,151 @@ impl Store {
     /// `duplicate` and answered with the original event's id. Per request: `None` means an
     /// unknown or deleted token.
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Ingest);
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut webhooks = HashMap::new();
-        let answers = jobs.into_iter().map(|job| ingest_one(&tx, &mut webhooks, job)).collect::<Result<Vec<_>, _>>()?;
-        tx.commit()?;
-        Ok(answers)
+        self.transaction(Priority::Ingest, |tx| {
+            let mut webhooks = HashMap::new();
+            jobs.into_iter().map(|job| ingest_one(tx, &mut webhooks, job)).collect::<Result<Vec<_>, _>>()
+        })
     }
 
     /// The oldest events waiting for the pipeline.
     pub fn next_accepted(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("{SELECT_EVENT} WHERE status = 'accepted' ORDER BY id LIMIT ?1"))?;
-        let rows = stmt.query_map([limit], row_to_event)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query_map(&format!("{SELECT_EVENT} WHERE status = 'accepted' ORDER BY id LIMIT ?1"), args![limit], event)
+        })
     }
 
     /// The webhooks that have events waiting for the pipeline.
     pub fn webhooks_waiting(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn();
-        // One index seek per webhook (a skip scan of `events_waiting`), however long the
-        // backlog.
-        let mut stmt = conn.prepare_cached(
-            "WITH RECURSIVE w(id) AS (
-                SELECT min(webhook_id) FROM events INDEXED BY events_waiting WHERE status = 'accepted'
-                UNION ALL
-                SELECT (SELECT min(webhook_id) FROM events INDEXED BY events_waiting WHERE status = 'accepted' AND webhook_id > w.id)
-                FROM w WHERE w.id IS NOT NULL
-            ) SELECT id FROM w WHERE id IS NOT NULL",
-        )?;
-        let rows = stmt.query_map([], |row| row.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            // One index seek per webhook (a skip scan of `events_waiting`), however long the
+            // backlog.
+            let hint = db.dialect().indexed_by("events_waiting");
+            db.query_map(
+                &format!(
+                    "WITH RECURSIVE w(id) AS (
+                        SELECT min(webhook_id) FROM events {hint} WHERE status = 'accepted'
+                        UNION ALL
+                        SELECT (SELECT min(webhook_id) FROM events {hint} WHERE status = 'accepted' AND webhook_id > w.id)
+                        FROM w WHERE w.id IS NOT NULL
+                    ) SELECT id FROM w WHERE id IS NOT NULL"
+                ),
+                &[],
+                |mut row| row.get(0),
+            )
+        })
     }
 
-    /// The oldest events of one webhook waiting for the pipeline.
+    /// The oldest events of one webhook waiting for the pipeline. On PostgreSQL they are
+    /// claimed for this node: other nodes skip them (`SKIP LOCKED` while the claim is
+    /// being taken, the lease after) until the lease runs out, so a node that dies
+    /// mid-batch leaves its events to the others. Its own claims a node may take again.
     pub fn next_accepted_of(&self, webhook_id: &str, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_EVENT} INDEXED BY events_waiting WHERE webhook_id = ?1 AND status = 'accepted' ORDER BY id LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![webhook_id, limit], row_to_event)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let Some(claim) = self.claim() else {
+            return self.with(|db| {
+                let hint = db.dialect().indexed_by("events_waiting");
+                db.query_map(
+                    &format!(
+                        "{SELECT_EVENT} {hint} WHERE webhook_id = ?1 AND status = 'accepted' ORDER BY id LIMIT ?2"
+                    ),
+                    args![webhook_id, limit],
+                    event,
+                )
+            });
+        };
+        let now = crate::ids::now_ms();
+        let columns = EVENT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+        let claimed = self.with(|db| {
+            db.query_map(
+                &format!(
+                    "UPDATE events AS e SET claimed_by = ?3, lease_until_ms = ?4 + ?5
+                     FROM (SELECT id, claimed_by AS previous FROM events
+                           WHERE webhook_id = ?1 AND status = 'accepted'
+                             AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR claimed_by = ?3)
+                           ORDER BY id LIMIT ?2
+                           FOR UPDATE SKIP LOCKED) AS claimed
+                     WHERE e.id = claimed.id
+                     RETURNING {columns}, claimed.previous"
+                ),
+                args![webhook_id, limit, claim.node, now, claim.lease_ms],
+                |mut row| {
+                    let previous: Option<String> = row.get(10)?;
+                    Ok((event(row)?, previous))
+                },
+            )
+        })?;
+        let mut taken_over: HashMap<&str, usize> = HashMap::new();
+        for previous in claimed.iter().filter_map(|(_, p)| p.as_deref()).filter(|p| *p != claim.node) {
+            *taken_over.entry(previous).or_default() += 1;
+        }
+        for (node, events) in taken_over {
+            tracing::info!(from = node, events, webhook = webhook_id, "took over events whose claim ran out");
+        }
+        Ok(claimed.into_iter().map(|(event, _)| event).collect())
     }
 
     /// How many events wait for the pipeline.
     pub fn count_accepted(&self) -> Result<u64, StoreError> {
-        let conn = self.conn();
-        let n: i64 = conn
-            .prepare_cached("SELECT count(*) FROM events WHERE status = 'accepted'")?
-            .query_row([], |r| r.get(0))?;
+        let n: i64 = self.with(|db| db.value("SELECT count(*) FROM events WHERE status = 'accepted'", &[]))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Queue one event again for the pipeline; false if there is no such event.
     pub fn requeue(&self, id: &str) -> Result<bool, StoreError> {
-        let changed = self
-            .conn()
-            .execute("UPDATE events SET status = 'accepted', stage = NULL, reason = NULL WHERE id = ?1", [id])?;
+        let changed = self.with(|db| {
+            db.execute("UPDATE events SET status = 'accepted', stage = NULL, reason = NULL WHERE id = ?1", args![id])
+        })?;
         Ok(changed == 1)
     }
 
     /// Queue again every event of a webhook and/or status; returns how many.
     pub fn requeue_matching(&self, webhook: Option<&str>, status: Option<&str>) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
-            "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL
-             WHERE (?1 IS NULL OR webhook_id = ?1) AND (?2 IS NULL OR status = ?2) AND status != 'accepted'",
-            params![webhook, status],
-        )?)
+        let changed = self.with(|db| {
+            db.execute(
+                "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL
+                 WHERE (?1 IS NULL OR webhook_id = ?1) AND (?2 IS NULL OR status = ?2) AND status != 'accepted'",
+                args![webhook, status],
+            )
+        })?;
+        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
     }
 
     /// One event by id.
     pub fn event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        let conn = self.conn();
-        Ok(conn.query_row(&format!("{SELECT_EVENT} WHERE id = ?1"), [id], row_to_event).optional()?)
+        self.with(|db| db.query_opt(&format!("{SELECT_EVENT} WHERE id = ?1"), args![id])?.map(event).transpose())
     }
 
     /// Events newest first, filtered and paged.
     pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
-        let conn = self.conn();
         let (bound, order) = match &filter.since {
-            Some(since) => (Some(since), "id > ?3 ORDER BY id ASC"),
-            None => (filter.cursor.as_ref(), "(?3 IS NULL OR id < ?3) ORDER BY id DESC"),
+            Some(since) => (Some(since.as_str()), "id > ?3 ORDER BY id ASC"),
+            None => (filter.cursor.as_deref(), "(?3 IS NULL OR id < ?3) ORDER BY id DESC"),
         };
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_EVENT}
-             WHERE (?1 IS NULL OR webhook_id = ?1)
-               AND (?2 IS NULL OR status = ?2)
-               AND {order} LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(params![filter.webhook, filter.status, bound, filter.limit], row_to_event)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query_map(
+                &format!(
+                    "{SELECT_EVENT}
+                     WHERE (?1 IS NULL OR webhook_id = ?1)
+                       AND (?2 IS NULL OR status = ?2)
+                       AND {order} LIMIT ?4"
+                ),
+                args![filter.webhook.as_deref(), filter.status.as_deref(), bound, filter.limit],
+                event,
+            )
+        })
     }
 
-    /// The events with these ids (those that exist), in id order: one statement, the ids
-    /// bound as one JSON array.
+    /// The events with these ids (those that exist), in id order: one statement.
     pub fn events_by_ids(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("{SELECT_EVENT} WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"))?;
-        let rows = stmt.query_map([serde_json::to_string(ids)?], row_to_event)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let args: Vec<&dyn ToArg> = ids.iter().map(|id| id as &dyn ToArg).collect();
+        self.with(|db| db.query_map(&format!("{SELECT_EVENT} WHERE id IN ({marks}) ORDER BY id"), &args, event))
     }
 }
 
-fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+fn event(mut row: Row) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         id: row.get(0)?,
         webhook_id: row.get(1)?,
@@ -231,7 +278,7 @@ struct Target {
 }
 
 fn ingest_one(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &dyn Sql,
     webhooks: &mut HashMap<String, Option<Target>>,
     job: IngestJob,
 ) -> Result<Option<Vec<Receipt>>, StoreError> {
@@ -239,15 +286,17 @@ fn ingest_one(
     let target = match webhooks.entry(token) {
         Entry::Occupied(known) => known.into_mut(),
         Entry::Vacant(new) => {
-            let found: Option<(String, String, String)> = tx
-                .prepare_cached(
-                    "SELECT id, state, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL AND (token_sha256 = ?1
-                     OR (previous_token_sha256 = ?1 AND previous_token_expires_ms > ?2))",
-                )?
-                .query_row(params![token_hash(new.key()), received_at_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
+            let found = tx.query_opt(
+                "SELECT id, state, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL AND (token_sha256 = ?1
+                 OR (previous_token_sha256 = ?1 AND previous_token_expires_ms > ?2))",
+                args![token_hash(new.key()), received_at_ms],
+            )?;
             let found = match found {
-                Some((id, state, dedup)) => Some(Target { id, state, dedup: serde_json::from_str(&dedup)? }),
+                Some(mut row) => Some(Target {
+                    id: row.get(0)?,
+                    state: row.get(1)?,
+                    dedup: serde_json::from_str(&row.get::<String>(2)?)?,
+                }),
                 None => None,
             };
             new.insert(found)
@@ -260,53 +309,49 @@ fn ingest_one(
     let keys = delivery_ids(dedup, &payloads);
     let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
     let mut receipts = Vec::with_capacity(payloads.len());
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let mut original = tx.prepare_cached(
-            "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
-        )?;
-        for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
-            let key = keys.get(index).cloned().flatten();
-            if let Some(key) = &key {
-                let seen: Option<String> = original.query_row(params![webhook_id, key], |r| r.get(0)).optional()?;
-                if let Some(first) = seen {
-                    let reason = format!("duplicate of {first} (delivery id {key:?})");
-                    insert.execute(params![
-                        id,
-                        webhook_id,
-                        received_at_ms,
-                        "duplicate",
-                        reason,
-                        payload,
-                        key,
-                        request_id
-                    ])?;
-                    receipts.push(Receipt { event_id: first, status: "duplicate" });
-                    continue;
-                }
-            }
-            let (status, reason) = if capture_test_event {
+    let insert = "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
+                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
+        let key = keys.get(index).cloned().flatten();
+        if let Some(key) = &key {
+            let seen: Option<String> = tx.value_opt(
+                "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
+                args![webhook_id, key],
+            )?;
+            if let Some(first) = seen {
+                let reason = format!("duplicate of {first} (delivery id {key:?})");
                 tx.execute(
-                    "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping' WHERE id = ?1",
-                    params![webhook_id, id],
+                    insert,
+                    args![id, webhook_id, received_at_ms, "duplicate", reason, payload, key, request_id],
                 )?;
-                capture_test_event = false;
-                // Later requests of this group see the state the capture left.
-                *state = WebhookState::AwaitingMapping.as_str().to_string();
-                ("test_event", Some("captured as the webhook's test event".to_string()))
-            } else if state == WebhookState::Ready.as_str() {
-                ("accepted", None)
-            } else {
-                let now =
-                    if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { state.as_str() };
-                ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
-            };
-            insert.execute(params![id, webhook_id, received_at_ms, status, reason, payload, key, request_id])?;
-            receipts.push(Receipt { event_id: id.clone(), status });
+                receipts.push(Receipt { event_id: first, status: "duplicate" });
+                continue;
+            }
         }
+        // Only the request that moves the webhook on captures: on PostgreSQL another node
+        // may have captured meanwhile, and its commit makes this update change nothing.
+        let captured = capture_test_event
+            && tx.execute(
+                "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping'
+                 WHERE id = ?1 AND state = 'awaiting_test_event'",
+                args![webhook_id, id],
+            )? == 1;
+        if capture_test_event {
+            capture_test_event = false;
+            // Later requests of this group see the state the capture left.
+            *state = WebhookState::AwaitingMapping.as_str().to_string();
+        }
+        let (status, reason) = if captured {
+            ("test_event", Some("captured as the webhook's test event".to_string()))
+        } else if state == WebhookState::Ready.as_str() {
+            ("accepted", None)
+        } else {
+            let now =
+                if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { state.as_str() };
+            ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
+        };
+        tx.execute(insert, args![id, webhook_id, received_at_ms, status, reason, payload, key, request_id])?;
+        receipts.push(Receipt { event_id: id.clone(), status });
     }
     Ok(Some(receipts))
 }

@@ -2,10 +2,11 @@
 //! rows, each chunk committed together with the import's progress, so memory stays bounded
 //! whatever the file's size and a restart resumes after the last committed chunk.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value as Json};
 
+use super::gate::Priority;
 use super::records::{RecordError, unique_holder, unique_key};
+use super::sql::{Row, Sql, args};
 use super::{Store, StoreError};
 
 /// How many failed rows an import keeps for its report.
@@ -59,31 +60,23 @@ pub struct Chunk {
 const SELECT_IMPORT: &str = "SELECT id, object, state, reason, spool_path, bytes_total, bytes_done, lines_done,
      created, updated, failed, errors_json, started_at_ms, finished_at_ms FROM imports";
 
-fn row_to_import(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Import, String)> {
-    Ok((
-        Import {
-            id: r.get(0)?,
-            object: r.get(1)?,
-            state: r.get(2)?,
-            reason: r.get(3)?,
-            spool_path: r.get(4)?,
-            bytes_total: r.get(5)?,
-            bytes_done: r.get(6)?,
-            lines_done: r.get(7)?,
-            created: r.get(8)?,
-            updated: r.get(9)?,
-            failed: r.get(10)?,
-            errors: Vec::new(),
-            started_at_ms: r.get(12)?,
-            finished_at_ms: r.get(13)?,
-        },
-        r.get(11)?,
-    ))
-}
-
-fn with_errors((mut import, errors): (Import, String)) -> Result<Import, StoreError> {
-    import.errors = serde_json::from_str(&errors)?;
-    Ok(import)
+fn import(mut r: Row) -> Result<Import, StoreError> {
+    Ok(Import {
+        id: r.get(0)?,
+        object: r.get(1)?,
+        state: r.get(2)?,
+        reason: r.get(3)?,
+        spool_path: r.get(4)?,
+        bytes_total: r.get(5)?,
+        bytes_done: r.get(6)?,
+        lines_done: r.get(7)?,
+        created: r.get(8)?,
+        updated: r.get(9)?,
+        failed: r.get(10)?,
+        errors: serde_json::from_str(&r.get::<String>(11)?)?,
+        started_at_ms: r.get(12)?,
+        finished_at_ms: r.get(13)?,
+    })
 }
 
 impl Store {
@@ -96,43 +89,39 @@ impl Store {
         bytes_total: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO imports (id, object, state, spool_path, bytes_total, started_at_ms)
-             VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
-            params![id, object, spool_path, bytes_total, now_ms],
-        )?;
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO imports (id, object, state, spool_path, bytes_total, started_at_ms)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+                args![id, object, spool_path, bytes_total, now_ms],
+            )
+        })?;
         Ok(())
     }
 
     /// One import.
     pub fn import(&self, id: &str) -> Result<Option<Import>, StoreError> {
-        let conn = self.conn();
-        let found = conn.query_row(&format!("{SELECT_IMPORT} WHERE id = ?1"), [id], row_to_import).optional()?;
-        found.map(with_errors).transpose()
+        self.with(|db| db.query_opt(&format!("{SELECT_IMPORT} WHERE id = ?1"), args![id])?.map(import).transpose())
     }
 
     /// Imports, newest first.
     pub fn list_imports(&self, limit: u32) -> Result<Vec<Import>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("{SELECT_IMPORT} ORDER BY id DESC LIMIT ?1"))?;
-        let rows = stmt.query_map([limit], row_to_import)?;
-        rows.map(|r| with_errors(r?)).collect()
+        self.with(|db| db.query_map(&format!("{SELECT_IMPORT} ORDER BY id DESC LIMIT ?1"), args![limit], import))
     }
 
     /// Imports a previous run left running.
     pub fn running_imports(&self) -> Result<Vec<Import>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("{SELECT_IMPORT} WHERE state = 'running' ORDER BY id"))?;
-        let rows = stmt.query_map([], row_to_import)?;
-        rows.map(|r| with_errors(r?)).collect()
+        self.with(|db| db.query_map(&format!("{SELECT_IMPORT} WHERE state = 'running' ORDER BY id"), &[], import))
     }
 
     /// End an import as `done` or `failed`.
     pub fn finish_import(&self, id: &str, state: &str, reason: Option<&str>, now_ms: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE imports SET state = ?2, reason = ?3, finished_at_ms = ?4 WHERE id = ?1",
-            params![id, state, reason, now_ms],
-        )?;
+        self.with(|db| {
+            db.execute(
+                "UPDATE imports SET state = ?2, reason = ?3, finished_at_ms = ?4 WHERE id = ?1",
+                args![id, state, reason, now_ms],
+            )
+        })?;
         Ok(())
     }
 
@@ -148,57 +137,59 @@ impl Store {
         mut new_id: impl FnMut() -> String,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let mut conn = self.conn();
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (mut created, mut updated) = (0i64, 0i64);
-        let mut refused = chunk.refused;
-        for (line, row) in chunk.rows {
-            let existing = unique
-                .iter()
-                .find_map(|p| {
-                    let key = row.get(p).and_then(unique_key)?;
-                    unique_holder(&tx, object, p, &key).transpose()
-                })
-                .transpose()?;
-            // One savepoint per row: a refused row leaves no trace, the others commit together.
-            let sp = tx.savepoint()?;
-            match upsert_row(&sp, object, unique, row, existing, &mut new_id, now_ms) {
-                Ok(outcome) => {
-                    sp.commit()?;
-                    match outcome {
-                        ImportOutcome::Created => created += 1,
-                        ImportOutcome::Updated => updated += 1,
+        self.transaction(Priority::Background, |tx| {
+            let (mut created, mut updated) = (0i64, 0i64);
+            let mut refused = chunk.refused;
+            for (line, row) in chunk.rows {
+                let existing = unique
+                    .iter()
+                    .find_map(|p| {
+                        let key = row.get(p).and_then(unique_key)?;
+                        unique_holder(tx, object, p, &key).transpose()
+                    })
+                    .transpose()?;
+                // One savepoint per row: a refused row leaves no trace, the others commit together.
+                tx.execute("SAVEPOINT import_row", &[])?;
+                match upsert_row(tx, object, unique, row, existing, &mut new_id, now_ms) {
+                    Ok(outcome) => {
+                        tx.execute("RELEASE SAVEPOINT import_row", &[])?;
+                        match outcome {
+                            ImportOutcome::Created => created += 1,
+                            ImportOutcome::Updated => updated += 1,
+                        }
+                    }
+                    Err(RecordError::Store(e)) => return Err(e),
+                    Err(e) => {
+                        tx.execute("ROLLBACK TO SAVEPOINT import_row", &[])?;
+                        tx.execute("RELEASE SAVEPOINT import_row", &[])?;
+                        refused.push((line, e.to_string()));
                     }
                 }
-                Err(RecordError::Store(e)) => return Err(e),
-                // Dropping the savepoint rolls the row back.
-                Err(e) => refused.push((line, e.to_string())),
             }
-        }
-        refused.sort_by_key(|(line, _)| *line);
-        let (errors_json, failed_before): (String, i64) =
-            tx.query_row("SELECT errors_json, failed FROM imports WHERE id = ?1", [import_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-        let mut errors: Vec<Json> = serde_json::from_str(&errors_json)?;
-        let room = MAX_REPORTED_ERRORS.saturating_sub(errors.len());
-        errors.extend(refused.iter().take(room).map(|(line, error)| serde_json::json!({"line": line, "error": error})));
-        tx.execute(
-            "UPDATE imports SET bytes_done = ?2, lines_done = ?3, created = created + ?4, updated = updated + ?5,
-                 failed = ?6, errors_json = ?7 WHERE id = ?1",
-            params![
-                import_id,
-                chunk.bytes_done,
-                chunk.lines_done,
-                created,
-                updated,
-                failed_before + refused.len() as i64,
-                serde_json::to_string(&errors)?
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+            refused.sort_by_key(|(line, _)| *line);
+            let mut progress =
+                tx.query_one("SELECT errors_json, failed FROM imports WHERE id = ?1", args![import_id])?;
+            let (errors_json, failed_before): (String, i64) = (progress.get(0)?, progress.get(1)?);
+            let mut errors: Vec<Json> = serde_json::from_str(&errors_json)?;
+            let room = MAX_REPORTED_ERRORS.saturating_sub(errors.len());
+            errors.extend(
+                refused.iter().take(room).map(|(line, error)| serde_json::json!({"line": line, "error": error})),
+            );
+            tx.execute(
+                "UPDATE imports SET bytes_done = ?2, lines_done = ?3, created = created + ?4, updated = updated + ?5,
+                     failed = ?6, errors_json = ?7 WHERE id = ?1",
+                args![
+                    import_id,
+                    chunk.bytes_done,
+                    chunk.lines_done,
+                    created,
+                    updated,
+                    failed_before + refused.len() as i64,
+                    serde_json::to_string(&errors)?
+                ],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -209,7 +200,7 @@ enum ImportOutcome {
 }
 
 fn upsert_row(
-    conn: &rusqlite::Connection,
+    db: &dyn Sql,
     object: &str,
     unique: &[String],
     row: Map<String, Json>,
@@ -219,9 +210,7 @@ fn upsert_row(
 ) -> Result<ImportOutcome, RecordError> {
     let (id, properties, outcome) = match existing {
         Some(id) => {
-            let json: String = conn
-                .prepare_cached("SELECT properties_json FROM records WHERE id = ?1")?
-                .query_row([&id], |r| r.get(0))?;
+            let json: String = db.value("SELECT properties_json FROM records WHERE id = ?1", args![id])?;
             let mut properties: Map<String, Json> = serde_json::from_str(&json).map_err(StoreError::from)?;
             for (k, v) in row {
                 if v.is_null() {
@@ -230,30 +219,32 @@ fn upsert_row(
                     properties.insert(k, v);
                 }
             }
-            conn.prepare_cached("UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1")?
-                .execute(params![id, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms])?;
-            conn.prepare_cached("DELETE FROM record_unique_values WHERE record_id = ?1")?.execute([&id])?;
+            db.execute(
+                "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                args![id, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms],
+            )?;
+            db.execute("DELETE FROM record_unique_values WHERE record_id = ?1", args![id])?;
             (id, properties, ImportOutcome::Updated)
         }
         None => {
             let id = new_id();
             let properties: Map<String, Json> = row.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            conn.prepare_cached(
+            db.execute(
                 "INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-            )?
-            .execute(params![id, object, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms])?;
+                args![id, object, serde_json::to_string(&properties).map_err(StoreError::from)?, now_ms],
+            )?;
             (id, properties, ImportOutcome::Created)
         }
     };
     for property in unique {
         let Some(key) = properties.get(property).and_then(unique_key) else { continue };
-        let inserted = conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![object, property, key, id])?;
+        let inserted = db.execute(
+            "INSERT INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            args![object, property, key, id],
+        )?;
         if inserted == 0 {
-            let record_id = unique_holder(conn, object, property, &key)?.unwrap_or_default();
+            let record_id = unique_holder(db, object, property, &key)?.unwrap_or_default();
             return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
         }
     }

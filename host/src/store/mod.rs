@@ -1,6 +1,8 @@
-//! The SQLite file under the data dir: opened in WAL mode with full fsync, schema migrated
-//! on open. All SQL lives in this module and its children, as named statements.
+//! Where everything is kept: the embedded SQLite file under the data dir (the default), or
+//! a PostgreSQL database shared by several nodes. All SQL lives in this module and its
+//! children, written once in the vocabulary of [`sql`] for both backends.
 //!
+//! - [`sqlite`], [`postgres`]: the two backends, their connections and migrations.
 //! - [`webhooks`]: webhook events, their tokens, states, test event and mapping.
 //! - [`events`]: received deliveries and their statuses.
 //! - [`batch`]: the pipeline worker's write transaction over many events.
@@ -15,189 +17,22 @@ pub mod events;
 pub mod gate;
 pub mod imports;
 pub mod plugins;
+pub mod postgres;
 pub mod records;
 pub mod secrets;
+pub mod sql;
+pub mod sqlite;
 pub mod webhooks;
 pub mod workflows;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+pub use sqlite::DB_FILE;
 
-/// The database file's name inside the data dir.
-pub const DB_FILE: &str = "wasmhook.db";
-
-/// Page cache per connection, in KiB when negative. Kept small on purpose: in WAL mode a
-/// connection throws its whole cache away whenever another connection has committed, and
-/// ingest and the worker commit alternately, so a big cache costs a long walk to discard
-/// it on every transaction (measured: 6% of the worker's time with 64 MiB).
-const PAGE_CACHE: i64 = -4 * 1024;
-
-/// Bytes of the database file read through a memory map: pages outside the page cache
-/// (a match lookup in a million-record object) cost a memory access instead of a `read`
-/// call and a copy, and the map, unlike the cache, survives other connections' commits.
-const MMAP_BYTES: i64 = 16 * 1024 * 1024 * 1024;
-
-/// Versioned migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
-    "CREATE TABLE webhooks (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        token TEXT NOT NULL,
-        token_sha256 BLOB NOT NULL UNIQUE,
-        state TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        test_event_id TEXT,
-        mapping_json TEXT NOT NULL DEFAULT '[]',
-        deleted_at_ms INTEGER
-    ) STRICT;
-    CREATE TABLE events (
-        id TEXT PRIMARY KEY,
-        webhook_id TEXT NOT NULL REFERENCES webhooks(id),
-        received_at_ms INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        stage TEXT,
-        reason TEXT,
-        payload BLOB NOT NULL
-    ) STRICT;
-    CREATE INDEX events_by_webhook ON events(webhook_id, id);
-    CREATE INDEX events_by_status ON events(status, id);",
-    "CREATE TABLE objects (
-        name TEXT PRIMARY KEY,
-        label TEXT NOT NULL,
-        builtin INTEGER NOT NULL DEFAULT 0
-    ) STRICT;
-    INSERT INTO objects (name, label, builtin) VALUES
-        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
-        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
-    CREATE TABLE properties (
-        object TEXT NOT NULL REFERENCES objects(name),
-        name TEXT NOT NULL,
-        label TEXT NOT NULL,
-        type TEXT NOT NULL,
-        options_json TEXT NOT NULL DEFAULT '[]',
-        is_unique INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (object, name)
-    ) STRICT;
-    CREATE TABLE records (
-        id TEXT PRIMARY KEY,
-        object TEXT NOT NULL REFERENCES objects(name),
-        properties_json TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX records_by_object ON records(object, id);
-    -- One row per unique property value: the store enforces uniqueness, and matching is
-    -- one indexed lookup.
-    CREATE TABLE record_unique_values (
-        object TEXT NOT NULL,
-        property TEXT NOT NULL,
-        value TEXT NOT NULL,
-        record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-        PRIMARY KEY (object, property, value)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX unique_values_by_record ON record_unique_values(record_id);",
-    "ALTER TABLE webhooks ADD COLUMN transforms_json TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE webhooks ADD COLUMN match_json TEXT;
-    ALTER TABLE events ADD COLUMN detail_json TEXT;
-    ALTER TABLE events ADD COLUMN matched_record_id TEXT;
-    CREATE TABLE workflows (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        object TEXT NOT NULL REFERENCES objects(name),
-        enabled INTEGER NOT NULL,
-        reenroll INTEGER NOT NULL,
-        triggers_json TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE enrollments (
-        id TEXT PRIMARY KEY,
-        workflow_id TEXT NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
-        record_id TEXT NOT NULL,
-        event_id TEXT NOT NULL,
-        enrolled_at_ms INTEGER NOT NULL,
-        -- Processing an event twice never enrolls twice.
-        UNIQUE (workflow_id, event_id, record_id)
-    ) STRICT;
-    CREATE INDEX enrollments_by_record ON enrollments(workflow_id, record_id);
-    CREATE TABLE plugins (
-        name TEXT PRIMARY KEY,
-        world TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        bytes BLOB NOT NULL,
-        uploaded_at_ms INTEGER NOT NULL
-    ) STRICT;",
-    "ALTER TABLE events ADD COLUMN delivery_id TEXT;
-    -- One original per delivery id and webhook; redeliveries are kept as `duplicate` rows.
-    CREATE UNIQUE INDEX events_by_delivery ON events(webhook_id, delivery_id)
-        WHERE delivery_id IS NOT NULL AND status != 'duplicate';
-    ALTER TABLE webhooks ADD COLUMN dedup_json TEXT NOT NULL DEFAULT '{\"header\":\"webhook-id\"}';",
-    "CREATE TABLE imports (
-        id TEXT PRIMARY KEY,
-        object TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reason TEXT,
-        spool_path TEXT NOT NULL,
-        bytes_total INTEGER NOT NULL,
-        -- Progress commits with each chunk of rows, so a restart resumes after the last one.
-        bytes_done INTEGER NOT NULL DEFAULT 0,
-        lines_done INTEGER NOT NULL DEFAULT 0,
-        created INTEGER NOT NULL DEFAULT 0,
-        updated INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0,
-        errors_json TEXT NOT NULL DEFAULT '[]',
-        started_at_ms INTEGER NOT NULL,
-        finished_at_ms INTEGER
-    ) STRICT;",
-    "ALTER TABLE workflows ADD COLUMN actions_json TEXT NOT NULL DEFAULT '[]';
-    -- An enrollment runs its workflow's actions step by step; each step is appended to
-    -- steps_json in the same commit as its effect, so a restart resumes after it.
-    ALTER TABLE enrollments ADD COLUMN status TEXT NOT NULL DEFAULT 'completed';
-    ALTER TABLE enrollments ADD COLUMN reason TEXT;
-    ALTER TABLE enrollments ADD COLUMN trigger_json TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE enrollments ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE enrollments ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE enrollments ADD COLUMN finished_at_ms INTEGER;
-    CREATE INDEX enrollments_running ON enrollments(next_attempt_at_ms) WHERE status = 'running';
-    CREATE TABLE secrets (
-        name TEXT PRIMARY KEY,
-        -- XChaCha20-Poly1305 under the data dir's key, the name as associated data.
-        nonce BLOB NOT NULL,
-        ciphertext BLOB NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    ) STRICT;",
-    "-- Every component ever uploaded, by content: a workflow step runs the version it was
-    -- saved with even after the plugin's name is given new bytes.
-    CREATE TABLE plugin_versions (
-        sha256 TEXT PRIMARY KEY,
-        world TEXT NOT NULL,
-        bytes BLOB NOT NULL,
-        uploaded_at_ms INTEGER NOT NULL
-    ) STRICT;
-    INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms)
-        SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
-    "-- The sender check: scheme and tolerance; its secrets are sealed in `secrets`.
-    ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
-    "-- Per-webhook request rate limit; NULL means the default.
-    ALTER TABLE webhooks ADD COLUMN rate_limit_json TEXT;",
-    "-- Token rotation: the replaced token keeps working until its grace period ends.
-    ALTER TABLE webhooks ADD COLUMN previous_token_sha256 BLOB;
-    ALTER TABLE webhooks ADD COLUMN previous_token_expires_ms INTEGER;
-    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
-        WHERE previous_token_sha256 IS NOT NULL;",
-    "-- The pipeline takes each webhook's waiting events apart (a fair share per webhook), so
-    -- it finds them per webhook; only waiting events are in this index, so it stays small.
-    CREATE INDEX events_waiting ON events(webhook_id, id) WHERE status = 'accepted';",
-    "-- A re-enrolling workflow asks, per event, whether the record has a run going; without
-    -- this it walked every past enrollment of the record, slower with each (found by the
-    -- soak: a contact re-enrolled hundreds of times).
-    CREATE INDEX enrollments_running_by_record ON enrollments(workflow_id, record_id) WHERE status = 'running';",
-    "-- The id of the HTTP request that delivered the event (X-Request-Id), to find its log lines.
-    ALTER TABLE events ADD COLUMN request_id TEXT;",
-];
+use gate::Priority;
+use sql::Sql;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -221,47 +56,88 @@ pub enum StoreError {
     /// SQLite refused.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused, or the connection to it failed.
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had in time (server down, pool exhausted).
+    #[error("postgres connection: {0}")]
+    Pool(String),
+    /// The database URL does not parse.
+    #[error("database URL: {0}")]
+    Url(String),
+    /// A write collided with another node's and must be retried.
+    #[error("a concurrent write to {0} collided; retrying")]
+    Conflict(&'static str),
+    /// A statement returned no row where one was expected.
+    #[error("a statement returned no row")]
+    NoRow,
+    /// A row had fewer columns than read.
+    #[error("no column {index} in the row")]
+    Column {
+        /// The column asked for.
+        index: usize,
+    },
+    /// A column held another type than read (a bug or a hand-edited database).
+    #[error("column {index} holds {found}")]
+    ColumnType {
+        /// The column.
+        index: usize,
+        /// What it held.
+        found: &'static str,
+    },
     /// A stored JSON column did not parse (a bug or a hand-edited file).
     #[error("corrupt stored JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
 
-/// An open store. One connection behind a mutex: SQLite serialises writers anyway, and
-/// callers run on blocking threads, never on the async runtime's. Write transactions
-/// begin `IMMEDIATE`, so with a second connection (the worker's) a writer waits for the
-/// lock (busy timeout) instead of failing on a stale read snapshot.
+/// An open store on either backend. Cheap handles for the ingest writer and the pipeline
+/// come from [`Store::ingest_connection`] and [`Store::worker_connection`].
 pub struct Store {
-    conn: Mutex<Connection>,
-    dir: PathBuf,
-    /// Shared by every connection of this process to the file; taken before each write
-    /// transaction.
-    write_gate: Arc<gate::WriteGate>,
+    db: Db,
+}
+
+enum Db {
+    Sqlite(sqlite::Sqlite),
+    Postgres(Arc<postgres::Postgres>),
 }
 
 impl Store {
     /// Open (creating if needed) `<data_dir>/wasmhook.db` and migrate it.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
-        let path = data_dir.join(DB_FILE);
-        let mut conn = Connection::open(&path)?;
-        // SQLite quietly falls back to read-only when it cannot open the file for writing;
-        // serving then would acknowledge nothing and retry every write forever.
-        if conn.is_readonly(rusqlite::MAIN_DB)? {
-            return Err(StoreError::ReadOnly { path });
-        }
-        // WAL + FULL: a commit is on disk before we acknowledge anything that depends on it.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "cache_size", PAGE_CACHE)?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
-        Ok(Store { conn: Mutex::new(conn), dir: data_dir.to_path_buf(), write_gate: Arc::default() })
+        Ok(Store { db: Db::Sqlite(sqlite::Sqlite::open(data_dir)?) })
     }
 
-    /// A second connection to the same file, for the pipeline worker, committing with
+    /// Connect to a PostgreSQL database (`postgres://…`) and migrate it; work this node
+    /// claims is taken over by others if it does not finish within `lease`.
+    pub fn open_postgres(url: &str, lease: Duration) -> Result<Store, StoreError> {
+        Ok(Store { db: Db::Postgres(Arc::new(postgres::Postgres::open(url, lease)?)) })
+    }
+
+    /// The PostgreSQL database at `database` if given, else the SQLite file in `data_dir`.
+    pub fn open_database(data_dir: &Path, database: Option<&str>, lease: Duration) -> Result<Store, StoreError> {
+        match database {
+            Some(url) => Store::open_postgres(url, lease),
+            None => Store::open(data_dir),
+        }
+    }
+
+    /// On PostgreSQL, this node's claims; SQLite has one node per file and claims nothing.
+    fn claim(&self) -> Option<postgres::Claim<'_>> {
+        match &self.db {
+            Db::Sqlite(_) => None,
+            Db::Postgres(p) => Some(p.claim()),
+        }
+    }
+
+    /// The engine behind this store.
+    pub fn dialect(&self) -> sql::Dialect {
+        match &self.db {
+            Db::Sqlite(_) => sql::Dialect::Sqlite,
+            Db::Postgres(_) => sql::Dialect::Postgres,
+        }
+    }
+
+    /// A handle for the pipeline worker. On SQLite a second connection committing with
     /// `synchronous=NORMAL`: atomic and crash-safe, but not fsync'd per commit.
     ///
     /// Why that is enough: everything the worker writes (statuses, details, enrollments)
@@ -269,58 +145,69 @@ impl Store {
     /// before a worker commit reaches the disk, the event is simply `accepted` again and
     /// is reprocessed at start, and enrollment is idempotent per (workflow, event,
     /// record). WAL frames are appended in order, so the next fsync'd ingest commit also
-    /// makes every earlier worker commit durable.
+    /// makes every earlier worker commit durable. On PostgreSQL, the shared pool.
     pub fn worker_connection(&self) -> Result<Store, StoreError> {
         self.another_connection("NORMAL")
     }
 
-    /// A connection of its own for the ingest writer, committing with full fsync like the
-    /// main one: admin reads and writes on the main connection never hold ingest up.
+    /// A handle for the ingest writer: on SQLite a connection of its own committing with
+    /// full fsync like the main one, so admin reads and writes never hold ingest up.
     pub fn ingest_connection(&self) -> Result<Store, StoreError> {
         self.another_connection("FULL")
     }
 
-    /// A further connection to the same file sharing the write gate, with its own sync mode.
     fn another_connection(&self, synchronous: &str) -> Result<Store, StoreError> {
-        let conn = Connection::open(self.dir.join(DB_FILE))?;
-        conn.pragma_update(None, "synchronous", synchronous)?;
-        conn.pragma_update(None, "cache_size", PAGE_CACHE)?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Store { conn: Mutex::new(conn), dir: self.dir.clone(), write_gate: self.write_gate.clone() })
+        let db = match &self.db {
+            Db::Sqlite(s) => Db::Sqlite(s.another_connection(synchronous)?),
+            Db::Postgres(p) => Db::Postgres(p.clone()),
+        };
+        Ok(Store { db })
     }
 
-    /// Copy everything in the WAL into the database file and empty the WAL.
+    /// SQLite: copy everything in the WAL into the database file and empty the WAL.
+    /// PostgreSQL manages its own log: nothing to do.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        Ok(self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
+        match &self.db {
+            Db::Sqlite(s) => s.checkpoint(),
+            Db::Postgres(_) => Ok(()),
+        }
     }
 
-    /// The schema version now in the file.
+    /// How many migrations the database has had.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn().pragma_query_value(None, "user_version", |row| row.get(0))?)
+        match &self.db {
+            Db::Sqlite(s) => s.schema_version(),
+            Db::Postgres(p) => p.schema_version(),
+        }
     }
 
-    /// Hold while running a write transaction; take it before [`Store::conn`], so the
-    /// transaction ends before the gate opens.
-    fn write_gate(&self, priority: gate::Priority) -> gate::Pass<'_> {
-        self.write_gate.enter(priority)
+    /// Run `work` with the database, each statement committing by itself.
+    fn with<T, E: From<StoreError>>(&self, work: impl FnOnce(&dyn Sql) -> Result<T, E>) -> Result<T, E> {
+        match &self.db {
+            Db::Sqlite(s) => s.with(work),
+            Db::Postgres(p) => p.with(work),
+        }
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite half-written (transactions
-        // roll back on drop), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Run `work` in one write transaction, committed when it returns `Ok`.
+    fn transaction<T, E: From<StoreError>>(
+        &self,
+        priority: Priority,
+        work: impl FnOnce(&dyn Sql) -> Result<T, E>,
+    ) -> Result<T, E> {
+        Ok(self.transaction_timed(priority, work)?.0)
     }
-}
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+    /// [`transaction`](Self::transaction), also saying how long SQLite's write gate held
+    /// it back (PostgreSQL has no gate: writers run concurrently).
+    fn transaction_timed<T, E: From<StoreError>>(
+        &self,
+        priority: Priority,
+        work: impl FnOnce(&dyn Sql) -> Result<T, E>,
+    ) -> Result<(T, Duration), E> {
+        match &self.db {
+            Db::Sqlite(s) => s.transaction(priority, work),
+            Db::Postgres(p) => Ok((p.transaction(|conn| work(conn))?, Duration::ZERO)),
+        }
     }
-    tx.commit()?;
-    Ok(())
 }

@@ -2,9 +2,10 @@
 //! properties, and records. Unique property values live in their own indexed table, so
 //! the store enforces uniqueness and a match is one lookup.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value as Json};
 
+use super::gate::Priority;
+use super::sql::{Sql, args};
 use super::{Store, StoreError};
 
 /// Most unique properties per object (as in the product we replace).
@@ -67,12 +68,6 @@ pub enum RecordError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for RecordError {
-    fn from(e: rusqlite::Error) -> Self {
-        RecordError::Store(e.into())
-    }
-}
-
 /// The text under which a unique value is indexed: strings as they are, numbers in
 /// canonical JSON form (so `42` and `42.0` are the same key).
 pub fn unique_key(value: &Json) -> Option<String> {
@@ -90,172 +85,169 @@ pub fn unique_key(value: &Json) -> Option<String> {
 /// The id of the record whose unique `property` equals `value` (`None` for a value that
 /// cannot be unique, such as a boolean).
 pub(super) fn record_id_by_unique(
-    conn: &rusqlite::Connection,
+    db: &dyn Sql,
     object: &str,
     property: &str,
     value: &Json,
-) -> rusqlite::Result<Option<String>> {
+) -> Result<Option<String>, StoreError> {
     match unique_key(value) {
-        Some(key) => unique_holder(conn, object, property, &key),
+        Some(key) => unique_holder(db, object, property, &key),
         None => Ok(None),
     }
 }
 
 /// The record holding `key` as its unique `property`: one lookup in the unique index.
 pub(super) fn unique_holder(
-    conn: &rusqlite::Connection,
+    db: &dyn Sql,
     object: &str,
     property: &str,
     key: &str,
-) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
+) -> Result<Option<String>, StoreError> {
+    db.value_opt(
         "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
-    )?
-    .query_row(params![object, property, key], |r| r.get(0))
-    .optional()
+        args![object, property, key],
+    )
+}
+
+fn object_exists(db: &dyn Sql, object: &str) -> Result<bool, StoreError> {
+    Ok(db.query_opt("SELECT 1 FROM objects WHERE name = ?1", args![object])?.is_some())
 }
 
 impl Store {
     /// Names and labels of every object.
     pub fn list_objects(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT name, label, builtin FROM objects ORDER BY builtin DESC, name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? == 1)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query_map("SELECT name, label, builtin FROM objects ORDER BY builtin DESC, name", &[], |mut r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<i64>(2)? == 1))
+            })
+        })
     }
 
     /// Add a custom object; false if the name is taken.
     pub fn create_object(&self, name: &str, label: &str) -> Result<bool, StoreError> {
-        let changed =
-            self.conn().execute("INSERT OR IGNORE INTO objects (name, label) VALUES (?1, ?2)", params![name, label])?;
+        let changed = self.with(|db| {
+            db.execute("INSERT INTO objects (name, label) VALUES (?1, ?2) ON CONFLICT DO NOTHING", args![name, label])
+        })?;
         Ok(changed == 1)
-    }
-
-    fn object_exists(conn: &rusqlite::Connection, object: &str) -> Result<bool, rusqlite::Error> {
-        conn.query_row("SELECT 1 FROM objects WHERE name = ?1", [object], |_| Ok(()))
-            .optional()
-            .map(|found| found.is_some())
     }
 
     /// Define a property on an object.
     pub fn create_property(&self, object: &str, def: &PropertyDef) -> Result<(), RecordError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if !Self::object_exists(&tx, object)? {
-            return Err(RecordError::NoObject(object.to_string()));
-        }
-        if def.unique {
-            let unique: i64 =
-                tx.query_row("SELECT COUNT(*) FROM properties WHERE object = ?1 AND is_unique = 1", [object], |r| {
-                    r.get(0)
-                })?;
-            if unique >= MAX_UNIQUE_PER_OBJECT {
-                return Err(RecordError::TooManyUnique);
+        self.transaction(Priority::Background, |tx| {
+            if !object_exists(tx, object)? {
+                return Err(RecordError::NoObject(object.to_string()));
             }
-        }
-        let options = serde_json::to_string(&def.options).map_err(StoreError::from)?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO properties (object, name, label, type, options_json, is_unique) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![object, def.name, def.label, def.kind, options, def.unique],
-        )?;
-        if inserted == 0 {
-            return Err(RecordError::PropertyExists(def.name.clone()));
-        }
-        tx.commit()?;
-        Ok(())
+            if def.unique {
+                let unique: i64 =
+                    tx.value("SELECT COUNT(*) FROM properties WHERE object = ?1 AND is_unique = 1", args![object])?;
+                if unique >= MAX_UNIQUE_PER_OBJECT {
+                    return Err(RecordError::TooManyUnique);
+                }
+            }
+            let options = serde_json::to_string(&def.options).map_err(StoreError::from)?;
+            let inserted = tx.execute(
+                "INSERT INTO properties (object, name, label, type, options_json, is_unique) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT DO NOTHING",
+                args![object, def.name, def.label, def.kind, options, def.unique],
+            )?;
+            if inserted == 0 {
+                return Err(RecordError::PropertyExists(def.name.clone()));
+            }
+            Ok(())
+        })
     }
 
     /// An object's properties; `None` if the object does not exist.
     pub fn properties(&self, object: &str) -> Result<Option<Vec<PropertyDef>>, StoreError> {
-        let conn = self.conn();
-        if !Self::object_exists(&conn, object)? {
-            return Ok(None);
-        }
-        let mut stmt = conn.prepare_cached(
-            "SELECT name, label, type, options_json, is_unique FROM properties WHERE object = ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([object], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        let mut defs = Vec::new();
-        for row in rows {
-            let (name, label, kind, options, unique) = row?;
-            defs.push(PropertyDef { name, label, kind, options: serde_json::from_str(&options)?, unique: unique == 1 });
-        }
-        Ok(Some(defs))
+        self.with(|db| {
+            if !object_exists(db, object)? {
+                return Ok(None);
+            }
+            let defs = db.query_map(
+                "SELECT name, label, type, options_json, is_unique FROM properties WHERE object = ?1 ORDER BY rowid",
+                args![object],
+                |mut r| {
+                    Ok(PropertyDef {
+                        name: r.get(0)?,
+                        label: r.get(1)?,
+                        kind: r.get(2)?,
+                        options: serde_json::from_str(&r.get::<String>(3)?)?,
+                        unique: r.get::<i64>(4)? == 1,
+                    })
+                },
+            )?;
+            Ok(Some(defs))
+        })
     }
 
     /// Insert or replace a record's properties, keeping the unique index in step.
     /// `unique` names the object's unique properties.
     pub fn put_record(&self, record: &Record, unique: &[String], insert: bool) -> Result<(), RecordError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let json = serde_json::to_string(&record.properties).map_err(StoreError::from)?;
-        if insert {
-            tx.execute(
-                "INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![record.id, record.object, json, record.created_at_ms, record.updated_at_ms],
-            )?;
-        } else {
-            tx.execute(
-                "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
-                params![record.id, json, record.updated_at_ms],
-            )?;
-            tx.execute("DELETE FROM record_unique_values WHERE record_id = ?1", [&record.id])?;
-        }
-        for property in unique {
-            let Some(key) = record.properties.get(property).and_then(unique_key) else {
-                continue;
-            };
-            let holder = unique_holder(&tx, &record.object, property, &key)?;
-            if let Some(record_id) = holder {
-                return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
+        self.transaction(Priority::Background, |tx| {
+            if insert {
+                tx.execute(
+                    "INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    args![record.id, record.object, json, record.created_at_ms, record.updated_at_ms],
+                )?;
+            } else {
+                tx.execute(
+                    "UPDATE records SET properties_json = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                    args![record.id, json, record.updated_at_ms],
+                )?;
+                tx.execute("DELETE FROM record_unique_values WHERE record_id = ?1", args![record.id])?;
             }
-            tx.execute(
-                "INSERT INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
-                params![record.object, property, key, record.id],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+            for property in unique {
+                let Some(key) = record.properties.get(property).and_then(unique_key) else {
+                    continue;
+                };
+                let holder = unique_holder(tx, &record.object, property, &key)?;
+                if let Some(record_id) = holder {
+                    return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
+                }
+                tx.execute(
+                    "INSERT INTO record_unique_values (object, property, value, record_id) VALUES (?1, ?2, ?3, ?4)",
+                    args![record.object, property, key, record.id],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// One record of an object.
     pub fn record(&self, object: &str, id: &str) -> Result<Option<Record>, StoreError> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records WHERE object = ?1 AND id = ?2",
-                params![object, id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        row.map(|(id, object, json, created_at_ms, updated_at_ms)| {
-            Ok(Record { id, object, properties: serde_json::from_str(&json)?, created_at_ms, updated_at_ms })
-        })
-        .transpose()
+        self.with(|db| record(db, object, id))
     }
 
     /// Delete a record (its unique values go with it).
     pub fn delete_record(&self, object: &str, id: &str) -> Result<bool, StoreError> {
-        let changed = self.conn().execute("DELETE FROM records WHERE object = ?1 AND id = ?2", params![object, id])?;
+        let changed =
+            self.with(|db| db.execute("DELETE FROM records WHERE object = ?1 AND id = ?2", args![object, id]))?;
         Ok(changed == 1)
     }
 
     /// The record whose unique `property` equals `value`: one indexed lookup.
     pub fn find_by_unique(&self, object: &str, property: &str, value: &Json) -> Result<Option<Record>, StoreError> {
-        let id = record_id_by_unique(&self.conn(), object, property, value)?;
-        match id {
-            Some(id) => self.record(object, &id),
+        self.with(|db| match record_id_by_unique(db, object, property, value)? {
+            Some(id) => record(db, object, &id),
             None => Ok(None),
-        }
+        })
     }
+}
+
+fn record(db: &dyn Sql, object: &str, id: &str) -> Result<Option<Record>, StoreError> {
+    let row = db.query_opt(
+        "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records WHERE object = ?1 AND id = ?2",
+        args![object, id],
+    )?;
+    row.map(|mut r| {
+        Ok(Record {
+            id: r.get(0)?,
+            object: r.get(1)?,
+            properties: serde_json::from_str(&r.get::<String>(2)?)?,
+            created_at_ms: r.get(3)?,
+            updated_at_ms: r.get(4)?,
+        })
+    })
+    .transpose()
 }

@@ -1,10 +1,11 @@
 //! Webhook events: at most [`MAX_WEBHOOKS`], each with a secret token, a wizard state, the
 //! captured test event and the mapping.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::gate::Priority;
+use super::sql::{Row, args};
 use super::{Store, StoreError};
 
 /// The delivery-id header used unless a webhook says otherwise (Standard Webhooks).
@@ -148,38 +149,22 @@ pub(crate) fn token_hash(token: &str) -> Vec<u8> {
 const SELECT_WEBHOOK: &str = "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json,
      transforms_json, match_json, dedup_json, previous_token_expires_ms FROM webhooks WHERE deleted_at_ms IS NULL";
 
-/// A webhook row with its JSON columns still as text.
-type WebhookRow = (Webhook, String, String, Option<String>, String);
-
-fn row_to_webhook(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
+fn webhook(mut row: Row) -> Result<Webhook, StoreError> {
     let state: String = row.get(3)?;
-    Ok((
-        Webhook {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            token: row.get(2)?,
-            state: WebhookState::parse(&state),
-            created_at_ms: row.get(4)?,
-            test_event_id: row.get(5)?,
-            mapping: Vec::new(),
-            transforms: Vec::new(),
-            matching: None,
-            dedup: Dedup::default(),
-            previous_token_expires_ms: row.get(10)?,
-        },
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
-}
-
-fn with_mapping((mut webhook, mapping, transforms, matching, dedup): WebhookRow) -> Result<Webhook, StoreError> {
-    webhook.dedup = serde_json::from_str(&dedup)?;
-    webhook.mapping = serde_json::from_str(&mapping)?;
-    webhook.transforms = serde_json::from_str(&transforms)?;
-    webhook.matching = matching.as_deref().map(serde_json::from_str).transpose()?;
-    Ok(webhook)
+    let matching: Option<String> = row.get(8)?;
+    Ok(Webhook {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        token: row.get(2)?,
+        state: WebhookState::parse(&state),
+        created_at_ms: row.get(4)?,
+        test_event_id: row.get(5)?,
+        mapping: serde_json::from_str(&row.get::<String>(6)?)?,
+        transforms: serde_json::from_str(&row.get::<String>(7)?)?,
+        matching: matching.as_deref().map(serde_json::from_str).transpose()?,
+        dedup: serde_json::from_str(&row.get::<String>(9)?)?,
+        previous_token_expires_ms: row.get(10)?,
+    })
 }
 
 /// Why a webhook could not be created.
@@ -202,21 +187,17 @@ impl Store {
         token: &str,
         now_ms: i64,
     ) -> Result<Webhook, CreateWebhookError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let live: i64 = tx
-            .query_row("SELECT COUNT(*) FROM webhooks WHERE deleted_at_ms IS NULL", [], |r| r.get(0))
-            .map_err(StoreError::from)?;
-        if live >= MAX_WEBHOOKS {
-            return Err(CreateWebhookError::LimitReached);
-        }
-        tx.execute(
-            "INSERT INTO webhooks (id, name, token, token_sha256, state, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, name, token, token_hash(token), WebhookState::AwaitingTestEvent.as_str(), now_ms],
-        )
-        .map_err(StoreError::from)?;
-        tx.commit().map_err(StoreError::from)?;
+        self.transaction(Priority::Background, |tx| {
+            let live: i64 = tx.value("SELECT COUNT(*) FROM webhooks WHERE deleted_at_ms IS NULL", &[])?;
+            if live >= MAX_WEBHOOKS {
+                return Err(CreateWebhookError::LimitReached);
+            }
+            tx.execute(
+                "INSERT INTO webhooks (id, name, token, token_sha256, state, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![id, name, token, token_hash(token), WebhookState::AwaitingTestEvent.as_str(), now_ms],
+            )?;
+            Ok(())
+        })?;
         Ok(Webhook {
             id: id.to_string(),
             name: name.to_string(),
@@ -235,63 +216,63 @@ impl Store {
     /// Give a webhook a new token; the current one keeps working until `now_ms + grace_ms`
     /// (with no grace it stops at once). A token still in an earlier grace period stops now.
     pub fn rotate_token(&self, id: &str, token: &str, grace_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        let changed = self.conn().execute(
-            "UPDATE webhooks SET
-                 previous_token_sha256 = CASE WHEN ?4 > 0 THEN token_sha256 END,
-                 previous_token_expires_ms = CASE WHEN ?4 > 0 THEN ?5 + ?4 END,
-                 token = ?2, token_sha256 = ?3
-             WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, token, token_hash(token), grace_ms, now_ms],
-        )?;
+        let changed = self.transaction(Priority::Background, |tx| {
+            tx.execute(
+                "UPDATE webhooks SET
+                     previous_token_sha256 = CASE WHEN ?4 > 0 THEN token_sha256 END,
+                     previous_token_expires_ms = CASE WHEN ?4 > 0 THEN ?5 + ?4 END,
+                     token = ?2, token_sha256 = ?3
+                 WHERE id = ?1 AND deleted_at_ms IS NULL",
+                args![id, token, token_hash(token), grace_ms, now_ms],
+            )
+        })?;
         Ok(changed == 1)
     }
 
     /// Every token that reaches a live webhook at `now_ms`: current ones, and previous ones
     /// still in their grace period.
     pub fn token_keys(&self, now_ms: i64) -> Result<Vec<TokenKey>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, token_sha256, NULL FROM webhooks WHERE deleted_at_ms IS NULL
-             UNION ALL
-             SELECT id, previous_token_sha256, previous_token_expires_ms FROM webhooks
-             WHERE deleted_at_ms IS NULL AND previous_token_sha256 IS NOT NULL AND previous_token_expires_ms > ?1",
-        )?;
-        let rows = stmt
-            .query_map([now_ms], |r| Ok(TokenKey { webhook_id: r.get(0)?, hash: r.get(1)?, expires_ms: r.get(2)? }))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query_map(
+                "SELECT id, token_sha256, NULL FROM webhooks WHERE deleted_at_ms IS NULL
+                 UNION ALL
+                 SELECT id, previous_token_sha256, previous_token_expires_ms FROM webhooks
+                 WHERE deleted_at_ms IS NULL AND previous_token_sha256 IS NOT NULL AND previous_token_expires_ms > ?1",
+                args![now_ms],
+                |mut r| Ok(TokenKey { webhook_id: r.get(0)?, hash: r.get(1)?, expires_ms: r.get(2)? }),
+            )
+        })
     }
 
     /// Live webhooks, oldest first.
     pub fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{SELECT_WEBHOOK} ORDER BY id"))?;
-        let rows = stmt.query_map([], row_to_webhook)?;
-        rows.map(|r| with_mapping(r?)).collect()
+        self.with(|db| db.query_map(&format!("{SELECT_WEBHOOK} ORDER BY id"), &[], webhook))
     }
 
     /// One live webhook by id.
     pub fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
-        let conn = self.conn();
-        let found = conn.query_row(&format!("{SELECT_WEBHOOK} AND id = ?1"), [id], row_to_webhook).optional()?;
-        found.map(with_mapping).transpose()
+        self.with(|db| db.query_opt(&format!("{SELECT_WEBHOOK} AND id = ?1"), args![id])?.map(webhook).transpose())
     }
 
     /// Delete a webhook: its token stops working at once; its events stay visible.
     pub fn delete_webhook(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE webhooks SET deleted_at_ms = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, now_ms],
-        )?;
+        let changed = self.with(|db| {
+            db.execute(
+                "UPDATE webhooks SET deleted_at_ms = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+                args![id, now_ms],
+            )
+        })?;
         Ok(changed == 1)
     }
 
     /// Forget the test event so the next payload becomes the new one.
     pub fn reset_test_event(&self, id: &str) -> Result<bool, StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE webhooks SET test_event_id = NULL, state = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![id, WebhookState::AwaitingTestEvent.as_str()],
-        )?;
+        let changed = self.with(|db| {
+            db.execute(
+                "UPDATE webhooks SET test_event_id = NULL, state = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
+                args![id, WebhookState::AwaitingTestEvent.as_str()],
+            )
+        })?;
         Ok(changed == 1)
     }
 
@@ -309,7 +290,7 @@ impl Store {
     /// Run one named `UPDATE` that sets a JSON column (`?2`) of a live webhook (`?1`), then
     /// read the webhook back; `None` if there is no such webhook.
     fn update_json_column(&self, id: &str, sql: &str, json: &str) -> Result<Option<Webhook>, StoreError> {
-        let changed = self.conn().execute(sql, params![id, json])?;
+        let changed = self.with(|db| db.execute(sql, args![id, json]))?;
         if changed == 0 {
             return Ok(None);
         }
@@ -336,26 +317,27 @@ impl Store {
 
     /// Run one of the fixed `UPDATE`s above (`?1` the id, `?2` the JSON or NULL).
     fn set_optional_json(&self, id: &str, sql: &str, json: Option<&str>) -> Result<bool, StoreError> {
-        let _gate = self.write_gate(super::gate::Priority::Background);
-        Ok(self.conn().execute(sql, params![id, json])? == 1)
+        Ok(self.transaction(Priority::Background, |tx| tx.execute(sql, args![id, json]))? == 1)
     }
 
     /// Every live webhook's rate limit: (id, limit JSON if not the default).
     pub fn rate_limits(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT id, rate_limit_json FROM webhooks WHERE deleted_at_ms IS NULL")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query_map("SELECT id, rate_limit_json FROM webhooks WHERE deleted_at_ms IS NULL", &[], |mut r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
     }
 
     /// Every live webhook with signature settings: (id, settings JSON).
     pub fn signatures(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, signature_json FROM webhooks WHERE deleted_at_ms IS NULL AND signature_json IS NOT NULL",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query_map(
+                "SELECT id, signature_json FROM webhooks WHERE deleted_at_ms IS NULL AND signature_json IS NOT NULL",
+                &[],
+                |mut r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
     }
 
     /// Replace the transform chain; applies to events processed from now on.
@@ -395,9 +377,7 @@ impl Store {
 
     /// A webhook by id even if deleted (events keep pointing at it).
     pub fn webhook_any(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
-        let conn = self.conn();
         let sql = SELECT_WEBHOOK.replace("WHERE deleted_at_ms IS NULL", "WHERE 1 = 1");
-        let found = conn.query_row(&format!("{sql} AND id = ?1"), [id], row_to_webhook).optional()?;
-        found.map(with_mapping).transpose()
+        self.with(|db| db.query_opt(&format!("{sql} AND id = ?1"), args![id])?.map(webhook).transpose())
     }
 }

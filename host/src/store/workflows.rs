@@ -1,8 +1,8 @@
 //! Workflows (triggered by webhooks) and their enrollments.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::Value as Json;
 
+use super::sql::{Row, args};
 use super::{Store, StoreError};
 use crate::act::model::Action;
 
@@ -82,26 +82,17 @@ pub enum EnrollOutcome {
     StillRunning(String),
 }
 
-fn row_to_workflow(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Workflow, (String, String))> {
-    Ok((
-        Workflow {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            object: r.get(2)?,
-            enabled: r.get::<_, i64>(3)? == 1,
-            reenroll: r.get::<_, i64>(4)? == 1,
-            triggers: Vec::new(),
-            actions: Vec::new(),
-            created_at_ms: r.get(6)?,
-        },
-        (r.get(5)?, r.get(7)?),
-    ))
-}
-
-fn with_triggers((mut w, (triggers, actions)): (Workflow, (String, String))) -> Result<Workflow, StoreError> {
-    w.triggers = serde_json::from_str(&triggers)?;
-    w.actions = serde_json::from_str(&actions)?;
-    Ok(w)
+fn workflow(mut r: Row) -> Result<Workflow, StoreError> {
+    Ok(Workflow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        object: r.get(2)?,
+        enabled: r.get::<i64>(3)? == 1,
+        reenroll: r.get::<i64>(4)? == 1,
+        triggers: serde_json::from_str(&r.get::<String>(5)?)?,
+        created_at_ms: r.get(6)?,
+        actions: serde_json::from_str(&r.get::<String>(7)?)?,
+    })
 }
 
 const SELECT_WORKFLOW: &str =
@@ -110,43 +101,32 @@ const SELECT_WORKFLOW: &str =
 impl Store {
     /// Insert or replace a workflow.
     pub fn put_workflow(&self, w: &Workflow) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO workflows (id, name, object, enabled, reenroll, triggers_json, created_at_ms, actions_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (id) DO UPDATE SET name = ?2, object = ?3, enabled = ?4, reenroll = ?5, triggers_json = ?6,
-                 actions_json = ?8",
-            params![
-                w.id,
-                w.name,
-                w.object,
-                w.enabled,
-                w.reenroll,
-                serde_json::to_string(&w.triggers)?,
-                w.created_at_ms,
-                serde_json::to_string(&w.actions)?
-            ],
-        )?;
+        let (triggers, actions) = (serde_json::to_string(&w.triggers)?, serde_json::to_string(&w.actions)?);
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO workflows (id, name, object, enabled, reenroll, triggers_json, created_at_ms, actions_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, object = ?3, enabled = ?4, reenroll = ?5, triggers_json = ?6,
+                     actions_json = ?8",
+                args![w.id, w.name, w.object, w.enabled, w.reenroll, triggers, w.created_at_ms, actions],
+            )
+        })?;
         Ok(())
     }
 
     /// All workflows, oldest first.
     pub fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{SELECT_WORKFLOW} ORDER BY id"))?;
-        let rows = stmt.query_map([], row_to_workflow)?;
-        rows.map(|r| with_triggers(r?)).collect()
+        self.with(|db| db.query_map(&format!("{SELECT_WORKFLOW} ORDER BY id"), &[], workflow))
     }
 
     /// One workflow.
     pub fn workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
-        let conn = self.conn();
-        let found = conn.query_row(&format!("{SELECT_WORKFLOW} WHERE id = ?1"), [id], row_to_workflow).optional()?;
-        found.map(with_triggers).transpose()
+        self.with(|db| db.query_opt(&format!("{SELECT_WORKFLOW} WHERE id = ?1"), args![id])?.map(workflow).transpose())
     }
 
     /// Delete a workflow and its enrollments.
     pub fn delete_workflow(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM workflows WHERE id = ?1", [id])? == 1)
+        Ok(self.with(|db| db.execute("DELETE FROM workflows WHERE id = ?1", args![id]))? == 1)
     }
 
     /// A workflow's enrollments, newest first.
@@ -164,32 +144,54 @@ impl Store {
         Ok(self.query_enrollments("id", id)?.pop())
     }
 
-    /// Running enrollments whose next step is due at `now_ms`, oldest first.
+    /// Running enrollments whose next step is due at `now_ms`, oldest first. On
+    /// PostgreSQL they are claimed for this node for its lease, like events (see
+    /// [`Store::next_accepted_of`]), so no two nodes run the same step.
     pub fn due_enrollments(&self, now_ms: i64, limit: u32) -> Result<Vec<Enrollment>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_ENROLLMENT} WHERE status = 'running' AND next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![now_ms, limit], row_to_enrollment)?;
-        rows.map(|r| r?.parse()).collect()
+        let Some(claim) = self.claim() else {
+            return self.with(|db| {
+                db.query_map(
+                    &format!(
+                        "{SELECT_ENROLLMENT} WHERE status = 'running' AND next_attempt_at_ms <= ?1
+                         ORDER BY next_attempt_at_ms, id LIMIT ?2"
+                    ),
+                    args![now_ms, limit],
+                    enrollment,
+                )
+            });
+        };
+        let mut due = self.with(|db| {
+            db.query_map(
+                &format!(
+                    "UPDATE enrollments SET claimed_by = ?3, lease_until_ms = ?1 + ?4
+                     WHERE id IN (
+                         SELECT id FROM enrollments
+                         WHERE status = 'running' AND next_attempt_at_ms <= ?1
+                           AND (lease_until_ms IS NULL OR lease_until_ms < ?1 OR claimed_by = ?3)
+                         ORDER BY next_attempt_at_ms, id LIMIT ?2
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING {ENROLLMENT_COLUMNS}"
+                ),
+                args![now_ms, limit, claim.node, claim.lease_ms],
+                enrollment,
+            )
+        })?;
+        due.sort_by(|a, b| (a.next_attempt_at_ms, &a.id).cmp(&(b.next_attempt_at_ms, &b.id)));
+        Ok(due)
     }
 
     /// How many enrollments are running (a partial index holds only those).
     pub fn running_enrollments(&self) -> Result<u64, StoreError> {
-        let conn = self.conn();
-        let count: i64 = conn.query_row(
-            "SELECT count(*) FROM enrollments INDEXED BY enrollments_running_by_record WHERE status = 'running'",
-            [],
-            |r| r.get(0),
-        )?;
+        let count: i64 = self.with(|db| {
+            let hint = db.dialect().indexed_by("enrollments_running_by_record");
+            db.value(&format!("SELECT count(*) FROM enrollments {hint} WHERE status = 'running'"), &[])
+        })?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// When the earliest running enrollment is due, if any runs.
     pub fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row("SELECT min(next_attempt_at_ms) FROM enrollments WHERE status = 'running'", [], |r| r.get(0))?)
+        self.with(|db| db.value("SELECT min(next_attempt_at_ms) FROM enrollments WHERE status = 'running'", &[]))
     }
 
     /// Commit the steps just run, each with its effect, in one transaction: a step and the
@@ -204,45 +206,37 @@ impl Store {
     }
 
     fn query_enrollments(&self, column: &str, value: &str) -> Result<Vec<Enrollment>, StoreError> {
-        let conn = self.conn();
         // `column` is one of fixed names chosen in this module, never input.
-        let mut stmt = conn.prepare_cached(&format!("{SELECT_ENROLLMENT} WHERE {column} = ?1 ORDER BY id DESC"))?;
-        let rows = stmt.query_map([value], row_to_enrollment)?;
-        rows.map(|r| r?.parse()).collect()
+        self.with(|db| {
+            db.query_map(&format!("{SELECT_ENROLLMENT} WHERE {column} = ?1 ORDER BY id DESC"), args![value], enrollment)
+        })
     }
 }
 
-const SELECT_ENROLLMENT: &str = "SELECT id, workflow_id, record_id, event_id, enrolled_at_ms, status, reason,
-     trigger_json, steps_json, next_attempt_at_ms, finished_at_ms FROM enrollments";
-
-/// An enrollment row before its JSON columns are parsed.
-struct RawEnrollment(Enrollment, String, String);
-
-impl RawEnrollment {
-    fn parse(self) -> Result<Enrollment, StoreError> {
-        let RawEnrollment(mut e, trigger, steps) = self;
-        e.trigger = serde_json::from_str(&trigger)?;
-        e.steps = serde_json::from_str(&steps)?;
-        Ok(e)
-    }
+/// The columns [`enrollment`] reads, in its order (a macro, so `concat!` can use it).
+macro_rules! enrollment_columns {
+    () => {
+        "id, workflow_id, record_id, event_id, enrolled_at_ms, status, reason, trigger_json, steps_json,
+         next_attempt_at_ms, finished_at_ms"
+    };
 }
 
-fn row_to_enrollment(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEnrollment> {
-    Ok(RawEnrollment(
-        Enrollment {
-            id: r.get(0)?,
-            workflow_id: r.get(1)?,
-            record_id: r.get(2)?,
-            event_id: r.get(3)?,
-            enrolled_at_ms: r.get(4)?,
-            status: r.get(5)?,
-            reason: r.get(6)?,
-            trigger: Json::Null,
-            steps: Vec::new(),
-            next_attempt_at_ms: r.get(9)?,
-            finished_at_ms: r.get(10)?,
-        },
-        r.get(7)?,
-        r.get(8)?,
-    ))
+const ENROLLMENT_COLUMNS: &str = enrollment_columns!();
+
+const SELECT_ENROLLMENT: &str = concat!("SELECT ", enrollment_columns!(), " FROM enrollments");
+
+fn enrollment(mut r: Row) -> Result<Enrollment, StoreError> {
+    Ok(Enrollment {
+        id: r.get(0)?,
+        workflow_id: r.get(1)?,
+        record_id: r.get(2)?,
+        event_id: r.get(3)?,
+        enrolled_at_ms: r.get(4)?,
+        status: r.get(5)?,
+        reason: r.get(6)?,
+        trigger: serde_json::from_str(&r.get::<String>(7)?)?,
+        steps: serde_json::from_str(&r.get::<String>(8)?)?,
+        next_attempt_at_ms: r.get(9)?,
+        finished_at_ms: r.get(10)?,
+    })
 }

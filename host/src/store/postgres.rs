@@ -1,0 +1,410 @@
+//! The shared backend: a PostgreSQL database that several wasmhook nodes use at once.
+//! tokio-postgres connections in a deadpool pool, driven by a small runtime of the
+//! store's own, so the store's callers (blocking threads, never the async runtime's) wait
+//! on it the same way whichever runtime they come from. Migrations run on open, under an
+//! advisory lock, so nodes starting together apply each one once.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+use super::StoreError;
+use super::sql::{Arg, Dialect, Row, Sql, ToArg, Value};
+
+/// Most connections one node opens.
+const POOL_SIZE: usize = 16;
+
+/// How long a caller waits for a free connection (or a new one) before the store fails,
+/// the same bound as SQLite's busy timeout.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// Any number that is ours: the advisory lock migrations hold.
+const MIGRATION_LOCK: i64 = 0x7761_736d_686f_6f6b; // "wasmhook"
+
+/// Versioned migrations, applied in order; the index + 1 is the version recorded in
+/// `schema_migrations`. Version 1 is the whole schema of SQLite's migration 16 (2 adds 17 and the constraints
+/// concurrent nodes need); later
+/// changes append here and to SQLite's list alike. Text columns that hold ids compare
+/// bytewise (`COLLATE "C"`), as in SQLite: ids are ordered by time in their bytes.
+const MIGRATIONS: &[&str] = &[
+    r#"
+    CREATE TABLE webhooks (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        token_sha256 BYTEA NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        test_event_id TEXT COLLATE "C",
+        mapping_json TEXT NOT NULL DEFAULT '[]',
+        deleted_at_ms BIGINT,
+        transforms_json TEXT NOT NULL DEFAULT '[]',
+        match_json TEXT,
+        dedup_json TEXT NOT NULL DEFAULT '{"header":"webhook-id"}',
+        signature_json TEXT,
+        rate_limit_json TEXT,
+        previous_token_sha256 BYTEA,
+        previous_token_expires_ms BIGINT
+    );
+    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
+        WHERE previous_token_sha256 IS NOT NULL;
+    CREATE TABLE events (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        webhook_id TEXT COLLATE "C" NOT NULL REFERENCES webhooks(id),
+        received_at_ms BIGINT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        stage TEXT,
+        reason TEXT,
+        payload BYTEA NOT NULL,
+        detail_json TEXT,
+        matched_record_id TEXT COLLATE "C",
+        delivery_id TEXT COLLATE "C",
+        request_id TEXT
+    );
+    CREATE INDEX events_by_webhook ON events (webhook_id, id);
+    CREATE INDEX events_by_status ON events (status, id);
+    CREATE UNIQUE INDEX events_by_delivery ON events (webhook_id, delivery_id)
+        WHERE delivery_id IS NOT NULL AND status <> 'duplicate';
+    CREATE INDEX events_waiting ON events (webhook_id, id) WHERE status = 'accepted';
+    CREATE TABLE objects (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        label TEXT NOT NULL,
+        builtin BIGINT NOT NULL DEFAULT 0
+    );
+    INSERT INTO objects (name, label, builtin) VALUES
+        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
+        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
+    CREATE TABLE properties (
+        -- SQLite's implicit rowid made explicit: properties list in the order defined.
+        rowid BIGSERIAL,
+        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
+        name TEXT COLLATE "C" NOT NULL,
+        label TEXT NOT NULL,
+        type TEXT NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '[]',
+        is_unique BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (object, name)
+    );
+    CREATE TABLE records (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
+        properties_json TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+    CREATE INDEX records_by_object ON records (object, id);
+    CREATE TABLE record_unique_values (
+        object TEXT COLLATE "C" NOT NULL,
+        property TEXT COLLATE "C" NOT NULL,
+        value TEXT COLLATE "C" NOT NULL,
+        record_id TEXT COLLATE "C" NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        PRIMARY KEY (object, property, value)
+    );
+    CREATE INDEX unique_values_by_record ON record_unique_values (record_id);
+    CREATE TABLE workflows (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
+        enabled BIGINT NOT NULL,
+        reenroll BIGINT NOT NULL,
+        triggers_json TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        actions_json TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE enrollments (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        workflow_id TEXT COLLATE "C" NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+        record_id TEXT COLLATE "C" NOT NULL,
+        event_id TEXT COLLATE "C" NOT NULL,
+        enrolled_at_ms BIGINT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL DEFAULT 'completed',
+        reason TEXT,
+        trigger_json TEXT NOT NULL DEFAULT '{}',
+        steps_json TEXT NOT NULL DEFAULT '[]',
+        next_attempt_at_ms BIGINT NOT NULL DEFAULT 0,
+        finished_at_ms BIGINT,
+        -- Processing an event twice, on one node or two, never enrolls twice.
+        UNIQUE (workflow_id, event_id, record_id)
+    );
+    CREATE INDEX enrollments_by_record ON enrollments (workflow_id, record_id);
+    CREATE INDEX enrollments_running ON enrollments (next_attempt_at_ms) WHERE status = 'running';
+    CREATE INDEX enrollments_running_by_record ON enrollments (workflow_id, record_id) WHERE status = 'running';
+    CREATE TABLE plugins (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        world TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        bytes BYTEA NOT NULL,
+        uploaded_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE plugin_versions (
+        sha256 TEXT COLLATE "C" PRIMARY KEY,
+        world TEXT NOT NULL,
+        bytes BYTEA NOT NULL,
+        uploaded_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE secrets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        nonce BYTEA NOT NULL,
+        ciphertext BYTEA NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE imports (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        object TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        spool_path TEXT NOT NULL,
+        bytes_total BIGINT NOT NULL,
+        bytes_done BIGINT NOT NULL DEFAULT 0,
+        lines_done BIGINT NOT NULL DEFAULT 0,
+        created BIGINT NOT NULL DEFAULT 0,
+        updated BIGINT NOT NULL DEFAULT 0,
+        failed BIGINT NOT NULL DEFAULT 0,
+        errors_json TEXT NOT NULL DEFAULT '[]',
+        started_at_ms BIGINT NOT NULL,
+        finished_at_ms BIGINT
+    );
+"#,
+    r#"
+    -- Several nodes drain one database: a node claims the events and enrollments it works
+    -- on for a lease; a claim whose lease ran out (its node died) is taken over.
+    ALTER TABLE events ADD COLUMN claimed_by TEXT;
+    ALTER TABLE events ADD COLUMN lease_until_ms BIGINT;
+    ALTER TABLE enrollments ADD COLUMN claimed_by TEXT;
+    ALTER TABLE enrollments ADD COLUMN lease_until_ms BIGINT;
+    -- Two nodes enrolling one record concurrently: the second insert does nothing. A
+    -- record runs one enrollment of a workflow at a time, and enrolls once per workflow
+    -- unless the workflow re-enrolls (once_key is then NULL, which never collides).
+    CREATE UNIQUE INDEX enrollments_one_running ON enrollments (workflow_id, record_id) WHERE status = 'running';
+    ALTER TABLE enrollments ADD COLUMN once_key TEXT COLLATE "C";
+    CREATE UNIQUE INDEX enrollments_once ON enrollments (workflow_id, once_key);
+"#,
+];
+
+/// How long a claim holds by default before other nodes may take the work over.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// A pool of connections to one database, and the runtime that drives them.
+pub struct Postgres {
+    pool: Pool,
+    runtime: tokio::runtime::Runtime,
+    /// This process's name in claims: unique per start.
+    node: String,
+    /// How long a claim holds.
+    lease: Duration,
+}
+
+/// Who claims work, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// The node's name.
+    pub node: &'a str,
+    /// The lease, in ms.
+    pub lease_ms: i64,
+}
+
+impl Postgres {
+    /// Connect to `url` (`postgres://user:password@host:port/db`) and migrate; this node's
+    /// claims hold for `lease`.
+    pub fn open(url: &str, lease: Duration) -> Result<Postgres, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wasmhook-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Pool(format!("cannot start the database runtime: {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let node = crate::ids::new_id("node", crate::ids::now_ms());
+        let pg = Postgres { pool, runtime, node, lease };
+        pg.migrate()?;
+        Ok(pg)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.transaction(|conn| {
+            let db: &dyn Sql = conn;
+            db.execute("SELECT pg_advisory_xact_lock(?1)", super::sql::args![MIGRATION_LOCK])?;
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+                &[],
+            )?;
+            let current: i64 = db.value("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])?;
+            for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+                conn.batch(sql)?;
+                db.execute(
+                    "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
+                    super::sql::args![(index + 1) as i64, crate::ids::now_ms()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// This node's claims.
+    pub fn claim(&self) -> Claim<'_> {
+        Claim { node: &self.node, lease_ms: i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX) }
+    }
+
+    /// The newest migration applied.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with(|db| db.value("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]))
+    }
+
+    /// Run `work` on one pooled connection, each statement committing by itself.
+    pub fn with<T, E: From<StoreError>>(&self, work: impl FnOnce(&dyn Sql) -> Result<T, E>) -> Result<T, E> {
+        let client = self.client()?;
+        work(&PgConn { client: &client, runtime: &self.runtime })
+    }
+
+    /// Run `work` in one transaction on one pooled connection, committed when it returns
+    /// `Ok` and rolled back otherwise (also when it panics).
+    pub fn transaction<T, E: From<StoreError>>(&self, work: impl FnOnce(&PgConn<'_>) -> Result<T, E>) -> Result<T, E> {
+        let client = self.client()?;
+        let conn = PgConn { client: &client, runtime: &self.runtime };
+        conn.batch("BEGIN")?;
+        let open = Open(&conn);
+        let out = work(&conn);
+        std::mem::forget(open);
+        match out {
+            Ok(out) => {
+                conn.batch("COMMIT")?;
+                Ok(out)
+            }
+            Err(e) => {
+                conn.batch("ROLLBACK")?;
+                Err(e)
+            }
+        }
+    }
+
+    fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.runtime.block_on(self.pool.get()).map_err(|e| StoreError::Pool(e.to_string()))
+    }
+}
+
+/// Rolls an open transaction back if the work panics, so the connection goes back to the
+/// pool clean.
+struct Open<'a>(&'a PgConn<'a>);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.batch("ROLLBACK");
+    }
+}
+
+/// One pooled connection, speaking the store's SQL vocabulary.
+pub struct PgConn<'a> {
+    client: &'a Client,
+    runtime: &'a tokio::runtime::Runtime,
+}
+
+impl PgConn<'_> {
+    /// Run statements without parameters (migrations, transaction control).
+    pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.runtime.block_on(self.client.batch_execute(sql))?)
+    }
+}
+
+impl Sql for PgConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Vec<Row>, StoreError> {
+        let sql = placeholders(sql);
+        let bound: Vec<Arg<'_>> = args.iter().map(|a| a.to_arg()).collect();
+        let typed = typed(&bound);
+        let rows = self.runtime.block_on(self.client.query_typed(&sql, &typed))?;
+        rows.iter().map(row).collect()
+    }
+
+    fn execute(&self, sql: &str, args: &[&dyn ToArg]) -> Result<u64, StoreError> {
+        let sql = placeholders(sql);
+        let bound: Vec<Arg<'_>> = args.iter().map(|a| a.to_arg()).collect();
+        let typed = typed(&bound);
+        Ok(self.runtime.block_on(self.client.execute_typed(&sql, &typed))?)
+    }
+}
+
+/// Each argument with the PostgreSQL type it binds as: the statement needs no parameter
+/// type inference (`$2 IS NULL` works) and no separate prepare round trip.
+fn typed<'a>(bound: &'a [Arg<'a>]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    bound
+        .iter()
+        .map(|arg| match arg {
+            Arg::Int(v) => (v as &(dyn ToSql + Sync), Type::INT8),
+            Arg::Text(v) => (v as &(dyn ToSql + Sync), Type::TEXT),
+            Arg::Blob(v) => (v as &(dyn ToSql + Sync), Type::BYTEA),
+        })
+        .collect()
+}
+
+/// `?N` → `$N`, outside quoted literals and identifiers.
+fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push('$');
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(row.len());
+    for (index, column) in row.columns().iter().enumerate() {
+        let ty = column.type_();
+        let value = if *ty == Type::INT8 {
+            row.try_get::<_, Option<i64>>(index)?.map(Value::Int)
+        } else if *ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(index)?.map(|n| Value::Int(n.into()))
+        } else if *ty == Type::INT2 {
+            row.try_get::<_, Option<i16>>(index)?.map(|n| Value::Int(n.into()))
+        } else if *ty == Type::BOOL {
+            row.try_get::<_, Option<bool>>(index)?.map(|b| Value::Int(b.into()))
+        } else if *ty == Type::FLOAT8 {
+            row.try_get::<_, Option<f64>>(index)?.map(Value::Real)
+        } else if *ty == Type::BYTEA {
+            row.try_get::<_, Option<Vec<u8>>>(index)?.map(Value::Blob)
+        } else if *ty == Type::TEXT || *ty == Type::VARCHAR || *ty == Type::NAME {
+            row.try_get::<_, Option<String>>(index)?.map(Value::Text)
+        } else {
+            return Err(StoreError::ColumnType { index, found: "a PostgreSQL type the store does not read" });
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_become_dollars_outside_literals() {
+        assert_eq!(placeholders("a = ?1 AND b = ?12"), "a = $1 AND b = $12");
+        assert_eq!(placeholders("x = '?1' AND y = \"?2\" AND z = ?3"), "x = '?1' AND y = \"?2\" AND z = $3");
+        assert_eq!(placeholders("a ? b"), "a ? b");
+    }
+}

@@ -1,0 +1,349 @@
+//! The embedded backend: one SQLite file under the data dir, opened in WAL mode with full
+//! fsync and migrated on open (`PRAGMA user_version` counts the migrations applied).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+use super::gate::{Priority, WriteGate};
+use super::sql::{Arg, Dialect, Row, Sql, ToArg, Value};
+
+/// The database file's name inside the data dir.
+pub const DB_FILE: &str = "wasmhook.db";
+
+/// Page cache per connection, in KiB when negative. Kept small on purpose: in WAL mode a
+/// connection throws its whole cache away whenever another connection has committed, and
+/// ingest and the worker commit alternately, so a big cache costs a long walk to discard
+/// it on every transaction (measured: 6% of the worker's time with 64 MiB).
+const PAGE_CACHE: i64 = -4 * 1024;
+
+/// Bytes of the database file read through a memory map: pages outside the page cache
+/// (a match lookup in a million-record object) cost a memory access instead of a `read`
+/// call and a copy, and the map, unlike the cache, survives other connections' commits.
+const MMAP_BYTES: i64 = 16 * 1024 * 1024 * 1024;
+
+/// Versioned migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
+    "CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        token_sha256 BLOB NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        test_event_id TEXT,
+        mapping_json TEXT NOT NULL DEFAULT '[]',
+        deleted_at_ms INTEGER
+    ) STRICT;
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+        received_at_ms INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        stage TEXT,
+        reason TEXT,
+        payload BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX events_by_webhook ON events(webhook_id, id);
+    CREATE INDEX events_by_status ON events(status, id);",
+    "CREATE TABLE objects (
+        name TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        builtin INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    INSERT INTO objects (name, label, builtin) VALUES
+        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
+        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
+    CREATE TABLE properties (
+        object TEXT NOT NULL REFERENCES objects(name),
+        name TEXT NOT NULL,
+        label TEXT NOT NULL,
+        type TEXT NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '[]',
+        is_unique INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (object, name)
+    ) STRICT;
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        object TEXT NOT NULL REFERENCES objects(name),
+        properties_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX records_by_object ON records(object, id);
+    -- One row per unique property value: the store enforces uniqueness, and matching is
+    -- one indexed lookup.
+    CREATE TABLE record_unique_values (
+        object TEXT NOT NULL,
+        property TEXT NOT NULL,
+        value TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        PRIMARY KEY (object, property, value)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX unique_values_by_record ON record_unique_values(record_id);",
+    "ALTER TABLE webhooks ADD COLUMN transforms_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE webhooks ADD COLUMN match_json TEXT;
+    ALTER TABLE events ADD COLUMN detail_json TEXT;
+    ALTER TABLE events ADD COLUMN matched_record_id TEXT;
+    CREATE TABLE workflows (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        object TEXT NOT NULL REFERENCES objects(name),
+        enabled INTEGER NOT NULL,
+        reenroll INTEGER NOT NULL,
+        triggers_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE enrollments (
+        id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+        record_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        enrolled_at_ms INTEGER NOT NULL,
+        -- Processing an event twice never enrolls twice.
+        UNIQUE (workflow_id, event_id, record_id)
+    ) STRICT;
+    CREATE INDEX enrollments_by_record ON enrollments(workflow_id, record_id);
+    CREATE TABLE plugins (
+        name TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    ) STRICT;",
+    "ALTER TABLE events ADD COLUMN delivery_id TEXT;
+    -- One original per delivery id and webhook; redeliveries are kept as `duplicate` rows.
+    CREATE UNIQUE INDEX events_by_delivery ON events(webhook_id, delivery_id)
+        WHERE delivery_id IS NOT NULL AND status != 'duplicate';
+    ALTER TABLE webhooks ADD COLUMN dedup_json TEXT NOT NULL DEFAULT '{\"header\":\"webhook-id\"}';",
+    "CREATE TABLE imports (
+        id TEXT PRIMARY KEY,
+        object TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        spool_path TEXT NOT NULL,
+        bytes_total INTEGER NOT NULL,
+        -- Progress commits with each chunk of rows, so a restart resumes after the last one.
+        bytes_done INTEGER NOT NULL DEFAULT 0,
+        lines_done INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        errors_json TEXT NOT NULL DEFAULT '[]',
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER
+    ) STRICT;",
+    "ALTER TABLE workflows ADD COLUMN actions_json TEXT NOT NULL DEFAULT '[]';
+    -- An enrollment runs its workflow's actions step by step; each step is appended to
+    -- steps_json in the same commit as its effect, so a restart resumes after it.
+    ALTER TABLE enrollments ADD COLUMN status TEXT NOT NULL DEFAULT 'completed';
+    ALTER TABLE enrollments ADD COLUMN reason TEXT;
+    ALTER TABLE enrollments ADD COLUMN trigger_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE enrollments ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE enrollments ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE enrollments ADD COLUMN finished_at_ms INTEGER;
+    CREATE INDEX enrollments_running ON enrollments(next_attempt_at_ms) WHERE status = 'running';
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        -- XChaCha20-Poly1305 under the data dir's key, the name as associated data.
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;",
+    "-- Every component ever uploaded, by content: a workflow step runs the version it was
+    -- saved with even after the plugin's name is given new bytes.
+    CREATE TABLE plugin_versions (
+        sha256 TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    ) STRICT;
+    INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms)
+        SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
+    "-- The sender check: scheme and tolerance; its secrets are sealed in `secrets`.
+    ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
+    "-- Per-webhook request rate limit; NULL means the default.
+    ALTER TABLE webhooks ADD COLUMN rate_limit_json TEXT;",
+    "-- Token rotation: the replaced token keeps working until its grace period ends.
+    ALTER TABLE webhooks ADD COLUMN previous_token_sha256 BLOB;
+    ALTER TABLE webhooks ADD COLUMN previous_token_expires_ms INTEGER;
+    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
+        WHERE previous_token_sha256 IS NOT NULL;",
+    "-- The pipeline takes each webhook's waiting events apart (a fair share per webhook), so
+    -- it finds them per webhook; only waiting events are in this index, so it stays small.
+    CREATE INDEX events_waiting ON events(webhook_id, id) WHERE status = 'accepted';",
+    "-- A re-enrolling workflow asks, per event, whether the record has a run going; without
+    -- this it walked every past enrollment of the record, slower with each (found by the
+    -- soak: a contact re-enrolled hundreds of times).
+    CREATE INDEX enrollments_running_by_record ON enrollments(workflow_id, record_id) WHERE status = 'running';",
+    "-- The id of the HTTP request that delivered the event (X-Request-Id), to find its log lines.
+    ALTER TABLE events ADD COLUMN request_id TEXT;",
+    "-- Claims of several nodes on a shared (PostgreSQL) database; one process owns a SQLite
+    -- file and never sets them, but the store's statements clear them on both.
+    ALTER TABLE events ADD COLUMN claimed_by TEXT;
+    ALTER TABLE events ADD COLUMN lease_until_ms INTEGER;
+    ALTER TABLE enrollments ADD COLUMN claimed_by TEXT;
+    ALTER TABLE enrollments ADD COLUMN lease_until_ms INTEGER;",
+];
+
+/// One connection to the file behind a mutex: SQLite serialises writers anyway, and
+/// callers run on blocking threads, never on the async runtime's. Write transactions
+/// begin `IMMEDIATE`, so with a second connection (the worker's) a writer waits for the
+/// lock (busy timeout) instead of failing on a stale read snapshot.
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+    dir: PathBuf,
+    /// Shared by every connection of this process to the file; taken before each write
+    /// transaction.
+    write_gate: Arc<WriteGate>,
+}
+
+impl Sqlite {
+    /// Open (creating if needed) `<data_dir>/wasmhook.db` and migrate it.
+    pub fn open(data_dir: &Path) -> Result<Sqlite, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        // SQLite quietly falls back to read-only when it cannot open the file for writing;
+        // serving then would acknowledge nothing and retry every write forever.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::ReadOnly { path });
+        }
+        // WAL + FULL: a commit is on disk before we acknowledge anything that depends on it.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&conn, "FULL")?;
+        migrate(&mut conn)?;
+        Ok(Sqlite { conn: Mutex::new(conn), dir: data_dir.to_path_buf(), write_gate: Arc::default() })
+    }
+
+    /// A further connection to the same file sharing the write gate, with its own sync mode.
+    pub fn another_connection(&self, synchronous: &str) -> Result<Sqlite, StoreError> {
+        let conn = Connection::open(self.dir.join(DB_FILE))?;
+        configure(&conn, synchronous)?;
+        Ok(Sqlite { conn: Mutex::new(conn), dir: self.dir.clone(), write_gate: self.write_gate.clone() })
+    }
+
+    /// Copy everything in the WAL into the database file and empty the WAL.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        Ok(self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
+    }
+
+    /// The schema version now in the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn().pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    /// Run `work` on the connection, each statement committing by itself.
+    pub fn with<T, E: From<StoreError>>(&self, work: impl FnOnce(&dyn Sql) -> Result<T, E>) -> Result<T, E> {
+        work(&SqliteConn(&self.conn()))
+    }
+
+    /// Run `work` in one write transaction, committed when it returns `Ok`; also says how
+    /// long the write gate held it back.
+    pub fn transaction<T, E: From<StoreError>>(
+        &self,
+        priority: Priority,
+        work: impl FnOnce(&dyn Sql) -> Result<T, E>,
+    ) -> Result<(T, Duration), E> {
+        let pass = self.write_gate.enter(priority);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let out = work(&SqliteConn(&tx))?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok((out, pass.waited()))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back on drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn configure(conn: &Connection, synchronous: &str) -> Result<(), StoreError> {
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "cache_size", PAGE_CACHE)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A connection or transaction, speaking the store's SQL vocabulary. Statements are
+/// prepared once per connection and cached.
+struct SqliteConn<'a>(&'a Connection);
+
+impl SqliteConn<'_> {
+    fn prepare(&self, sql: &str, args: &[&dyn ToArg]) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        for (index, arg) in args.iter().enumerate() {
+            stmt.raw_bind_parameter(index + 1, Bound(arg.to_arg()))?;
+        }
+        Ok(stmt)
+    }
+}
+
+impl Sql for SqliteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.prepare(sql, args)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let values = (0..columns).map(|i| row.get_ref(i).map(value)).collect::<Result<_, _>>()?;
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn execute(&self, sql: &str, args: &[&dyn ToArg]) -> Result<u64, StoreError> {
+        let mut stmt = self.prepare(sql, args)?;
+        Ok(stmt.raw_execute()? as u64)
+    }
+}
+
+/// An [`Arg`] as rusqlite binds it.
+struct Bound<'a>(Arg<'a>);
+
+impl rusqlite::ToSql for Bound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Arg::Int(Some(n)) => ValueRef::Integer(n),
+            Arg::Text(Some(s)) => ValueRef::Text(s.as_bytes()),
+            Arg::Blob(Some(b)) => ValueRef::Blob(b),
+            Arg::Int(None) | Arg::Text(None) | Arg::Blob(None) => ValueRef::Null,
+        }))
+    }
+}
+
+fn value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(n) => Value::Int(n),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}

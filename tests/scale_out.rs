@@ -1,0 +1,300 @@
+//! Three nodes on one PostgreSQL database: set up through different nodes, load spread over
+//! all three, one node SIGKILLed mid-run. Every acknowledged event is processed exactly
+//! once (one "event processed" log line across the nodes' logs, one final status), no
+//! record is enrolled twice, and the dead node's claimed events are taken over after its
+//! lease. A signature set through one node is enforced by another within the documented
+//! refresh delay.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Server, hook_path, ok, request};
+
+const CUSTOMERS: usize = 400;
+const CLIENTS: usize = 6;
+/// Events each client sends: 1,200 in all, three per customer on average.
+const PER_CLIENT: usize = 200;
+/// The kill lands after this many acknowledgements.
+const KILL_AFTER: usize = 400;
+/// Seconds a claim holds: short, so the takeover is seen quickly.
+const LEASE: &str = "2";
+
+/// A node: its server, data dir and log file.
+struct Node {
+    server: Server,
+    log: PathBuf,
+}
+
+/// Start a node on `database`, sharing the first node's admin token and secrets key (what
+/// docs/deploy.md says to distribute).
+fn node(root: &Path, name: &str, database: &str, shared_from: Option<&Path>) -> Node {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    if let Some(first) = shared_from {
+        for file in ["admin-token", "secrets.key"] {
+            std::fs::copy(first.join(file), dir.join(file)).unwrap();
+        }
+    }
+    let log = root.join(format!("{name}.log"));
+    let server = support::start_with(
+        &dir,
+        Some((&log, "wasmhook=debug")),
+        &["--database", database, "--lease", LEASE, "--log-format", "json"],
+    );
+    Node { server, log }
+}
+
+/// Events each node logged as processed (committed): event id → how many times.
+fn processed_lines(logs: &[&Path]) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for log in logs {
+        for line in std::fs::read_to_string(log).unwrap().lines() {
+            let Ok(entry) = serde_json::from_str::<Value>(line) else { continue };
+            if entry["fields"]["message"] == "event processed" {
+                let id = entry["fields"]["event_id"].as_str().expect("event id").to_string();
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn three_nodes_share_the_work_and_a_sigkilled_node_loses_and_repeats_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let database = support::new_database();
+    let a = node(root.path(), "a", &database, None);
+    let mut b = node(root.path(), "b", &database, Some(&root.path().join("a")));
+    let c = node(root.path(), "c", &database, Some(&root.path().join("a")));
+
+    // Set-up through different nodes: each acts on what another stored.
+    ok(
+        a.server.admin(
+            "POST",
+            "/objects/contacts/properties",
+            Some(json!({"name": "external_id", "type": "string", "unique": true})),
+        ),
+        "property",
+    );
+    let rows: String = (0..CUSTOMERS).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
+    assert_eq!(a.server.import("contacts", rows.as_bytes(), true).body["created"], CUSTOMERS);
+    // An upload through A, run by every node: each loads it from the database by hash.
+    let normalize = std::fs::read(concat!(env!("WASMHOOK_GUEST_DIR"), "/normalize.wasm")).unwrap();
+    let uploaded = request(
+        &a.server.addr,
+        "PUT",
+        "/api/v1/plugins/shared-normalize",
+        Some(&a.server.token),
+        Some("application/wasm"),
+        &normalize,
+    );
+    assert_eq!(uploaded.status, 200, "{:?}", uploaded.body);
+    let webhook = ok(b.server.admin("POST", "/webhooks", Some(json!({"name": "orders"}))), "webhook");
+    let webhook_id = webhook["id"].as_str().unwrap().to_string();
+    let hook = hook_path(webhook["url"].as_str().unwrap());
+    ok(c.server.post_hook(&hook, &json!({"customer": " CUS_0 "})), "test event");
+    let mapping = json!({"properties": [{"path": "customer", "type": "string"}]});
+    ok(c.server.admin("PUT", &format!("/webhooks/{webhook_id}/mapping"), Some(mapping)), "mapping");
+    let chain = json!([{"plugin": "shared-normalize", "config": {"customer": "trim,lowercase"}}]);
+    ok(c.server.admin("PUT", &format!("/webhooks/{webhook_id}/transforms"), Some(chain)), "transforms");
+    let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
+    assert_eq!(
+        ok(a.server.admin("PUT", &format!("/webhooks/{webhook_id}/match"), Some(rule)), "match")["state"],
+        "ready"
+    );
+    let workflow = ok(
+        b.server.admin(
+            "POST",
+            "/workflows",
+            Some(json!({"name": "first order", "object": "contacts", "triggers": [webhook_id], "actions": []})),
+        ),
+        "workflow",
+    );
+    let workflow_id = workflow["id"].as_str().unwrap().to_string();
+
+    // Load over all three nodes, round robin; a client whose node is gone moves on.
+    let addrs = [a.server.addr.clone(), b.server.addr.clone(), c.server.addr.clone()];
+    let acknowledged: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let attempted: Arc<Mutex<HashSet<usize>>> = Arc::default();
+    let next = Arc::new(AtomicUsize::new(0));
+    let b_dead = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (addrs, hook) = (addrs.clone(), hook.clone());
+            let (acknowledged, attempted, next, b_dead) =
+                (acknowledged.clone(), attempted.clone(), next.clone(), b_dead.clone());
+            std::thread::spawn(move || {
+                for n in 0..PER_CLIENT {
+                    let customer = next.fetch_add(1, Ordering::Relaxed) % CUSTOMERS;
+                    let mut node = (client + n) % addrs.len();
+                    if node == 1 && b_dead.load(Ordering::Relaxed) {
+                        node = 2;
+                    }
+                    attempted.lock().unwrap().insert(customer);
+                    let body = json!({"customer": format!(" CUS_{customer} ")}).to_string();
+                    let answer = request(&addrs[node], "POST", &hook, None, Some("application/json"), body.as_bytes());
+                    match answer.status {
+                        202 => {
+                            let id = answer.body["event_id"].as_str().unwrap().to_string();
+                            acknowledged.lock().unwrap().insert(id, customer);
+                        }
+                        // Node B was killed under this request: not acknowledged.
+                        0 if node == 1 => {}
+                        other => panic!("node {node}: unexpected status {other}: {:?}", answer.body),
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while acknowledged.lock().unwrap().len() < KILL_AFTER {
+        assert!(started.elapsed() < Duration::from_secs(60), "{KILL_AFTER} acknowledgements took over 60 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    b.server.child.kill().unwrap(); // SIGKILL, mid-run
+    b.server.child.wait().unwrap();
+    b_dead.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    eprintln!("acknowledged {} of {} requests; B killed after {KILL_AFTER}", acknowledged.len(), CLIENTS * PER_CLIENT);
+
+    // A and C drain everything, B's claimed events included once its lease has run out.
+    a.server.drained(&webhook_id, Duration::from_secs(60));
+    let processed = processed_lines(&[&a.log, &b.log, &c.log]);
+    for (id, customer) in &acknowledged {
+        let event = a.server.admin("GET", &format!("/events/{id}"), None);
+        assert_eq!(event.status, 200, "acknowledged event {id} lost");
+        let status = event.body["status"].as_str().unwrap();
+        assert!(status == "enrolled" || status == "already_enrolled", "{id}: {status} {:?}", event.body["reason"]);
+        assert_eq!(event.body["properties"]["customer"], format!("cus_{customer}"), "{id}");
+        assert_eq!(processed.get(id), Some(&1), "{id} was processed {:?} times across the nodes", processed.get(id));
+    }
+    let by_node: Vec<usize> = [&a.log, &b.log, &c.log]
+        .iter()
+        .map(|log| processed_lines(&[log]).keys().filter(|id| acknowledged.contains_key(*id)).count())
+        .collect();
+    eprintln!("processed by node (a, b, c): {by_node:?}");
+    assert!(by_node.iter().all(|n| *n > 0), "every node processed events: {by_node:?}");
+
+    let enrollments = a.server.admin("GET", &format!("/workflows/{workflow_id}/enrollments"), None);
+    let records: Vec<&str> =
+        enrollments.body["enrollments"].as_array().unwrap().iter().map(|e| e["record_id"].as_str().unwrap()).collect();
+    let distinct: HashSet<&&str> = records.iter().collect();
+    assert_eq!(records.len(), distinct.len(), "a record was enrolled twice");
+    let acknowledged_customers: HashSet<usize> = acknowledged.values().copied().collect();
+    let attempted = attempted.lock().unwrap().len();
+    assert!(
+        records.len() >= acknowledged_customers.len() && records.len() <= attempted,
+        "{} records enrolled; {} customers acknowledged, {attempted} attempted",
+        records.len(),
+        acknowledged_customers.len()
+    );
+}
+
+#[test]
+fn a_signature_set_through_one_node_is_enforced_by_another_within_the_refresh_delay() {
+    let root = tempfile::tempdir().unwrap();
+    let database = support::new_database();
+    let a = node(root.path(), "a", &database, None);
+    let c = node(root.path(), "c", &database, Some(&root.path().join("a")));
+    let (webhook_id, hook) = support::ready_webhook(&a.server, "signed");
+    assert_eq!(c.server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202);
+
+    let signature = json!({"scheme": "github", "secrets": ["It's a Secret to Everybody"]});
+    ok(a.server.admin("PUT", &format!("/webhooks/{webhook_id}/signature"), Some(signature)), "signature");
+    // Node C re-reads settings every second (docs/deploy.md); allow a few rounds of slack.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        let answer = c.server.post_hook(&hook, &json!({"customer": "cus_1"}));
+        if answer.status == 401 {
+            break answer;
+        }
+        assert_eq!(answer.status, 202);
+        assert!(Instant::now() < deadline, "node C still accepts unsigned requests 5 s after the change");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(refused.body["error"]["code"], "signature_missing");
+}
+
+/// Run one SQL statement on `database` with psql; its output, unaligned.
+fn psql(database: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args(["-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
+    let root = tempfile::tempdir().unwrap();
+    let database = support::new_database();
+    let mut a = node(root.path(), "a", &database, None);
+    ok(
+        a.server.admin(
+            "POST",
+            "/objects/contacts/properties",
+            Some(json!({"name": "external_id", "type": "string", "unique": true})),
+        ),
+        "property",
+    );
+    let rows: String = (0..5).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
+    assert_eq!(a.server.import("contacts", rows.as_bytes(), true).body["created"], 5);
+    let (webhook_id, hook) = support::ready_webhook(&a.server, "orders");
+    let ids: Vec<String> = (0..5)
+        .map(|i| {
+            let sent = ok(a.server.post_hook(&hook, &json!({"customer": format!("cus_{i}")})), "event");
+            sent["event_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    a.server.drained(&webhook_id, Duration::from_secs(30));
+    a.server.child.kill().unwrap();
+    a.server.child.wait().unwrap();
+
+    // As if node A had claimed these five and died before finishing them: accepted, claimed
+    // by A, its lease running for another 4 s.
+    let lease_until = psql(&database, "SELECT (extract(epoch FROM now()) * 1000)::bigint + 4000");
+    let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ");
+    psql(
+        &database,
+        &format!(
+            "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL,
+                 claimed_by = 'node_dead', lease_until_ms = {lease_until} WHERE id IN ({list})"
+        ),
+    );
+    let c = node(root.path(), "c", &database, Some(&root.path().join("a")));
+    // While the lease holds, node C leaves them alone...
+    std::thread::sleep(Duration::from_millis(1_000));
+    let held = psql(&database, &format!("SELECT count(*) FROM events WHERE status = 'accepted' AND id IN ({list})"));
+    let now = psql(&database, "SELECT (extract(epoch FROM now()) * 1000)::bigint");
+    if now.parse::<i64>().unwrap() < lease_until.parse::<i64>().unwrap() {
+        assert_eq!(held, "5", "events taken before their claim ran out");
+    }
+    // ...then takes them over, once each.
+    c.server.drained(&webhook_id, Duration::from_secs(30));
+    for id in &ids {
+        let event = c.server.admin("GET", &format!("/events/{id}"), None).body;
+        // Matched, with no workflow to enroll into: processed to its end.
+        assert_eq!(event["status"], "no_workflow", "{id}: {event}");
+    }
+    let log = std::fs::read_to_string(&c.log).unwrap();
+    let took_over: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "took over events whose claim ran out")
+        .collect();
+    // In one batch or several (a new webhook's first batches are small).
+    assert!(took_over.iter().all(|t| t["fields"]["from"] == "node_dead"), "{took_over:?}");
+    assert_eq!(took_over.iter().map(|t| t["fields"]["events"].as_u64().unwrap()).sum::<u64>(), 5, "{took_over:?}");
+    let processed = processed_lines(&[&c.log]);
+    assert!(ids.iter().all(|id| processed.get(id) == Some(&1)), "{processed:?}");
+}
