@@ -6,6 +6,7 @@ mod bench;
 mod bench_actions;
 mod bench_match;
 mod bench_neighbours;
+mod bench_nodes;
 mod bench_server;
 mod bench_soak;
 mod plugin_run;
@@ -132,6 +133,23 @@ pub enum Command {
 /// Benchmarks other than plugin call cost.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Ingest and drain rates of 1 node on SQLite, 1 node on PostgreSQL and 2 nodes on one
+    /// PostgreSQL database, with the CPU each part used, in one run.
+    Nodes {
+        /// A PostgreSQL server to create the bench databases on (`postgres://user@host:port`);
+        /// without it only SQLite is measured.
+        #[arg(long, env = "WASMHOOK_BENCH_POSTGRES")]
+        postgres: Option<String>,
+        /// Events per setup.
+        #[arg(long, default_value_t = 20_000)]
+        events: u32,
+        /// Client threads sending them (keep-alive connections).
+        #[arg(long, default_value_t = 16)]
+        clients: u32,
+        /// Contacts the events are spread over.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+    },
     /// Match lookups/s against objects of each size (records imported first), in one run.
     Match {
         /// Object sizes, comma-separated.
@@ -315,6 +333,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(seconds > 0.0 && every > 0.0, "--seconds and --every need numbers above 0");
             anyhow::ensure!(rate.is_none_or(|r| r > 0.0), "--rate needs a number above 0");
             print!("{}", bench_soak::run(&bench_soak::Plan { seconds, rate, every, max_backlog })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Some(BenchCommand::Nodes { postgres, events, clients, records }), .. } => {
+            anyhow::ensure!(
+                events > 0 && clients > 0 && records > 0,
+                "--events, --clients and --records need numbers above 0"
+            );
+            print!("{}", bench_nodes::run(&bench_nodes::Plan { postgres, events, clients, records })?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Some(BenchCommand::Actions { enrollments }), .. } => {

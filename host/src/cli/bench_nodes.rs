@@ -1,0 +1,300 @@
+//! `wasmhook bench nodes`: ingest and drain rates of one node on SQLite, one node on
+//! PostgreSQL and two nodes on one PostgreSQL database, measured in one run on this
+//! machine, with the CPU each part used, to show where the limit is.
+//!
+//! Per setup: a fresh store; contacts imported; a webhook mapped but not yet matched, so
+//! the events ingested are kept `not_ready` and the ingest phase measures ingest alone
+//! (clients spread round robin over the nodes, as fast as they are answered). Then the
+//! webhook is matched, a workflow added and every event replayed: the drain phase measures
+//! the pipeline alone (match, enroll, status), on every node at once.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, ensure};
+use serde_json::json;
+
+use super::bench_server::{Client, Server};
+
+/// What to run.
+pub struct Plan {
+    /// The PostgreSQL server (`postgres://user@host:port`) to create databases on; without
+    /// one only SQLite runs.
+    pub postgres: Option<String>,
+    /// Events per setup.
+    pub events: u32,
+    /// Client threads sending them.
+    pub clients: u32,
+    /// Contacts the events are spread over.
+    pub records: usize,
+}
+
+/// One setup's results.
+struct Row {
+    name: String,
+    ingest_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    drain_per_s: f64,
+    ingest_cpu: Cpu,
+    drain_cpu: Cpu,
+}
+
+/// Cores used during a phase: by the wasmhook nodes, by PostgreSQL, by everything.
+#[derive(Default, Clone, Copy)]
+struct Cpu {
+    nodes: f64,
+    postgres: f64,
+    machine: f64,
+}
+
+/// Clock ticks of a process (user + system), from /proc.
+fn ticks_of(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Clock ticks of every `postgres` process now running.
+fn postgres_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(ticks_of)
+        .sum()
+}
+
+/// Busy clock ticks of the whole machine (all cores).
+fn machine_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return 0 };
+    let Some(line) = stat.lines().next() else { return 0 };
+    let values: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    values.iter().sum::<u64>() - values.get(3).copied().unwrap_or(0) - values.get(4).copied().unwrap_or(0)
+}
+
+/// CPU counters at one moment.
+struct Ticks {
+    nodes: u64,
+    postgres: u64,
+    machine: u64,
+    at: Instant,
+}
+
+impl Ticks {
+    fn now(nodes: &[Server]) -> Ticks {
+        Ticks {
+            nodes: nodes.iter().map(|n| ticks_of(n.pid())).sum(),
+            postgres: postgres_ticks(),
+            machine: machine_ticks(),
+            at: Instant::now(),
+        }
+    }
+
+    /// Cores used since `self`.
+    fn since(&self, nodes: &[Server]) -> Cpu {
+        let now = Ticks::now(nodes);
+        // The kernel counts in USER_HZ, 100 a second on Linux.
+        let cores = |from: u64, to: u64| to.saturating_sub(from) as f64 / 100.0 / self.at.elapsed().as_secs_f64();
+        Cpu {
+            nodes: cores(self.nodes, now.nodes),
+            postgres: cores(self.postgres, now.postgres),
+            machine: cores(self.machine, now.machine),
+        }
+    }
+}
+
+/// A database of its own on the PostgreSQL server, dropped afterwards.
+struct Database {
+    server: String,
+    name: String,
+}
+
+impl Database {
+    fn create(server: &str) -> anyhow::Result<Database> {
+        let name = format!("wasmhook_bench_{}", crate::ids::new_id("db", crate::ids::now_ms()).to_lowercase());
+        admin_sql(server, &format!("CREATE DATABASE {name}"))?;
+        Ok(Database { server: server.to_string(), name })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Err(e) = admin_sql(&self.server, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+            eprintln!("could not drop the bench database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Run one statement on the server's `postgres` database.
+fn admin_sql(server: &str, sql: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
+            .await
+            .with_context(|| format!("connecting to {server}"))?;
+        let driver = tokio::spawn(connection);
+        client.batch_execute(sql).await.with_context(|| sql.to_string())?;
+        drop(client);
+        let _ = driver.await;
+        anyhow::Ok(())
+    })
+}
+
+/// Run the plan and render the table.
+pub fn run(plan: &Plan) -> anyhow::Result<String> {
+    let mut rows = Vec::new();
+    let dir = tempfile::tempdir()?;
+    rows.push(measure(plan, "1 node, SQLite", &[dir.path().join("sqlite")], None)?);
+    if let Some(server) = &plan.postgres {
+        let server = server.trim_end_matches('/');
+        for nodes in [1usize, 2] {
+            let database = Database::create(server)?;
+            let dirs: Vec<_> = (0..nodes).map(|n| dir.path().join(format!("pg{nodes}-{n}"))).collect();
+            let name = format!("{nodes} node{}, PostgreSQL", if nodes > 1 { "s" } else { "" });
+            rows.push(measure(plan, &name, &dirs, Some(&database.url()))?);
+        }
+    }
+    render(plan, &rows)
+}
+
+fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Option<&str>) -> anyhow::Result<Row> {
+    let mut nodes = Vec::new();
+    for dir in dirs {
+        let mut options = vec!["--max-backlog", "100000000"];
+        if let Some(url) = database {
+            options.extend(["--database", url]);
+        }
+        nodes.push(Server::start_with(dir, &options)?);
+    }
+    let first = &nodes[0];
+    first.contacts(plan.records)?;
+    // Mapped, not matched: what arrives now is kept `not_ready`, for the replay below.
+    let webhook = first.admin("POST", "/webhooks", &json!({"name": "bench"}))?;
+    let id = webhook["id"].as_str().ok_or_else(|| anyhow!("no webhook id"))?.to_string();
+    let url = webhook["url"].as_str().ok_or_else(|| anyhow!("no webhook url"))?;
+    let hook = url.find("/hooks/").map(|at| url[at..].to_string()).ok_or_else(|| anyhow!("odd url {url}"))?;
+    let (status, _) = first.call("POST", &hook, "application/json", br#"{"customer":"cus_0"}"#)?;
+    ensure!(status == 202, "test event: {status}");
+    first.admin(
+        "PUT",
+        &format!("/webhooks/{id}/mapping"),
+        &json!({"properties": [{"path": "customer", "type": "string"}]}),
+    )?;
+
+    // Ingest: every client as fast as it is answered, spread over the nodes.
+    let per_client = plan.events / plan.clients.max(1);
+    let before = Ticks::now(&nodes);
+    let started = Instant::now();
+    let sent = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..plan.clients)
+            .map(|c| {
+                let (node, hook) = (&nodes[c as usize % nodes.len()], &hook);
+                let records = plan.records as u32;
+                scope.spawn(move || -> anyhow::Result<Vec<f64>> {
+                    let mut client = Client::connect(&node.addr)?;
+                    let mut latencies = Vec::with_capacity(per_client as usize);
+                    for n in 0..per_client {
+                        let body = json!({"customer": format!("cus_{}", (c * per_client + n) % records)}).to_string();
+                        let sent_at = Instant::now();
+                        let (status, answer) =
+                            client.send("POST", hook, &[("Content-Type", "application/json")], body.as_bytes())?;
+                        ensure!(status == 202, "ingest answered {status}: {}", String::from_utf8_lossy(&answer));
+                        latencies.push(sent_at.elapsed().as_secs_f64() * 1e3);
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().map_err(|_| anyhow!("a client panicked"))?).collect::<Result<Vec<_>, _>>()
+    })?;
+    let ingest_s = started.elapsed().as_secs_f64();
+    let ingest_cpu = before.since(&nodes);
+    let mut latencies: Vec<f64> = sent.into_iter().flatten().collect();
+    let acknowledged = latencies.len();
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied();
+
+    // Drain: matched, a workflow, every event queued again at once.
+    let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
+    first.admin("PUT", &format!("/webhooks/{id}/match"), &rule)?;
+    first.admin(
+        "POST",
+        "/workflows",
+        &json!({"name": "bench", "object": "contacts", "triggers": [id], "actions": []}),
+    )?;
+    let before = Ticks::now(&nodes);
+    let started = Instant::now();
+    let replayed = first.admin("POST", "/events/replay", &json!({"webhook": id, "status": "not_ready"}))?;
+    let queued = replayed["queued"].as_u64().unwrap_or(acknowledged as u64);
+    first.drained(&id, Duration::from_secs(1_800))?;
+    let drain_s = started.elapsed().as_secs_f64();
+    let drain_cpu = before.since(&nodes);
+    Ok(Row {
+        name: name.to_string(),
+        ingest_per_s: acknowledged as f64 / ingest_s,
+        p50_ms: quantile(0.5).unwrap_or(0.0),
+        p99_ms: quantile(0.99).unwrap_or(0.0),
+        drain_per_s: queued as f64 / drain_s,
+        ingest_cpu,
+        drain_cpu,
+    })
+}
+
+fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{} events per setup from {} clients over {} contacts; {} cores here. CPU in cores used during the phase.",
+        plan.events,
+        plan.clients,
+        plan.records,
+        std::thread::available_parallelism().map_or(0, usize::from)
+    )?;
+    writeln!(
+        out,
+        "| setup | ingest events/s | ack p50 ms | ack p99 ms | ingest CPU nodes / postgres / machine | drain events/s | drain CPU nodes / postgres / machine |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---|---:|---|")?;
+    for r in rows {
+        let cpu = |c: Cpu| format!("{:.2} / {:.2} / {:.2}", c.nodes, c.postgres, c.machine);
+        writeln!(
+            out,
+            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} |",
+            r.name,
+            r.ingest_per_s,
+            r.p50_ms,
+            r.p99_ms,
+            cpu(r.ingest_cpu),
+            r.drain_per_s,
+            cpu(r.drain_cpu)
+        )?;
+    }
+    if let [sqlite, pg1, rest @ ..] = rows {
+        write!(
+            out,
+            "ratios: ingest PG 1 node / SQLite = {:.2}, drain = {:.2}",
+            pg1.ingest_per_s / sqlite.ingest_per_s,
+            pg1.drain_per_s / sqlite.drain_per_s
+        )?;
+        if let Some(pg2) = rest.first() {
+            write!(
+                out,
+                "; PG 2 nodes / 1 node: ingest = {:.2}, drain = {:.2}",
+                pg2.ingest_per_s / pg1.ingest_per_s,
+                pg2.drain_per_s / pg1.drain_per_s
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(out)
+}
