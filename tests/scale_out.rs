@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, hook_path, ok, request};
+use support::{Server, hook_path, ok, psql, request};
 
 const CUSTOMERS: usize = 400;
 const CLIENTS: usize = 6;
@@ -222,16 +222,6 @@ fn a_signature_set_through_one_node_is_enforced_by_another_within_the_refresh_de
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(refused.body["error"]["code"], "signature_missing");
-}
-
-/// Run one SQL statement on `database` with psql; its output, unaligned.
-fn psql(database: &str, sql: &str) -> String {
-    let out = std::process::Command::new("psql")
-        .args(["-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 #[test]

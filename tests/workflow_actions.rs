@@ -241,10 +241,10 @@ fn custom_code_set_property_and_branch_run_and_secrets_stay_secret() {
     assert!(!logged.contains(SECRET), "the secret is in the log");
     let key = std::fs::metadata(dir.path().join("data/secrets.key")).unwrap();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777, 0o600);
-    let db = std::fs::read(dir.path().join("data/wasmhook.db")).unwrap();
-    let wal = std::fs::read(dir.path().join("data/wasmhook.db-wal")).unwrap_or_default();
-    let on_disk = |bytes: &[u8]| bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
-    assert!(!on_disk(&db) && !on_disk(&wal), "the secret is stored in clear");
+    let stored = support::stored_bytes(&dir.path().join("data"));
+    let hex: String = SECRET.bytes().map(|b| format!("{b:02x}")).collect();
+    let found = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+    assert!(!found(SECRET.as_bytes()) && !found(hex.as_bytes()), "the secret is stored in clear");
 }
 
 #[test]
@@ -441,11 +441,13 @@ fn a_crash_between_steps_resumes_at_the_next_step() {
     assert_eq!(p["signup_days"].as_f64(), Some(3.0));
 }
 
-/// Steps committed for the one enrollment, read from the file with the server stopped.
+/// Steps committed for the one enrollment, read from the store with the server stopped.
 fn props_offline(data: &Path) -> usize {
-    let conn = rusqlite::Connection::open(data.join("wasmhook.db")).unwrap();
-    let steps: String =
-        conn.query_row("SELECT steps_json FROM enrollments WHERE status = 'running'", [], |r| r.get(0)).unwrap();
+    let sql = "SELECT steps_json FROM enrollments WHERE status = 'running'";
+    let steps: String = match support::database_for(data) {
+        Some(url) => support::psql(&url, sql),
+        None => rusqlite::Connection::open(data.join("wasmhook.db")).unwrap().query_row(sql, [], |r| r.get(0)).unwrap(),
+    };
     serde_json::from_str::<Vec<Value>>(&steps).unwrap().len()
 }
 

@@ -43,7 +43,10 @@ pub fn start_with(data_dir: &Path, log: Option<(&Path, &str)>, options: &[&str])
         .arg(data_dir)
         .args(options)
         .env_remove("WASMHOOK_DATABASE_URL");
-    if let Some(url) = database_for(data_dir) {
+    // A test that picks its database (several nodes on one) keeps it.
+    if !options.contains(&"--database")
+        && let Some(url) = database_for(data_dir)
+    {
         command.args(["--database", &url]);
     }
     command
@@ -125,6 +128,33 @@ pub fn database_for(data_dir: &Path) -> Option<String> {
         }
     };
     Some(url)
+}
+
+/// Run one SQL statement on `database` with psql; its output, unaligned, trimmed.
+pub fn psql(database: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Everything the stopped server at `data_dir` has stored, as bytes: the SQLite file and
+/// its WAL, or a dump of its PostgreSQL database (to look for what must not be there).
+pub fn stored_bytes(data_dir: &Path) -> Vec<u8> {
+    match database_for(data_dir) {
+        Some(url) => {
+            let out = Command::new("pg_dump").args(["--data-only", "-d", &url]).output().expect("pg_dump runs");
+            assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        }
+        None => {
+            let mut bytes = std::fs::read(data_dir.join("wasmhook.db")).expect("the database file");
+            bytes.extend(std::fs::read(data_dir.join("wasmhook.db-wal")).unwrap_or_default());
+            bytes
+        }
+    }
 }
 
 /// A random number from the OS, without a dependency.

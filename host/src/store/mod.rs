@@ -90,6 +90,26 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
 }
 
+/// The file in the data dir that names this node in claims on a shared database.
+pub const NODE_FILE: &str = "node-id";
+
+/// This node's name: made once and kept in the data dir, so a node restarted after a crash
+/// takes its own unfinished claims back at once instead of waiting out their lease (the
+/// data dir is one node's; two nodes never share one).
+fn node_name(data_dir: &Path) -> Result<String, StoreError> {
+    let io = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let path = data_dir.join(NODE_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
+        Ok(_) | Err(_) => {
+            let name = crate::ids::new_id("node", crate::ids::now_ms());
+            std::fs::write(&path, &name).map_err(io)?;
+            Ok(name)
+        }
+    }
+}
+
 /// An open store on either backend. Cheap handles for the ingest writer and the pipeline
 /// come from [`Store::ingest_connection`] and [`Store::worker_connection`].
 pub struct Store {
@@ -107,16 +127,18 @@ impl Store {
         Ok(Store { db: Db::Sqlite(sqlite::Sqlite::open(data_dir)?) })
     }
 
-    /// Connect to a PostgreSQL database (`postgres://…`) and migrate it; work this node
-    /// claims is taken over by others if it does not finish within `lease`.
-    pub fn open_postgres(url: &str, lease: Duration) -> Result<Store, StoreError> {
-        Ok(Store { db: Db::Postgres(Arc::new(postgres::Postgres::open(url, lease)?)) })
+    /// Connect to a PostgreSQL database (`postgres://…`) and migrate it, as the node whose
+    /// data dir is `data_dir`; work this node claims is taken over by others if it does not
+    /// finish within `lease`.
+    pub fn open_postgres(data_dir: &Path, url: &str, lease: Duration) -> Result<Store, StoreError> {
+        let node = node_name(data_dir)?;
+        Ok(Store { db: Db::Postgres(Arc::new(postgres::Postgres::open(url, node, lease)?)) })
     }
 
     /// The PostgreSQL database at `database` if given, else the SQLite file in `data_dir`.
     pub fn open_database(data_dir: &Path, database: Option<&str>, lease: Duration) -> Result<Store, StoreError> {
         match database {
-            Some(url) => Store::open_postgres(url, lease),
+            Some(url) => Store::open_postgres(data_dir, url, lease),
             None => Store::open(data_dir),
         }
     }

@@ -191,7 +191,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub struct Postgres {
     pool: Pool,
     runtime: tokio::runtime::Runtime,
-    /// This process's name in claims: unique per start.
+    /// This node's name in claims.
     node: String,
     /// How long a claim holds.
     lease: Duration,
@@ -207,9 +207,9 @@ pub struct Claim<'a> {
 }
 
 impl Postgres {
-    /// Connect to `url` (`postgres://user:password@host:port/db`) and migrate; this node's
-    /// claims hold for `lease`.
-    pub fn open(url: &str, lease: Duration) -> Result<Postgres, StoreError> {
+    /// Connect to `url` (`postgres://user:password@host:port/db`) and migrate; this node
+    /// claims work as `node`, for `lease`.
+    pub fn open(url: &str, node: String, lease: Duration) -> Result<Postgres, StoreError> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -225,7 +225,6 @@ impl Postgres {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let node = crate::ids::new_id("node", crate::ids::now_ms());
         let pg = Postgres { pool, runtime, node, lease };
         pg.migrate()?;
         Ok(pg)
