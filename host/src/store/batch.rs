@@ -110,29 +110,25 @@ impl Batch<'_> {
         record_id: &str,
         event_id: &str,
     ) -> Result<Option<EnrollOutcome>, StoreError> {
-        let same_event: Option<String> = self.tx.value_opt(
-            "SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3",
+        // One statement for the three questions: each is a round trip on PostgreSQL.
+        let mut found = self.tx.query_one(
+            "SELECT
+                 (SELECT id FROM enrollments WHERE workflow_id = ?1 AND event_id = ?2 AND record_id = ?3),
+                 (SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?3 AND status = 'running' LIMIT 1),
+                 (SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?3 LIMIT 1)",
             args![workflow.id, event_id, record_id],
         )?;
+        let (same_event, running, before): (Option<String>, Option<String>, Option<String>) =
+            (found.get(0)?, found.get(1)?, found.get(2)?);
         if let Some(id) = same_event {
             // A replay or a second pass over the same event: the enrollment already exists.
             return Ok(Some(EnrollOutcome::Enrolled(id)));
         }
-        let running: Option<String> = self.tx.value_opt(
-            "SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 AND status = 'running' LIMIT 1",
-            args![workflow.id, record_id],
-        )?;
         if let Some(id) = running {
             return Ok(Some(EnrollOutcome::StillRunning(id)));
         }
-        if !workflow.reenroll {
-            let before: Option<String> = self.tx.value_opt(
-                "SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?2 LIMIT 1",
-                args![workflow.id, record_id],
-            )?;
-            if before.is_some() {
-                return Ok(Some(EnrollOutcome::AlreadyEnrolled));
-            }
+        if !workflow.reenroll && before.is_some() {
+            return Ok(Some(EnrollOutcome::AlreadyEnrolled));
         }
         Ok(None)
     }

@@ -93,8 +93,10 @@ impl Store {
     /// unknown or deleted token.
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
         self.transaction(Priority::Ingest, |tx| {
-            let mut webhooks = HashMap::new();
-            jobs.into_iter().map(|job| ingest_one(tx, &mut webhooks, job)).collect::<Result<Vec<_>, _>>()
+            let mut group = Group::default();
+            let answers = jobs.into_iter().map(|job| ingest_one(tx, &mut group, job)).collect::<Result<Vec<_>, _>>()?;
+            insert_events(tx, &group.rows)?;
+            Ok(answers)
         })
     }
 
@@ -277,13 +279,70 @@ struct Target {
     dedup: Dedup,
 }
 
-fn ingest_one(
-    tx: &dyn Sql,
-    webhooks: &mut HashMap<String, Option<Target>>,
-    job: IngestJob,
-) -> Result<Option<Vec<Receipt>>, StoreError> {
+/// What one group commit gathers before it writes: the webhooks looked up, the event rows
+/// to insert, and the delivery ids those rows take (a redelivery within the group is a
+/// duplicate of the first, as it would be of a stored one).
+#[derive(Default)]
+struct Group {
+    webhooks: HashMap<String, Option<Target>>,
+    rows: Vec<NewEvent>,
+    originals: HashMap<(String, String), String>,
+}
+
+/// One event row to insert.
+struct NewEvent {
+    id: String,
+    webhook_id: String,
+    received_at_ms: i64,
+    status: &'static str,
+    reason: Option<String>,
+    payload: Vec<u8>,
+    delivery_id: Option<String>,
+    request_id: Option<String>,
+}
+
+/// Rows per `INSERT` statement: the group's rows go in a few multi-row statements (each a
+/// round trip on PostgreSQL), of at most six sizes, so SQLite's statement cache keeps
+/// them all prepared.
+const INSERT_SIZES: [usize; 6] = [32, 16, 8, 4, 2, 1];
+
+fn insert_events(tx: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = INSERT_SIZES.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        let values = (0..size)
+            .map(|r| format!("({})", (1..=8).map(|c| format!("?{}", r * 8 + c)).collect::<Vec<_>>().join(", ")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args: Vec<&dyn ToArg> = Vec::with_capacity(size * 8);
+        for row in chunk {
+            args.extend([
+                &row.id as &dyn ToArg,
+                &row.webhook_id,
+                &row.received_at_ms,
+                &row.status,
+                &row.reason,
+                &row.payload,
+                &row.delivery_id,
+                &row.request_id,
+            ]);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
+                 VALUES {values}"
+            ),
+            &args,
+        )?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<Vec<Receipt>>, StoreError> {
     let IngestJob { token, ids, payloads, received_at_ms, delivery_ids, request_id } = job;
-    let target = match webhooks.entry(token) {
+    let target = match group.webhooks.entry(token) {
         Entry::Occupied(known) => known.into_mut(),
         Entry::Vacant(new) => {
             let found = tx.query_opt(
@@ -309,24 +368,33 @@ fn ingest_one(
     let keys = delivery_ids(dedup, &payloads);
     let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
     let mut receipts = Vec::with_capacity(payloads.len());
-    let insert = "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
-                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    let row = |id: &str, status, reason, payload, delivery_id| NewEvent {
+        id: id.to_string(),
+        webhook_id: webhook_id.to_string(),
+        received_at_ms,
+        status,
+        reason,
+        payload,
+        delivery_id,
+        request_id: request_id.clone(),
+    };
     for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
         let key = keys.get(index).cloned().flatten();
         if let Some(key) = &key {
-            let seen: Option<String> = tx.value_opt(
-                "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
-                args![webhook_id, key],
-            )?;
+            let seen = match group.originals.get(&(webhook_id.to_string(), key.clone())) {
+                Some(first) => Some(first.clone()),
+                None => tx.value_opt(
+                    "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
+                    args![webhook_id, key],
+                )?,
+            };
             if let Some(first) = seen {
                 let reason = format!("duplicate of {first} (delivery id {key:?})");
-                tx.execute(
-                    insert,
-                    args![id, webhook_id, received_at_ms, "duplicate", reason, payload, key, request_id],
-                )?;
+                group.rows.push(row(id, "duplicate", Some(reason), payload, Some(key.clone())));
                 receipts.push(Receipt { event_id: first, status: "duplicate" });
                 continue;
             }
+            group.originals.insert((webhook_id.to_string(), key.clone()), id.clone());
         }
         // Only the request that moves the webhook on captures: on PostgreSQL another node
         // may have captured meanwhile, and its commit makes this update change nothing.
@@ -350,7 +418,7 @@ fn ingest_one(
                 if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { state.as_str() };
             ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
         };
-        tx.execute(insert, args![id, webhook_id, received_at_ms, status, reason, payload, key, request_id])?;
+        group.rows.push(row(id, status, reason, payload, key));
         receipts.push(Receipt { event_id: id.clone(), status });
     }
     Ok(Some(receipts))
