@@ -288,3 +288,64 @@ fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
     let processed = processed_lines(&[&c.log]);
     assert!(ids.iter().all(|id| processed.get(id) == Some(&1)), "{processed:?}");
 }
+
+/// Whether every connection to `database` (other than psql's own) uses TLS: (with TLS,
+/// without), counted by the server.
+fn tls_connections(database: &str) -> (usize, usize) {
+    let name = database.rsplit('/').next().unwrap();
+    let server = &database[..database.len() - name.len() - 1];
+    let counts = psql(
+        &format!("{server}/postgres"),
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '{name}'"
+        ),
+    );
+    let (with, without) = counts.split_once('|').expect("two counts");
+    (with.parse().unwrap(), without.parse().unwrap())
+}
+
+#[test]
+fn nodes_reach_the_database_over_verified_tls_and_refuse_an_unknown_certificate() {
+    let ca = std::env::var("WASMHOOK_DATABASE_CA")
+        .expect("WASMHOOK_DATABASE_CA names the test server's CA: run the suite with `bash .ci/test`");
+    let root = tempfile::tempdir().unwrap();
+    let database = support::new_database();
+
+    // Required and verified against the CA: the node serves, every connection is TLS.
+    let required = format!("{database}?sslmode=require");
+    let dir = root.path().join("a");
+    let a = support::start_with(&dir, None, &["--database", &required, "--database-ca", &ca]);
+    support::ready_webhook(&a, "over-tls");
+    let (with, without) = tls_connections(&database);
+    assert!(with > 0 && without == 0, "{with} TLS and {without} plain connections");
+    drop(a);
+
+    // The same server checked against the Mozilla roots instead: its certificate is refused
+    // and the node does not start.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.path().join("b"))
+        .args(["--database", &required])
+        .env_remove("WASMHOOK_DATABASE_CA")
+        .env_remove("WASMHOOK_DATABASE_URL");
+    let refused = support::run_command_bounded(command, Duration::from_secs(30));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("invalid peer certificate: UnknownIssuer"), "{stderr}");
+
+    // A CA file without a certificate is refused by name.
+    let empty = root.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.path().join("c"))
+        .args(["--database", &required, "--database-ca"])
+        .arg(&empty);
+    let refused = support::run_command_bounded(command, Duration::from_secs(30));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("empty.pem: no certificate in the file"), "{stderr}");
+}

@@ -43,6 +43,11 @@ pub enum Command {
         /// SQLite file: several nodes can serve from one database.
         #[arg(long, env = "WASMHOOK_DATABASE_URL", value_parser = postgres_url, hide_env_values = true)]
         database: Option<String>,
+        /// With --database: a PEM file of the CAs that sign the database server's
+        /// certificate (else the Mozilla roots); TLS is used as the URL's `sslmode` says
+        /// (`prefer` by default), and the certificate and host name are always verified.
+        #[arg(long, env = "WASMHOOK_DATABASE_CA")]
+        database_ca: Option<PathBuf>,
         /// With --database: seconds a node's claim on events and enrollments holds; work
         /// claimed by a node that died is taken over by the others after it.
         #[arg(long, default_value_t = 30, env = "WASMHOOK_LEASE", value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -255,13 +260,26 @@ fn admin_verb(
 /// Run a parsed command line; the exit code reflects success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data_dir, database, lease, listen, workers, max_backlog, request_timeout, log_format } => {
+        Command::Serve {
+            data_dir,
+            database,
+            database_ca,
+            lease,
+            listen,
+            workers,
+            max_backlog,
+            request_timeout,
+            log_format,
+        } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
             let request_timeout = std::time::Duration::from_secs(request_timeout);
             let options = serve::ServeOptions {
                 listen,
-                database,
-                lease: std::time::Duration::from_secs(lease),
+                database: database.map(|url| crate::store::postgres::Settings {
+                    url,
+                    lease: std::time::Duration::from_secs(lease),
+                    ca: database_ca,
+                }),
                 workers,
                 max_backlog,
                 request_timeout,

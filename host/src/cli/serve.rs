@@ -16,10 +16,8 @@ use crate::store::sql::Dialect;
 pub struct ServeOptions {
     /// Address to listen on.
     pub listen: String,
-    /// A PostgreSQL URL, or `None` for the SQLite file in the data dir.
-    pub database: Option<String>,
-    /// How long this node's claims hold (PostgreSQL).
-    pub lease: std::time::Duration,
+    /// A PostgreSQL database, or `None` for the SQLite file in the data dir.
+    pub database: Option<crate::store::postgres::Settings>,
     /// Threads that run plugins.
     pub workers: usize,
     /// Unprocessed events beyond which ingest answers 503.
@@ -32,10 +30,10 @@ pub struct ServeOptions {
 
 /// Run the server with its data under `data_dir`.
 pub fn serve(data_dir: &Path, options: &ServeOptions) -> anyhow::Result<()> {
-    let ServeOptions { listen, database, lease, workers, max_backlog, request_timeout, log_format } = options.clone();
+    let ServeOptions { listen, database, workers, max_backlog, request_timeout, log_format } = options.clone();
     crate::telemetry::logs::init(log_format);
     let metrics = crate::telemetry::metrics::install().context("installing the metrics recorder")?;
-    let store = Store::open_database(data_dir, database.as_deref(), lease).context("opening the store")?;
+    let store = Store::open_database(data_dir, database.as_ref()).context("opening the store")?;
     let (admin_token, source) =
         AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).context("admin token")?;
     if let TokenSource::Generated = source {

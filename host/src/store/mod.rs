@@ -62,6 +62,9 @@ pub enum StoreError {
     /// No PostgreSQL connection could be had in time (server down, pool exhausted).
     #[error("postgres connection: {0}")]
     Pool(String),
+    /// The TLS settings for the database are unusable (the CA file).
+    #[error("database TLS: {0}")]
+    Tls(String),
     /// The database URL does not parse.
     #[error("database URL: {0}")]
     Url(String),
@@ -127,18 +130,18 @@ impl Store {
         Ok(Store { db: Db::Sqlite(sqlite::Sqlite::open(data_dir)?) })
     }
 
-    /// Connect to a PostgreSQL database (`postgres://…`) and migrate it, as the node whose
-    /// data dir is `data_dir`; work this node claims is taken over by others if it does not
-    /// finish within `lease`.
-    pub fn open_postgres(data_dir: &Path, url: &str, lease: Duration) -> Result<Store, StoreError> {
+    /// Connect to a PostgreSQL database and migrate it, as the node whose data dir is
+    /// `data_dir`; work this node claims is taken over by others if it does not finish
+    /// within the settings' lease.
+    pub fn open_postgres(data_dir: &Path, settings: &postgres::Settings) -> Result<Store, StoreError> {
         let node = node_name(data_dir)?;
-        Ok(Store { db: Db::Postgres(Arc::new(postgres::Postgres::open(url, node, lease)?)) })
+        Ok(Store { db: Db::Postgres(Arc::new(postgres::Postgres::open(settings, node)?)) })
     }
 
-    /// The PostgreSQL database at `database` if given, else the SQLite file in `data_dir`.
-    pub fn open_database(data_dir: &Path, database: Option<&str>, lease: Duration) -> Result<Store, StoreError> {
+    /// The PostgreSQL database if given, else the SQLite file in `data_dir`.
+    pub fn open_database(data_dir: &Path, database: Option<&postgres::Settings>) -> Result<Store, StoreError> {
         match database {
-            Some(url) => Store::open_postgres(data_dir, url, lease),
+            Some(settings) => Store::open_postgres(data_dir, settings),
             None => Store::open(data_dir),
         }
     }

@@ -4,11 +4,16 @@
 //! on it the same way whichever runtime they come from. Migrations run on open, under an
 //! advisory lock, so nodes starting together apply each one once.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio_postgres::Statement;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::StoreError;
 use super::sql::{Arg, Dialect, Row, Sql, ToArg, Value};
@@ -206,10 +211,47 @@ pub struct Claim<'a> {
     pub lease_ms: i64,
 }
 
+/// Where the database is and how this node uses it.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `postgres://user:password@host:port/db`, with `?sslmode=disable|prefer|require`.
+    pub url: String,
+    /// How long this node's claims hold.
+    pub lease: Duration,
+    /// PEM file of the CAs that sign the server's certificate; without one, the Mozilla roots.
+    pub ca: Option<PathBuf>,
+}
+
+/// TLS for the connections, used as the URL's `sslmode` says (`prefer` by default: TLS when
+/// the server offers it). The server's certificate and name are always verified: against
+/// `ca` if given (a private CA, as managed databases use), else the Mozilla roots.
+fn tls(ca: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            let bad = |e: &dyn std::fmt::Display| StoreError::Tls(format!("{}: {e}", path.display()));
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+                roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            }
+            if roots.is_empty() {
+                return Err(bad(&"no certificate in the file"));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
 impl Postgres {
-    /// Connect to `url` (`postgres://user:password@host:port/db`) and migrate; this node
-    /// claims work as `node`, for `lease`.
-    pub fn open(url: &str, node: String, lease: Duration) -> Result<Postgres, StoreError> {
+    /// Connect as `settings` say and migrate; this node claims work as `node`.
+    pub fn open(settings: &Settings, node: String) -> Result<Postgres, StoreError> {
+        let Settings { url, lease, ca } = settings;
+        let lease = *lease;
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
         // Prepared statements are planned per execution with their values: several are
         // written once for optional filters (`?1 IS NULL OR webhook_id = ?1`), whose
@@ -222,7 +264,11 @@ impl Postgres {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Pool(format!("cannot start the database runtime: {e}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            config,
+            tls(ca.as_deref())?,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -293,8 +339,21 @@ impl Postgres {
     }
 
     fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.runtime.block_on(self.pool.get()).map_err(|e| StoreError::Pool(e.to_string()))
+        self.runtime.block_on(self.pool.get()).map_err(|e| StoreError::Pool(with_causes(&e)))
     }
+}
+
+/// An error with its causes (the pool's own message hides why the connection failed:
+/// refused, unknown host, bad password).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// Rolls an open transaction back if the work panics, so the connection goes back to the
