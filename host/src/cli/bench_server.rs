@@ -93,6 +93,10 @@ impl Server {
 
     /// [`start`](Self::start) with more `serve` options.
     pub fn start_with(dir: &Path, options: &[&str]) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(dir)?;
+        // Warnings and errors go to a file in the data dir, to say why a start failed.
+        let log_path = dir.join("serve.log");
+        let log = std::fs::File::create(&log_path)?;
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
@@ -100,13 +104,16 @@ impl Server {
             .env("WASMHOOK_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .context("starting wasmhook serve")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let addr = loop {
-            let line = lines.next().ok_or_else(|| anyhow!("serve exited before listening"))??;
+            let line = lines.next().ok_or_else(|| {
+                let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+                anyhow!("serve exited before listening: {}", said.trim())
+            })??;
             if let Some(url) = line.strip_prefix("listening on http://") {
                 break url.trim().to_string();
             }

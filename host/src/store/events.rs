@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use super::gate::Priority;
-use super::sql::{Row, Sql, ToArg, args};
+use super::sql::{ROWS_PER_STATEMENT, Row, Sql, ToArg, args, value_rows};
 use super::webhooks::{Dedup, WebhookState, token_hash};
 use super::{Store, StoreError};
 
@@ -301,20 +301,13 @@ struct NewEvent {
     request_id: Option<String>,
 }
 
-/// Rows per `INSERT` statement: the group's rows go in a few multi-row statements (each a
-/// round trip on PostgreSQL), of at most six sizes, so SQLite's statement cache keeps
-/// them all prepared.
-const INSERT_SIZES: [usize; 6] = [32, 16, 8, 4, 2, 1];
-
+/// Insert the rows a group gathered, a few multi-row statements for all of them.
 fn insert_events(tx: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
     let mut rest = rows;
     while !rest.is_empty() {
-        let size = INSERT_SIZES.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
+        let size = ROWS_PER_STATEMENT.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(size);
-        let values = (0..size)
-            .map(|r| format!("({})", (1..=8).map(|c| format!("?{}", r * 8 + c)).collect::<Vec<_>>().join(", ")))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = value_rows(size, 8);
         let mut args: Vec<&dyn ToArg> = Vec::with_capacity(size * 8);
         for row in chunk {
             args.extend([

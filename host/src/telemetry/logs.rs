@@ -16,6 +16,12 @@ pub enum LogFormat {
 /// Install the subscriber, writing to stderr.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // The PostgreSQL driver logs every statement's parameters at debug level, webhook
+    // tokens among them: whatever RUST_LOG asks, it logs at info at most.
+    let filter = match "tokio_postgres=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         // Colour codes only for a terminal; a log file gets plain text.
