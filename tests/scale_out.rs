@@ -50,6 +50,14 @@ fn node(root: &Path, name: &str, database: &str, shared_from: Option<&Path>) -> 
     Node { server, log }
 }
 
+/// Contacts `cus_0` … `cus_{n-1}` with a unique `external_id`, made through `server`.
+fn contacts(server: &Server, n: usize) {
+    let property = json!({"name": "external_id", "type": "string", "unique": true});
+    ok(server.admin("POST", "/objects/contacts/properties", Some(property)), "property");
+    let rows: String = (0..n).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
+    assert_eq!(server.import("contacts", rows.as_bytes(), true).body["created"], n);
+}
+
 /// Events each node logged as processed (committed): event id → how many times.
 fn processed_lines(logs: &[&Path]) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -74,16 +82,7 @@ fn three_nodes_share_the_work_and_a_sigkilled_node_loses_and_repeats_nothing() {
     let c = node(root.path(), "c", &database, Some(&root.path().join("a")));
 
     // Set-up through different nodes: each acts on what another stored.
-    ok(
-        a.server.admin(
-            "POST",
-            "/objects/contacts/properties",
-            Some(json!({"name": "external_id", "type": "string", "unique": true})),
-        ),
-        "property",
-    );
-    let rows: String = (0..CUSTOMERS).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
-    assert_eq!(a.server.import("contacts", rows.as_bytes(), true).body["created"], CUSTOMERS);
+    contacts(&a.server, CUSTOMERS);
     // An upload through A, run by every node: each loads it from the database by hash.
     let normalize = std::fs::read(concat!(env!("WASMHOOK_GUEST_DIR"), "/normalize.wasm")).unwrap();
     let uploaded = request(
@@ -229,16 +228,7 @@ fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
     let root = tempfile::tempdir().unwrap();
     let database = support::new_database();
     let mut a = node(root.path(), "a", &database, None);
-    ok(
-        a.server.admin(
-            "POST",
-            "/objects/contacts/properties",
-            Some(json!({"name": "external_id", "type": "string", "unique": true})),
-        ),
-        "property",
-    );
-    let rows: String = (0..5).map(|i| format!("{{\"external_id\":\"cus_{i}\"}}\n")).collect();
-    assert_eq!(a.server.import("contacts", rows.as_bytes(), true).body["created"], 5);
+    contacts(&a.server, 5);
     let (webhook_id, hook) = support::ready_webhook(&a.server, "orders");
     let ids: Vec<String> = (0..5)
         .map(|i| {

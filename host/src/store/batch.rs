@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::events::Finished;
 use super::gate::Priority;
 use super::records::record_id_by_unique;
-use super::sql::{Dialect, ROWS_PER_STATEMENT, Sql, ToArg, args, value_rows};
+use super::sql::{Dialect, Sql, args, execute_rows};
 use super::workflows::{EnrollOutcome, StepSaved, Workflow};
 use super::{Store, StoreError};
 
@@ -223,34 +223,18 @@ impl Batch<'_> {
 
     /// Write the final statuses gathered, a few multi-row statements for all of them.
     fn write_finished(&self) -> Result<(), StoreError> {
-        let finished = self.finished.borrow();
-        let mut rest = &finished[..];
-        while !rest.is_empty() {
-            let size = ROWS_PER_STATEMENT.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
-            let (chunk, tail) = rest.split_at(size);
-            let mut args: Vec<&dyn ToArg> = Vec::with_capacity(size * 6);
-            for row in chunk {
-                args.extend([
-                    &row.id as &dyn ToArg,
-                    &row.status,
-                    &row.stage,
-                    &row.reason,
-                    &row.detail,
-                    &row.matched_record_id,
-                ]);
-            }
-            self.tx.execute(
-                &format!(
+        execute_rows(
+            self.tx,
+            &self.finished.borrow(),
+            |values| {
+                format!(
                     "UPDATE events SET status = v.column2, stage = v.column3, reason = v.column4, detail_json = v.column5,
                          matched_record_id = v.column6, claimed_by = NULL, lease_until_ms = NULL
-                     FROM (VALUES {}) AS v
-                     WHERE events.id = v.column1",
-                    value_rows(size, 6)
-                ),
-                &args,
-            )?;
-            rest = tail;
-        }
-        Ok(())
+                     FROM (VALUES {values}) AS v
+                     WHERE events.id = v.column1"
+                )
+            },
+            |row| [&row.id, &row.status, &row.stage, &row.reason, &row.detail, &row.matched_record_id],
+        )
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use super::gate::Priority;
-use super::sql::{ROWS_PER_STATEMENT, Row, Sql, ToArg, args, value_rows};
+use super::sql::{Row, Sql, ToArg, args, execute_rows};
 use super::webhooks::{Dedup, WebhookState, token_hash};
 use super::{Store, StoreError};
 
@@ -303,15 +303,18 @@ struct NewEvent {
 
 /// Insert the rows a group gathered, a few multi-row statements for all of them.
 fn insert_events(tx: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let size = ROWS_PER_STATEMENT.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
-        let (chunk, tail) = rest.split_at(size);
-        let values = value_rows(size, 8);
-        let mut args: Vec<&dyn ToArg> = Vec::with_capacity(size * 8);
-        for row in chunk {
-            args.extend([
-                &row.id as &dyn ToArg,
+    execute_rows(
+        tx,
+        rows,
+        |values| {
+            format!(
+                "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
+                 VALUES {values}"
+            )
+        },
+        |row| {
+            [
+                &row.id,
                 &row.webhook_id,
                 &row.received_at_ms,
                 &row.status,
@@ -319,18 +322,9 @@ fn insert_events(tx: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
                 &row.payload,
                 &row.delivery_id,
                 &row.request_id,
-            ]);
-        }
-        tx.execute(
-            &format!(
-                "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
-                 VALUES {values}"
-            ),
-            &args,
-        )?;
-        rest = tail;
-    }
-    Ok(())
+            ]
+        },
+    )
 }
 
 fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<Vec<Receipt>>, StoreError> {

@@ -125,10 +125,10 @@ pub(crate) use args;
 /// Rows per multi-row statement (`INSERT … VALUES (…), (…)`, `UPDATE … FROM (VALUES …)`):
 /// many rows go in a few statements (each a round trip on PostgreSQL), of at most six
 /// sizes, so SQLite's statement cache keeps them all prepared.
-pub const ROWS_PER_STATEMENT: [usize; 6] = [32, 16, 8, 4, 2, 1];
+const ROWS_PER_STATEMENT: [usize; 6] = [32, 16, 8, 4, 2, 1];
 
 /// `(?1, …, ?c), (?c+1, …)`: `rows` rows of `columns` placeholders, numbered in order.
-pub fn value_rows(rows: usize, columns: usize) -> String {
+fn value_rows(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             let marks: Vec<String> = (1..=columns).map(|c| format!("?{}", r * columns + c)).collect();
@@ -136,6 +136,25 @@ pub fn value_rows(rows: usize, columns: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Run `statement` over `rows` in a few multi-row statements: `statement` gets a chunk's
+/// `(?1, …), (…)` list, `fields` gives a row's arguments in column order.
+pub fn execute_rows<R, const N: usize>(
+    db: &dyn Sql,
+    rows: &[R],
+    statement: impl Fn(&str) -> String,
+    fields: impl for<'r> Fn(&'r R) -> [&'r dyn ToArg; N],
+) -> Result<(), StoreError> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = ROWS_PER_STATEMENT.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        let args: Vec<&dyn ToArg> = chunk.iter().flat_map(&fields).collect();
+        db.execute(&statement(&value_rows(size, N)), &args)?;
+        rest = tail;
+    }
+    Ok(())
 }
 
 /// One column value as read back.
