@@ -215,7 +215,8 @@ fn read_outcomes(dir: &Path, healthy: &str, acknowledged: &[String]) -> anyhow::
     Ok(Outcomes { processed_ms, span_ms, healthy_statuses, hostile })
 }
 
-fn quantile(samples: &[f64], q: f64) -> f64 {
+/// The `q` quantile of `samples` (nearest rank), 0 when there are none.
+pub(super) fn quantile(samples: &[f64], q: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;

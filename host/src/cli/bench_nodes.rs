@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, ensure};
 use serde_json::json;
 
+use super::bench_neighbours::quantile;
 use super::bench_server::{Client, Server};
 
 /// What to run.
@@ -221,10 +222,8 @@ fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Optio
     })?;
     let ingest_s = started.elapsed().as_secs_f64();
     let ingest_cpu = before.since(&nodes);
-    let mut latencies: Vec<f64> = sent.into_iter().flatten().collect();
+    let latencies: Vec<f64> = sent.into_iter().flatten().collect();
     let acknowledged = latencies.len();
-    latencies.sort_by(f64::total_cmp);
-    let quantile = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied();
 
     // Drain: matched, a workflow, every event queued again at once.
     let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
@@ -244,8 +243,8 @@ fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Optio
     Ok(Row {
         name: name.to_string(),
         ingest_per_s: acknowledged as f64 / ingest_s,
-        p50_ms: quantile(0.5).unwrap_or(0.0),
-        p99_ms: quantile(0.99).unwrap_or(0.0),
+        p50_ms: quantile(&latencies, 0.5),
+        p99_ms: quantile(&latencies, 0.99),
         drain_per_s: queued as f64 / drain_s,
         ingest_cpu,
         drain_cpu,
