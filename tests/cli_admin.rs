@@ -2,7 +2,7 @@
 //! output formats, the server's refusals printed with a non-zero exit, and `events tail`
 //! following events live as they arrive and settle.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

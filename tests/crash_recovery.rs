@@ -5,7 +5,7 @@
 //! after a varying number of acknowledgements, so kills land mid-ingest, mid-batch and
 //! while the previous cycle's leftovers are being drained.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

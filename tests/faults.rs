@@ -4,7 +4,7 @@
 //!
 //! The disk tests mount a small tmpfs, so they need root (as CI runs).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! `fuzz/seeds/<target>/`: starting points) and every JSONTestSuite file, through every fuzz
 //! target's check, on the pinned toolchain: CI's short variant of `fuzz/run.sh`.
 
-mod fuzz_checks;
+use crate::fuzz_checks;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! up and processes what it accepted; nesting, key length and value count are bounded
 //! with clear 422s that store nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! `bench neighbours` command (short) that measures the same with every kind of hostile
 //! plugin, and checks it lost nothing.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

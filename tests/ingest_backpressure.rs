@@ -2,7 +2,7 @@
 //! `Retry-After` and stores nothing, then accepts again once the pipeline catches up; the
 //! refusals (backlog and rate limit) are counted in `/metrics`.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

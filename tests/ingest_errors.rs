@@ -1,7 +1,7 @@
 //! Every ingest error of the contract, with its status and JSON body, against the real
 //! binary; nothing refused is stored, and a batch is one event per object.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{hook_path, request, start};

@@ -2,7 +2,7 @@
 //! only correctly signed requests; refusals are 401 with a code, are counted, and store
 //! nothing; rotation accepts both secrets; the provider's delivery id becomes the dedup key.
 
-mod support;
+use crate::support;
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};

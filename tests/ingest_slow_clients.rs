@@ -3,7 +3,7 @@
 //! oversized heads answer 431, and no token (admin or webhook) reaches the log, even at
 //! trace level.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! keeps the old URL alive for its grace period only (across a restart too), and the old
 //! URL still answers to the webhook's sender check while it lives.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! by the same host as the Rust plugins: outputs land on the record, `console.log` in the
 //! step log, a thrown `{code, message}` fails the step with that reason.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

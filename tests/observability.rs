@@ -2,7 +2,7 @@
 //! exactly that traffic (ingest answers, events by status, stage and plugin-call
 //! histograms, enrollments), and JSON logs tie an ingest request's id to its event.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! operation is routed by the live server, and each one's security says whether it needs
 //! the admin token (checked by calling it without one).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{request_with, start};

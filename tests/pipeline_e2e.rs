@@ -2,7 +2,7 @@
 //! the real strtotime plugin: set up a webhook trigger, then watch payment events enroll
 //! the right contact, and every other outcome stay visible with its reason.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

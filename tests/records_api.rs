@@ -1,7 +1,7 @@
 //! Objects, properties and records through HTTP against the real binary: uniqueness is
 //! enforced by the store and lookups by unique value are what matching will use.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::start;

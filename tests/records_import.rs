@@ -2,7 +2,7 @@
 //! chunks, progress is visible while it runs, and a SIGKILL mid-import loses nothing and
 //! applies no row twice once the server is back.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

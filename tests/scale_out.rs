@@ -5,7 +5,7 @@
 //! lease. A signature set through one node is enforced by another within the documented
 //! refresh delay.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `wasmhook serve` as a real process on loopback: data dir, admin token, health, and the
 //! plugin listing behind the token.
 
-mod support;
+use crate::support;
 
 use support::start;
 

@@ -4,7 +4,7 @@
 //! left waiting, open files do not grow, anonymous memory stays within 10% after warm-up,
 //! and the backlog stays under its bound.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! workflows, and a wrong-world plugin upload refused with its reason. Screenshots of
 //! each step land in `target/ui-screenshots/`.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

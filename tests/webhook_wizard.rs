@@ -1,7 +1,7 @@
 //! The webhook wizard through HTTP against the real binary and a real SQLite file:
 //! Name → Connect → (test event) Review → Map, and deliveries kept while set-up goes on.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{hook_path, start};

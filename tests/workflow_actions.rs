@@ -4,7 +4,7 @@
 //! never show; failures and timeouts are visible per step; a crash between two steps
 //! resumes at the next one.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

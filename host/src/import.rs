@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
-use crate::ids::{new_id, now_ms};
+use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::property::PropertyDef;
 use crate::store::imports::{Chunk, Import};
-use crate::store::records::PropertyDef;
 use crate::store::{Store, StoreError};
 
 /// Rows applied per transaction: big enough that commits are a small share of the work,
@@ -90,7 +90,7 @@ fn run(store: &Store, import: &Import) -> Result<(), ImportError> {
         chunk.bytes_done = offset;
         chunk.lines_done = line_no;
         let now = now_ms();
-        store.apply_import_chunk(&import.id, &import.object, &unique, chunk, || new_id("rec", now), now)?;
+        store.apply_import_chunk(&import.id, &import.object, &unique, chunk, || new_id(IdKind::Record, now), now)?;
         if at_end {
             return Ok(());
         }
@@ -101,7 +101,7 @@ fn run(store: &Store, import: &Import) -> Result<(), ImportError> {
 fn parse_row(defs: &[PropertyDef], line: &[u8]) -> Result<Map<String, Json>, String> {
     let incoming = serde_json::from_slice::<Map<String, Json>>(line).map_err(|e| format!("not a JSON object: {e}"))?;
     let mut properties = Map::new();
-    crate::api::records::check_properties(defs, incoming, &mut properties).map_err(|e| e.message().to_string())?;
+    crate::model::property::check_values(defs, incoming, &mut properties).map_err(|e| e.message)?;
     Ok(properties)
 }
 

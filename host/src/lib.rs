@@ -2,6 +2,7 @@
 //! extensible with sandboxed WebAssembly plugins.
 //!
 //! # Layout
+//! - [`model`]: the domain's vocabulary as types (statuses, states, property types, workflows, steps, ids).
 //! - [`value`]: plain property values, shared by every stage.
 //! - [`ingest`]: `POST /hooks/{token}`: content type, size, JSON, batch, durable write, 202.
 //! - [`pipeline`]: coerce → transform → match → enroll, batch by batch on worker threads.
@@ -9,7 +10,6 @@
 //! - [`secrets`]: secrets for custom code actions, encrypted at rest.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
-//! - [`ids`]: sortable ids and webhook tokens.
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
 //! - [`store`]: the SQLite file under the data dir.
 //! - [`import`]: bulk record imports, chunk by chunk, resumable.
@@ -23,9 +23,11 @@ pub mod api;
 pub mod cli;
 pub mod coerce;
 pub mod flatten;
-pub mod ids;
 pub mod import;
 pub mod ingest;
+#[cfg(test)]
+mod layers;
+pub mod model;
 pub mod pipeline;
 pub mod plugins;
 pub mod secrets;

@@ -2,14 +2,12 @@
 //! components, property updates, branches) off the request path, one persisted step at a
 //! time.
 //!
-//! - [`model`]: actions and sources as admins write them.
 //! - [`validate`]: checks a workflow's actions against plugins and properties when saved.
 //! - [`plan`]: the next step, read from the steps already run.
 //! - [`sources`]: reading values and the property type rules.
 //! - [`step`]: running one step.
 //! - [`runner`]: the thread that steps due enrollments and commits each step.
 
-pub mod model;
 pub mod plan;
 pub mod runner;
 pub mod sources;

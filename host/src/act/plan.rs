@@ -1,9 +1,10 @@
 //! Which step of an enrollment runs next, read from the steps it has already run: the
 //! log is the only state, so a restart resumes exactly where the last commit left off.
 
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 
-use super::model::Action;
+use crate::model::step::{BranchSide, StepEntry};
+use crate::model::workflow::Action;
 
 /// The next step to run.
 pub struct Next<'a> {
@@ -15,21 +16,21 @@ pub struct Next<'a> {
     pub attempt: u32,
 }
 
-fn entries<'s>(steps: &'s [Json], address: &'s str) -> impl Iterator<Item = &'s Json> + 's {
-    steps.iter().filter(move |s| s["address"] == address)
+fn entries<'s>(steps: &'s [StepEntry], address: &'s str) -> impl Iterator<Item = &'s StepEntry> + 's {
+    steps.iter().filter(move |s| s.address == address)
 }
 
-fn succeeded<'s>(steps: &'s [Json], address: &'s str) -> Option<&'s Json> {
-    entries(steps, address).find(|s| s["outcome"] == "succeeded")
+fn succeeded<'s>(steps: &'s [StepEntry], address: &'s str) -> Option<&'s StepEntry> {
+    entries(steps, address).find(|s| s.succeeded())
 }
 
 /// The first action in run order that has not succeeded, or `None` when all that apply
 /// have (a branch counts with the side it took).
-pub fn next<'a>(actions: &'a [Action], steps: &[Json]) -> Option<Next<'a>> {
+pub fn next<'a>(actions: &'a [Action], steps: &[StepEntry]) -> Option<Next<'a>> {
     next_in(actions, "", steps)
 }
 
-fn next_in<'a>(actions: &'a [Action], prefix: &str, steps: &[Json]) -> Option<Next<'a>> {
+fn next_in<'a>(actions: &'a [Action], prefix: &str, steps: &[StepEntry]) -> Option<Next<'a>> {
     for (i, action) in actions.iter().enumerate() {
         let address = if prefix.is_empty() { i.to_string() } else { format!("{prefix}.{i}") };
         match succeeded(steps, &address) {
@@ -39,7 +40,10 @@ fn next_in<'a>(actions: &'a [Action], prefix: &str, steps: &[Json]) -> Option<Ne
             }
             Some(done) => {
                 if let Action::Branch { then, otherwise, .. } = action {
-                    let (side, list) = if done["branch"] == "then" { ("then", then) } else { ("else", otherwise) };
+                    let (side, list) = match done.branch() {
+                        Some(BranchSide::Then) => (BranchSide::Then, then),
+                        _ => (BranchSide::Else, otherwise),
+                    };
                     if let Some(inner) = next_in(list, &format!("{address}.{side}"), steps) {
                         return Some(inner);
                     }
@@ -51,6 +55,6 @@ fn next_in<'a>(actions: &'a [Action], prefix: &str, steps: &[Json]) -> Option<Ne
 }
 
 /// The outputs a succeeded step at `address` recorded.
-pub fn outputs_of<'s>(steps: &'s [Json], address: &'s str) -> Option<&'s serde_json::Map<String, Json>> {
-    succeeded(steps, address)?.get("outputs")?.as_object()
+pub fn outputs_of<'s>(steps: &'s [StepEntry], address: &'s str) -> Option<&'s Map<String, Json>> {
+    succeeded(steps, address)?.outputs()
 }

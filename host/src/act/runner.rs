@@ -12,14 +12,15 @@ use serde_json::{Map, Value as Json};
 use super::plan;
 use super::sources::Scope;
 use super::step::{self, Ended, Services};
-use crate::ids::now_ms;
+use crate::model::ids::now_ms;
+use crate::model::property::PropertyDef;
+use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 use crate::pipeline::config::PluginCache;
 use crate::pipeline::pool;
 use crate::pipeline::worker::Waker;
 use crate::plugins::{CallContext, PluginEngine, World};
 use crate::secrets::Vault;
-use crate::store::records::PropertyDef;
-use crate::store::workflows::{Enrollment, StepSaved, Workflow};
+use crate::store::workflows::StepSaved;
 use crate::store::{Store, StoreError};
 
 /// Longest sleep without a wake-up (a retry coming due is found by then at the latest).
@@ -105,8 +106,8 @@ pub fn run_due(
     let saved = pool::map_parallel(threads, &work, || {}, |w| contain_panic(w, || step_one(w, &services, now)));
     store.save_steps(&saved, now_ms())?;
     // Counted once committed (steps are counted as they run, like plugin calls).
-    for ended in saved.iter().filter(|s| s.status != "running") {
-        crate::telemetry::metrics::enrollment_ended(ended.status);
+    for ended in saved.iter().filter(|s| s.status != EnrollmentStatus::Running) {
+        crate::telemetry::metrics::enrollment_ended(ended.status.as_str());
     }
     Ok(saved.len())
 }
@@ -120,7 +121,7 @@ fn contain_panic(work: &Work, step: impl FnOnce() -> StepSaved) -> StepSaved {
         StepSaved {
             enrollment_id: work.enrollment.id.clone(),
             step: None,
-            status: "failed",
+            status: EnrollmentStatus::Failed,
             reason: Some(format!("wasmhook hit an internal error running the next step ({message})")),
             next_attempt_at_ms: now_ms(),
             write: None,
@@ -130,22 +131,22 @@ fn contain_panic(work: &Work, step: impl FnOnce() -> StepSaved) -> StepSaved {
 
 fn step_one(work: &Work, services: &Services<'_>, now: i64) -> StepSaved {
     let enrollment = &work.enrollment;
-    let end = |status, reason: Option<String>, step: Option<Json>| StepSaved {
+    let end = |status, reason: Option<String>| StepSaved {
         enrollment_id: enrollment.id.clone(),
-        step,
+        step: None,
         status,
         reason,
         next_attempt_at_ms: now,
         write: None,
     };
     let Some(workflow) = &work.workflow else {
-        return end("failed", Some("the workflow was deleted".into()), None);
+        return end(EnrollmentStatus::Failed, Some("the workflow was deleted".into()));
     };
     let Some(record) = &work.record else {
-        return end("failed", Some(format!("record {} was deleted", enrollment.record_id)), None);
+        return end(EnrollmentStatus::Failed, Some(format!("record {} was deleted", enrollment.record_id)));
     };
     let Some(next) = plan::next(&workflow.actions, &enrollment.steps) else {
-        return end("completed", None, None);
+        return end(EnrollmentStatus::Completed, None);
     };
     let empty = Map::new();
     let scope = Scope {
@@ -164,13 +165,15 @@ fn step_one(work: &Work, services: &Services<'_>, now: i64) -> StepSaved {
     let write =
         ran.write.map(|(property, value)| (workflow.object.clone(), enrollment.record_id.clone(), property, value));
     let (status, reason, at) = match ran.ended {
-        Ended::Failed(reason) => ("failed", Some(format!("step {} failed: {reason}", next.address)), now),
-        Ended::RetryAt(at) => ("running", None, at),
+        Ended::Failed(reason) => {
+            (EnrollmentStatus::Failed, Some(format!("step {} failed: {reason}", next.address)), now)
+        }
+        Ended::RetryAt(at) => (EnrollmentStatus::Running, None, at),
         Ended::Succeeded => {
             let mut steps = enrollment.steps.clone();
             steps.push(ran.entry.clone());
             let more = plan::next(&workflow.actions, &steps).is_some();
-            (if more { "running" } else { "completed" }, None, now)
+            (if more { EnrollmentStatus::Running } else { EnrollmentStatus::Completed }, None, now)
         }
     };
     StepSaved {

@@ -2,9 +2,9 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::model::{Action, Kind, Source, find};
 use super::plan::outputs_of;
-use crate::store::records::PropertyDef;
+use crate::model::property::{PropertyDef, PropertyType};
+use crate::model::workflow::{Action, Kind, Source, find};
 
 /// What a step can read: the trigger data, the record as it is now, earlier outputs.
 pub struct Scope<'a> {
@@ -17,7 +17,7 @@ pub struct Scope<'a> {
     /// The workflow's actions (for output types).
     pub actions: &'a [Action],
     /// The enrollment's steps so far.
-    pub steps: &'a [Json],
+    pub steps: &'a [crate::model::step::StepEntry],
 }
 
 impl Scope<'_> {
@@ -35,7 +35,7 @@ impl Scope<'_> {
         };
         let kind = match source {
             Source::Record(name) => {
-                self.defs.iter().find(|d| &d.name == name).map_or(Kind::of(&value), |d| Kind::of_property(&d.kind))
+                self.defs.iter().find(|d| &d.name == name).map_or(Kind::of(&value), |d| Kind::of_property(d.kind))
             }
             Source::Output { address, output } => {
                 declared_kind(self.actions, address, output).unwrap_or(Kind::of(&value))
@@ -64,22 +64,23 @@ pub fn for_property(def: &PropertyDef, kind: Kind, value: Json) -> Result<Json, 
     }
     let refuse =
         |rule: &str| Err(format!("a {} value cannot go into `{}` ({}): {rule}", kind.name(), def.name, def.kind));
-    match (def.kind.as_str(), kind) {
-        ("string", Kind::String | Kind::Enum | Kind::Datetime) => Ok(value),
-        ("string", Kind::Number) => Ok(Json::String(number_text(&value))),
-        ("string", _) => refuse("a boolean goes only into a boolean property"),
-        ("number", Kind::Number) => Ok(value),
-        ("number", _) => refuse("a number property takes numbers only"),
-        ("boolean", Kind::Boolean) => Ok(value),
-        ("boolean", _) => refuse("a boolean property takes booleans only"),
-        ("enum", Kind::String | Kind::Enum) => match value.as_str() {
+    match (def.kind, kind) {
+        (PropertyType::String, Kind::String | Kind::Enum | Kind::Datetime) => Ok(value),
+        (PropertyType::String, Kind::Number) => Ok(Json::String(number_text(&value))),
+        (PropertyType::String, _) => refuse("a boolean goes only into a boolean property"),
+        (PropertyType::Number, Kind::Number) => Ok(value),
+        (PropertyType::Number, _) => refuse("a number property takes numbers only"),
+        (PropertyType::Boolean, Kind::Boolean) => Ok(value),
+        (PropertyType::Boolean, _) => refuse("a boolean property takes booleans only"),
+        (PropertyType::Enum, Kind::String | Kind::Enum) => match value.as_str() {
             Some(option) if def.options.iter().any(|o| o == option) => Ok(value),
             _ => Err(format!("{value} is not an option of `{}` (options: {})", def.name, def.options.join(", "))),
         },
-        ("enum", _) => refuse("an enum property takes one of its options"),
-        ("date" | "datetime", Kind::Datetime | Kind::Number) => Ok(value),
-        ("date" | "datetime", _) => refuse("a date property takes a datetime output or unix seconds"),
-        _ => refuse("unknown property type"),
+        (PropertyType::Enum, _) => refuse("an enum property takes one of its options"),
+        (PropertyType::Date | PropertyType::Datetime, Kind::Datetime | Kind::Number) => Ok(value),
+        (PropertyType::Date | PropertyType::Datetime, _) => {
+            refuse("a date property takes a datetime output or unix seconds")
+        }
     }
 }
 

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, Value as Json};
 
-use super::model::{Action, Condition, CustomCode, Kind, Op, OutputType};
 use super::plan::Next;
 use super::sources::{Scope, for_property};
+use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
+use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType};
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine};
 use crate::value::{Property, Value};
 
@@ -51,7 +52,7 @@ pub enum Ended {
 /// A step's result: its log entry, how it ended, and a property to write.
 pub struct StepRun {
     /// The entry appended to the enrollment's steps.
-    pub entry: Json,
+    pub entry: StepEntry,
     /// How it ended.
     pub ended: Ended,
     /// (property, value) to write onto the record; null clears.
@@ -61,50 +62,49 @@ pub struct StepRun {
 /// Run the step `next` for an enrollment (`call` names its event) at `now_ms`.
 pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &CallContext, now_ms: i64) -> StepRun {
     let started = Instant::now();
-    let mut entry = Map::new();
-    entry.insert("address".into(), json!(next.address));
-    entry.insert("attempt".into(), json!(next.attempt));
-    entry.insert("started_at_ms".into(), json!(now_ms));
-    let (ended, write) = match next.action {
-        Action::CustomCode(code) => (custom_code(code, next.attempt, scope, services, call, now_ms, &mut entry), None),
+    let mut reason = None;
+    let (detail, ended, write) = match next.action {
+        Action::CustomCode(code) => {
+            let (detail, ended) = custom_code(code, next.attempt, scope, services, call, now_ms, &mut reason);
+            (detail, ended, None)
+        }
         Action::SetProperty { property, value } => {
-            entry.insert("type".into(), json!("set_property"));
-            entry.insert("property".into(), json!(property));
             let (kind, value) = scope.read(value);
-            entry.insert("value".into(), value.clone());
-            match scope.defs.iter().find(|d| &d.name == property) {
+            let detail = StepDetail::SetProperty { property: property.clone(), value: value.clone() };
+            let (ended, write) = match scope.defs.iter().find(|d| &d.name == property) {
                 None => (Ended::Failed(format!("the record has no property `{property}`")), None),
                 Some(def) => match for_property(def, kind, value) {
                     Ok(value) => (Ended::Succeeded, Some((property.clone(), value))),
                     Err(reason) => (Ended::Failed(reason), None),
                 },
-            }
+            };
+            (detail, ended, write)
         }
         Action::Branch { condition, .. } => {
-            entry.insert("type".into(), json!("branch"));
             let (value, holds) = test(condition, scope);
-            entry.insert("value".into(), value);
-            entry.insert("branch".into(), json!(if holds { "then" } else { "else" }));
-            (Ended::Succeeded, None)
+            let branch = if holds { BranchSide::Then } else { BranchSide::Else };
+            (StepDetail::Branch { value, branch }, Ended::Succeeded, None)
         }
     };
-    entry.insert("duration_ms".into(), json!(started.elapsed().as_secs_f64() * 1000.0));
     let outcome = match &ended {
-        Ended::Succeeded => "succeeded",
-        Ended::RetryAt(_) => "retrying",
-        Ended::Failed(_) => "failed",
+        Ended::Succeeded => StepOutcome::Succeeded,
+        Ended::RetryAt(_) => StepOutcome::Retrying,
+        Ended::Failed(_) => StepOutcome::Failed,
     };
-    entry.insert("outcome".into(), json!(outcome));
-    let kind = match next.action {
-        Action::CustomCode(_) => "custom_code",
-        Action::SetProperty { .. } => "set_property",
-        Action::Branch { .. } => "branch",
-    };
-    crate::telemetry::metrics::action_step(kind, outcome);
-    if let Ended::Failed(reason) = &ended {
-        entry.insert("reason".into(), json!(reason));
+    crate::telemetry::metrics::action_step(detail.type_name(), outcome.as_str());
+    if let Ended::Failed(why) = &ended {
+        reason = Some(why.clone());
     }
-    StepRun { entry: Json::Object(entry), ended, write }
+    let entry = StepEntry {
+        address: next.address.clone(),
+        attempt: next.attempt,
+        started_at_ms: now_ms,
+        detail,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        outcome,
+        reason,
+    };
+    StepRun { entry, ended, write }
 }
 
 fn custom_code(
@@ -114,15 +114,43 @@ fn custom_code(
     services: &Services<'_>,
     call: &CallContext,
     now_ms: i64,
-    entry: &mut Map<String, Json>,
-) -> Ended {
-    entry.insert("type".into(), json!("custom_code"));
-    entry.insert("plugin".into(), json!(code.plugin));
+    retry_reason: &mut Option<String>,
+) -> (StepDetail, Ended) {
     let inputs: Map<String, Json> =
         code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
-    entry.insert("inputs".into(), Json::Object(inputs.clone()));
-    // Names only: values never leave the vault except into the plugin's call.
-    entry.insert("secrets".into(), json!(code.secrets));
+    let mut ran = CodeRan::default();
+    let ended = run_code(code, attempt, &inputs, services, call, now_ms, &mut ran, retry_reason);
+    let detail = StepDetail::CustomCode {
+        plugin: code.plugin.clone(),
+        inputs,
+        // Names only: values never leave the vault except into the plugin's call.
+        secrets: code.secrets.clone(),
+        sha256: ran.sha256,
+        log: ran.log,
+        outputs: ran.outputs,
+    };
+    (detail, ended)
+}
+
+/// What a custom code call leaves in its step entry, as far as it got.
+#[derive(Default)]
+struct CodeRan {
+    sha256: Option<String>,
+    log: Option<String>,
+    outputs: Option<Map<String, Json>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_code(
+    code: &CustomCode,
+    attempt: u32,
+    inputs: &Map<String, Json>,
+    services: &Services<'_>,
+    call: &CallContext,
+    now_ms: i64,
+    ran: &mut CodeRan,
+    retry_reason: &mut Option<String>,
+) -> Ended {
     let secrets = match (services.secrets)(&code.secrets) {
         Ok(found) => found,
         Err(reason) => return Ended::Failed(reason),
@@ -134,7 +162,7 @@ fn custom_code(
         Ok(plugin) => plugin,
         Err(reason) => return Ended::Failed(reason),
     };
-    entry.insert("sha256".into(), json!(plugin.sha256));
+    ran.sha256 = Some(plugin.sha256.clone());
     let properties: Vec<Property> = inputs
         .iter()
         .map(|(name, value)| Property::new(name.clone(), Value::from_json(name, value).unwrap_or(Value::Null)))
@@ -144,7 +172,7 @@ fn custom_code(
     let report = services.engine.action(&plugin, call, &properties, &secrets, &limits);
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
     if !report.log.is_empty() {
-        entry.insert("log".into(), json!(redact(&report.log, &secrets)));
+        ran.log = Some(redact(&report.log, &secrets));
     }
     let returned = match report.result {
         Ok(returned) => returned,
@@ -152,7 +180,7 @@ fn custom_code(
             let tries = code.tries.unwrap_or(DEFAULT_TRIES).max(1);
             if failure.kind() == "timeout" && attempt < tries {
                 let backoff = code.backoff_ms.unwrap_or(DEFAULT_BACKOFF_MS).saturating_mul(1 << (attempt - 1).min(16));
-                entry.insert("reason".into(), json!(format!("{failure}; try {} of {tries} follows", attempt + 1)));
+                *retry_reason = Some(format!("{failure}; try {} of {tries} follows", attempt + 1));
                 return Ended::RetryAt(now_ms.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
             }
             return Ended::Failed(redact(&failure.to_string(), &secrets));
@@ -169,7 +197,7 @@ fn custom_code(
         }
         outputs.insert(declared.name.clone(), redact_json(value, &secrets));
     }
-    entry.insert("outputs".into(), Json::Object(outputs));
+    ran.outputs = Some(outputs);
     Ended::Succeeded
 }
 

@@ -1,11 +1,11 @@
 //! Checks a workflow's actions when it is saved, so mistakes show up as a 422 naming the
 //! field instead of as failed enrollments later.
 
-use super::model::{Action, Kind, Op, Source, walk};
 use super::sources::{declared_kind, for_property};
 use super::step::MAX_TIMEOUT;
+use crate::model::property::PropertyDef;
+use crate::model::workflow::{Action, Kind, Op, Source, walk};
 use crate::plugins::World;
-use crate::store::records::PropertyDef;
 
 /// A refused action list: the field (`actions[2].then[0].value`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +62,7 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
             Source::Trigger(_) => Ok(None),
             Source::Literal(value) => Ok(Some(Kind::of(value))),
             Source::Record(name) => match check.defs.iter().find(|d| &d.name == name) {
-                Some(def) => Ok(Some(Kind::of_property(&def.kind))),
+                Some(def) => Ok(Some(Kind::of_property(def.kind))),
                 None => Err(Invalid { field, message: format!("the workflow's object has no property `{name}`") }),
             },
             Source::Output { address: from, output } => {
@@ -139,7 +139,9 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                     Kind::Number => serde_json::json!(0),
                     Kind::Boolean => serde_json::json!(false),
                     Kind::Enum | Kind::String | Kind::Datetime => match def.options.first() {
-                        Some(option) if def.kind == "enum" => serde_json::json!(option),
+                        Some(option) if def.kind == crate::model::property::PropertyType::Enum => {
+                            serde_json::json!(option)
+                        }
                         _ => serde_json::json!(""),
                     },
                     Kind::Null => serde_json::Value::Null,

@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, rfc3339};
-use crate::ids::{new_id, now_ms};
+use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::store::imports::Import;
 
 /// Largest import file accepted (several GB of NDJSON is many millions of rows).
@@ -86,7 +86,7 @@ pub async fn start(
     // 404 before reading a possibly large body for an object that does not exist.
     super::records::definitions(&state, object.clone()).await?;
     let started = now_ms();
-    let id = new_id("imp", started);
+    let id = new_id(IdKind::Import, started);
     let dir = state.data_dir.join(SPOOL_DIR);
     let path = dir.join(format!("{id}.ndjson"));
     let bytes_total = match spool(body, &dir, &path).await {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, rfc3339};
-use crate::ids::now_ms;
+use crate::model::ids::now_ms;
 use crate::plugins::builtin::{self, BUILTINS};
 use crate::plugins::limits::MIB;
 use crate::plugins::{Limits, LoadError};
@@ -169,7 +169,7 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>
             ));
         }
         for workflow in store.list_workflows()? {
-            if let Some(address) = crate::act::model::uses_plugin(&workflow.actions, &name) {
+            if let Some(address) = crate::model::workflow::uses_plugin(&workflow.actions, &name) {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "in_use",

@@ -13,8 +13,9 @@ use serde_json::{Map, Value as Json_, json};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
-use crate::ids::{new_id, now_ms};
-use crate::store::records::{PropertyDef, Record, RecordError};
+use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::property::{InvalidValue, PropertyDef, PropertyType, check_values};
+use crate::store::records::{Record, RecordError};
 
 /// Longest object or property name.
 const MAX_NAME: usize = 100;
@@ -134,21 +135,16 @@ pub async fn create_property(
     if !valid_name(&body.name) {
         return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
     }
-    let kind = match body.kind.as_str() {
-        "string" | "number" | "date" | "datetime" => body.kind.clone(),
-        "bool" | "boolean" => "boolean".into(),
-        "enum" | "enumeration" => "enum".into(),
-        other => {
-            return Err(ApiError::invalid(
-                "type",
-                format!("unknown type `{other}` (string, enum, number, boolean, date, datetime)"),
-            ));
-        }
+    let Some(kind) = PropertyType::from_admin(&body.kind) else {
+        return Err(ApiError::invalid(
+            "type",
+            format!("unknown type `{}` (string, enum, number, boolean, date, datetime)", body.kind),
+        ));
     };
-    if body.unique && kind != "string" && kind != "number" {
+    if body.unique && !kind.may_be_unique() {
         return Err(ApiError::invalid("unique", "only string and number properties can be unique"));
     }
-    if (kind == "enum") == body.options.is_empty() {
+    if (kind == PropertyType::Enum) == body.options.is_empty() {
         return Err(ApiError::invalid("options", "an enum needs options, and only an enum has them"));
     }
     let def = PropertyDef {
@@ -186,36 +182,6 @@ pub async fn list_properties(
 ) -> Result<Json<Json_>, ApiError> {
     let defs = definitions(&state, object).await?;
     Ok(Json(json!({"properties": defs.iter().map(render_property).collect::<Vec<_>>()})))
-}
-
-/// Check values against the object's property types; `null` removes a property.
-pub(crate) fn check_properties(
-    defs: &[PropertyDef],
-    incoming: Map<String, Json_>,
-    into: &mut Map<String, Json_>,
-) -> Result<(), ApiError> {
-    for (name, value) in incoming {
-        let field = format!("properties.{name}");
-        let Some(def) = defs.iter().find(|d| d.name == name) else {
-            return Err(ApiError::invalid(&field, format!("no property `{name}` on this object; define it first")));
-        };
-        let ok = match (&value, def.kind.as_str()) {
-            (Json_::Null, _) => {
-                into.remove(&name);
-                continue;
-            }
-            (Json_::String(_), "string" | "date" | "datetime") => true,
-            (Json_::Number(_), "number" | "date" | "datetime") => true,
-            (Json_::Bool(_), "boolean") => true,
-            (Json_::String(s), "enum") => def.options.contains(s),
-            _ => false,
-        };
-        if !ok {
-            return Err(ApiError::invalid(&field, format!("{value} is not a valid `{}` value for `{name}`", def.kind)));
-        }
-        into.insert(name, value);
-    }
-    Ok(())
 }
 
 fn render_record(r: &Record) -> Json_ {
@@ -260,9 +226,9 @@ pub async fn create_record(
     let body: RecordBody = parse_body(&body)?;
     let defs = definitions(&state, object.clone()).await?;
     let mut properties = Map::new();
-    check_properties(&defs, body.properties, &mut properties)?;
+    check_values(&defs, body.properties, &mut properties).map_err(invalid_value)?;
     let now = now_ms();
-    let record = Record { id: new_id("rec", now), object, properties, created_at_ms: now, updated_at_ms: now };
+    let record = Record { id: new_id(IdKind::Record, now), object, properties, created_at_ms: now, updated_at_ms: now };
     let rendered = render_record(&record);
     let store = state.store.clone();
     blocking(move || store.put_record(&record, &unique_names(&defs), true).map_err(record_error)).await?;
@@ -315,7 +281,7 @@ pub async fn update_record(
     let body: RecordBody = parse_body(&body)?;
     let defs = definitions(&state, object.clone()).await?;
     let mut record = load_record(&state, object, id).await?;
-    check_properties(&defs, body.properties, &mut record.properties)?;
+    check_values(&defs, body.properties, &mut record.properties).map_err(invalid_value)?;
     record.updated_at_ms = now_ms();
     let rendered = render_record(&record);
     let store = state.store.clone();
@@ -369,7 +335,7 @@ pub async fn find_records(
     let Some(def) = defs.iter().find(|d| d.name == property && d.unique) else {
         return Err(ApiError::invalid(&property, format!("`{property}` is not a unique property of this object")));
     };
-    let value = if def.kind == "number" {
+    let value = if def.kind == PropertyType::Number {
         let n: f64 =
             text.trim().parse().map_err(|_| ApiError::invalid(&property, format!("`{text}` is not a number")))?;
         json!(n)
@@ -379,4 +345,9 @@ pub async fn find_records(
     let store = state.store.clone();
     let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
     Ok(Json(json!({"records": found.iter().map(render_record).collect::<Vec<_>>()})))
+}
+
+/// A refused property value is a 400 naming `properties.<name>`.
+fn invalid_value(refused: InvalidValue) -> ApiError {
+    ApiError::invalid(&format!("properties.{}", refused.property), refused.message)
 }

@@ -12,7 +12,7 @@ use serde_json::{Value as Json_, json};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
-use crate::ids::now_ms;
+use crate::model::ids::now_ms;
 use crate::secrets::valid_name;
 
 /// Largest secret value accepted.

@@ -12,10 +12,10 @@ use serde_json::{Value as Json_, json};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body};
-use crate::ids::now_ms;
 use crate::ingest::senders::{SignatureSettings, secret_name};
 use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
-use crate::store::webhooks::Dedup;
+use crate::model::ids::now_ms;
+use crate::model::webhook::Dedup;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct SignatureBody {

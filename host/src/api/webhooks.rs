@@ -15,12 +15,12 @@ use serde_json::{Value as Json_, json};
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, parse_optional_body, rfc3339};
 use crate::flatten::flatten;
-use crate::ids::{new_id, new_token, now_ms};
+use crate::model::ids::{IdKind, new_id, new_token, now_ms};
+use crate::model::property::PropertyType;
+use crate::model::webhook::{Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook};
 use crate::plugins::World;
 use crate::plugins::builtin;
-use crate::store::webhooks::{
-    CreateWebhookError, Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook,
-};
+use crate::store::webhooks::CreateWebhookError;
 
 /// Longest webhook name and property label (the product we replace allows 50 characters).
 pub const MAX_LABEL: usize = 255;
@@ -87,7 +87,7 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
     let store = state.store.clone();
     let created = blocking(move || {
         let now = now_ms();
-        store.create_webhook(&new_id("wh", now), &name, &new_token(), now).map_err(|e| match e {
+        store.create_webhook(&new_id(IdKind::Webhook, now), &name, &new_token(), now).map_err(|e| match e {
             CreateWebhookError::LimitReached => ApiError::new(StatusCode::CONFLICT, "limit_reached", e.to_string()),
             CreateWebhookError::Store(e) => e.into(),
         })
@@ -359,12 +359,9 @@ fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, A
             if label.chars().count() > MAX_LABEL {
                 return Err(ApiError::invalid(&field("label"), format!("labels are at most {MAX_LABEL} characters")));
             }
-            let kind = match e.kind.as_str() {
-                "string" => "string",
-                "number" => "number",
-                "boolean" | "bool" => "boolean",
-                "enum" | "enumeration" => "enum",
-                "date" | "datetime" => {
+            let kind = match PropertyType::from_admin(&e.kind) {
+                Some(kind) if kind.is_mappable() => kind,
+                Some(_) => {
                     return Err(ApiError::invalid(
                         &field("type"),
                         format!(
@@ -373,14 +370,14 @@ fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, A
                         ),
                     ));
                 }
-                other => {
+                None => {
                     return Err(ApiError::invalid(
                         &field("type"),
-                        format!("unknown type `{other}` (expected string, enum, number or boolean)"),
+                        format!("unknown type `{}` (expected string, enum, number or boolean)", e.kind),
                     ));
                 }
             };
-            if kind == "enum" {
+            if kind == PropertyType::Enum {
                 let distinct: HashSet<&String> = e.options.iter().collect();
                 if e.options.is_empty() || e.options.iter().any(String::is_empty) || distinct.len() != e.options.len() {
                     return Err(ApiError::invalid(&field("options"), "an enum needs distinct, non-empty option values"));
@@ -388,7 +385,7 @@ fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, A
             } else if !e.options.is_empty() {
                 return Err(ApiError::invalid(&field("options"), "options are only for enum properties"));
             }
-            Ok(MappedProperty { path: e.path, label, kind: kind.to_string(), options: e.options })
+            Ok(MappedProperty { path: e.path, label, kind, options: e.options })
         })
         .collect()
 }
@@ -525,7 +522,7 @@ pub async fn test_transforms(
     params(
         ("id" = String, Path, description = "The webhook id"),
     ),
-    request_body = crate::store::webhooks::MatchRule,
+    request_body = crate::model::webhook::MatchRule,
     responses(
         (status = 200, description = "The webhook (`ready` once mapped)", body = Object),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
@@ -578,7 +575,7 @@ pub async fn put_match(
     params(
         ("id" = String, Path, description = "The webhook id"),
     ),
-    request_body = crate::store::webhooks::Dedup,
+    request_body = crate::model::webhook::Dedup,
     responses(
         (status = 200, description = "The webhook", body = Object),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),

@@ -12,17 +12,17 @@ use serde_json::{Value as Json_, json};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, blocking, parse_body, rfc3339};
-use crate::act::model::Action;
 use crate::act::plan::Next;
 use crate::act::sources::Scope;
 use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
-use crate::ids::{new_id, now_ms};
+use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::workflow::Action;
+use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 use crate::pipeline::config::PluginCache;
 use crate::plugins::CallContext;
 use crate::plugins::World;
 use crate::store::Store;
-use crate::store::workflows::{Enrollment, Workflow};
 
 fn render(w: &Workflow) -> Json_ {
     json!({
@@ -61,7 +61,7 @@ fn parse_actions(actions: Vec<Json_>) -> Result<Vec<Action>, ApiError> {
 /// when the step names none, else the one it names (which must exist and be an action).
 fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
     let uploads = store.list_plugins()?;
-    crate::act::model::for_each_code_mut(actions, "", &mut |_, code| {
+    crate::model::workflow::for_each_code_mut(actions, "", &mut |_, code| {
         if crate::plugins::builtin::find(&code.plugin).is_some() {
             code.sha256 = None;
             return Ok(());
@@ -122,7 +122,7 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
     let body: WorkflowBody = parse_body(&body)?;
     let now = now_ms();
     let workflow = Workflow {
-        id: new_id("wf", now),
+        id: new_id(IdKind::Workflow, now),
         name: body.name.ok_or_else(|| ApiError::invalid("name", "name is required"))?,
         object: body.object.ok_or_else(|| ApiError::invalid("object", "object is required"))?,
         enabled: body.enabled.unwrap_or(true),
@@ -274,8 +274,8 @@ pub fn render_enrollment(e: &Enrollment, steps: bool) -> Json_ {
         "steps_run": e.steps.len(),
     });
     if steps {
-        out["steps"] = Json_::Array(e.steps.clone());
-        if e.status == "running" && e.next_attempt_at_ms > crate::ids::now_ms() {
+        out["steps"] = json!(e.steps);
+        if e.status == EnrollmentStatus::Running && e.next_attempt_at_ms > crate::model::ids::now_ms() {
             out["next_attempt_at"] = json!(rfc3339(e.next_attempt_at_ms));
         }
     }
@@ -336,7 +336,7 @@ pub async fn test_action(
     let (store, engine, vault) = (state.store.clone(), state.engine.clone(), state.vault.clone());
     blocking(move || {
         let workflow = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
-        let action = crate::act::model::find(&workflow.actions, &address).ok_or_else(|| {
+        let action = crate::model::workflow::find(&workflow.actions, &address).ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("the workflow has no action {address}"))
         })?;
         let record_id = body.record_id.ok_or_else(|| ApiError::invalid("record_id", "record_id is required"))?;

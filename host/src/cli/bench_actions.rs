@@ -9,8 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::bench_match::{drain, fill, ingest, key, payload, ready_webhook};
-use crate::act::model::Action;
 use crate::act::runner::run_due;
+use crate::model::workflow::Action;
 use crate::pipeline::config::PluginCache;
 use crate::pipeline::worker::default_threads;
 use crate::plugins::{PluginEngine, World};
@@ -62,7 +62,8 @@ fn measure(enrollments: u64, actions: Vec<Action>) -> anyhow::Result<(f64, f64)>
     anyhow::ensure!(processed as u64 == enrollments, "processed {processed} of {enrollments} events");
     let workflow = store.list_workflows()?.pop().ok_or_else(|| anyhow::anyhow!("no workflow"))?;
     let finished = store.enrollments(&workflow.id)?;
-    let completed = finished.iter().filter(|e| e.status == "completed").count() as u64;
+    let completed =
+        finished.iter().filter(|e| e.status == crate::model::workflow::EnrollmentStatus::Completed).count() as u64;
     anyhow::ensure!(completed == enrollments, "{completed} of {enrollments} enrollments completed");
     if has_actions {
         let steps = finished.iter().map(|e| e.steps.len()).sum::<usize>();

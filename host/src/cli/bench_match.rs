@@ -9,17 +9,17 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json, json};
 
-use crate::act::model::Action;
-use crate::ids::{new_id, new_token, now_ms};
+use crate::model::ids::{IdKind, new_id, new_token, now_ms};
+use crate::model::property::{PropertyDef, PropertyType};
+use crate::model::webhook::{MappedProperty, MatchRule, TransformStep};
+use crate::model::workflow::Action;
+use crate::model::workflow::Workflow;
 use crate::pipeline::config::PluginCache;
 use crate::pipeline::worker::{default_threads, process_batch};
 use crate::plugins::PluginEngine;
 use crate::store::Store;
 use crate::store::events::IngestJob;
 use crate::store::imports::Chunk;
-use crate::store::records::PropertyDef;
-use crate::store::webhooks::{MappedProperty, MatchRule, TransformStep};
-use crate::store::workflows::Workflow;
 
 /// Rows per import transaction, as the importer does.
 const CHUNK: usize = crate::import::CHUNK_ROWS;
@@ -111,16 +111,20 @@ fn measure(records: u64, lookups: u32) -> anyhow::Result<Measured> {
 /// Contacts with `external_id` and `email` (unique) and `score`, and `records` of them
 /// (`external_id` = [`key`]`(1..=records)`), imported as the importer does.
 pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
-    let def = |name: &str, kind: &str, unique: bool| PropertyDef {
+    let def = |name: &str, kind: PropertyType, unique: bool| PropertyDef {
         name: name.into(),
         label: name.into(),
-        kind: kind.into(),
+        kind,
         options: Vec::new(),
         unique,
     };
-    store.create_property("contacts", &def("external_id", "string", true)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.create_property("contacts", &def("email", "string", true)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.create_property("contacts", &def("score", "number", false)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store
+        .create_property("contacts", &def("external_id", PropertyType::String, true))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.create_property("contacts", &def("email", PropertyType::String, true)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store
+        .create_property("contacts", &def("score", PropertyType::Number, false))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let unique = vec!["external_id".to_string(), "email".to_string()];
     store.create_import("imp_bench", "contacts", "-", 0, now_ms())?;
 
@@ -136,7 +140,7 @@ pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
             .collect();
         let chunk = Chunk { rows, refused: Vec::new(), bytes_done: 0, lines_done: line };
         let now = now_ms();
-        store.apply_import_chunk("imp_bench", "contacts", &unique, chunk, || new_id("rec", now), now)?;
+        store.apply_import_chunk("imp_bench", "contacts", &unique, chunk, || new_id(IdKind::Record, now), now)?;
     }
     Ok(())
 }
@@ -146,10 +150,16 @@ pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
 pub(super) fn ready_webhook(store: &Store, reenroll: bool, actions: Vec<Action>) -> anyhow::Result<String> {
     let now = now_ms();
     let token = new_token();
-    let webhook = store.create_webhook(&new_id("wh", now), "bench", &token, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let webhook = store
+        .create_webhook(&new_id(IdKind::Webhook, now), "bench", &token, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     ingest(store, &token, vec![br#"{"customer":"test"}"#.to_vec()])?;
-    let mapped =
-        |path: &str| MappedProperty { path: path.into(), label: path.into(), kind: "string".into(), options: vec![] };
+    let mapped = |path: &str| MappedProperty {
+        path: path.into(),
+        label: path.into(),
+        kind: PropertyType::String,
+        options: vec![],
+    };
     store.set_mapping(&webhook.id, &[mapped("customer"), mapped("created_at")])?;
     let step = TransformStep { plugin: "strtotime".into(), config: vec![("from".into(), "created_at".into())] };
     store.set_transforms(&webhook.id, &[step])?;
@@ -160,7 +170,7 @@ pub(super) fn ready_webhook(store: &Store, reenroll: bool, actions: Vec<Action>)
     };
     store.set_match(&webhook.id, &rule)?;
     store.put_workflow(&Workflow {
-        id: new_id("wf", now),
+        id: new_id(IdKind::Workflow, now),
         name: "bench".into(),
         object: "contacts".into(),
         enabled: true,
@@ -178,7 +188,7 @@ pub(super) fn ingest(store: &Store, token: &str, payloads: Vec<Vec<u8>>) -> anyh
     store.ingest_many(vec![IngestJob {
         request_id: None,
         token: token.to_string(),
-        ids: payloads.iter().map(|_| new_id("evt", now)).collect(),
+        ids: payloads.iter().map(|_| new_id(IdKind::Event, now)).collect(),
         payloads,
         received_at_ms: now,
         delivery_ids: Box::new(|_, p| vec![None; p.len()]),

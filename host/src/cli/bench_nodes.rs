@@ -118,7 +118,11 @@ struct Database {
 
 impl Database {
     fn create(server: &str) -> anyhow::Result<Database> {
-        let name = format!("wasmhook_bench_{}", crate::ids::new_id("db", crate::ids::now_ms()).to_lowercase());
+        let name = format!(
+            "wasmhook_bench_{}",
+            crate::model::ids::new_id(crate::model::ids::IdKind::BenchDatabase, crate::model::ids::now_ms())
+                .to_lowercase()
+        );
         admin_sql(server, &format!("CREATE DATABASE {name}"))?;
         Ok(Database { server: server.to_string(), name })
     }

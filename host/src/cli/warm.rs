@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::act::model::{Action, walk};
+use crate::model::workflow::{Action, walk};
 use crate::plugins::{Limits, PluginEngine, World};
 use crate::store::{Store, StoreError};
 

@@ -81,7 +81,7 @@ impl RateLimits {
             };
             kept.insert(id, bucket);
         }
-        self.by_token.replace(&store.token_keys(crate::ids::now_ms())?, &kept);
+        self.by_token.replace(&store.token_keys(crate::model::ids::now_ms())?, &kept);
         *by_webhook = kept;
         Ok(())
     }

@@ -30,9 +30,10 @@ use serde_json::{Value as Json, json};
 
 use crate::api::openapi::ErrorBody;
 use crate::api::{ApiError, AppState};
-use crate::ids::{new_id, now_ms};
+use crate::model::event::EventStatus;
+use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::webhook::Dedup;
 use crate::store::events::IngestJob;
-use crate::store::webhooks::Dedup;
 use crate::telemetry::request_id::RequestId;
 use writer::WriteError;
 
@@ -142,7 +143,7 @@ async fn accept(
     check_content_type(&headers)?;
     let payload::Split { payloads, parsed, batch } = payload::split(&bytes)?;
     let received_at_ms = now_ms();
-    let ids: Vec<String> = payloads.iter().map(|_| new_id("evt", received_at_ms)).collect();
+    let ids: Vec<String> = payloads.iter().map(|_| new_id(IdKind::Event, received_at_ms)).collect();
     let job = IngestJob {
         token,
         ids,
@@ -166,10 +167,10 @@ async fn accept(
         })?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
     for receipt in &receipts {
-        crate::telemetry::metrics::event_received(receipt.status);
-        tracing::debug!(event_id = %receipt.event_id, status = receipt.status, "event stored");
+        crate::telemetry::metrics::event_received(receipt.status.as_str());
+        tracing::debug!(event_id = %receipt.event_id, status = receipt.status.as_str(), "event stored");
     }
-    let queued = receipts.iter().filter(|r| r.status == "accepted").count() as u64;
+    let queued = receipts.iter().filter(|r| r.status == EventStatus::Accepted).count() as u64;
     if queued > 0 {
         state.backlog.added(queued);
         state.waker.wake();

@@ -73,7 +73,7 @@ impl Senders {
             let failures = self.counter(&id);
             checks.insert(id.clone(), Arc::new(Check { webhook_id: id, verifier, failures }));
         }
-        let keys = store.token_keys(crate::ids::now_ms()).map_err(SecretError::from)?;
+        let keys = store.token_keys(crate::model::ids::now_ms()).map_err(SecretError::from)?;
         self.by_token.replace(&keys, &checks);
         Ok(())
     }

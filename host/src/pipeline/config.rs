@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::breaker::Breakers;
+use crate::model::webhook::Webhook;
+use crate::model::workflow::Workflow;
 use crate::plugins::{Limits, LoadError, LoadedPlugin, PluginEngine, World, builtin};
 use crate::store::events::StoredEvent;
-use crate::store::webhooks::Webhook;
-use crate::store::workflows::Workflow;
 use crate::store::{Store, StoreError};
 
 /// Settings for one batch.

@@ -2,15 +2,16 @@
 
 use serde_json::{Value as Json, json};
 
-use crate::ids::{new_id, now_ms};
+use crate::model::event::EventStatus;
+use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::workflow::{EnrollOutcome, Workflow};
 use crate::store::StoreError;
 use crate::store::batch::Batch;
-use crate::store::workflows::{EnrollOutcome, Workflow};
 
 /// The enroll stage's answer: the event status, a reason, and one row per workflow.
 pub struct Enrolled {
     /// `enrolled`, `already_enrolled` or `no_workflow`.
-    pub status: &'static str,
+    pub status: EventStatus,
     /// Why, when nothing new was enrolled.
     pub reason: Option<String>,
     /// `{workflow_id, enrollment_id?, outcome}` per workflow.
@@ -31,7 +32,7 @@ pub fn enroll(
 ) -> Result<Enrolled, StoreError> {
     if workflows.is_empty() {
         return Ok(Enrolled {
-            status: "no_workflow",
+            status: EventStatus::NoWorkflow,
             reason: Some(format!("no enabled {object} workflow is triggered by this webhook")),
             rows: Vec::new(),
             created: 0,
@@ -42,7 +43,7 @@ pub fn enroll(
     let mut still_running = false;
     for workflow in workflows {
         let now = now_ms();
-        match batch.enroll(workflow, record_id, event_id, trigger, &new_id("enr", now), now)? {
+        match batch.enroll(workflow, record_id, event_id, trigger, &new_id(IdKind::Enrollment, now), now)? {
             EnrollOutcome::Enrolled(id) => {
                 created += 1;
                 rows.push(json!({"workflow_id": workflow.id, "enrollment_id": id, "outcome": "enrolled"}));
@@ -58,10 +59,10 @@ pub fn enroll(
         }
     }
     Ok(if created > 0 {
-        Enrolled { status: "enrolled", reason: None, rows, created }
+        Enrolled { status: EventStatus::Enrolled, reason: None, rows, created }
     } else {
         Enrolled {
-            status: "already_enrolled",
+            status: EventStatus::AlreadyEnrolled,
             reason: Some(if still_running {
                 "the record's enrollment is still running its actions; it does not enroll again meanwhile".into()
             } else {

@@ -1,9 +1,9 @@
 //! The enrollment property must equal a unique property of exactly one existing record;
 //! otherwise the event is `unmatched`, with the reason.
 
+use crate::model::webhook::MatchRule;
 use crate::store::StoreError;
 use crate::store::batch::Batch;
-use crate::store::webhooks::MatchRule;
 use crate::value::{Property, Value};
 
 /// The match stage's answer.

@@ -29,11 +29,13 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::coerce::{MappedType, coerce};
 use crate::flatten::flatten;
+use crate::model::event::EventStatus;
+use crate::model::property::PropertyType;
+use crate::model::webhook::{MappedProperty, MatchRule, WebhookState};
 use crate::plugins::{CallContext, PluginEngine};
 use crate::store::StoreError;
 use crate::store::batch::Batch;
 use crate::store::events::{Finished, StoredEvent};
-use crate::store::webhooks::{MappedProperty, MatchRule, WebhookState};
 use crate::value::{Property, properties_to_json};
 use config::BatchConfig;
 
@@ -59,14 +61,14 @@ impl Draft {
 
     fn finish(
         mut self,
-        status: &'static str,
+        status: EventStatus,
         stage: Option<&'static str>,
         reason: Option<String>,
         matched_record_id: Option<String>,
     ) -> Finished<'static> {
         self.detail.insert("trace".into(), Json::Array(self.stages));
         // When the outcome was decided: with `received_at`, how long the event waited.
-        self.detail.insert("processed_at_ms".into(), json!(crate::ids::now_ms()));
+        self.detail.insert("processed_at_ms".into(), json!(crate::model::ids::now_ms()));
         Finished { status, stage, reason, detail: Json::Object(self.detail).to_string(), matched_record_id }
     }
 }
@@ -87,11 +89,13 @@ pub enum Prepared {
 }
 
 fn mapped_type(p: &MappedProperty) -> MappedType {
-    match p.kind.as_str() {
-        "number" => MappedType::Number,
-        "boolean" => MappedType::Boolean,
-        "enum" => MappedType::Enum(p.options.clone()),
-        _ => MappedType::String,
+    match p.kind {
+        PropertyType::Number => MappedType::Number,
+        PropertyType::Boolean => MappedType::Boolean,
+        PropertyType::Enum => MappedType::Enum(p.options.clone()),
+        // Dates are mapped as strings (a transform turns them into unix time); the wizard
+        // refuses the other types, so a stored mapping has only these.
+        PropertyType::String | PropertyType::Date | PropertyType::Datetime => MappedType::String,
     }
 }
 
@@ -142,24 +146,29 @@ pub fn prepare(engine: &PluginEngine, config: &BatchConfig, event: &StoredEvent)
     let mut draft = Draft::new();
     let Some(webhook) = config.webhook(&event.webhook_id) else {
         return Prepared::Done(draft.finish(
-            "failed",
+            EventStatus::Failed,
             Some("config"),
             Some("the webhook no longer exists".into()),
             None,
         ));
     };
     if webhook.state != WebhookState::Ready {
-        let reason = format!("the webhook is {}: finish its set-up, then replay this event", webhook.state.as_str());
-        return Prepared::Done(draft.finish("not_ready", None, Some(reason), None));
+        let reason = format!("the webhook is {}: finish its set-up, then replay this event", webhook.state);
+        return Prepared::Done(draft.finish(EventStatus::NotReady, None, Some(reason), None));
     }
     let Some(rule) = webhook.matching.clone() else {
-        return Prepared::Done(draft.finish("not_ready", None, Some("the webhook has no match rule".into()), None));
+        return Prepared::Done(draft.finish(
+            EventStatus::NotReady,
+            None,
+            Some("the webhook has no match rule".into()),
+            None,
+        ));
     };
 
     let coerced = draft.stage("coerce", || coerce_event(&webhook.mapping, event));
     let properties = match coerced {
         Ok(p) => p,
-        Err(reason) => return Prepared::Done(draft.finish("failed", Some("coerce"), Some(reason), None)),
+        Err(reason) => return Prepared::Done(draft.finish(EventStatus::Failed, Some("coerce"), Some(reason), None)),
     };
     draft.detail.insert("coerced".into(), properties_to_json(&properties));
 
@@ -169,7 +178,7 @@ pub fn prepare(engine: &PluginEngine, config: &BatchConfig, event: &StoredEvent)
     draft.detail.insert("transforms".into(), Json::Array(chain.steps));
     let properties = match chain.result {
         Ok(p) => p,
-        Err(reason) => return Prepared::Done(draft.finish("failed", Some("transform"), Some(reason), None)),
+        Err(reason) => return Prepared::Done(draft.finish(EventStatus::Failed, Some("transform"), Some(reason), None)),
     };
     draft.detail.insert("properties".into(), properties_to_json(&properties));
     Prepared::ToMatch { rule, properties, draft }
@@ -200,7 +209,7 @@ pub fn conclude(
     let record_id = match matched {
         matching::Matched::Record(id) => id,
         matching::Matched::Unmatched(reason) => {
-            return ended(draft.finish("unmatched", Some("match"), Some(reason), None));
+            return ended(draft.finish(EventStatus::Unmatched, Some("match"), Some(reason), None));
         }
     };
     draft.detail.insert("matched_record".into(), json!({"id": record_id, "object": rule.object}));

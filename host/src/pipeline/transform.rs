@@ -5,8 +5,8 @@ use serde_json::{Value as Json, json};
 
 use super::breaker::step_key;
 use super::config::BatchConfig;
+use crate::model::webhook::TransformStep;
 use crate::plugins::{CallContext, Limits, PluginEngine};
-use crate::store::webhooks::TransformStep;
 use crate::value::{Property, properties_to_json};
 
 /// What the chain produced: the final properties or the failing step's reason, and a

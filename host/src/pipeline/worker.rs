@@ -23,6 +23,7 @@ use super::config::{BatchConfig, PluginCache};
 use super::fair::{FairShare, Lane};
 use super::{conclude, pool, prepare};
 use crate::ingest::backlog::{Backlog, RecountClock};
+use crate::model::event::EventStatus;
 use crate::plugins::PluginEngine;
 use crate::store::events::{Finished, StoredEvent};
 use crate::store::gate::MAX_BACKGROUND_WAIT;
@@ -269,7 +270,7 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// Give an event that crashed its processing a visible end, instead of retrying it forever.
 fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), StoreError> {
     let done = Finished {
-        status: "failed",
+        status: EventStatus::Failed,
         stage: Some("internal"),
         reason: Some(format!(
             "wasmhook hit an internal error processing this event ({why}); the event is kept and can be replayed"
@@ -278,7 +279,7 @@ fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), 
         matched_record_id: None,
     };
     store.batch(|batch| batch.finish_event(&event.id, &done))?;
-    crate::telemetry::metrics::event_processed(done.status, Duration::ZERO);
+    crate::telemetry::metrics::event_processed(done.status.as_str(), Duration::ZERO);
     Ok(())
 }
 
@@ -340,12 +341,12 @@ pub fn process_batch(
             Ok(settled)
         })?;
         // Counted and logged once committed: a rolled-back batch is processed again.
-        let now = crate::ids::now_ms();
+        let now = crate::model::ids::now_ms();
         for (event, status, enrollments) in settled {
             let latency = Duration::from_millis(u64::try_from(now - event.received_at_ms).unwrap_or(0));
-            crate::telemetry::metrics::event_processed(status, latency);
+            crate::telemetry::metrics::event_processed(status.as_str(), latency);
             crate::telemetry::metrics::enrollments_started(enrollments);
-            tracing::debug!(event_id = %event.id, request_id = event.request_id.as_deref(), status, "event processed");
+            tracing::debug!(event_id = %event.id, request_id = event.request_id.as_deref(), status = status.as_str(), "event processed");
         }
         // Held back as long as the gate ever holds a background writer: ingest is busy
         // without a pause, so each entry is dear and the next commit takes more events
@@ -368,7 +369,7 @@ mod tests {
             id: id.into(),
             webhook_id: "wh".into(),
             received_at_ms: 0,
-            status: "accepted".into(),
+            status: crate::model::event::EventStatus::Accepted,
             stage: None,
             reason: None,
             payload: Vec::new(),

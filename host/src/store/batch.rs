@@ -10,8 +10,9 @@ use super::events::Finished;
 use super::gate::Priority;
 use super::records::record_id_by_unique;
 use super::sql::{Dialect, Sql, args, execute_rows};
-use super::workflows::{EnrollOutcome, StepSaved, Workflow};
+use super::workflows::StepSaved;
 use super::{Store, StoreError};
+use crate::model::workflow::{EnrollOutcome, EnrollmentStatus, Workflow};
 
 /// One open write transaction of the worker. Everything done through it commits together
 /// or not at all (then the events stay `accepted` and are processed again).
@@ -25,7 +26,7 @@ pub struct Batch<'a> {
 /// One event's final status, as [`Batch::finish_event`] is given it.
 struct FinishedRow {
     id: String,
-    status: String,
+    status: crate::model::event::EventStatus,
     stage: Option<String>,
     reason: Option<String>,
     detail: String,
@@ -80,9 +81,9 @@ impl Batch<'_> {
             return Ok(refused);
         }
         let (status, trigger, finished) = if workflow.actions.is_empty() {
-            ("completed", "{}".to_string(), Some(now_ms))
+            (EnrollmentStatus::Completed, "{}".to_string(), Some(now_ms))
         } else {
-            ("running", serde_json::to_string(trigger)?, None)
+            (EnrollmentStatus::Running, serde_json::to_string(trigger)?, None)
         };
         // On PostgreSQL another node may be enrolling the record at this moment: its row
         // and this one collide in a unique index (same event; a second running enrollment;
@@ -186,7 +187,7 @@ impl Batch<'_> {
             // A record deleted meanwhile: the step's entry says what it would have written.
             self.write_property(object, record_id, property, value, now_ms)?;
         }
-        let finished = (saved.status != "running").then_some(now_ms);
+        let finished = (saved.status != EnrollmentStatus::Running).then_some(now_ms);
         // Appends the step's (compact) JSON to the array's text: the same statement on both
         // backends, and the steps keep their key order.
         self.tx.execute(
@@ -212,7 +213,7 @@ impl Batch<'_> {
     pub fn finish_event(&self, id: &str, done: &Finished<'_>) -> Result<(), StoreError> {
         self.finished.borrow_mut().push(FinishedRow {
             id: id.to_string(),
-            status: done.status.to_string(),
+            status: done.status,
             stage: done.stage.map(str::to_string),
             reason: done.reason.clone(),
             detail: done.detail.clone(),

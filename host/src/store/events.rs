@@ -6,8 +6,10 @@ use std::collections::hash_map::Entry;
 
 use super::gate::Priority;
 use super::sql::{Row, Sql, ToArg, args, execute_rows};
-use super::webhooks::{Dedup, WebhookState, token_hash};
+use super::webhooks::token_hash;
 use super::{Store, StoreError};
+use crate::model::event::EventStatus;
+use crate::model::webhook::{Dedup, WebhookState};
 
 /// A stored event.
 #[derive(Debug, Clone)]
@@ -18,8 +20,8 @@ pub struct StoredEvent {
     pub webhook_id: String,
     /// Received-at, unix ms.
     pub received_at_ms: i64,
-    /// `accepted`, `test_event`, `not_ready`, ...
-    pub status: String,
+    /// Where it is on its way.
+    pub status: EventStatus,
     /// The stage that failed, if any.
     pub stage: Option<String>,
     /// Why it has this status, for people.
@@ -38,7 +40,7 @@ pub struct StoredEvent {
 #[derive(Debug, Clone)]
 pub struct Finished<'a> {
     /// The final status.
-    pub status: &'a str,
+    pub status: EventStatus,
     /// The failing stage, if any.
     pub stage: Option<&'a str>,
     /// Why, for people.
@@ -66,7 +68,7 @@ pub struct Receipt {
     /// The new event's id.
     pub event_id: String,
     /// Its status.
-    pub status: &'static str,
+    pub status: EventStatus,
 }
 
 /// Filters for listing events; `cursor` is the last id of the previous page.
@@ -145,7 +147,7 @@ impl Store {
                 )
             });
         };
-        let now = crate::ids::now_ms();
+        let now = crate::model::ids::now_ms();
         let columns = EVENT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
         let claimed = self.with(|db| {
             db.query_map(
@@ -243,7 +245,7 @@ fn event(mut row: Row) -> Result<StoredEvent, StoreError> {
         id: row.get(0)?,
         webhook_id: row.get(1)?,
         received_at_ms: row.get(2)?,
-        status: row.get(3)?,
+        status: EventStatus::parse(&row.get::<String>(3)?)?,
         stage: row.get(4)?,
         reason: row.get(5)?,
         payload: row.get(6)?,
@@ -275,7 +277,7 @@ pub type DeliveryIds = Box<dyn FnOnce(&Dedup, &[Vec<u8>]) -> Vec<Option<String>>
 /// What ingest needs of a webhook, looked up once per token and group.
 struct Target {
     id: String,
-    state: String,
+    state: WebhookState,
     dedup: Dedup,
 }
 
@@ -294,7 +296,7 @@ struct NewEvent {
     id: String,
     webhook_id: String,
     received_at_ms: i64,
-    status: &'static str,
+    status: EventStatus,
     reason: Option<String>,
     payload: Vec<u8>,
     delivery_id: Option<String>,
@@ -340,7 +342,7 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
             let found = match found {
                 Some(mut row) => Some(Target {
                     id: row.get(0)?,
-                    state: row.get(1)?,
+                    state: WebhookState::parse(&row.get::<String>(1)?)?,
                     dedup: serde_json::from_str(&row.get::<String>(2)?)?,
                 }),
                 None => None,
@@ -353,7 +355,7 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
     };
     let webhook_id: &str = id;
     let keys = delivery_ids(dedup, &payloads);
-    let mut capture_test_event = state == WebhookState::AwaitingTestEvent.as_str();
+    let mut capture_test_event = *state == WebhookState::AwaitingTestEvent;
     let mut receipts = Vec::with_capacity(payloads.len());
     let row = |id: &str, status, reason, payload, delivery_id| NewEvent {
         id: id.to_string(),
@@ -377,8 +379,8 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
             };
             if let Some(first) = seen {
                 let reason = format!("duplicate of {first} (delivery id {key:?})");
-                group.rows.push(row(id, "duplicate", Some(reason), payload, Some(key.clone())));
-                receipts.push(Receipt { event_id: first, status: "duplicate" });
+                group.rows.push(row(id, EventStatus::Duplicate, Some(reason), payload, Some(key.clone())));
+                receipts.push(Receipt { event_id: first, status: EventStatus::Duplicate });
                 continue;
             }
             group.originals.insert((webhook_id.to_string(), key.clone()), id.clone());
@@ -394,16 +396,12 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
         if capture_test_event {
             capture_test_event = false;
             // Later requests of this group see the state the capture left.
-            *state = WebhookState::AwaitingMapping.as_str().to_string();
+            *state = WebhookState::AwaitingMapping;
         }
         let (status, reason) = if captured {
-            ("test_event", Some("captured as the webhook's test event".to_string()))
-        } else if state == WebhookState::Ready.as_str() {
-            ("accepted", None)
+            (EventStatus::TestEvent, Some("captured as the webhook's test event".to_string()))
         } else {
-            let now =
-                if state == WebhookState::AwaitingTestEvent.as_str() { "awaiting_mapping" } else { state.as_str() };
-            ("not_ready", Some(format!("the webhook is {now}: finish its set-up, then replay this event")))
+            state.admit()
         };
         group.rows.push(row(id, status, reason, payload, key));
         receipts.push(Receipt { event_id: id.clone(), status });

@@ -91,6 +91,9 @@ pub enum StoreError {
     /// A stored JSON column did not parse (a bug or a hand-edited file).
     #[error("corrupt stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A stored name outside its vocabulary (a hand-edited database, or a newer version's).
+    #[error("corrupt stored value: {0}")]
+    Vocabulary(#[from] crate::model::UnknownName),
 }
 
 /// The file in the data dir that names this node in claims on a shared database.
@@ -106,7 +109,7 @@ fn node_name(data_dir: &Path) -> Result<String, StoreError> {
     match std::fs::read_to_string(&path) {
         Ok(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
         Ok(_) | Err(_) => {
-            let name = crate::ids::new_id("node", crate::ids::now_ms());
+            let name = crate::model::ids::new_id(crate::model::ids::IdKind::Node, crate::model::ids::now_ms());
             std::fs::write(&path, &name).map_err(io)?;
             Ok(name)
         }

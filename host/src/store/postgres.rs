@@ -295,7 +295,7 @@ impl Postgres {
                 conn.batch(sql)?;
                 db.execute(
                     "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
-                    super::sql::args![(index + 1) as i64, crate::ids::now_ms()],
+                    super::sql::args![(index + 1) as i64, crate::model::ids::now_ms()],
                 )?;
             }
             Ok(())

@@ -7,24 +7,10 @@ use serde_json::{Map, Value as Json};
 use super::gate::Priority;
 use super::sql::{Sql, args};
 use super::{Store, StoreError};
+use crate::model::property::{PropertyDef, PropertyType};
 
 /// Most unique properties per object (as in the product we replace).
 pub const MAX_UNIQUE_PER_OBJECT: i64 = 10;
-
-/// A property definition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropertyDef {
-    /// Machine name, e.g. `external_id`.
-    pub name: String,
-    /// Label for people.
-    pub label: String,
-    /// `string`, `enum`, `number`, `boolean`, `date` or `datetime`.
-    pub kind: String,
-    /// Options of an `enum`.
-    pub options: Vec<String>,
-    /// Whether values are unique across the object's records.
-    pub unique: bool,
-}
 
 /// A stored record.
 #[derive(Debug, Clone)]
@@ -170,7 +156,7 @@ impl Store {
                     Ok(PropertyDef {
                         name: r.get(0)?,
                         label: r.get(1)?,
-                        kind: r.get(2)?,
+                        kind: PropertyType::parse(&r.get::<String>(2)?)?,
                         options: serde_json::from_str(&r.get::<String>(3)?)?,
                         unique: r.get::<i64>(4)? == 1,
                     })

@@ -96,6 +96,25 @@ impl ToArg for Option<String> {
     }
 }
 
+/// A domain vocabulary is stored as its name (the one conversion on the way in; reads go
+/// through the type's strict `parse`).
+macro_rules! name_arg {
+    ($($t:ty),*) => {$(
+        impl ToArg for $t {
+            fn to_arg(&self) -> Arg<'_> {
+                Arg::Text(Some(self.as_str()))
+            }
+        }
+    )*};
+}
+
+name_arg!(
+    crate::model::event::EventStatus,
+    crate::model::webhook::WebhookState,
+    crate::model::property::PropertyType,
+    crate::model::workflow::EnrollmentStatus
+);
+
 impl ToArg for [u8] {
     fn to_arg(&self) -> Arg<'_> {
         Arg::Blob(Some(self))

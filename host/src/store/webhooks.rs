@@ -1,133 +1,14 @@
 //! Webhook events: at most [`MAX_WEBHOOKS`], each with a secret token, a wizard state, the
 //! captured test event and the mapping.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::gate::Priority;
 use super::sql::{Row, args};
 use super::{Store, StoreError};
-
-/// The delivery-id header used unless a webhook says otherwise (Standard Webhooks).
-pub const DEFAULT_DEDUP_HEADER: &str = "webhook-id";
-
-/// How many live webhooks an installation may have (the product we replace allows 100).
-pub const MAX_WEBHOOKS: i64 = 100;
-
-/// Where a webhook is in the set-up wizard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookState {
-    /// Waiting for the first payload, which becomes the test event.
-    AwaitingTestEvent,
-    /// The test event is in; fields need mapping.
-    AwaitingMapping,
-    /// Mapped; the enrollment property needs choosing.
-    AwaitingMatch,
-    /// Events flow through the pipeline.
-    Ready,
-}
-
-impl WebhookState {
-    /// The state's name as stored and answered.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookState::AwaitingTestEvent => "awaiting_test_event",
-            WebhookState::AwaitingMapping => "awaiting_mapping",
-            WebhookState::AwaitingMatch => "awaiting_match",
-            WebhookState::Ready => "ready",
-        }
-    }
-
-    fn parse(s: &str) -> WebhookState {
-        match s {
-            "awaiting_mapping" => WebhookState::AwaitingMapping,
-            "awaiting_match" => WebhookState::AwaitingMatch,
-            "ready" => WebhookState::Ready,
-            _ => WebhookState::AwaitingTestEvent,
-        }
-    }
-}
-
-/// One mapped property: a payload path, its label for people, and its type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MappedProperty {
-    /// The flattened path, which is also the property's name.
-    pub path: String,
-    /// The label shown to people.
-    pub label: String,
-    /// `string`, `enum`, `number` or `boolean`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The allowed values of an `enum`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<String>,
-}
-
-/// One step of a webhook's transform chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransformStep {
-    /// Plugin name (built-in or uploaded).
-    pub plugin: String,
-    /// Settings passed to the plugin, in order.
-    pub config: Vec<(String, String)>,
-}
-
-/// How an event finds its record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct MatchRule {
-    /// The record object, e.g. `contacts`.
-    pub object: String,
-    /// The event property holding the key (a mapped path or a transform's output).
-    pub webhook_property: String,
-    /// The object's unique property it must equal.
-    pub record_property: String,
-}
-
-/// Where a delivery's id comes from, so a redelivery is recognised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-pub struct Dedup {
-    /// A request header (case-insensitive), e.g. `webhook-id` (the default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header: Option<String>,
-    /// A flattened path in the payload, e.g. `id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_path: Option<String>,
-}
-
-impl Dedup {
-    /// The default: the `webhook-id` header.
-    pub fn default_header() -> Dedup {
-        Dedup { header: Some("webhook-id".into()), body_path: None }
-    }
-}
-
-/// A stored webhook.
-#[derive(Debug, Clone)]
-pub struct Webhook {
-    /// `wh_...`
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// The secret in its URL.
-    pub token: String,
-    /// Wizard state.
-    pub state: WebhookState,
-    /// Creation time, unix ms.
-    pub created_at_ms: i64,
-    /// The captured test event, if any.
-    pub test_event_id: Option<String>,
-    /// The mapping.
-    pub mapping: Vec<MappedProperty>,
-    /// The transform chain, in order.
-    pub transforms: Vec<TransformStep>,
-    /// The match rule, once chosen.
-    pub matching: Option<MatchRule>,
-    /// Where delivery ids come from (neither field set: no dedup).
-    pub dedup: Dedup,
-    /// Until when (unix ms) the token replaced by the last rotation still works.
-    pub previous_token_expires_ms: Option<i64>,
-}
+use crate::model::webhook::{
+    DEFAULT_DEDUP_HEADER, Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook, WebhookState,
+};
 
 /// One token that reaches a webhook: its hash, and when it stops working (the previous
 /// token during a rotation's grace period), if ever.
@@ -156,7 +37,7 @@ fn webhook(mut row: Row) -> Result<Webhook, StoreError> {
         id: row.get(0)?,
         name: row.get(1)?,
         token: row.get(2)?,
-        state: WebhookState::parse(&state),
+        state: WebhookState::parse(&state)?,
         created_at_ms: row.get(4)?,
         test_event_id: row.get(5)?,
         mapping: serde_json::from_str(&row.get::<String>(6)?)?,

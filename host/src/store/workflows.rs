@@ -4,55 +4,8 @@ use serde_json::Value as Json;
 
 use super::sql::{Row, args};
 use super::{Store, StoreError};
-use crate::act::model::Action;
-
-/// A stored workflow.
-#[derive(Debug, Clone)]
-pub struct Workflow {
-    /// `wf_...`
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// The object its records belong to.
-    pub object: String,
-    /// Whether it enrolls anything.
-    pub enabled: bool,
-    /// Whether a record may enroll again after its first enrollment.
-    pub reenroll: bool,
-    /// Webhooks that trigger it.
-    pub triggers: Vec<String>,
-    /// What each enrollment runs, in order.
-    pub actions: Vec<Action>,
-    /// Created, unix ms.
-    pub created_at_ms: i64,
-}
-
-/// One enrollment of a record into a workflow.
-#[derive(Debug, Clone)]
-pub struct Enrollment {
-    /// `enr_...`
-    pub id: String,
-    /// The workflow.
-    pub workflow_id: String,
-    /// The enrolled record.
-    pub record_id: String,
-    /// The event that enrolled it.
-    pub event_id: String,
-    /// When, unix ms.
-    pub enrolled_at_ms: i64,
-    /// `running`, `completed` or `failed`.
-    pub status: String,
-    /// Why it failed.
-    pub reason: Option<String>,
-    /// The event's properties (after transforms) and context, read by `trigger.` sources.
-    pub trigger: Json,
-    /// One entry per step run so far, in order (see `act::step::Step`).
-    pub steps: Vec<Json>,
-    /// Not before this time (unix ms) is the next step run (a retry's backoff).
-    pub next_attempt_at_ms: i64,
-    /// When it completed or failed.
-    pub finished_at_ms: Option<i64>,
-}
+use crate::model::step::StepEntry;
+use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 
 /// A running enrollment's new state after one step.
 #[derive(Debug, Clone)]
@@ -60,26 +13,15 @@ pub struct StepSaved {
     /// The enrollment.
     pub enrollment_id: String,
     /// The step entry appended, if a step ran.
-    pub step: Option<Json>,
-    /// `running`, `completed` or `failed`.
-    pub status: &'static str,
+    pub step: Option<StepEntry>,
+    /// Where the enrollment is now.
+    pub status: EnrollmentStatus,
     /// Why it failed.
     pub reason: Option<String>,
     /// When the next step may run.
     pub next_attempt_at_ms: i64,
     /// A property written by the step: (object, record id, property, value; null clears).
     pub write: Option<(String, String, String, Json)>,
-}
-
-/// What enrolling one record into one workflow did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnrollOutcome {
-    /// A new enrollment.
-    Enrolled(String),
-    /// Re-enrollment is off and the record was enrolled before.
-    AlreadyEnrolled,
-    /// The record's enrollment (this id) is still running its actions.
-    StillRunning(String),
 }
 
 fn workflow(mut r: Row) -> Result<Workflow, StoreError> {
@@ -232,7 +174,7 @@ fn enrollment(mut r: Row) -> Result<Enrollment, StoreError> {
         record_id: r.get(2)?,
         event_id: r.get(3)?,
         enrolled_at_ms: r.get(4)?,
-        status: r.get(5)?,
+        status: EnrollmentStatus::parse(&r.get::<String>(5)?)?,
         reason: r.get(6)?,
         trigger: serde_json::from_str(&r.get::<String>(7)?)?,
         steps: serde_json::from_str(&r.get::<String>(8)?)?,

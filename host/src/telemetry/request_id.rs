@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::ids::{new_id, now_ms};
+use crate::model::ids::{IdKind, new_id, now_ms};
 
 /// The header read and answered.
 pub const HEADER: &str = "x-request-id";
@@ -34,7 +34,7 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
-        .map_or_else(|| new_id("req", now_ms()), str::to_string);
+        .map_or_else(|| new_id(IdKind::Request, now_ms()), str::to_string);
     // A webhook URL's path is its secret: the span names the route, never the token. Ingest
     // spans are debug-level: at tens of thousands of requests/s an info span per request
     // cost a quarter of the throughput; its events carry the id in the store instead.

@@ -8,7 +8,7 @@ use ureq::http::Method;
 
 use super::client::{Body, CallError, Client, encode, query};
 use super::output::{Format, cell, details, items, print, table};
-use crate::ids::{id_floor, id_time_ms};
+use crate::model::ids::{IdKind, id_floor, id_time_ms};
 
 /// Event verbs.
 #[derive(Debug, clap::Subcommand)]
@@ -200,7 +200,7 @@ fn tail(
         println!("{}", line(&HEADER.map(String::from)));
     }
     loop {
-        let mut since = id_floor("evt", (follow.newest_ms - LATE_COMMIT).max(0));
+        let mut since = id_floor(IdKind::Event, (follow.newest_ms - LATE_COMMIT).max(0));
         loop {
             let q = query(&[
                 ("webhook", webhook.clone()),

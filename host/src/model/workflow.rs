@@ -1,8 +1,12 @@
-//! A workflow's actions as admins write them: custom code, property updates and branches,
-//! with the sources their values come from.
+//! Workflows: the actions admins write (custom code, property updates, branches) with the
+//! sources their values come from, and the enrollments of records that run them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
+
+use super::property::PropertyType;
+use super::step::StepEntry;
+use super::vocabulary;
 
 /// One action of a workflow's ordered list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,14 +132,14 @@ impl Kind {
         }
     }
 
-    /// The kind of a record property type (`string`, `enum`, `date`, ...).
-    pub fn of_property(kind: &str) -> Kind {
+    /// The kind of a record property type.
+    pub fn of_property(kind: PropertyType) -> Kind {
         match kind {
-            "number" => Kind::Number,
-            "boolean" => Kind::Boolean,
-            "enum" => Kind::Enum,
-            "date" | "datetime" => Kind::Datetime,
-            _ => Kind::String,
+            PropertyType::Number => Kind::Number,
+            PropertyType::Boolean => Kind::Boolean,
+            PropertyType::Enum => Kind::Enum,
+            PropertyType::Date | PropertyType::Datetime => Kind::Datetime,
+            PropertyType::String => Kind::String,
         }
     }
 
@@ -319,4 +323,75 @@ pub fn for_each_code_mut(
         }
     }
     Ok(())
+}
+
+vocabulary! {
+    /// Where an enrollment is.
+    EnrollmentStatus, "enrollment status" {
+        /// It has steps to run (now, or after a retry's backoff).
+        Running = "running",
+        /// Every step that applied succeeded.
+        Completed = "completed",
+        /// A step failed for good (or the workflow or record is gone).
+        Failed = "failed",
+    }
+}
+
+/// A stored workflow.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// `wf_...`
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The object its records belong to.
+    pub object: String,
+    /// Whether it enrolls anything.
+    pub enabled: bool,
+    /// Whether a record may enroll again after its first enrollment.
+    pub reenroll: bool,
+    /// Webhooks that trigger it.
+    pub triggers: Vec<String>,
+    /// What each enrollment runs, in order.
+    pub actions: Vec<Action>,
+    /// Created, unix ms.
+    pub created_at_ms: i64,
+}
+
+/// One enrollment of a record into a workflow.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    /// `enr_...`
+    pub id: String,
+    /// The workflow.
+    pub workflow_id: String,
+    /// The enrolled record.
+    pub record_id: String,
+    /// The event that enrolled it.
+    pub event_id: String,
+    /// When, unix ms.
+    pub enrolled_at_ms: i64,
+    /// Whether it still runs.
+    pub status: EnrollmentStatus,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The event's properties (after transforms) and context, read by `trigger.` sources.
+    pub trigger: Json,
+    /// One entry per step try so far, in order.
+    pub steps: Vec<StepEntry>,
+    /// Not before this time (unix ms) is the next step run (a retry's backoff).
+    pub next_attempt_at_ms: i64,
+    /// When it completed or failed.
+    pub finished_at_ms: Option<i64>,
+}
+
+/// What enrolling one record into one workflow did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    /// A new enrollment.
+    Enrolled(String),
+    /// Re-enrollment is off and the record was enrolled before.
+    AlreadyEnrolled,
+    /// The record's enrollment (this id) is still running its actions.
+    StillRunning(String),
 }

@@ -1,0 +1,160 @@
+//! One step an enrollment ran, as logged with it. The log is the only state a restart
+//! has, so it is typed: resume planning reads [`StepEntry::outcome`] and
+//! [`StepDetail::Branch`]'s side, never loose JSON keys.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use super::vocabulary;
+
+vocabulary! {
+    /// How one try of a step ended.
+    StepOutcome, "step outcome" {
+        /// Done; the enrollment goes on.
+        Succeeded = "succeeded",
+        /// Timed out with tries left; it runs again later.
+        Retrying = "retrying",
+        /// Failed for good; so did the enrollment.
+        Failed = "failed",
+    }
+}
+
+vocabulary! {
+    /// The side a branch took.
+    BranchSide, "branch side" {
+        /// The test held.
+        Then = "then",
+        /// It did not.
+        Else = "else",
+    }
+}
+
+/// One try of one step, as appended to the enrollment's log and answered by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepEntry {
+    /// The action's address (`0`, `2.then.1`).
+    pub address: String,
+    /// 1 for a first try; more after retries.
+    pub attempt: u32,
+    /// When it started, unix ms.
+    pub started_at_ms: i64,
+    /// What the step was and what it read and produced.
+    #[serde(flatten)]
+    pub detail: StepDetail,
+    /// How long it ran.
+    pub duration_ms: f64,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// Why it failed, or why it is retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What one step did, by action type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StepDetail {
+    /// A plugin call.
+    CustomCode {
+        /// The plugin's name.
+        plugin: String,
+        /// Input name → the value it was given.
+        inputs: Map<String, Json>,
+        /// The secrets it was given, by name (never their values).
+        secrets: Vec<String>,
+        /// The component version that ran (hex SHA-256), once found.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+        /// What it printed (secret values redacted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+        /// The declared outputs it returned, once it succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outputs: Option<Map<String, Json>>,
+    },
+    /// A property write.
+    SetProperty {
+        /// The record property.
+        property: String,
+        /// The value read from the source (null clears).
+        #[serde(default)]
+        value: Json,
+    },
+    /// A branch test.
+    Branch {
+        /// The value tested.
+        #[serde(default)]
+        value: Json,
+        /// The side taken.
+        branch: BranchSide,
+    },
+}
+
+impl StepDetail {
+    /// The action type's name (as in `type`, and as a metric label).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StepDetail::CustomCode { .. } => "custom_code",
+            StepDetail::SetProperty { .. } => "set_property",
+            StepDetail::Branch { .. } => "branch",
+        }
+    }
+}
+
+impl StepEntry {
+    /// Whether this try succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.outcome == StepOutcome::Succeeded
+    }
+
+    /// The side a succeeded branch took.
+    pub fn branch(&self) -> Option<BranchSide> {
+        match &self.detail {
+            StepDetail::Branch { branch, .. } => Some(*branch),
+            _ => None,
+        }
+    }
+
+    /// The outputs a custom code step returned.
+    pub fn outputs(&self) -> Option<&Map<String, Json>> {
+        match &self.detail {
+            StepDetail::CustomCode { outputs, .. } => outputs.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_logged_entry_reads_back_as_it_was_written() {
+        let stored = json!({"address": "1", "attempt": 2, "started_at_ms": 5, "type": "custom_code",
+            "plugin": "score", "inputs": {"email": "a@b.c"}, "secrets": ["KEY"], "sha256": "ab",
+            "log": "hi\n", "outputs": {"score": 3}, "duration_ms": 1.5, "outcome": "succeeded"});
+        let entry: StepEntry = serde_json::from_value(stored.clone()).unwrap();
+        assert!(entry.succeeded());
+        assert_eq!(entry.outputs().unwrap()["score"], 3);
+        assert_eq!(serde_json::to_value(&entry).unwrap(), stored);
+
+        let branch = json!({"address": "0", "attempt": 1, "started_at_ms": 5, "type": "branch",
+            "value": null, "branch": "else", "duration_ms": 0.1, "outcome": "succeeded"});
+        let entry: StepEntry = serde_json::from_value(branch.clone()).unwrap();
+        assert_eq!(entry.branch(), Some(BranchSide::Else));
+        assert_eq!(serde_json::to_value(&entry).unwrap(), branch);
+
+        let cleared = json!({"address": "0", "attempt": 1, "started_at_ms": 5, "type": "set_property",
+            "property": "plan", "value": null, "duration_ms": 0.1, "outcome": "failed", "reason": "no"});
+        assert_eq!(
+            serde_json::to_value(serde_json::from_value::<StepEntry>(cleared.clone()).unwrap()).unwrap(),
+            cleared
+        );
+
+        let unknown = json!({"address": "0", "attempt": 1, "started_at_ms": 5, "type": "branch",
+            "branch": "then", "duration_ms": 0.1, "outcome": "skipped"});
+        assert!(serde_json::from_value::<StepEntry>(unknown).is_err(), "an unknown outcome is an error");
+    }
+}
