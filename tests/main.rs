@@ -21,6 +21,7 @@ mod ingest_signatures;
 mod ingest_slow_clients;
 mod ingest_tokens;
 mod js_plugin;
+mod node;
 mod observability;
 mod openapi;
 mod pipeline_e2e;

@@ -13,6 +13,7 @@ use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::property::PropertyDef;
 use crate::store::imports::{Chunk, Import};
 use crate::store::{Store, StoreError};
+use crate::work::threads::Threads;
 
 /// Rows applied per transaction: big enough that commits are a small share of the work,
 /// small enough that ingest never waits long for the write lock (~50 ms here).
@@ -36,13 +37,19 @@ pub enum ImportError {
 }
 
 /// Run `import` to its end on a new thread, then record `done` or `failed` (with the
-/// reason) and remove the spooled file.
-pub fn spawn(store: Arc<Store>, import: Import) -> std::io::Result<()> {
-    std::thread::Builder::new().name("wasmhook-import".into()).spawn(move || {
+/// reason) and remove the spooled file. A node stopping meanwhile stops it between two
+/// chunks, still `running`: the next start resumes it after the last one applied.
+pub fn spawn(store: Arc<Store>, import: Import, node: &Threads) -> std::io::Result<()> {
+    let stopping = node.clone();
+    node.spawn("wasmhook-import", move || {
         // A panic (a bug) ends the import as failed instead of leaving it running forever.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&store, &import)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&store, &import, &stopping)));
         let (state, reason) = match &outcome {
-            Ok(Ok(())) => ("done", None),
+            Ok(Ok(Ran::Stopped)) => {
+                tracing::info!(import = %import.id, "import paused: the node is stopping");
+                return;
+            }
+            Ok(Ok(Ran::ToTheEnd)) => ("done", None),
             Ok(Err(e)) => ("failed", Some(e.to_string())),
             Err(_) => ("failed", Some("wasmhook hit an internal error; the rows before it were applied".to_string())),
         };
@@ -55,11 +62,18 @@ pub fn spawn(store: Arc<Store>, import: Import) -> std::io::Result<()> {
             tracing::warn!(import = %import.id, error = %e, "cannot remove an import's spooled file");
         }
         tracing::info!(import = %import.id, state, "import finished");
-    })?;
-    Ok(())
+    })
 }
 
-fn run(store: &Store, import: &Import) -> Result<(), ImportError> {
+/// How far an import ran.
+enum Ran {
+    /// Every line is applied.
+    ToTheEnd,
+    /// The node is stopping; the rest waits for the next start.
+    Stopped,
+}
+
+fn run(store: &Store, import: &Import, node: &Threads) -> Result<Ran, ImportError> {
     let defs = store.properties(&import.object)?.ok_or_else(|| ImportError::NoObject(import.object.clone()))?;
     let unique: Vec<String> = defs.iter().filter(|d| d.unique).map(|d| d.name.clone()).collect();
     let mut file = File::open(&import.spool_path)?;
@@ -92,7 +106,10 @@ fn run(store: &Store, import: &Import) -> Result<(), ImportError> {
         let now = now_ms();
         store.apply_import_chunk(&import.id, &import.object, &unique, chunk, || new_id(IdKind::Record, now), now)?;
         if at_end {
-            return Ok(());
+            return Ok(Ran::ToTheEnd);
+        }
+        if node.stopping() {
+            return Ok(Ran::Stopped);
         }
     }
 }

@@ -23,14 +23,17 @@ pub mod api;
 pub mod cli;
 pub mod coerce;
 pub mod flatten;
+pub mod http;
 pub mod import;
 pub mod ingest;
 #[cfg(test)]
 mod layers;
 pub mod model;
+pub mod node;
 pub mod pipeline;
 pub mod plugins;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod value;
+pub mod work;

@@ -15,13 +15,14 @@ use super::step::{self, Ended, Services};
 use crate::model::ids::now_ms;
 use crate::model::property::PropertyDef;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
-use crate::pipeline::config::PluginCache;
-use crate::pipeline::pool;
-use crate::pipeline::worker::Waker;
 use crate::plugins::{CallContext, PluginEngine, World};
 use crate::secrets::Vault;
 use crate::store::workflows::StepSaved;
 use crate::store::{Store, StoreError};
+use crate::work::plugin_cache::PluginCache;
+use crate::work::pool;
+use crate::work::threads::Threads;
+use crate::work::waker::Waker;
 
 /// Longest sleep without a wake-up (a retry coming due is found by then at the latest).
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -29,18 +30,24 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Enrollments stepped per round (one commit).
 const ROUND: u32 = 128;
 
-/// Start the runner on its own connection; it stops when every [`Waker`] is dropped.
-pub fn spawn(store: Store, engine: Arc<PluginEngine>, vault: Arc<Vault>, threads: usize) -> std::io::Result<Waker> {
+/// Start the runner on its own connection; it stops when every [`Waker`] is dropped or
+/// the node stops (between rounds: a step is never cut short).
+pub fn spawn(
+    store: Store,
+    engine: Arc<PluginEngine>,
+    vault: Arc<Vault>,
+    threads: usize,
+    node: &Threads,
+) -> std::io::Result<Waker> {
     let (tx, rx) = sync_channel(1);
-    std::thread::Builder::new()
-        .name("wasmhook-act".into())
-        .spawn(move || run(&store, &engine, &vault, threads, &rx))?;
+    let stopping = node.clone();
+    node.spawn("wasmhook-act", move || run(&store, &engine, &vault, threads, &rx, &stopping))?;
     Ok(Waker::new(tx))
 }
 
-fn run(store: &Store, engine: &PluginEngine, vault: &Vault, threads: usize, wake: &Receiver<()>) {
+fn run(store: &Store, engine: &PluginEngine, vault: &Vault, threads: usize, wake: &Receiver<()>, node: &Threads) {
     let cache = PluginCache::default();
-    loop {
+    while !node.stopping() {
         let stepped = run_due(store, engine, vault, &cache, threads).unwrap_or_else(|e| {
             tracing::error!(error = %e, "running workflow steps hit a storage error; retrying");
             0
@@ -116,7 +123,7 @@ pub fn run_due(
 /// with the message instead of stopping the act stage for every enrollment.
 fn contain_panic(work: &Work, step: impl FnOnce() -> StepSaved) -> StepSaved {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
-        let message = crate::pipeline::worker::panic_message(panic.as_ref());
+        let message = crate::work::panic::panic_message(panic.as_ref());
         tracing::error!(enrollment = %work.enrollment.id, %message, "running a step panicked");
         StepSaved {
             enrollment_id: work.enrollment.id.clone(),

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use super::{ApiError, AppState};
+use super::AppState;
+use crate::http::ApiError;
 
 /// The token file's name inside the data dir.
 pub const TOKEN_FILE: &str = "admin-token";

@@ -9,8 +9,8 @@ use serde_json::{Value as Json_, json};
 
 use axum::http::StatusCode;
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, parse_optional_body, rfc3339};
+use super::AppState;
+use crate::http::{ApiError, ErrorBody, blocking, parse_optional_body, rfc3339};
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
@@ -145,8 +145,8 @@ pub async fn replay(
     if !queued {
         return Err(ApiError::not_found("event"));
     }
-    state.backlog.added(1);
-    state.waker.wake();
+    state.ingest.backlog.added(1);
+    state.ingest.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id, "status": "accepted"}))))
 }
 
@@ -177,7 +177,7 @@ pub async fn replay_many(
     let store = state.store.clone();
     let count =
         blocking(move || Ok(store.requeue_matching(filter.webhook.as_deref(), filter.status.as_deref())?)).await?;
-    state.backlog.added(count as u64);
-    state.waker.wake();
+    state.ingest.backlog.added(count as u64);
+    state.ingest.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(json!({"replayed": count}))))
 }

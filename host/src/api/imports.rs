@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use tokio::io::AsyncWriteExt;
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, rfc3339};
+use super::AppState;
+use crate::http::{ApiError, ErrorBody, blocking, rfc3339};
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::store::imports::Import;
 
@@ -104,7 +104,7 @@ pub async fn start(
     })
     .await?;
     let (id, answer) = (import.id.clone(), render(&import));
-    crate::import::spawn(state.store.clone(), import)
+    crate::import::spawn(state.store.clone(), import, &state.threads)
         .map_err(|e| ApiError::unavailable(format!("cannot start the import: {e}")))?;
     if !query.wait {
         return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use super::openapi::ErrorBody;
-use super::{AppState, blocking};
+use super::AppState;
+use crate::http::{ErrorBody, blocking};
 
 /// `GET /metrics`: Prometheus text format.
 #[utoipa::path(get, operation_id = "metrics.render", path = "/metrics", tag = "operations",
@@ -24,13 +24,13 @@ pub async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         Ok(running) => metrics::gauge!("wasmhook_enrollments_running").set(running as f64),
         Err(e) => tracing::warn!(error = e.message(), "counting running enrollments for /metrics"),
     }
-    let backlog = &state.backlog;
+    let backlog = &state.ingest.backlog;
     metrics::gauge!("wasmhook_backlog_events").set(backlog.len() as f64);
     metrics::gauge!("wasmhook_backlog_bound").set(backlog.bound() as f64);
     metrics::counter!("wasmhook_backlog_refused_total").absolute(backlog.refused());
     // Every live webhook has a bucket: the in-memory table names them without a store read.
-    for (webhook, bucket) in state.limits.buckets() {
-        let signature_failures = state.senders.failures(&webhook);
+    for (webhook, bucket) in state.ingest.limits.buckets() {
+        let signature_failures = state.ingest.senders.failures(&webhook);
         metrics::counter!("wasmhook_signature_failures_total", "webhook" => webhook.clone())
             .absolute(signature_failures);
         metrics::counter!("wasmhook_rate_limited_total", "webhook" => webhook)

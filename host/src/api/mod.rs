@@ -30,8 +30,6 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -39,8 +37,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::store::{Store, StoreError};
-use openapi::ErrorBody;
+use crate::http::{ApiError, ErrorBody, blocking};
+use crate::store::Store;
 
 /// Largest admin request body, but for plugin uploads.
 const ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -55,130 +53,23 @@ pub struct AppState {
     pub public_url: String,
     /// The plugin engine (uploads are checked with it).
     pub engine: Arc<crate::plugins::PluginEngine>,
-    /// Wakes the pipeline worker after a commit.
-    pub waker: crate::pipeline::worker::Waker,
-    /// Group-commits ingest requests.
-    pub writer: crate::ingest::writer::Writer,
+    /// What the ingest route works with (also: the pipeline's waker, sender checks, rate
+    /// limits and the backlog, which admin routes update or read).
+    pub ingest: crate::ingest::Ingest,
+    /// The node's background threads (imports started through the API join them).
+    pub threads: crate::work::threads::Threads,
     /// The data dir (import uploads are spooled under it).
     pub data_dir: std::path::PathBuf,
     /// Encrypts secrets for custom code actions and signature checks.
     pub vault: Arc<crate::secrets::Vault>,
-    /// The webhooks that check their senders.
-    pub senders: Arc<crate::ingest::senders::Senders>,
-    /// Per-webhook request rate limits.
-    pub limits: Arc<crate::ingest::limits::RateLimits>,
-    /// Events waiting for the pipeline, against their bound.
-    pub backlog: Arc<crate::ingest::backlog::Backlog>,
-    /// Time allowed for an ingest request's body to arrive.
-    pub body_timeout: std::time::Duration,
     /// Renders the Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
-/// An error answered as `{"error": {"code", "message", "field"}}` with its status.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    field: Option<String>,
-    retry_after: Option<u32>,
-}
-
-impl ApiError {
-    /// Build an error answer.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+impl axum::extract::FromRef<Arc<AppState>> for crate::ingest::Ingest {
+    fn from_ref(state: &Arc<AppState>) -> crate::ingest::Ingest {
+        state.ingest.clone()
     }
-
-    /// Name the request field (or header) at fault.
-    pub fn with_field(mut self, field: &str) -> Self {
-        self.field = Some(field.to_string());
-        self
-    }
-
-    /// 400 `invalid_request` naming a field.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message).with_field(field)
-    }
-
-    /// 404 `not_found`.
-    pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
-    }
-
-    /// Ask the client to retry after this many seconds (`Retry-After`).
-    pub fn with_retry_after(mut self, seconds: u32) -> Self {
-        self.retry_after = Some(seconds);
-        self
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The error code.
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-
-    /// The human-readable message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// 503: storage is unavailable; nothing was changed.
-    pub fn unavailable(message: String) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", message)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        // Logged for the operator; the client gets no internals.
-        tracing::error!(error = %e, "store error");
-        ApiError::unavailable("storage error; the request was not applied".into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(field) = self.field {
-            error["field"] = json!(field);
-        }
-        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
-        }
-        response
-    }
-}
-
-/// Run store work on a blocking thread, never on the async runtime's.
-pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
-}
-
-/// Parse a JSON request body that may be left out (empty or only whitespace: `None`).
-pub fn parse_optional_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) { Ok(None) } else { parse_body(bytes).map(Some) }
-}
-
-/// Parse a JSON request body; a wrong value is answered with the path of its field.
-pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let refuse = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
-    let mut input = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut input).map_err(|e| {
-        let path = e.path().to_string();
-        let error = refuse(format!("invalid JSON body: {}", e.inner()));
-        if path == "." { error } else { error.with_field(&path) }
-    })?;
-    input.end().map_err(|e| refuse(format!("invalid JSON body: {e}")))?;
-    Ok(value)
 }
 
 /// The documented routes, without layers. Every route comes from a handler's
@@ -273,12 +164,6 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::
     let store = state.store.clone();
     let version = blocking(move || Ok(store.schema_version()?)).await?;
     Ok(Json(json!({"status": "ok", "schema_version": version})))
-}
-
-/// Unix ms as RFC 3339 UTC text.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use axum::{Extension, Json};
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::{ErrorBody, ErrorDetail};
 
 /// The document's fixed parts: title, version, tags, and the admin token as the default
 /// security (public operations clear it).
@@ -53,24 +54,6 @@ impl Modify for AdminToken {
             ),
         );
     }
-}
-
-/// Every error answer.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: ErrorDetail,
-}
-
-/// The error itself.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable machine-readable code, e.g. `not_found`, `invalid_request`, `malformed_json`.
-    pub code: String,
-    /// A one-line reason for people.
-    pub message: String,
-    /// The request field (or header) at fault, when there is one.
-    pub field: Option<String>,
 }
 
 /// The document, rendered once when the router is built (see [`super::app`]).

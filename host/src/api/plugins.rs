@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use serde_json::{Value as Json_, json};
 use sha2::{Digest, Sha256};
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, rfc3339};
+use super::AppState;
+use crate::http::{ApiError, ErrorBody, blocking, rfc3339};
 use crate::model::ids::now_ms;
 use crate::plugins::builtin::{self, BUILTINS};
 use crate::plugins::limits::MIB;

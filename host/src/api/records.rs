@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json_, json};
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use super::AppState;
+use crate::http::{ApiError, ErrorBody, blocking, parse_body, rfc3339};
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::property::{InvalidValue, PropertyDef, PropertyType, check_values};
 use crate::store::records::{Record, RecordError};

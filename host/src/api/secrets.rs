@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use super::AppState;
+use crate::http::{ApiError, ErrorBody, blocking, parse_body, rfc3339};
 use crate::model::ids::now_ms;
 use crate::secrets::valid_name;
 

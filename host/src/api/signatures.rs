@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, parse_body};
+use super::AppState;
+use crate::http::{ApiError, ErrorBody, blocking, parse_body};
 use crate::ingest::senders::{SignatureSettings, secret_name};
 use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
 use crate::model::ids::now_ms;
@@ -100,7 +100,7 @@ pub async fn put(
     }
     Verifier::new(scheme.clone(), &secrets, tolerance_s).map_err(|e| ApiError::invalid("secret", e.0))?;
     let settings = SignatureSettings { scheme, tolerance_s, secrets: secrets.len() };
-    let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.senders.clone());
+    let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.ingest.senders.clone());
     let saved = settings.clone();
     blocking(move || {
         let webhook = store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))?;
@@ -144,7 +144,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     .ok_or_else(|| ApiError::not_found("signature setting"))?;
     let settings: SignatureSettings =
         serde_json::from_str(&found.1).map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(render(&settings, state.senders.failures(&found.0))))
+    Ok(Json(render(&settings, state.ingest.senders.failures(&found.0))))
 }
 
 /// `DELETE /webhooks/{id}/signature`: stop checking (and forget the secrets).
@@ -159,7 +159,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     )
 )]
 pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.senders.clone());
+    let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.ingest.senders.clone());
     blocking(move || {
         if !store.set_signature(&id, None)? {
             return Err(ApiError::not_found("webhook"));

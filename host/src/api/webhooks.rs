@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, parse_body, parse_optional_body, rfc3339};
+use super::AppState;
 use crate::flatten::flatten;
+use crate::http::{ApiError, ErrorBody, blocking, parse_body, parse_optional_body, rfc3339};
 use crate::model::ids::{IdKind, new_id, new_token, now_ms};
 use crate::model::property::PropertyType;
 use crate::model::webhook::{Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook};
@@ -53,8 +53,8 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
         "dedup": w.dedup,
         "previous_token": w.previous_token_expires_ms.filter(|&end| end > now_ms())
             .map(|end| json!({"expires_at": rfc3339(end)})),
-        "signature_failures": state.senders.failures(&w.id),
-        "rate_limit": state.limits.for_webhook(&w.id).map(|b| {
+        "signature_failures": state.ingest.senders.failures(&w.id),
+        "rate_limit": state.ingest.limits.for_webhook(&w.id).map(|b| {
             let limit = b.limit();
             json!({"per_second": limit.per_second, "burst": limit.burst,
                    "limited": b.limited.load(std::sync::atomic::Ordering::Relaxed)})
@@ -93,7 +93,7 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
         })
     })
     .await?;
-    let (store, limits) = (state.store.clone(), state.limits.clone());
+    let (store, limits) = (state.store.clone(), state.ingest.limits.clone());
     blocking(move || Ok(limits.reload(&store)?)).await?;
     Ok((StatusCode::CREATED, Json(render(&state, &created))).into_response())
 }
@@ -159,7 +159,7 @@ async fn change_tokens<T: Send + 'static>(
     change: impl FnOnce(&crate::store::Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = state.store.clone();
-    let (vault, senders, limits) = (state.vault.clone(), state.senders.clone(), state.limits.clone());
+    let (vault, senders, limits) = (state.vault.clone(), state.ingest.senders.clone(), state.ingest.limits.clone());
     blocking(move || {
         let changed = change(&store)?;
         senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
@@ -665,7 +665,7 @@ async fn set_rate_limit(
     id: String,
     limit: Option<crate::ingest::limits::RateLimit>,
 ) -> Result<Json<Json_>, ApiError> {
-    let (store, limits) = (state.store.clone(), state.limits.clone());
+    let (store, limits) = (state.store.clone(), state.ingest.limits.clone());
     let webhook = blocking(move || {
         let json = limit.map(|l| serde_json::to_string(&l)).transpose().map_err(crate::store::StoreError::from)?;
         if !store.set_rate_limit(&id, json.as_deref())? {

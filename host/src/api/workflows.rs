@@ -10,19 +10,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::openapi::ErrorBody;
-use super::{ApiError, AppState, blocking, parse_body, rfc3339};
+use super::AppState;
 use crate::act::plan::Next;
 use crate::act::sources::Scope;
 use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
+use crate::http::{ApiError, ErrorBody, blocking, parse_body, rfc3339};
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::workflow::Action;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
-use crate::pipeline::config::PluginCache;
 use crate::plugins::CallContext;
 use crate::plugins::World;
 use crate::store::Store;
+use crate::work::plugin_cache::PluginCache;
 
 fn render(w: &Workflow) -> Json_ {
     json!({

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::bench_match::{drain, fill, ingest, key, payload, ready_webhook};
 use crate::act::runner::run_due;
 use crate::model::workflow::Action;
-use crate::pipeline::config::PluginCache;
+use crate::pipeline::config::TransformPlugins;
 use crate::pipeline::worker::default_threads;
 use crate::plugins::{PluginEngine, World};
 use crate::secrets::Vault;
@@ -51,13 +51,14 @@ fn measure(enrollments: u64, actions: Vec<Action>) -> anyhow::Result<(f64, f64)>
     let act = store.worker_connection()?;
     let vault = Vault::open(dir.path())?;
     let engine = PluginEngine::new()?;
-    let cache = PluginCache::default();
+    let plugins = TransformPlugins::default();
+    let cache = &plugins.cache;
     // Compiled before the clock starts, as `serve` does at start.
     cache.get(&worker, &engine, "strtotime", World::Transform).map_err(|e| anyhow::anyhow!(e))?;
     cache.get(&worker, &engine, "date-diff", World::Action).map_err(|e| anyhow::anyhow!(e))?;
     let started = Instant::now();
-    let processed = drain(&worker, &engine, &cache)?;
-    while run_due(&act, &engine, &vault, &cache, default_threads())? > 0 {}
+    let processed = drain(&worker, &engine, &plugins)?;
+    while run_due(&act, &engine, &vault, cache, default_threads())? > 0 {}
     let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(processed as u64 == enrollments, "processed {processed} of {enrollments} events");
     let workflow = store.list_workflows()?.pop().ok_or_else(|| anyhow::anyhow!("no workflow"))?;

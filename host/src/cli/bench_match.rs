@@ -14,7 +14,7 @@ use crate::model::property::{PropertyDef, PropertyType};
 use crate::model::webhook::{MappedProperty, MatchRule, TransformStep};
 use crate::model::workflow::Action;
 use crate::model::workflow::Workflow;
-use crate::pipeline::config::PluginCache;
+use crate::pipeline::config::TransformPlugins;
 use crate::pipeline::worker::{default_threads, process_batch};
 use crate::plugins::PluginEngine;
 use crate::store::Store;
@@ -203,7 +203,7 @@ pub(super) fn payload(customer: &str) -> Vec<u8> {
 }
 
 /// Run the pipeline worker's batch loop until no event is `accepted`; returns how many.
-pub(super) fn drain(store: &Store, engine: &PluginEngine, cache: &PluginCache) -> anyhow::Result<usize> {
+pub(super) fn drain(store: &Store, engine: &PluginEngine, plugins: &TransformPlugins) -> anyhow::Result<usize> {
     let threads = default_threads();
     let mut processed = 0usize;
     loop {
@@ -212,7 +212,7 @@ pub(super) fn drain(store: &Store, engine: &PluginEngine, cache: &PluginCache) -
             return Ok(processed);
         }
         processed += events.len();
-        process_batch(store, engine, cache, threads, &events, None)?;
+        process_batch(store, engine, plugins, threads, &events, None)?;
     }
 }
 
@@ -230,11 +230,14 @@ fn drain_rate(store: &Store, records: u64) -> anyhow::Result<f64> {
 
     let worker = store.worker_connection()?;
     let engine = PluginEngine::new()?;
-    let cache = PluginCache::default();
+    let plugins = TransformPlugins::default();
     // Compiled before the clock starts, as `serve` does at start.
-    cache.get(&worker, &engine, "strtotime", crate::plugins::World::Transform).map_err(|e| anyhow::anyhow!(e))?;
+    plugins
+        .cache
+        .get(&worker, &engine, "strtotime", crate::plugins::World::Transform)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let started = Instant::now();
-    let processed = drain(&worker, &engine, &cache)?;
+    let processed = drain(&worker, &engine, &plugins)?;
     let rate = processed as f64 / started.elapsed().as_secs_f64();
     anyhow::ensure!(processed == EVENTS, "processed {processed} of {EVENTS} events");
     Ok(rate)

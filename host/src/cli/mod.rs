@@ -10,9 +10,7 @@ mod bench_nodes;
 mod bench_server;
 mod bench_soak;
 mod plugin_run;
-mod refresh;
 mod serve;
-mod warm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -274,15 +272,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
             let request_timeout = std::time::Duration::from_secs(request_timeout);
             let options = serve::ServeOptions {
-                listen,
-                database: database.map(|url| crate::store::postgres::Settings {
-                    url,
-                    lease: std::time::Duration::from_secs(lease),
-                    ca: database_ca,
-                }),
-                workers,
-                max_backlog,
-                request_timeout,
+                node: crate::node::NodeOptions {
+                    listen,
+                    database: database.map(|url| crate::store::postgres::Settings {
+                        url,
+                        lease: std::time::Duration::from_secs(lease),
+                        ca: database_ca,
+                    }),
+                    workers,
+                    max_backlog,
+                    request_timeout,
+                },
                 log_format,
             };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)

@@ -7,6 +7,7 @@
 //! - [`backlog`]: the bound on events waiting for the pipeline.
 //! - [`limits`]: per-webhook request rate limits.
 //! - [`payload`]: the body split into events, within depth, key and size bounds.
+//! - [`refresh`]: on a shared database, sender checks and rate limits re-read every second.
 //! - [`signature`]: sender verification schemes on the raw body.
 //! - [`senders`]: which webhooks check their senders, in memory.
 //! - [`tokens`]: per-webhook values found by token hash, honouring rotation grace periods.
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub mod backlog;
 pub mod limits;
 pub mod payload;
+pub mod refresh;
 pub mod senders;
 pub mod signature;
 pub mod tokens;
@@ -27,18 +29,56 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
+use std::ops::Deref;
+use std::time::Duration;
 
-use crate::api::openapi::ErrorBody;
-use crate::api::{ApiError, AppState};
+use crate::http::{ApiError, ErrorBody};
 use crate::model::event::EventStatus;
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::webhook::Dedup;
 use crate::store::events::IngestJob;
 use crate::telemetry::request_id::RequestId;
+use crate::work::waker::Waker;
 use writer::WriteError;
 
 /// Largest request body accepted (the design's default).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the ingest route works with, and nothing else of the server's: axum hands it over
+/// from the application's state (`FromRef`), so ingest does not know the admin API.
+pub struct IngestState {
+    /// Group-commits the payloads.
+    pub writer: writer::Writer,
+    /// The webhooks that check their senders.
+    pub senders: Arc<senders::Senders>,
+    /// Per-webhook request rate limits.
+    pub limits: Arc<limits::RateLimits>,
+    /// Events waiting for the pipeline, against their bound.
+    pub backlog: Arc<backlog::Backlog>,
+    /// Wakes the pipeline after a commit that queued events.
+    pub waker: Waker,
+    /// Time allowed for a request's body to arrive.
+    pub body_timeout: Duration,
+}
+
+/// A cheap handle on [`IngestState`] (one reference count per request, as before the split).
+#[derive(Clone)]
+pub struct Ingest(Arc<IngestState>);
+
+impl Ingest {
+    /// Share `state` with the ingest route.
+    pub fn new(state: IngestState) -> Ingest {
+        Ingest(Arc::new(state))
+    }
+}
+
+impl Deref for Ingest {
+    type Target = IngestState;
+
+    fn deref(&self) -> &IngestState {
+        &self.0
+    }
+}
 
 /// Receive one delivery (an object) or a batch (an array of objects).
 #[utoipa::path(post, operation_id = "ingest.receive", path = "/hooks/{token}", tag = "ingest", security(()),
@@ -57,7 +97,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (status = 429, description = "Over the webhook's rate limit; see Retry-After", body = ErrorBody),
         (status = 503, description = "Backlog full or storage unavailable; see Retry-After", body = ErrorBody)))]
 pub async fn receive(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Ingest>,
     Path(token): Path<String>,
     request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
@@ -76,7 +116,7 @@ pub async fn receive(
 }
 
 async fn accept(
-    state: Arc<AppState>,
+    state: Ingest,
     token: String,
     request_id: Option<String>,
     headers: HeaderMap,

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::Value as Json;
 
-use crate::api::ApiError;
+use crate::http::ApiError;
 
 /// Largest number of events in one batch.
 pub const MAX_BATCH: usize = 1000;

@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 
 use crate::store::Store;
 use crate::store::events::{IngestJob, Receipt};
+use crate::work::threads::Threads;
 
 /// Requests waiting for a commit before ingest answers 503 instead of queueing more.
 pub const QUEUE_CAPACITY: usize = 8192;
@@ -48,10 +49,10 @@ pub struct Writer {
 impl Writer {
     /// Start the writer thread on a connection of its own; it ends when every handle is
     /// dropped.
-    pub fn spawn(store: &Store) -> Result<Writer, StartError> {
+    pub fn spawn(store: &Store, threads: &Threads) -> Result<Writer, StartError> {
         let store = store.ingest_connection()?;
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
-        std::thread::Builder::new().name("wasmhook-ingest-writer".into()).spawn(move || run(&store, &jobs))?;
+        threads.spawn("wasmhook-ingest-writer", move || run(&store, &jobs))?;
         Ok(Writer { queue })
     }
 

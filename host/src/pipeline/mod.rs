@@ -11,7 +11,6 @@
 //! - [`transform`]: the webhook's chain of `transform` plugins.
 //! - [`matching`]: the enrollment property against a unique record property.
 //! - [`enroll`]: into every enabled workflow the webhook triggers.
-//! - [`pool`]: the bounded set of threads the CPU phase runs on.
 //! - [`worker`]: the thread that drains accepted events batch by batch.
 
 pub mod breaker;
@@ -19,7 +18,6 @@ pub mod config;
 pub mod enroll;
 pub mod fair;
 pub mod matching;
-pub mod pool;
 pub mod transform;
 pub mod worker;
 

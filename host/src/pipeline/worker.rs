@@ -15,19 +15,23 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::config::{BatchConfig, PluginCache};
+use super::config::{BatchConfig, TransformPlugins};
 use super::fair::{FairShare, Lane};
-use super::{conclude, pool, prepare};
+use super::{conclude, prepare};
 use crate::ingest::backlog::{Backlog, RecountClock};
 use crate::model::event::EventStatus;
 use crate::plugins::PluginEngine;
 use crate::store::events::{Finished, StoredEvent};
 use crate::store::gate::MAX_BACKGROUND_WAIT;
 use crate::store::{Store, StoreError};
+use crate::work::panic::panic_message;
+use crate::work::pool::{self, yield_cpu_to_ingest};
+use crate::work::threads::Threads;
+use crate::work::waker::Waker;
 
 /// How long an idle worker waits before looking again without a wake-up.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -46,24 +50,6 @@ const MAX_COMMIT: usize = 256;
 /// Plugin threads of the slow lane: however many slow webhooks there are, they share it.
 const SLOW_LANE_THREADS: usize = 1;
 
-/// Wakes the worker's lanes; cheap to clone, never blocks (wake-ups coalesce).
-#[derive(Clone)]
-pub struct Waker(Arc<[SyncSender<()>]>);
-
-impl Waker {
-    /// A waker for the thread reading the other end of `channel` (capacity 1).
-    pub fn new(channel: SyncSender<()>) -> Waker {
-        Waker(Arc::new([channel]))
-    }
-
-    /// Say there is work.
-    pub fn wake(&self) {
-        for channel in self.0.iter() {
-            let _ = channel.try_send(());
-        }
-    }
-}
-
 /// Threads for the CPU phase when not configured: one per core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
@@ -73,7 +59,7 @@ pub fn default_threads() -> usize {
 struct Shared {
     engine: Arc<PluginEngine>,
     /// Compiled plugins and their breakers: a webhook moving lanes keeps its breaker.
-    cache: PluginCache,
+    plugins: TransformPlugins,
     share: Mutex<FairShare>,
     /// Webhooks a lane is processing a batch of.
     taken: Mutex<HashSet<String>>,
@@ -91,11 +77,12 @@ pub fn spawn(
     threads: usize,
     act: Waker,
     backlog: Arc<Backlog>,
+    node: &Threads,
 ) -> std::io::Result<Waker> {
     let slow_store = store.worker_connection().map_err(std::io::Error::other)?;
     let shared = Arc::new(Shared {
         engine,
-        cache: PluginCache::default(),
+        plugins: TransformPlugins::default(),
         share: Mutex::default(),
         taken: Mutex::default(),
         act,
@@ -103,37 +90,19 @@ pub fn spawn(
     });
     let (fast_tx, fast_rx) = sync_channel(1);
     let (slow_tx, slow_rx) = sync_channel(1);
-    let fast = shared.clone();
-    std::thread::Builder::new()
-        .name("wasmhook-pipeline".into())
-        .spawn(move || run(Lane::Fast, &store, &fast, threads, &fast_rx))?;
-    std::thread::Builder::new()
-        .name("wasmhook-pipeline-slow".into())
-        .spawn(move || run(Lane::Slow, &slow_store, &shared, SLOW_LANE_THREADS, &slow_rx))?;
-    Ok(Waker(Arc::new([fast_tx, slow_tx])))
+    let (fast, fast_node, slow_node) = (shared.clone(), node.clone(), node.clone());
+    node.spawn("wasmhook-pipeline", move || run(Lane::Fast, &store, &fast, threads, &fast_rx, &fast_node))?;
+    node.spawn("wasmhook-pipeline-slow", move || {
+        run(Lane::Slow, &slow_store, &shared, SLOW_LANE_THREADS, &slow_rx, &slow_node)
+    })?;
+    Ok(Waker::of(vec![fast_tx, slow_tx]))
 }
 
-/// Nice value of the threads that run plugins.
-const NICENESS: libc::c_int = 10;
-
-/// Lower the calling thread's scheduling priority. Under a flood, acknowledging (short,
-/// latency-bound) then gets the CPU before plugin work (long, throughput-bound), which
-/// catches up as soon as the flood eases. Only the pool's threads do this: the thread that
-/// holds the write lock for a batch's commit keeps normal priority, or ingest would wait
-/// for the lock behind a thread the scheduler keeps off the CPU.
-pub(crate) fn yield_cpu_to_ingest() {
-    // SAFETY: setpriority only reads its integer arguments; who = 0 with PRIO_PROCESS
-    // means the calling thread on Linux.
-    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS) } != 0;
-    if failed {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
-    }
-}
-
-fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiver<()>) {
+fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiver<()>, node: &Threads) {
     let mut recount = RecountClock::default();
     let mut retry_delay = IDLE_POLL;
-    loop {
+    // Stopping leaves what is not processed `accepted`: the next start drains it.
+    while !node.stopping() {
         let (events, taken, budget) = match next_batch(lane, store, shared, threads) {
             Ok(batch) => batch,
             Err(e) => {
@@ -159,7 +128,7 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
         let processed = contain_panics(
             &events,
             |part| {
-                let costs = process_batch(store, &shared.engine, &shared.cache, threads, part, budget)?;
+                let costs = process_batch(store, &shared.engine, &shared.plugins, threads, part, budget)?;
                 finished.set(finished.get() + costs.iter().flatten().count() as u64);
                 let ran = part.iter().zip(costs).filter_map(|(e, cost)| Some((e.webhook_id.as_str(), cost?)));
                 shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe_batch(ran);
@@ -177,7 +146,7 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
                 // What did not commit stays `accepted` and is retried (the backlog gauge
                 // over-counts until its next recount, never under-counts).
                 tracing::error!(error = %e, events = events.len(), retry_in_ms = retry_delay.as_millis() as u64, "a batch hit a storage error; retrying");
-                std::thread::sleep(retry_delay);
+                node.sleep(retry_delay);
                 retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
             }
         }
@@ -258,15 +227,6 @@ fn contain_panics(
     }
 }
 
-/// The text a panic carried, for a failure reason.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".into())
-}
-
 /// Give an event that crashed its processing a visible end, instead of retrying it forever.
 fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), StoreError> {
     let done = Finished {
@@ -303,12 +263,12 @@ fn thread_cpu_time() -> Duration {
 pub fn process_batch(
     store: &Store,
     engine: &PluginEngine,
-    cache: &PluginCache,
+    plugins: &TransformPlugins,
     threads: usize,
     events: &[StoredEvent],
     budget: Option<Duration>,
 ) -> Result<Vec<Option<Duration>>, StoreError> {
-    let config = BatchConfig::load(store, engine, cache, events)?;
+    let config = BatchConfig::load(store, engine, plugins, events)?;
     let spent: Mutex<HashMap<String, Duration>> = Mutex::default();
     let over_budget = |webhook: &str| {
         let spent = spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -33,10 +33,20 @@ const BUCKETS: &[f64] = &[
     30.0,
 ];
 
-/// Install the process-wide recorder; call once, before serving. Durations render as
+/// The process-wide recorder, installed on first use (before serving): later calls (a
+/// second node in one process, as in-process tests start) share it. Durations render as
 /// Prometheus histograms (quantiles can then be aggregated across scrapes and nodes).
 pub fn install() -> Result<PrometheusHandle, BuildError> {
-    PrometheusBuilder::new().set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?.install_recorder()
+    static INSTALLED: std::sync::Mutex<Option<PrometheusHandle>> = std::sync::Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(handle) = installed.as_ref() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?
+        .install_recorder()?;
+    *installed = Some(handle.clone());
+    Ok(handle)
 }
 
 /// Count one ingest answer.

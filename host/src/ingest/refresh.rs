@@ -7,25 +7,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ingest::limits::RateLimits;
-use crate::ingest::senders::Senders;
+use super::limits::RateLimits;
+use super::senders::Senders;
 use crate::secrets::Vault;
 use crate::store::Store;
+use crate::work::threads::Threads;
 
 /// How often settings are re-read: the longest a change made on another node takes to
 /// apply to this node's ingest.
 pub const REFRESH: Duration = Duration::from_secs(1);
 
-/// Start the refresh thread; it runs as long as the process.
+/// Start the refresh thread; it runs until the node stops.
 pub fn spawn(
     store: Arc<Store>,
     vault: Arc<Vault>,
     senders: Arc<Senders>,
     limits: Arc<RateLimits>,
+    node: &Threads,
 ) -> std::io::Result<()> {
-    std::thread::Builder::new().name("wasmhook-refresh".into()).spawn(move || {
-        loop {
-            std::thread::sleep(REFRESH);
+    let stopping = node.clone();
+    node.spawn("wasmhook-refresh", move || {
+        while stopping.sleep(REFRESH) {
             // A failed read keeps the settings last read; the next round tries again.
             if let Err(e) = senders.reload(&store, &vault) {
                 tracing::warn!(error = %e, "could not re-read webhook signature settings");
@@ -34,6 +36,5 @@ pub fn spawn(
                 tracing::warn!(error = %e, "could not re-read webhook rate limits");
             }
         }
-    })?;
-    Ok(())
+    })
 }

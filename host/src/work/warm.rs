@@ -6,27 +6,28 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::threads::Threads;
 use crate::model::workflow::{Action, walk};
 use crate::plugins::{Limits, PluginEngine, World};
 use crate::store::{Store, StoreError};
 
 /// Start compiling in the background; failures are logged (the event that needs the
 /// plugin fails with the reason, as it would without the warm-up).
-pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("wasmhook-warm".into()).spawn(move || {
+pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, node: &Threads) -> std::io::Result<()> {
+    let stopping = node.clone();
+    node.spawn("wasmhook-warm", move || {
         // Acknowledging requests comes first, as for the pipeline's threads.
-        crate::pipeline::worker::yield_cpu_to_ingest();
+        super::pool::yield_cpu_to_ingest();
         let started = Instant::now();
-        match warm(&store, &engine) {
+        match warm(&store, &engine, &stopping) {
             Ok(count) => tracing::info!(count, seconds = started.elapsed().as_secs_f64(), "uploaded plugins compiled"),
             Err(e) => tracing::warn!(error = %e, "could not read the uploaded plugins to compile them"),
         }
-    })?;
-    Ok(())
+    })
 }
 
 /// Compile every version in use into the engine's cache; how many loaded.
-fn warm(store: &Store, engine: &PluginEngine) -> Result<usize, StoreError> {
+fn warm(store: &Store, engine: &PluginEngine, node: &Threads) -> Result<usize, StoreError> {
     let mut versions: BTreeSet<String> = store.list_plugins()?.into_iter().map(|p| p.sha256).collect();
     for workflow in store.list_workflows()? {
         walk(&workflow.actions, "", &mut |_, action| {
@@ -38,7 +39,8 @@ fn warm(store: &Store, engine: &PluginEngine) -> Result<usize, StoreError> {
         });
     }
     let mut loaded = 0;
-    for sha in versions {
+    // A node stopping meanwhile stops between two compiles.
+    for sha in versions.into_iter().take_while(|_| !node.stopping()) {
         let Some((world, bytes)) = store.plugin_version(&sha)? else { continue };
         let world = if world == World::Action.name() { World::Action } else { World::Transform };
         match engine.load_recorded(&bytes, world, &Limits::default(), &sha) {

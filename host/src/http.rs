@@ -1,0 +1,140 @@
+//! HTTP plumbing below both ingest and the admin API: the one error answer (its type, and
+//! the JSON body it is answered with, which is also the OpenAPI schema), JSON request
+//! bodies, blocking work off the async runtime, and time as RFC 3339 text.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// Every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The error itself.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `not_found`, `invalid_request`, `malformed_json`.
+    pub code: String,
+    /// A one-line reason for people.
+    pub message: String,
+    /// The request field (or header) at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error answered as `{"error": {"code", "message", "field"}}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+    retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// Build an error answer.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+    }
+
+    /// Name the request field (or header) at fault.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
+
+    /// 400 `invalid_request` naming a field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message).with_field(field)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+
+    /// Ask the client to retry after this many seconds (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// 503: storage is unavailable; nothing was changed.
+    pub fn unavailable(message: String) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // Logged for the operator; the client gets no internals.
+        tracing::error!(error = %e, "store error");
+        ApiError::unavailable("storage error; the request was not applied".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field } };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// Run store work on a blocking thread, never on the async runtime's.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::unavailable(format!("worker failed: {e}")))?
+}
+
+/// Parse a JSON request body that may be left out (empty or only whitespace: `None`).
+pub fn parse_optional_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) { Ok(None) } else { parse_body(bytes).map(Some) }
+}
+
+/// Parse a JSON request body; a wrong value is answered with the path of its field.
+pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let refuse = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
+    let mut input = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut input).map_err(|e| {
+        let path = e.path().to_string();
+        let error = refuse(format!("invalid JSON body: {}", e.inner()));
+        if path == "." { error } else { error.with_field(&path) }
+    })?;
+    input.end().map_err(|e| refuse(format!("invalid JSON body: {e}")))?;
+    Ok(value)
+}
+
+/// Unix ms as RFC 3339 UTC text.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}

@@ -1,0 +1,251 @@
+//! A node: the composition root. [`Node::start`] opens the store, starts every background
+//! part of a server (ingest writer, pipeline lanes, act runner, resumed imports, plugin
+//! warm-up, settings refresh on a shared database) and serves HTTP on its own runtime;
+//! [`Node::shutdown`] stops them all and joins them. `wasmhook serve` only parses flags,
+//! prints and waits for Ctrl-C; tests start nodes in-process where a process adds nothing.
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::auth::{AdminToken, TokenSource};
+use crate::api::{AppState, app};
+use crate::ingest::{Ingest, IngestState};
+use crate::plugins::{Limits, PluginEngine, builtin::BUILTINS};
+use crate::store::Store;
+use crate::store::sql::Dialect;
+use crate::work::threads::Threads;
+
+/// How a node runs, besides where its data is.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// A PostgreSQL database, or `None` for the SQLite file in the data dir.
+    pub database: Option<crate::store::postgres::Settings>,
+    /// Threads that run plugins.
+    pub workers: usize,
+    /// Unprocessed events beyond which ingest answers 503.
+    pub max_backlog: u64,
+    /// Time allowed for a request's headers, and for an ingest request's body.
+    pub request_timeout: Duration,
+}
+
+/// A node could not start: what it was doing, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}")]
+pub struct StartError {
+    doing: String,
+    #[source]
+    source: Box<dyn Error + Send + Sync + 'static>,
+}
+
+/// Names what failed while starting (as `anyhow::Context` does, for a typed error).
+trait Doing<T> {
+    fn doing(self, what: impl Into<String>) -> Result<T, StartError>;
+}
+
+impl<T, E: Into<Box<dyn Error + Send + Sync + 'static>>> Doing<T> for Result<T, E> {
+    fn doing(self, what: impl Into<String>) -> Result<T, StartError> {
+        self.map_err(|e| StartError { doing: what.into(), source: e.into() })
+    }
+}
+
+/// A running server: its HTTP listener and every background thread.
+pub struct Node {
+    addr: SocketAddr,
+    admin_token: String,
+    token_generated: bool,
+    runtime: Option<tokio::runtime::Runtime>,
+    http: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    threads: Threads,
+}
+
+impl Node {
+    /// Start a node with its data under `data_dir`; it serves until [`Node::shutdown`].
+    pub fn start(data_dir: &Path, options: &NodeOptions) -> Result<Node, StartError> {
+        let NodeOptions { listen, database, workers, max_backlog, request_timeout } = options.clone();
+        let workers = workers.max(1);
+        let metrics = crate::telemetry::metrics::install().doing("installing the metrics recorder")?;
+        let store = Store::open_database(data_dir, database.as_ref()).doing("opening the store")?;
+        let (admin_token, source) =
+            AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).doing("admin token")?;
+        // Compile the built-ins at start so a broken build fails now, not on the first event.
+        let engine = PluginEngine::new().doing("starting the plugin engine")?;
+        for b in BUILTINS {
+            engine.load(b.bytes, b.world, &Limits::default()).doing(format!("built-in plugin {}", b.name))?;
+        }
+        let threads = Threads::default();
+        let started = Self::start_parts(data_dir, store, engine, workers, max_backlog, request_timeout, &threads);
+        let (store, engine, vault, ingest) = match started {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Whatever started before the failure stops with it.
+                threads.stop();
+                threads.join();
+                return Err(e);
+            }
+        };
+        let bound =
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().doing("starting the runtime").and_then(
+                |runtime| {
+                    let listener =
+                        runtime.block_on(tokio::net::TcpListener::bind(&listen)).doing(format!("binding {listen}"))?;
+                    let addr = listener.local_addr().doing("reading the listening address")?;
+                    Ok((runtime, listener, addr))
+                },
+            );
+        let (runtime, listener, addr) = match bound {
+            Ok(bound) => bound,
+            Err(e) => {
+                drop(ingest);
+                threads.stop();
+                threads.join();
+                return Err(e);
+            }
+        };
+        let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
+        let token = admin_token.reveal().to_string();
+        let state = Arc::new(AppState {
+            admin_token,
+            store,
+            public_url,
+            engine,
+            ingest,
+            threads: threads.clone(),
+            data_dir: data_dir.to_path_buf(),
+            vault,
+            metrics,
+        });
+        let limits = crate::api::server::ConnectionLimits {
+            header_timeout: request_timeout,
+            ..crate::api::server::DEFAULT_LIMITS
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = app(state);
+        let server = runtime.spawn(async move {
+            crate::api::server::serve(listener, router, limits, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        tracing::info!(%addr, data_dir = %data_dir.display(), "wasmhook listening");
+        Ok(Node {
+            addr,
+            admin_token: token,
+            token_generated: matches!(source, TokenSource::Generated),
+            runtime: Some(runtime),
+            http: Some((stop, server)),
+            threads,
+        })
+    }
+
+    /// Everything behind the HTTP layer, started on `threads`.
+    #[allow(clippy::type_complexity)]
+    fn start_parts(
+        data_dir: &Path,
+        store: Store,
+        engine: PluginEngine,
+        workers: usize,
+        max_backlog: u64,
+        body_timeout: Duration,
+        threads: &Threads,
+    ) -> Result<(Arc<Store>, Arc<PluginEngine>, Arc<crate::secrets::Vault>, Ingest), StartError> {
+        let store = Arc::new(store);
+        let engine = Arc::new(engine);
+        // Also drains events a previous run accepted but did not finish.
+        let worker_store = Arc::new(store.worker_connection().doing("opening the worker's connection")?);
+        let vault = Arc::new(crate::secrets::Vault::open(data_dir).doing("opening the secrets key")?);
+        let senders = Arc::new(crate::ingest::senders::Senders::default());
+        senders.reload(&store, &vault).doing("loading webhook signature settings")?;
+        let limits = Arc::new(crate::ingest::limits::RateLimits::default());
+        limits.reload(&store).doing("loading webhook rate limits")?;
+        // Also resumes enrollments a previous run left between two steps.
+        let act_store = store.worker_connection().doing("opening the act stage's connection")?;
+        let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers, threads)
+            .doing("starting the act stage")?;
+        let backlog = Arc::new(
+            crate::ingest::backlog::Backlog::open(&store, max_backlog)
+                .doing("counting events waiting to be processed")?,
+        );
+        let waker =
+            crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act, backlog.clone(), threads)
+                .doing("starting the pipeline worker")?;
+        crate::work::warm::spawn(store.clone(), engine.clone(), threads).doing("starting the plugin warm-up")?;
+        if store.dialect() == Dialect::Postgres {
+            // Other nodes change settings in the shared database: pick them up.
+            crate::ingest::refresh::spawn(store.clone(), vault.clone(), senders.clone(), limits.clone(), threads)
+                .doing("starting the settings refresh")?;
+        }
+        for import in store.running_imports().doing("reading unfinished imports")? {
+            // An import's rows are spooled on the node that received them; on a shared
+            // database the others leave it to that node.
+            if store.dialect() == Dialect::Postgres && !Path::new(&import.spool_path).exists() {
+                continue;
+            }
+            tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
+            crate::import::spawn(store.clone(), import, threads).doing("resuming an import")?;
+        }
+        let writer = crate::ingest::writer::Writer::spawn(&store, threads).doing("starting the ingest writer")?;
+        Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin bearer token.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// Whether the token was made at this start (to be shown once).
+    pub fn token_generated(&self) -> bool {
+        self.token_generated
+    }
+
+    /// The names of the background threads still running.
+    pub fn running_threads(&self) -> Vec<String> {
+        self.threads.running()
+    }
+
+    /// Block until the process receives Ctrl-C (SIGINT).
+    pub fn wait_for_ctrl_c(&self) {
+        if let Some(runtime) = &self.runtime {
+            let _ = runtime.block_on(tokio::signal::ctrl_c());
+        }
+    }
+
+    /// Stop serving (requests in flight finish, within the server's drain time), stop every
+    /// background thread after its current unit of work, and join them; what was not
+    /// processed stays in the store for the next start. Returns the names of threads that
+    /// panicked.
+    pub fn shutdown(mut self) -> Vec<String> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Vec<String> {
+        self.threads.stop();
+        if let Some(runtime) = self.runtime.take() {
+            if let Some((stop, server)) = self.http.take() {
+                let _ = stop.send(());
+                let _ = runtime.block_on(server);
+            }
+            // Connections still open hold the application state (the ingest writer's and
+            // the pipeline's handles among it): dropping their tasks lets those threads end.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+        self.threads.join()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.runtime.is_some() {
+            self.stop();
+        }
+    }
+}
