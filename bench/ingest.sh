@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingest benchmark, one run on this machine: durable ingest (wasmhook serve, a ready webhook
 # with the strtotime transform, a match and a workflow) against the bare axum baseline
-# (`wasmhook baseline`: content type + JSON parse, no storage), loaded by wrk from a
+# (`wasmhook-bench baseline`: content type + JSON parse, no storage), loaded by wrk from a
 # separate process on loopback with a ~1 KB JSON body and 64 connections; then the
 # acknowledgement latency at half the maximum rate, and a 1,000,000-row record import
 # over HTTP with its progress and the server's RSS.
@@ -15,6 +15,7 @@ command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3; }
 cargo build --release -q -p wasmhook
 BIN=$PWD/target/release/wasmhook
+BENCH=$PWD/target/release/wasmhook-bench
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
@@ -42,7 +43,7 @@ rate() { awk '/Requests\/sec/ {print $2}'; }
 # Baseline: measured before and again after the durable run (this machine's rate drifts
 # by tens of percent between runs), the mean is the reference.
 baseline() {
-  "$BIN" baseline --listen 127.0.0.1:18181 > /dev/null &
+  "$BENCH" baseline --listen 127.0.0.1:18181 > /dev/null &
   local pid=$!
   sleep 1
   load http://127.0.0.1:18181/hooks/x

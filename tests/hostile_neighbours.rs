@@ -2,7 +2,7 @@
 //! their own reasons (a plugin that keeps timing out is paused, so its events fail at once
 //! instead of each spending the time limit), the healthy webhook beside it is processed,
 //! and a fixed upload plus a replay mends the paused events. The second test runs the
-//! `bench neighbours` command (short) that measures the same with every kind of hostile
+//! `wasmhook-bench neighbours` command (short) that measures the same with every kind of hostile
 //! plugin, and checks it lost nothing.
 
 use crate::support;
@@ -10,7 +10,7 @@ use crate::support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Server, ready_webhook, run_bounded, start};
+use support::{Server, ready_webhook, run_bench_bounded, start};
 
 const HOSTILE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
 
@@ -95,8 +95,8 @@ fn a_plugin_that_keeps_timing_out_is_paused_with_a_reason_and_its_neighbour_carr
 
 #[test]
 fn the_neighbours_bench_runs_each_hostile_kind_beside_a_healthy_webhook_and_loses_nothing() {
-    let args = ["bench", "neighbours", "--seconds", "2", "--rate", "100", "--rounds", "1", "--hostile-plugin", HOSTILE];
-    let out = run_bounded(&args, Duration::from_secs(300));
+    let args = ["neighbours", "--seconds", "2", "--rate", "100", "--rounds", "1", "--hostile-plugin", HOSTILE];
+    let out = run_bench_bounded(&args, Duration::from_secs(300));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     for row in ["| alone | 200 |", "| beside hostile | 200 |", "lost: 0", "beside / alone: ack p99"] {

@@ -29,6 +29,7 @@ mod plugin_run_cli;
 mod records_api;
 mod records_import;
 mod scale_out;
+mod schema;
 mod serve_smoke;
 mod soak;
 mod strtotime_php_fixture;

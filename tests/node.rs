@@ -15,7 +15,7 @@ fn options(data_dir: &Path) -> NodeOptions {
     NodeOptions {
         listen: "127.0.0.1:0".into(),
         // The PostgreSQL pass gives each data dir its own database, as for `serve`.
-        database: support::database_for(data_dir).map(|url| wasmhook::store::postgres::Settings {
+        database: support::database_for(data_dir).map(|url| wasmhook::node::DatabaseSettings {
             url,
             lease: Duration::from_secs(30),
             ca: std::env::var_os("WASMHOOK_DATABASE_CA").map(Into::into),

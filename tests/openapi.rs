@@ -37,10 +37,12 @@ fn the_document_describes_the_served_api() {
             let json = ("Content-Type", "application/json");
             let with_token = [json, ("Authorization", token.as_str())];
             let served = request_with(&server.addr, &method, &concrete, &with_token, b"{}");
-            // The router's own refusals have no JSON body; a handler's 404 says what it missed.
+            // The router's own refusals say `unknown_route` (404) or `method_not_allowed`
+            // (405); a handler's 404 says what it missed.
             assert_ne!(served.status, 405, "{method} {path} is not routed");
             assert!(
-                served.status != 404 || served.body["error"]["code"].is_string(),
+                served.status != 404
+                    || (served.body["error"]["code"].is_string() && served.body["error"]["code"] != "unknown_route"),
                 "{method} {path} is not routed: {}",
                 served.text
             );
@@ -57,4 +59,39 @@ fn the_document_describes_the_served_api() {
     assert!(operations >= 45, "{operations} operations");
     let schema = &document["components"]["schemas"]["NewWebhook"];
     assert_eq!(schema["required"], Value::from(vec!["name"]), "request bodies carry their schema: {schema}");
+}
+
+/// The framework's own refusals answer the documented error body too (axum answers them
+/// as plain text or nothing), with a code that says which refusal it is.
+#[test]
+fn the_routers_own_refusals_have_the_documented_error_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let token = format!("Bearer {}", server.token);
+    let admin = [("Authorization", token.as_str())];
+    let cases: [(&str, &str, u16, &str); 5] = [
+        ("GET", "/api/v1/events?limit=-1", 400, "invalid_request"),
+        ("GET", "/api/v1/webhooks/%FF%FE", 400, "invalid_request"),
+        ("GET", "/api/v1/no-such-thing", 404, "unknown_route"),
+        ("GET", "/nothing/here", 404, "unknown_route"),
+        ("PATCH", "/api/v1/webhooks", 405, "method_not_allowed"),
+    ];
+    for (method, path, status, code) in cases {
+        let answer = request_with(&server.addr, method, path, &admin, b"");
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.text);
+        assert_eq!(answer.header("content-type").as_deref(), Some("application/json"), "{method} {path}");
+        let error = &answer.body["error"];
+        assert_eq!(error["code"], code, "{method} {path}: {}", answer.text);
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: {}", answer.text);
+        assert!(answer.header("x-request-id").is_some(), "{method} {path} keeps its request id");
+    }
+    let wrong_method = request_with(&server.addr, "PATCH", "/api/v1/webhooks", &admin, b"");
+    assert!(
+        wrong_method.header("allow").is_some_and(|a| a.contains("GET")),
+        "405 keeps Allow: {}",
+        wrong_method.headers
+    );
+    // A handler's own 404 still names what it missed.
+    let missing = request_with(&server.addr, "GET", "/api/v1/webhooks/wh_missing", &admin, b"");
+    assert_eq!((missing.status, missing.body["error"]["code"].as_str()), (404, Some("not_found")));
 }

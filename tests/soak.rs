@@ -1,4 +1,4 @@
-//! The short variant of the soak (the long one is `wasmhook bench soak`, 10 minutes, see
+//! The short variant of the soak (the long one is `wasmhook-bench soak`, 10 minutes, see
 //! RELIABILITY.md): the real server under a steady load with a transform and workflow
 //! actions on every event, sampled from outside. Checked: nothing acknowledged is lost or
 //! left waiting, open files do not grow, anonymous memory stays within 10% after warm-up,
@@ -8,7 +8,7 @@ use crate::support;
 
 use std::time::Duration;
 
-use support::run_bounded;
+use support::run_bench_bounded;
 
 /// The number after `label` in `text`, e.g. `after("open files ", "open files 42 → 41")`.
 fn after(text: &str, label: &str) -> f64 {
@@ -20,8 +20,8 @@ fn after(text: &str, label: &str) -> f64 {
 
 #[test]
 fn a_short_soak_keeps_memory_files_and_backlog_flat_and_loses_nothing() {
-    let args = ["bench", "soak", "--seconds", "20", "--every", "2", "--rate", "400", "--max-backlog", "20000"];
-    let out = run_bounded(&args, Duration::from_secs(300));
+    let args = ["soak", "--seconds", "20", "--every", "2", "--rate", "400", "--max-backlog", "20000"];
+    let out = run_bench_bounded(&args, Duration::from_secs(300));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("lost: 0") && stdout.contains("waiting 0"), "{stdout}");

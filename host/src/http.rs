@@ -138,3 +138,49 @@ pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
+
+/// Longest framework refusal text kept as an error message.
+const MAX_REFUSAL_TEXT: usize = 1024;
+
+/// The code of the router's own 404 (no route has this path), told apart from a handler's
+/// `not_found` (no such webhook, event, ...).
+pub const UNKNOWN_ROUTE: &str = "unknown_route";
+
+/// Middleware: every error answer carries the documented JSON body, the framework's own
+/// refusals included (a query string or path segment that does not parse, a body over
+/// the limit, no such route, a method the route does not take), which axum answers as
+/// plain text or nothing. Answers that are already JSON pass unchanged.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REFUSAL_TEXT)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let (code, fallback) = match status {
+        StatusCode::NOT_FOUND => (UNKNOWN_ROUTE, "no route has this path"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take this method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is larger than this route takes"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "this content type is not taken here"),
+        s if s.is_server_error() => ("internal_error", "the server could not answer"),
+        _ => ("invalid_request", "the request is not valid"),
+    };
+    let message = if text.is_empty() { fallback.to_string() } else { text };
+    let mut answer = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        // `Allow` on a 405, `Retry-After`, the request id: kept; the body's own headers not.
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}

@@ -2,38 +2,46 @@
 //! extensible with sandboxed WebAssembly plugins.
 //!
 //! # Layout
+//! From the bottom layer up (`docs/architecture.md`; a unit test holds imports to it):
 //! - [`model`]: the domain's vocabulary as types (statuses, states, property types, workflows, steps, ids).
 //! - [`value`]: plain property values, shared by every stage.
-//! - [`ingest`]: `POST /hooks/{token}`: content type, size, JSON, batch, durable write, 202.
-//! - [`pipeline`]: coerce → transform → match → enroll, batch by batch on worker threads.
-//! - [`act`]: each enrollment runs its workflow's actions, step by step, resumably.
-//! - [`secrets`]: secrets for custom code actions, encrypted at rest.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
-//! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
-//! - [`store`]: the SQLite file under the data dir.
-//! - [`import`]: bulk record imports, chunk by chunk, resumable.
-//! - [`api`]: the HTTP server (health, admin routes).
 //! - [`telemetry`]: metrics, logs and request ids.
-//! - [`cli`]: the command-line verbs (`serve`, `plugin run`, `bench`).
+//! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
+//! - [`store`]: storage, on the SQLite file under the data dir or a shared PostgreSQL database.
+//! - [`secrets`]: secrets for custom code actions, encrypted at rest.
+//! - [`work`]: thread plumbing the stages share (waker, pool, panics, plugin cache, the node's threads).
+//! - [`http`]: the error answer and its JSON body, request bodies, blocking work.
+//! - [`wizard`]: the set-up wizard's rules (name, mapping, transform chain, match rule).
+//! - [`ingest`]: `POST /hooks/{token}`: checks, durable group commit, 202.
+//! - [`pipeline`]: coerce → transform → match → enroll, batch by batch on worker threads.
+//! - [`act`]: each enrollment runs its workflow's actions, step by step, resumably.
+//! - [`import`]: bulk record imports, chunk by chunk, resumable.
+//! - [`api`]: the HTTP API (router, admin routes, connection loop, UI).
+//! - [`node`]: the composition root: starts and stops every part of a server.
+//! - [`cli`]: the command-line verbs (`serve`, admin verbs, `plugin run`).
+//! - [`bench`]: the benchmarks, run by the separate `wasmhook-bench` binary.
 #![deny(missing_docs)]
 
-pub mod act;
-pub mod api;
+pub(crate) mod act;
+pub(crate) mod api;
+pub mod bench;
 pub mod cli;
 pub mod coerce;
 pub mod flatten;
-pub mod http;
-pub mod import;
+pub(crate) mod http;
+pub(crate) mod import;
 pub mod ingest;
 #[cfg(test)]
 mod layers;
-pub mod model;
+pub(crate) mod model;
 pub mod node;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod plugins;
-pub mod secrets;
-pub mod store;
-pub mod telemetry;
+pub(crate) mod secrets;
+pub(crate) mod store;
+pub(crate) mod telemetry;
 pub mod value;
-pub mod work;
+pub(crate) mod wizard;
+pub(crate) mod work;

@@ -18,13 +18,16 @@ use crate::store::Store;
 use crate::store::sql::Dialect;
 use crate::work::threads::Threads;
 
+/// Where a PostgreSQL database is and how a node uses it (`serve --database`).
+pub use crate::store::postgres::Settings as DatabaseSettings;
+
 /// How a node runs, besides where its data is.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: String,
     /// A PostgreSQL database, or `None` for the SQLite file in the data dir.
-    pub database: Option<crate::store::postgres::Settings>,
+    pub database: Option<DatabaseSettings>,
     /// Threads that run plugins.
     pub workers: usize,
     /// Unprocessed events beyond which ingest answers 503.

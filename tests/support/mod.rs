@@ -337,6 +337,14 @@ pub fn run_bounded(args: &[&str], limit: std::time::Duration) -> std::process::O
     run_command_bounded(command, limit)
 }
 
+/// Run `wasmhook-bench args…` (the benchmarks' binary, which starts this build's
+/// `wasmhook`) like [`run_bounded`].
+pub fn run_bench_bounded(args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook-bench"));
+    command.args(args).env("WASMHOOK_BIN", env!("CARGO_BIN_EXE_wasmhook"));
+    run_command_bounded(command, limit)
+}
+
 /// Like [`run_bounded`], for a prepared `wasmhook` command (environment, directory).
 pub fn run_command_bounded(mut command: Command, limit: std::time::Duration) -> std::process::Output {
     let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();

@@ -58,3 +58,100 @@ fn next_in<'a>(actions: &'a [Action], prefix: &str, steps: &[StepEntry]) -> Opti
 pub fn outputs_of<'s>(steps: &'s [StepEntry], address: &'s str) -> Option<&'s Map<String, Json>> {
     succeeded(steps, address)?.outputs()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value as Json, json};
+
+    use super::{next, outputs_of};
+    use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
+    use crate::model::workflow::{Action, Condition, Op, Source};
+
+    fn set(property: &str) -> Action {
+        Action::SetProperty { property: property.into(), value: Source::Literal(json!(1)) }
+    }
+
+    fn branch(then: Vec<Action>, otherwise: Vec<Action>) -> Action {
+        let condition = Condition { source: Source::Trigger("plan".into()), op: Op::Equals, value: json!("pro") };
+        Action::Branch { condition, then, otherwise }
+    }
+
+    fn entry(address: &str, outcome: StepOutcome, detail: StepDetail) -> StepEntry {
+        StepEntry {
+            address: address.into(),
+            attempt: 1,
+            started_at_ms: 0,
+            detail,
+            duration_ms: 0.1,
+            outcome,
+            reason: None,
+        }
+    }
+
+    fn wrote(address: &str, outcome: StepOutcome) -> StepEntry {
+        entry(address, outcome, StepDetail::SetProperty { property: "p".into(), value: json!(1) })
+    }
+
+    fn took(address: &str, side: BranchSide) -> StepEntry {
+        entry(address, StepOutcome::Succeeded, StepDetail::Branch { value: json!("pro"), branch: side })
+    }
+
+    fn next_address(actions: &[Action], steps: &[StepEntry]) -> Option<(String, u32)> {
+        next(actions, steps).map(|n| (n.address, n.attempt))
+    }
+
+    #[test]
+    fn resumes_at_the_first_action_that_has_not_succeeded() {
+        let actions = [set("a"), set("b")];
+        assert_eq!(next_address(&actions, &[]), Some(("0".into(), 1)));
+        let done_first = [wrote("0", StepOutcome::Succeeded)];
+        assert_eq!(next_address(&actions, &done_first), Some(("1".into(), 1)));
+        // Two tries of step 1 timed out: the third try is next, never step 0 again.
+        let retried =
+            [wrote("0", StepOutcome::Succeeded), wrote("1", StepOutcome::Retrying), wrote("1", StepOutcome::Retrying)];
+        assert_eq!(next_address(&actions, &retried), Some(("1".into(), 3)));
+        let all = [wrote("0", StepOutcome::Succeeded), wrote("1", StepOutcome::Succeeded)];
+        assert_eq!(next_address(&actions, &all), None);
+    }
+
+    #[test]
+    fn a_branch_continues_on_the_side_it_took_then_after_it() {
+        let actions = [branch(vec![set("t0"), set("t1")], vec![set("e0")]), set("after")];
+        assert_eq!(next_address(&actions, &[]), Some(("0".into(), 1)));
+        let then = [took("0", BranchSide::Then)];
+        assert_eq!(next_address(&actions, &then), Some(("0.then.0".into(), 1)));
+        let then_done = [
+            took("0", BranchSide::Then),
+            wrote("0.then.0", StepOutcome::Succeeded),
+            wrote("0.then.1", StepOutcome::Succeeded),
+        ];
+        assert_eq!(next_address(&actions, &then_done), Some(("1".into(), 1)));
+        let otherwise = [took("0", BranchSide::Else)];
+        assert_eq!(next_address(&actions, &otherwise), Some(("0.else.0".into(), 1)));
+        let empty_side = [branch(vec![set("t0")], vec![]), set("after")];
+        assert_eq!(next_address(&empty_side, &[took("0", BranchSide::Else)]), Some(("1".into(), 1)));
+    }
+
+    #[test]
+    fn outputs_come_from_the_try_that_succeeded() {
+        let outputs: Map<String, Json> = json!({"score": 7}).as_object().unwrap().clone();
+        let code = |outcome, outputs| {
+            entry(
+                "0",
+                outcome,
+                StepDetail::CustomCode {
+                    plugin: "score".into(),
+                    inputs: Map::new(),
+                    secrets: vec![],
+                    sha256: None,
+                    log: None,
+                    outputs,
+                },
+            )
+        };
+        let steps = [code(StepOutcome::Retrying, None), code(StepOutcome::Succeeded, Some(outputs.clone()))];
+        assert_eq!(outputs_of(&steps, "0"), Some(&outputs));
+        assert_eq!(outputs_of(&steps[..1], "0"), None, "a retried try has no outputs");
+        assert_eq!(outputs_of(&steps, "1"), None);
+    }
+}

@@ -167,3 +167,102 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Check, field_of, validate};
+    use crate::model::property::{PropertyDef, PropertyType};
+    use crate::model::workflow::Action;
+    use crate::plugins::World;
+
+    fn def(name: &str, kind: PropertyType, unique: bool, options: &[&str]) -> PropertyDef {
+        PropertyDef {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            options: options.iter().map(|o| o.to_string()).collect(),
+            unique,
+        }
+    }
+
+    fn refusal(actions: serde_json::Value) -> Option<(String, String)> {
+        let defs = [
+            def("external_id", PropertyType::String, true, &[]),
+            def("plan", PropertyType::Enum, false, &["free", "pro"]),
+            def("score", PropertyType::Number, false, &[]),
+        ];
+        let world = |name: &str| match name {
+            "lead-score" => Some(World::Action),
+            "strtotime" => Some(World::Transform),
+            _ => None,
+        };
+        let actions: Vec<Action> = serde_json::from_value(actions).unwrap();
+        validate(&actions, &Check { defs: &defs, plugin_world: &world }).err().map(|e| (e.field, e.message))
+    }
+
+    #[test]
+    fn a_valid_workflow_passes() {
+        let actions = json!([
+            {"type": "custom_code", "plugin": "lead-score", "inputs": {"email": "trigger.email"},
+             "outputs": [{"name": "score", "type": "number"}]},
+            {"type": "branch", "if": {"source": "action.0.score", "op": "greater", "value": 50},
+             "then": [{"type": "set_property", "property": "score", "value": "action.0.score"}],
+             "else": [{"type": "set_property", "property": "plan", "value": {"value": "free"}}]}
+        ]);
+        assert_eq!(refusal(actions), None);
+    }
+
+    #[test]
+    fn each_mistake_is_refused_naming_its_field() {
+        let field = |actions| refusal(actions).map(|(field, _)| field);
+        assert_eq!(
+            field(json!([{"type": "custom_code", "plugin": "nope"}])).as_deref(),
+            Some("actions[0].plugin"),
+            "an unknown plugin"
+        );
+        assert_eq!(
+            field(json!([{"type": "custom_code", "plugin": "strtotime"}])).as_deref(),
+            Some("actions[0].plugin"),
+            "a transform is not an action"
+        );
+        assert_eq!(
+            field(json!([{"type": "set_property", "property": "external_id", "value": {"value": "x"}}])).as_deref(),
+            Some("actions[0].property"),
+            "a unique property is not set by workflows"
+        );
+        assert_eq!(
+            field(json!([{"type": "set_property", "property": "plan", "value": {"value": "gold"}}])).as_deref(),
+            Some("actions[0].value"),
+            "not an option"
+        );
+        assert_eq!(
+            field(json!([{"type": "branch", "if": {"source": "trigger.x", "op": "less", "value": "many"},
+                          "then": [{"type": "set_property", "property": "nope", "value": 1}]}]))
+            .as_deref(),
+            Some("actions[0].if.value"),
+            "less compares with a number"
+        );
+        assert_eq!(
+            field(json!([{"type": "branch", "if": {"source": "trigger.x", "op": "equals", "value": 1},
+                          "then": [{"type": "set_property", "property": "nope", "value": 1}]}]))
+            .as_deref(),
+            Some("actions[0].then[0].property"),
+            "a nested mistake names its path"
+        );
+        let later = refusal(json!([
+            {"type": "set_property", "property": "score", "value": "action.1.score"},
+            {"type": "custom_code", "plugin": "lead-score", "outputs": [{"name": "score", "type": "number"}]}
+        ]))
+        .unwrap();
+        assert_eq!(later.0, "actions[0].value");
+        assert!(later.1.contains("no step 1 runs before this one"), "{}", later.1);
+    }
+
+    #[test]
+    fn addresses_become_field_paths() {
+        assert_eq!(field_of("2.then.0"), "actions[2].then[0]");
+        assert_eq!(field_of("0"), "actions[0]");
+    }
+}

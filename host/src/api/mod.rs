@@ -1,15 +1,19 @@
-//! The HTTP server: public ingest, health, and the admin API behind a bearer token.
+//! The HTTP API: the router (public ingest, health, the OpenAPI document, and the admin
+//! API behind a bearer token), its state, and the connection loop. Handlers read and
+//! write through the store (SQLite or PostgreSQL) and answer errors as [`crate::http::ApiError`].
 //!
 //! - [`auth`]: the admin token.
-//! - [`webhooks`]: webhook events, test event, mapping.
-//! - [`events`]: the event log.
-//! - [`plugins`]: the plugin listing.
+//! - [`webhooks`]: webhook events, test event, mapping, transforms, match, dedup, tokens, rate limits.
+//! - [`signatures`]: sender signature settings per webhook.
+//! - [`events`]: the event log and replay.
+//! - [`plugins`]: plugin uploads and the listing.
 //! - [`records`]: objects, properties and records.
 //! - [`imports`]: bulk record imports and their progress.
+//! - [`workflows`]: workflows, their enrollments, and trying one action.
+//! - [`secrets`]: secrets for custom code actions (write-only).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
-//! - [`workflows`]: workflows and their enrollments.
 //! - [`ui`]: the embedded admin web UI.
 
 pub mod auth;
@@ -47,7 +51,7 @@ const ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct AppState {
     /// The admin bearer token.
     pub admin_token: auth::AdminToken,
-    /// The SQLite store.
+    /// The store (SQLite or PostgreSQL).
     pub store: Arc<Store>,
     /// The base URL webhook URLs are built on, e.g. `http://127.0.0.1:8080`.
     pub public_url: String,
@@ -64,6 +68,13 @@ pub struct AppState {
     pub vault: Arc<crate::secrets::Vault>,
     /// Renders the Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// A wizard rule's refusal is a 400 naming the field.
+impl From<crate::wizard::Refusal> for ApiError {
+    fn from(refused: crate::wizard::Refusal) -> Self {
+        ApiError::invalid(&refused.field, refused.message)
+    }
 }
 
 impl axum::extract::FromRef<Arc<AppState>> for crate::ingest::Ingest {
@@ -152,6 +163,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/ui/", get(ui::index))
         .route("/ui/{*path}", get(ui::asset))
         .layer(axum::Extension(document))
+        .layer(axum::middleware::from_fn(crate::http::json_errors))
         .layer(axum::middleware::from_fn(crate::telemetry::request_id::assign))
         .with_state(state)
 }

@@ -1,7 +1,6 @@
 //! Webhook events through the wizard: create (Name), the URL (Connect), the captured test
 //! event (Review) and the mapping (Map).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -16,20 +15,11 @@ use super::AppState;
 use crate::flatten::flatten;
 use crate::http::{ApiError, ErrorBody, blocking, parse_body, parse_optional_body, rfc3339};
 use crate::model::ids::{IdKind, new_id, new_token, now_ms};
-use crate::model::property::PropertyType;
-use crate::model::webhook::{Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook};
+use crate::model::webhook::{Dedup, MAX_WEBHOOKS, MatchRule, TransformStep, Webhook};
 use crate::plugins::World;
 use crate::plugins::builtin;
 use crate::store::webhooks::CreateWebhookError;
-
-/// Longest webhook name and property label (the product we replace allows 50 characters).
-pub const MAX_LABEL: usize = 255;
-
-/// Most mapped properties per webhook (the product we replace allows 50).
-pub const MAX_MAPPED: usize = 5000;
-
-/// Longest property path.
-const MAX_PATH: usize = 1024;
+use crate::wizard;
 
 fn url(state: &AppState, token: &str) -> String {
     format!("{}/hooks/{token}", state.public_url.trim_end_matches('/'))
@@ -80,10 +70,7 @@ struct CreateBody {
 )]
 pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let body: CreateBody = parse_body(&body)?;
-    let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > MAX_LABEL {
-        return Err(ApiError::invalid("name", format!("name must be 1 to {MAX_LABEL} characters")));
-    }
+    let name = wizard::check_name(&body.name)?;
     let store = state.store.clone();
     let created = blocking(move || {
         let now = now_ms();
@@ -332,62 +319,17 @@ pub async fn put_mapping(
     body: Bytes,
 ) -> Result<Json<Json_>, ApiError> {
     let body: MappingBody = parse_body(&body)?;
-    let mapping = validate_mapping(body.properties)?;
+    let entries = body.properties.into_iter().map(|e| wizard::MappingEntry {
+        path: e.path,
+        label: e.label,
+        kind: e.kind,
+        options: e.options,
+    });
+    let mapping = wizard::check_mapping(entries.collect())?;
     let store = state.store.clone();
     let webhook =
         blocking(move || Ok(store.set_mapping(&id, &mapping)?)).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(render(&state, &webhook)))
-}
-
-fn validate_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, ApiError> {
-    if entries.len() > MAX_MAPPED {
-        return Err(ApiError::invalid("properties", format!("at most {MAX_MAPPED} mapped properties")));
-    }
-    let mut seen = HashSet::with_capacity(entries.len());
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let field = |name: &str| format!("properties[{i}].{name}");
-            if e.path.is_empty() || e.path.len() > MAX_PATH {
-                return Err(ApiError::invalid(&field("path"), format!("path must be 1 to {MAX_PATH} bytes")));
-            }
-            if !seen.insert(e.path.clone()) {
-                return Err(ApiError::invalid(&field("path"), format!("`{}` is mapped twice", e.path)));
-            }
-            let label = e.label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).unwrap_or_else(|| e.path.clone());
-            if label.chars().count() > MAX_LABEL {
-                return Err(ApiError::invalid(&field("label"), format!("labels are at most {MAX_LABEL} characters")));
-            }
-            let kind = match PropertyType::from_admin(&e.kind) {
-                Some(kind) if kind.is_mappable() => kind,
-                Some(_) => {
-                    return Err(ApiError::invalid(
-                        &field("type"),
-                        format!(
-                            "`{}` cannot be a mapping type: map `{}` as `string` and add the `strtotime` transform to turn it into a unix timestamp",
-                            e.kind, e.path
-                        ),
-                    ));
-                }
-                None => {
-                    return Err(ApiError::invalid(
-                        &field("type"),
-                        format!("unknown type `{}` (expected string, enum, number or boolean)", e.kind),
-                    ));
-                }
-            };
-            if kind == PropertyType::Enum {
-                let distinct: HashSet<&String> = e.options.iter().collect();
-                if e.options.is_empty() || e.options.iter().any(String::is_empty) || distinct.len() != e.options.len() {
-                    return Err(ApiError::invalid(&field("options"), "an enum needs distinct, non-empty option values"));
-                }
-            } else if !e.options.is_empty() {
-                return Err(ApiError::invalid(&field("options"), "options are only for enum properties"));
-            }
-            Ok(MappedProperty { path: e.path, label, kind, options: e.options })
-        })
-        .collect()
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -399,8 +341,19 @@ struct StepBody {
     config: serde_json::Map<String, Json_>,
 }
 
-/// Most steps in a transform chain.
-const MAX_STEPS: usize = 32;
+/// A transform chain as sent, checked by the wizard's rules against the plugins there are.
+fn check_chain(store: &crate::store::Store, steps: Vec<StepBody>) -> Result<Vec<TransformStep>, ApiError> {
+    let uploads = store.list_plugins()?;
+    let world_of = |name: &str| match builtin::find(name) {
+        Some(b) => Some(b.world),
+        None => uploads
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| if p.world == World::Action.name() { World::Action } else { World::Transform }),
+    };
+    let steps = steps.into_iter().map(|s| wizard::StepEntry { plugin: s.plugin, config: s.config }).collect();
+    Ok(wizard::check_chain(steps, &world_of)?)
+}
 
 /// `PUT /webhooks/{id}/transforms [{plugin, config}]`: the ordered chain.
 #[utoipa::path(
@@ -429,51 +382,6 @@ pub async fn put_transforms(
     .await?
     .ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(render(&state, &webhook)))
-}
-
-/// A transform chain as sent, checked: each plugin exists and is a transform; config values
-/// become text.
-fn check_chain(store: &crate::store::Store, steps: Vec<StepBody>) -> Result<Vec<TransformStep>, ApiError> {
-    if steps.len() > MAX_STEPS {
-        return Err(ApiError::invalid("$", format!("a chain has at most {MAX_STEPS} steps")));
-    }
-    let uploads = store.list_plugins()?;
-    let mut chain = Vec::with_capacity(steps.len());
-    for (i, step) in steps.into_iter().enumerate() {
-        let world = match builtin::find(&step.plugin) {
-            Some(b) => Some(b.world.name().to_string()),
-            None => uploads.iter().find(|p| p.name == step.plugin).map(|p| p.world.clone()),
-        };
-        match world.as_deref() {
-            None => {
-                return Err(ApiError::invalid(&format!("[{i}].plugin"), format!("no plugin `{}`", step.plugin)));
-            }
-            Some(w) if w != World::Transform.name() => {
-                return Err(ApiError::invalid(
-                    &format!("[{i}].plugin"),
-                    format!("`{}` is an `{w}` plugin, not a transform", step.plugin),
-                ));
-            }
-            Some(_) => {}
-        }
-        let mut config = Vec::with_capacity(step.config.len());
-        for (key, value) in step.config {
-            let text = match value {
-                Json_::String(s) => s,
-                Json_::Number(n) => n.to_string(),
-                Json_::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(ApiError::invalid(
-                        &format!("[{i}].config.{key}"),
-                        "config values are strings, numbers or booleans",
-                    ));
-                }
-            };
-            config.push((key, text));
-        }
-        chain.push(TransformStep { plugin: step.plugin, config });
-    }
-    Ok(chain)
 }
 
 /// `POST /webhooks/{id}/transforms/test [steps]?`: run the mapping and a chain (the one
@@ -535,32 +443,9 @@ pub async fn put_match(
     body: Bytes,
 ) -> Result<Json<Json_>, ApiError> {
     let rule: MatchRule = parse_body(&body)?;
-    if rule.webhook_property.is_empty() {
-        return Err(ApiError::invalid("webhook_property", "name the event property that holds the key"));
-    }
     let store = state.store.clone();
     let webhook = blocking(move || {
-        let Some(defs) = store.properties(&rule.object)? else {
-            return Err(ApiError::invalid("object", format!("no object `{}`", rule.object)));
-        };
-        match defs.iter().find(|d| d.name == rule.record_property) {
-            Some(d) if d.unique => {}
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "record_property",
-                    format!(
-                        "`{}` is not unique on {}; only unique properties identify one record",
-                        rule.record_property, rule.object
-                    ),
-                ));
-            }
-            None => {
-                return Err(ApiError::invalid(
-                    "record_property",
-                    format!("no property `{}` on {}", rule.record_property, rule.object),
-                ));
-            }
-        }
+        wizard::check_match(&rule, store.properties(&rule.object)?.as_deref())?;
         Ok(store.set_match(&id, &rule)?)
     })
     .await?
@@ -596,8 +481,8 @@ pub async fn put_dedup(
     {
         return Err(ApiError::invalid("header", format!("`{h}` is not a valid header name")));
     }
-    if dedup.body_path.as_ref().is_some_and(|p| p.is_empty() || p.len() > MAX_PATH) {
-        return Err(ApiError::invalid("body_path", format!("body_path must be 1 to {MAX_PATH} bytes")));
+    if dedup.body_path.as_ref().is_some_and(|p| p.is_empty() || p.len() > wizard::MAX_PATH) {
+        return Err(ApiError::invalid("body_path", format!("body_path must be 1 to {} bytes", wizard::MAX_PATH)));
     }
     let store = state.store.clone();
     let webhook =

@@ -1,14 +1,6 @@
 //! Command-line verbs. Each verb lives in its own module; this one only dispatches.
 
-pub mod admin;
-mod baseline;
-mod bench;
-mod bench_actions;
-mod bench_match;
-mod bench_neighbours;
-mod bench_nodes;
-mod bench_server;
-mod bench_soak;
+pub(crate) mod admin;
 mod plugin_run;
 mod serve;
 
@@ -48,7 +40,7 @@ pub enum Command {
         database_ca: Option<PathBuf>,
         /// With --database: seconds a node's claim on events and enrollments holds; work
         /// claimed by a node that died is taken over by the others after it.
-        #[arg(long, default_value_t = 30, env = "WASMHOOK_LEASE", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        #[arg(long, default_value_t = crate::store::postgres::DEFAULT_LEASE.as_secs(), env = "WASMHOOK_LEASE", value_parser = clap::value_parser!(u64).range(1..=3600))]
         lease: u64,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "WASMHOOK_LISTEN")]
@@ -113,93 +105,6 @@ pub enum Command {
         /// The events verb.
         #[command(subcommand)]
         command: admin::events::EventCommand,
-    },
-    /// Serve a bare axum handler (content type + JSON parse, no storage): the reference
-    /// that `bench/ingest.sh` measures durable ingest against.
-    Baseline {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8081")]
-        listen: String,
-    },
-    /// Measure plugin call cost (pooled vs on-demand instances vs native) and print a
-    /// table; `bench match` measures match lookups, `bench actions` workflow actions.
-    Bench {
-        /// Calls per measured variant.
-        #[arg(long, default_value_t = 20_000)]
-        iterations: u32,
-        /// Another benchmark.
-        #[command(subcommand)]
-        what: Option<BenchCommand>,
-    },
-}
-
-/// Benchmarks other than plugin call cost.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Ingest and drain rates of 1 node on SQLite, 1 node on PostgreSQL and 2 nodes on one
-    /// PostgreSQL database, with the CPU each part used, in one run.
-    Nodes {
-        /// A PostgreSQL server to create the bench databases on (`postgres://user@host:port`);
-        /// without it only SQLite is measured.
-        #[arg(long, env = "WASMHOOK_BENCH_POSTGRES")]
-        postgres: Option<String>,
-        /// Events per setup.
-        #[arg(long, default_value_t = 20_000)]
-        events: u32,
-        /// Client threads sending them (keep-alive connections).
-        #[arg(long, default_value_t = 16)]
-        clients: u32,
-        /// Contacts the events are spread over.
-        #[arg(long, default_value_t = 10_000)]
-        records: usize,
-    },
-    /// Match lookups/s against objects of each size (records imported first), in one run.
-    Match {
-        /// Object sizes, comma-separated.
-        #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 1_000_000])]
-        records: Vec<u64>,
-        /// Lookups measured per size.
-        #[arg(long, default_value_t = 200_000)]
-        lookups: u32,
-    },
-    /// Enrollments/s with one custom code step and one `set_property`, against the same
-    /// workflow without actions, in one run.
-    Actions {
-        /// Events (one per record, each enrolling it).
-        #[arg(long, default_value_t = 20_000)]
-        enrollments: u64,
-    },
-    /// A healthy webhook's acknowledgement and processing latency and rate, alone and
-    /// beside webhooks whose plugins loop, spin, overflow, bomb memory or trap, in one run.
-    Neighbours {
-        /// Seconds of load per phase.
-        #[arg(long, default_value_t = 10.0)]
-        seconds: f64,
-        /// Healthy requests per second.
-        #[arg(long, default_value_t = 500.0)]
-        rate: f64,
-        /// Alone / beside-hostile pairs, interleaved.
-        #[arg(long, default_value_t = 2)]
-        rounds: u32,
-        /// The hostile guest component (default: the one built with this binary).
-        #[arg(long, default_value = bench_neighbours::DEFAULT_HOSTILE_PLUGIN)]
-        hostile_plugin: std::path::PathBuf,
-    },
-    /// The server under steady load (half the maximum ingest rate, transforms and actions
-    /// on every event) for a long time: memory, open files and backlog sampled.
-    Soak {
-        /// Seconds of steady load.
-        #[arg(long, default_value_t = 600.0)]
-        seconds: f64,
-        /// Requests per second (default: half the maximum, measured first).
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Seconds between samples.
-        #[arg(long, default_value_t = 30.0)]
-        every: f64,
-        /// The server's backlog bound (`serve --max-backlog`).
-        #[arg(long, default_value_t = 100_000)]
-        max_backlog: u64,
     },
 }
 
@@ -330,41 +235,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
-        }
-        Command::Baseline { listen } => baseline::serve_baseline(&listen).map(|()| ExitCode::SUCCESS),
-        Command::Bench { iterations, what: None } => {
-            print!("{}", bench::run(iterations)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench { what: Some(BenchCommand::Match { records, lookups }), .. } => {
-            anyhow::ensure!(!records.is_empty() && records.iter().all(|&n| n > 0), "--records needs sizes above 0");
-            print!("{}", bench_match::run(&records, lookups)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench { what: Some(BenchCommand::Neighbours { seconds, rate, rounds, hostile_plugin }), .. } => {
-            anyhow::ensure!(seconds > 0.0 && rate > 0.0, "--seconds and --rate need numbers above 0");
-            let plan = bench_neighbours::Plan { seconds, rate, rounds, hostile_plugin };
-            print!("{}", bench_neighbours::run(&plan)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench { what: Some(BenchCommand::Soak { seconds, rate, every, max_backlog }), .. } => {
-            anyhow::ensure!(seconds > 0.0 && every > 0.0, "--seconds and --every need numbers above 0");
-            anyhow::ensure!(rate.is_none_or(|r| r > 0.0), "--rate needs a number above 0");
-            print!("{}", bench_soak::run(&bench_soak::Plan { seconds, rate, every, max_backlog })?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench { what: Some(BenchCommand::Nodes { postgres, events, clients, records }), .. } => {
-            anyhow::ensure!(
-                events > 0 && clients > 0 && records > 0,
-                "--events, --clients and --records need numbers above 0"
-            );
-            print!("{}", bench_nodes::run(&bench_nodes::Plan { postgres, events, clients, records })?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench { what: Some(BenchCommand::Actions { enrollments }), .. } => {
-            anyhow::ensure!(enrollments > 0, "--enrollments needs a number above 0");
-            print!("{}", bench_actions::run(enrollments)?);
-            Ok(ExitCode::SUCCESS)
         }
     }
 }

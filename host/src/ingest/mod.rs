@@ -15,14 +15,14 @@
 
 use std::sync::Arc;
 
-pub mod backlog;
-pub mod limits;
+pub(crate) mod backlog;
+pub(crate) mod limits;
 pub mod payload;
-pub mod refresh;
-pub mod senders;
+pub(crate) mod refresh;
+pub(crate) mod senders;
 pub mod signature;
-pub mod tokens;
-pub mod writer;
+pub(crate) mod tokens;
+pub(crate) mod writer;
 
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};

@@ -101,7 +101,7 @@ pub struct EngineError(String);
 pub enum Allocation {
     /// Pre-reserved slots reused across calls (the production setting).
     Pooling,
-    /// mmap per instance; kept for comparison in `wasmhook bench`.
+    /// mmap per instance; kept for comparison in `wasmhook-bench`.
     OnDemand,
 }
 

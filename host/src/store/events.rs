@@ -102,7 +102,7 @@ impl Store {
         })
     }
 
-    /// The oldest events waiting for the pipeline, read without claiming them (`bench match`).
+    /// The oldest events waiting for the pipeline, read without claiming them (`wasmhook-bench match`).
     pub fn next_accepted(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         self.with(|db| {
             db.query_map(&format!("{SELECT_EVENT} WHERE status = 'accepted' ORDER BY id LIMIT ?1"), args![limit], event)

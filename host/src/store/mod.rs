@@ -16,6 +16,7 @@ pub mod batch;
 pub mod events;
 pub mod gate;
 pub mod imports;
+mod migrations;
 pub mod plugins;
 pub mod postgres;
 pub mod records;

@@ -16,6 +16,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::StoreError;
+use super::migrations::MIGRATIONS;
 use super::sql::{Arg, Dialect, Row, Sql, ToArg, Value};
 
 /// Most connections one node opens.
@@ -27,167 +28,6 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 
 /// Any number that is ours: the advisory lock migrations hold.
 const MIGRATION_LOCK: i64 = 0x7761_736d_686f_6f6b; // "wasmhook"
-
-/// Versioned migrations, applied in order; the index + 1 is the version recorded in
-/// `schema_migrations`. Version 1 is the whole schema of SQLite's migration 16 (2 adds 17 and the constraints
-/// concurrent nodes need); later
-/// changes append here and to SQLite's list alike. Text columns that hold ids compare
-/// bytewise (`COLLATE "C"`), as in SQLite: ids are ordered by time in their bytes.
-const MIGRATIONS: &[&str] = &[
-    r#"
-    CREATE TABLE webhooks (
-        id TEXT COLLATE "C" PRIMARY KEY,
-        name TEXT NOT NULL,
-        token TEXT NOT NULL,
-        token_sha256 BYTEA NOT NULL UNIQUE,
-        state TEXT NOT NULL,
-        created_at_ms BIGINT NOT NULL,
-        test_event_id TEXT COLLATE "C",
-        mapping_json TEXT NOT NULL DEFAULT '[]',
-        deleted_at_ms BIGINT,
-        transforms_json TEXT NOT NULL DEFAULT '[]',
-        match_json TEXT,
-        dedup_json TEXT NOT NULL DEFAULT '{"header":"webhook-id"}',
-        signature_json TEXT,
-        rate_limit_json TEXT,
-        previous_token_sha256 BYTEA,
-        previous_token_expires_ms BIGINT
-    );
-    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
-        WHERE previous_token_sha256 IS NOT NULL;
-    CREATE TABLE events (
-        id TEXT COLLATE "C" PRIMARY KEY,
-        webhook_id TEXT COLLATE "C" NOT NULL REFERENCES webhooks(id),
-        received_at_ms BIGINT NOT NULL,
-        status TEXT COLLATE "C" NOT NULL,
-        stage TEXT,
-        reason TEXT,
-        payload BYTEA NOT NULL,
-        detail_json TEXT,
-        matched_record_id TEXT COLLATE "C",
-        delivery_id TEXT COLLATE "C",
-        request_id TEXT
-    );
-    CREATE INDEX events_by_webhook ON events (webhook_id, id);
-    CREATE INDEX events_by_status ON events (status, id);
-    CREATE UNIQUE INDEX events_by_delivery ON events (webhook_id, delivery_id)
-        WHERE delivery_id IS NOT NULL AND status <> 'duplicate';
-    CREATE INDEX events_waiting ON events (webhook_id, id) WHERE status = 'accepted';
-    CREATE TABLE objects (
-        name TEXT COLLATE "C" PRIMARY KEY,
-        label TEXT NOT NULL,
-        builtin BIGINT NOT NULL DEFAULT 0
-    );
-    INSERT INTO objects (name, label, builtin) VALUES
-        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
-        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
-    CREATE TABLE properties (
-        -- SQLite's implicit rowid made explicit: properties list in the order defined.
-        rowid BIGSERIAL,
-        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
-        name TEXT COLLATE "C" NOT NULL,
-        label TEXT NOT NULL,
-        type TEXT NOT NULL,
-        options_json TEXT NOT NULL DEFAULT '[]',
-        is_unique BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (object, name)
-    );
-    CREATE TABLE records (
-        id TEXT COLLATE "C" PRIMARY KEY,
-        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
-        properties_json TEXT NOT NULL,
-        created_at_ms BIGINT NOT NULL,
-        updated_at_ms BIGINT NOT NULL
-    );
-    CREATE INDEX records_by_object ON records (object, id);
-    CREATE TABLE record_unique_values (
-        object TEXT COLLATE "C" NOT NULL,
-        property TEXT COLLATE "C" NOT NULL,
-        value TEXT COLLATE "C" NOT NULL,
-        record_id TEXT COLLATE "C" NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-        PRIMARY KEY (object, property, value)
-    );
-    CREATE INDEX unique_values_by_record ON record_unique_values (record_id);
-    CREATE TABLE workflows (
-        id TEXT COLLATE "C" PRIMARY KEY,
-        name TEXT NOT NULL,
-        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
-        enabled BIGINT NOT NULL,
-        reenroll BIGINT NOT NULL,
-        triggers_json TEXT NOT NULL,
-        created_at_ms BIGINT NOT NULL,
-        actions_json TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE TABLE enrollments (
-        id TEXT COLLATE "C" PRIMARY KEY,
-        workflow_id TEXT COLLATE "C" NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
-        record_id TEXT COLLATE "C" NOT NULL,
-        event_id TEXT COLLATE "C" NOT NULL,
-        enrolled_at_ms BIGINT NOT NULL,
-        status TEXT COLLATE "C" NOT NULL DEFAULT 'completed',
-        reason TEXT,
-        trigger_json TEXT NOT NULL DEFAULT '{}',
-        steps_json TEXT NOT NULL DEFAULT '[]',
-        next_attempt_at_ms BIGINT NOT NULL DEFAULT 0,
-        finished_at_ms BIGINT,
-        -- Processing an event twice, on one node or two, never enrolls twice.
-        UNIQUE (workflow_id, event_id, record_id)
-    );
-    CREATE INDEX enrollments_by_record ON enrollments (workflow_id, record_id);
-    CREATE INDEX enrollments_running ON enrollments (next_attempt_at_ms) WHERE status = 'running';
-    CREATE INDEX enrollments_running_by_record ON enrollments (workflow_id, record_id) WHERE status = 'running';
-    CREATE TABLE plugins (
-        name TEXT COLLATE "C" PRIMARY KEY,
-        world TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        size BIGINT NOT NULL,
-        bytes BYTEA NOT NULL,
-        uploaded_at_ms BIGINT NOT NULL
-    );
-    CREATE TABLE plugin_versions (
-        sha256 TEXT COLLATE "C" PRIMARY KEY,
-        world TEXT NOT NULL,
-        bytes BYTEA NOT NULL,
-        uploaded_at_ms BIGINT NOT NULL
-    );
-    CREATE TABLE secrets (
-        name TEXT COLLATE "C" PRIMARY KEY,
-        nonce BYTEA NOT NULL,
-        ciphertext BYTEA NOT NULL,
-        updated_at_ms BIGINT NOT NULL
-    );
-    CREATE TABLE imports (
-        id TEXT COLLATE "C" PRIMARY KEY,
-        object TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reason TEXT,
-        spool_path TEXT NOT NULL,
-        bytes_total BIGINT NOT NULL,
-        bytes_done BIGINT NOT NULL DEFAULT 0,
-        lines_done BIGINT NOT NULL DEFAULT 0,
-        created BIGINT NOT NULL DEFAULT 0,
-        updated BIGINT NOT NULL DEFAULT 0,
-        failed BIGINT NOT NULL DEFAULT 0,
-        errors_json TEXT NOT NULL DEFAULT '[]',
-        started_at_ms BIGINT NOT NULL,
-        finished_at_ms BIGINT
-    );
-"#,
-    r#"
-    -- Several nodes drain one database: a node claims the events and enrollments it works
-    -- on for a lease; a claim whose lease ran out (its node died) is taken over.
-    ALTER TABLE events ADD COLUMN claimed_by TEXT;
-    ALTER TABLE events ADD COLUMN lease_until_ms BIGINT;
-    ALTER TABLE enrollments ADD COLUMN claimed_by TEXT;
-    ALTER TABLE enrollments ADD COLUMN lease_until_ms BIGINT;
-    -- Two nodes enrolling one record concurrently: the second insert does nothing. A
-    -- record runs one enrollment of a workflow at a time, and enrolls once per workflow
-    -- unless the workflow re-enrolls (once_key is then NULL, which never collides).
-    CREATE UNIQUE INDEX enrollments_one_running ON enrollments (workflow_id, record_id) WHERE status = 'running';
-    ALTER TABLE enrollments ADD COLUMN once_key TEXT COLLATE "C";
-    CREATE UNIQUE INDEX enrollments_once ON enrollments (workflow_id, once_key);
-"#,
-];
 
 /// How long a claim holds by default before other nodes may take the work over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -290,8 +130,16 @@ impl Postgres {
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
                 &[],
             )?;
+            // Databases migrated before the sequence was shared numbered PostgreSQL's own
+            // migrations 1 (the schema at 14) and 2 (15): renumbered once.
+            db.execute(
+                "UPDATE schema_migrations SET version = version + 13
+                 WHERE (SELECT max(version) FROM schema_migrations) < 14",
+                &[],
+            )?;
             let current: i64 = db.value("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])?;
-            for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+            for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+                let Some(sql) = migration.postgres else { continue };
                 conn.batch(sql)?;
                 db.execute(
                     "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",

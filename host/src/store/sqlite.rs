@@ -10,6 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 use super::gate::{Priority, WriteGate};
+use super::migrations::MIGRATIONS;
 use super::sql::{Arg, Dialect, Row, Sql, ToArg, Value};
 
 /// The database file's name inside the data dir.
@@ -25,172 +26,6 @@ const PAGE_CACHE: i64 = -4 * 1024;
 /// (a match lookup in a million-record object) cost a memory access instead of a `read`
 /// call and a copy, and the map, unlike the cache, survives other connections' commits.
 const MMAP_BYTES: i64 = 16 * 1024 * 1024 * 1024;
-
-/// Versioned migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
-    "CREATE TABLE webhooks (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        token TEXT NOT NULL,
-        token_sha256 BLOB NOT NULL UNIQUE,
-        state TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        test_event_id TEXT,
-        mapping_json TEXT NOT NULL DEFAULT '[]',
-        deleted_at_ms INTEGER
-    ) STRICT;
-    CREATE TABLE events (
-        id TEXT PRIMARY KEY,
-        webhook_id TEXT NOT NULL REFERENCES webhooks(id),
-        received_at_ms INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        stage TEXT,
-        reason TEXT,
-        payload BLOB NOT NULL
-    ) STRICT;
-    CREATE INDEX events_by_webhook ON events(webhook_id, id);
-    CREATE INDEX events_by_status ON events(status, id);",
-    "CREATE TABLE objects (
-        name TEXT PRIMARY KEY,
-        label TEXT NOT NULL,
-        builtin INTEGER NOT NULL DEFAULT 0
-    ) STRICT;
-    INSERT INTO objects (name, label, builtin) VALUES
-        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
-        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
-    CREATE TABLE properties (
-        object TEXT NOT NULL REFERENCES objects(name),
-        name TEXT NOT NULL,
-        label TEXT NOT NULL,
-        type TEXT NOT NULL,
-        options_json TEXT NOT NULL DEFAULT '[]',
-        is_unique INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (object, name)
-    ) STRICT;
-    CREATE TABLE records (
-        id TEXT PRIMARY KEY,
-        object TEXT NOT NULL REFERENCES objects(name),
-        properties_json TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX records_by_object ON records(object, id);
-    -- One row per unique property value: the store enforces uniqueness, and matching is
-    -- one indexed lookup.
-    CREATE TABLE record_unique_values (
-        object TEXT NOT NULL,
-        property TEXT NOT NULL,
-        value TEXT NOT NULL,
-        record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-        PRIMARY KEY (object, property, value)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX unique_values_by_record ON record_unique_values(record_id);",
-    "ALTER TABLE webhooks ADD COLUMN transforms_json TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE webhooks ADD COLUMN match_json TEXT;
-    ALTER TABLE events ADD COLUMN detail_json TEXT;
-    ALTER TABLE events ADD COLUMN matched_record_id TEXT;
-    CREATE TABLE workflows (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        object TEXT NOT NULL REFERENCES objects(name),
-        enabled INTEGER NOT NULL,
-        reenroll INTEGER NOT NULL,
-        triggers_json TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE enrollments (
-        id TEXT PRIMARY KEY,
-        workflow_id TEXT NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
-        record_id TEXT NOT NULL,
-        event_id TEXT NOT NULL,
-        enrolled_at_ms INTEGER NOT NULL,
-        -- Processing an event twice never enrolls twice.
-        UNIQUE (workflow_id, event_id, record_id)
-    ) STRICT;
-    CREATE INDEX enrollments_by_record ON enrollments(workflow_id, record_id);
-    CREATE TABLE plugins (
-        name TEXT PRIMARY KEY,
-        world TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        bytes BLOB NOT NULL,
-        uploaded_at_ms INTEGER NOT NULL
-    ) STRICT;",
-    "ALTER TABLE events ADD COLUMN delivery_id TEXT;
-    -- One original per delivery id and webhook; redeliveries are kept as `duplicate` rows.
-    CREATE UNIQUE INDEX events_by_delivery ON events(webhook_id, delivery_id)
-        WHERE delivery_id IS NOT NULL AND status != 'duplicate';
-    ALTER TABLE webhooks ADD COLUMN dedup_json TEXT NOT NULL DEFAULT '{\"header\":\"webhook-id\"}';",
-    "CREATE TABLE imports (
-        id TEXT PRIMARY KEY,
-        object TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reason TEXT,
-        spool_path TEXT NOT NULL,
-        bytes_total INTEGER NOT NULL,
-        -- Progress commits with each chunk of rows, so a restart resumes after the last one.
-        bytes_done INTEGER NOT NULL DEFAULT 0,
-        lines_done INTEGER NOT NULL DEFAULT 0,
-        created INTEGER NOT NULL DEFAULT 0,
-        updated INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0,
-        errors_json TEXT NOT NULL DEFAULT '[]',
-        started_at_ms INTEGER NOT NULL,
-        finished_at_ms INTEGER
-    ) STRICT;",
-    "ALTER TABLE workflows ADD COLUMN actions_json TEXT NOT NULL DEFAULT '[]';
-    -- An enrollment runs its workflow's actions step by step; each step is appended to
-    -- steps_json in the same commit as its effect, so a restart resumes after it.
-    ALTER TABLE enrollments ADD COLUMN status TEXT NOT NULL DEFAULT 'completed';
-    ALTER TABLE enrollments ADD COLUMN reason TEXT;
-    ALTER TABLE enrollments ADD COLUMN trigger_json TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE enrollments ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE enrollments ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE enrollments ADD COLUMN finished_at_ms INTEGER;
-    CREATE INDEX enrollments_running ON enrollments(next_attempt_at_ms) WHERE status = 'running';
-    CREATE TABLE secrets (
-        name TEXT PRIMARY KEY,
-        -- XChaCha20-Poly1305 under the data dir's key, the name as associated data.
-        nonce BLOB NOT NULL,
-        ciphertext BLOB NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    ) STRICT;",
-    "-- Every component ever uploaded, by content: a workflow step runs the version it was
-    -- saved with even after the plugin's name is given new bytes.
-    CREATE TABLE plugin_versions (
-        sha256 TEXT PRIMARY KEY,
-        world TEXT NOT NULL,
-        bytes BLOB NOT NULL,
-        uploaded_at_ms INTEGER NOT NULL
-    ) STRICT;
-    INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms)
-        SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
-    "-- The sender check: scheme and tolerance; its secrets are sealed in `secrets`.
-    ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
-    "-- Per-webhook request rate limit; NULL means the default.
-    ALTER TABLE webhooks ADD COLUMN rate_limit_json TEXT;",
-    "-- Token rotation: the replaced token keeps working until its grace period ends.
-    ALTER TABLE webhooks ADD COLUMN previous_token_sha256 BLOB;
-    ALTER TABLE webhooks ADD COLUMN previous_token_expires_ms INTEGER;
-    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
-        WHERE previous_token_sha256 IS NOT NULL;",
-    "-- The pipeline takes each webhook's waiting events apart (a fair share per webhook), so
-    -- it finds them per webhook; only waiting events are in this index, so it stays small.
-    CREATE INDEX events_waiting ON events(webhook_id, id) WHERE status = 'accepted';",
-    "-- A re-enrolling workflow asks, per event, whether the record has a run going; without
-    -- this it walked every past enrollment of the record, slower with each (found by the
-    -- soak: a contact re-enrolled hundreds of times).
-    CREATE INDEX enrollments_running_by_record ON enrollments(workflow_id, record_id) WHERE status = 'running';",
-    "-- The id of the HTTP request that delivered the event (X-Request-Id), to find its log lines.
-    ALTER TABLE events ADD COLUMN request_id TEXT;",
-    "-- Claims of several nodes on a shared (PostgreSQL) database; one process owns a SQLite
-    -- file and never sets them, but the store's statements clear them on both.
-    ALTER TABLE events ADD COLUMN claimed_by TEXT;
-    ALTER TABLE events ADD COLUMN lease_until_ms INTEGER;
-    ALTER TABLE enrollments ADD COLUMN claimed_by TEXT;
-    ALTER TABLE enrollments ADD COLUMN lease_until_ms INTEGER;",
-];
 
 /// One connection to the file behind a mutex: SQLite serialises writers anyway, and
 /// callers run on blocking threads, never on the async runtime's. Write transactions
@@ -279,8 +114,8 @@ fn configure(conn: &Connection, synchronous: &str) -> Result<(), StoreError> {
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
-        tx.execute_batch(sql)?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        tx.execute_batch(migration.sqlite)?;
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
     }
     tx.commit()?;

@@ -1,4 +1,4 @@
-//! `wasmhook bench`: what one strtotime call costs as a fresh pooled instance, a fresh
+//! `wasmhook-bench`: what one strtotime call costs as a fresh pooled instance, a fresh
 //! on-demand instance, and as native Rust, measured in one run on this machine.
 
 use std::fmt::Write;

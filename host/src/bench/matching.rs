@@ -1,4 +1,4 @@
-//! `wasmhook bench match`: against objects of different sizes (10,000 and 1,000,000
+//! `wasmhook-bench match`: against objects of different sizes (10,000 and 1,000,000
 //! records by default), in one run on this machine through the code the server runs:
 //! the import rate that fills them, the raw unique-index lookup rate, and the pipeline's
 //! drain rate for events that match (coerce + strtotime + match + enroll).

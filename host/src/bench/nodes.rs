@@ -1,4 +1,4 @@
-//! `wasmhook bench nodes`: ingest and drain rates of one node on SQLite, one node on
+//! `wasmhook-bench nodes`: ingest and drain rates of one node on SQLite, one node on
 //! PostgreSQL and two nodes on one PostgreSQL database, measured in one run on this
 //! machine, with the CPU each part used, to show where the limit is.
 //!
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, ensure};
 use serde_json::json;
 
-use super::bench_neighbours::quantile;
-use super::bench_server::{Client, Server};
+use super::neighbours::quantile;
+use super::server::{Client, Server};
 
 /// What to run.
 pub struct Plan {

@@ -1,4 +1,4 @@
-//! `wasmhook baseline`: the bare axum handler ingest is measured against. It checks the
+//! `wasmhook-bench baseline`: the bare axum handler ingest is measured against. It checks the
 //! content type and parses the JSON, then answers 202, storing nothing.
 
 use anyhow::Context;

@@ -1,4 +1,4 @@
-//! `wasmhook bench soak`: the real server under a steady load for a long time, with a
+//! `wasmhook-bench soak`: the real server under a steady load for a long time, with a
 //! transform and workflow actions on every event, watched from outside: its memory, open
 //! files and backlog, sampled at a fixed interval.
 //!
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure};
 use serde_json::json;
 
-use super::bench_server::{Sent, Server, paced};
+use super::server::{Sent, Server, paced};
 
 /// Contacts the events are spread over. With re-enrollment on, a contact enrolls again
 /// as soon as its last run is done, so the act stage runs flat out on these while most

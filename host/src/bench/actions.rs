@@ -1,4 +1,4 @@
-//! `wasmhook bench actions`: enrollments/s from accepted events to finished enrollments,
+//! `wasmhook-bench actions`: enrollments/s from accepted events to finished enrollments,
 //! through the code the server runs (pipeline batches, then the act stage's rounds), for
 //! a workflow with one custom code step (the built-in `date-diff`) and one `set_property`,
 //! against the same workflow without actions, in one run.
@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::bench_match::{drain, fill, ingest, key, payload, ready_webhook};
+use super::matching::{drain, fill, ingest, key, payload, ready_webhook};
 use crate::act::runner::run_due;
 use crate::model::workflow::Action;
 use crate::pipeline::config::TransformPlugins;

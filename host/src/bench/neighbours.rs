@@ -1,4 +1,4 @@
-//! `wasmhook bench neighbours`: does a misbehaving plugin on one webhook slow the others?
+//! `wasmhook-bench neighbours`: does a misbehaving plugin on one webhook slow the others?
 //!
 //! Each phase starts the real server (this binary's `serve`) on a fresh data dir and sends
 //! a healthy webhook (normalize transform, match, one workflow) a steady, paced load; in
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail, ensure};
 use serde_json::{Value as Json, json};
 
-use super::bench_server::{Sent, Server, paced};
+use super::server::{Sent, Server, paced};
 
 /// The hostile webhooks: a name and its transform step's config.
 const HOSTILE: &[(&str, &[(&str, &str)])] = &[

@@ -97,7 +97,7 @@ impl Server {
         // Warnings and errors go to a file in the data dir, to say why a start failed.
         let log_path = dir.join("serve.log");
         let log = std::fs::File::create(&log_path)?;
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut child = Command::new(server_binary()?)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(options)
@@ -269,4 +269,16 @@ impl Client {
         self.stream.read_exact(&mut body)?;
         Ok((status, body))
     }
+}
+
+/// The `wasmhook` server binary the benchmarks start: `WASMHOOK_BIN`, or the one beside
+/// this binary (cargo builds both into the same directory).
+pub fn server_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("WASMHOOK_BIN") {
+        return Ok(path.into());
+    }
+    let me = std::env::current_exe()?;
+    let beside = me.with_file_name(format!("wasmhook{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(beside.exists(), "no wasmhook binary beside {} (build it, or set WASMHOOK_BIN)", me.display());
+    Ok(beside)
 }

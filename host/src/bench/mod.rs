@@ -1,0 +1,147 @@
+//! `wasmhook-bench`: the benchmarks, in a binary of their own so the server carries none of
+//! their code. Each prints a table measured in one run on this machine; those that need a
+//! server start the `wasmhook` binary that sits beside this one.
+
+mod actions;
+mod baseline;
+mod calls;
+mod matching;
+mod neighbours;
+mod nodes;
+mod server;
+mod soak;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// wasmhook-bench: plugin call cost by default, or another benchmark.
+#[derive(Debug, Parser)]
+#[command(name = "wasmhook-bench", version, about)]
+pub struct BenchCli {
+    /// Calls per measured variant (plugin call cost).
+    #[arg(long, default_value_t = 20_000)]
+    pub iterations: u32,
+    /// Another benchmark.
+    #[command(subcommand)]
+    pub what: Option<BenchCommand>,
+}
+
+/// Benchmarks other than plugin call cost.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Serve a bare axum handler (content type + JSON parse, no storage): the reference
+    /// that `bench/ingest.sh` measures durable ingest against.
+    Baseline {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+    },
+    /// Ingest and drain rates of 1 node on SQLite, 1 node on PostgreSQL and 2 nodes on one
+    /// PostgreSQL database, with the CPU each part used, in one run.
+    Nodes {
+        /// A PostgreSQL server to create the bench databases on (`postgres://user@host:port`);
+        /// without it only SQLite is measured.
+        #[arg(long, env = "WASMHOOK_BENCH_POSTGRES")]
+        postgres: Option<String>,
+        /// Events per setup.
+        #[arg(long, default_value_t = 20_000)]
+        events: u32,
+        /// Client threads sending them (keep-alive connections).
+        #[arg(long, default_value_t = 16)]
+        clients: u32,
+        /// Contacts the events are spread over.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+    },
+    /// Match lookups/s against objects of each size (records imported first), in one run.
+    Match {
+        /// Object sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 1_000_000])]
+        records: Vec<u64>,
+        /// Lookups measured per size.
+        #[arg(long, default_value_t = 200_000)]
+        lookups: u32,
+    },
+    /// Enrollments/s with one custom code step and one `set_property`, against the same
+    /// workflow without actions, in one run.
+    Actions {
+        /// Events (one per record, each enrolling it).
+        #[arg(long, default_value_t = 20_000)]
+        enrollments: u64,
+    },
+    /// A healthy webhook's acknowledgement and processing latency and rate, alone and
+    /// beside webhooks whose plugins loop, spin, overflow, bomb memory or trap, in one run.
+    Neighbours {
+        /// Seconds of load per phase.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Healthy requests per second.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        /// Alone / beside-hostile pairs, interleaved.
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
+        /// The hostile guest component (default: the one built with this binary).
+        #[arg(long, default_value = neighbours::DEFAULT_HOSTILE_PLUGIN)]
+        hostile_plugin: std::path::PathBuf,
+    },
+    /// The server under steady load (half the maximum ingest rate, transforms and actions
+    /// on every event) for a long time: memory, open files and backlog sampled.
+    Soak {
+        /// Seconds of steady load.
+        #[arg(long, default_value_t = 600.0)]
+        seconds: f64,
+        /// Requests per second (default: half the maximum, measured first).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 30.0)]
+        every: f64,
+        /// The server's backlog bound (`serve --max-backlog`).
+        #[arg(long, default_value_t = 100_000)]
+        max_backlog: u64,
+    },
+}
+
+/// Run the benchmark `args` name and print its table.
+pub fn run(args: BenchCli) -> anyhow::Result<ExitCode> {
+    let iterations = args.iterations;
+    match args.what {
+        Some(BenchCommand::Baseline { listen }) => baseline::serve_baseline(&listen).map(|()| ExitCode::SUCCESS),
+        None => {
+            print!("{}", calls::run(iterations)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Match { records, lookups }) => {
+            anyhow::ensure!(!records.is_empty() && records.iter().all(|&n| n > 0), "--records needs sizes above 0");
+            print!("{}", matching::run(&records, lookups)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Neighbours { seconds, rate, rounds, hostile_plugin }) => {
+            anyhow::ensure!(seconds > 0.0 && rate > 0.0, "--seconds and --rate need numbers above 0");
+            let plan = neighbours::Plan { seconds, rate, rounds, hostile_plugin };
+            print!("{}", neighbours::run(&plan)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Soak { seconds, rate, every, max_backlog }) => {
+            anyhow::ensure!(seconds > 0.0 && every > 0.0, "--seconds and --every need numbers above 0");
+            anyhow::ensure!(rate.is_none_or(|r| r > 0.0), "--rate needs a number above 0");
+            print!("{}", soak::run(&soak::Plan { seconds, rate, every, max_backlog })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Nodes { postgres, events, clients, records }) => {
+            anyhow::ensure!(
+                events > 0 && clients > 0 && records > 0,
+                "--events, --clients and --records need numbers above 0"
+            );
+            print!("{}", nodes::run(&nodes::Plan { postgres, events, clients, records })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Actions { enrollments }) => {
+            anyhow::ensure!(enrollments > 0, "--enrollments needs a number above 0");
+            print!("{}", actions::run(enrollments)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

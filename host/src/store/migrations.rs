@@ -1,0 +1,392 @@
+//! The schema's history: one numbered sequence of migrations, each written for both
+//! backends, so a change cannot be made to one and forgotten for the other (and the
+//! `schema` test compares the two migrated schemas). Version N is entry N - 1 on both.
+//!
+//! PostgreSQL support began at version 14: its version 14 creates the whole schema as it
+//! was then, so versions 1 to 13 have nothing of their own there (`postgres: None`).
+
+/// One schema change.
+pub(super) struct Migration {
+    /// The statements on SQLite.
+    pub sqlite: &'static str,
+    /// The statements on PostgreSQL; `None` where the PostgreSQL baseline (14) covers it.
+    pub postgres: Option<&'static str>,
+}
+
+/// Every migration, oldest first.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    // 1
+    Migration { sqlite: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;", postgres: None },
+    // 2
+    Migration {
+        sqlite: "CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        token_sha256 BLOB NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        test_event_id TEXT,
+        mapping_json TEXT NOT NULL DEFAULT '[]',
+        deleted_at_ms INTEGER
+    ) STRICT;
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+        received_at_ms INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        stage TEXT,
+        reason TEXT,
+        payload BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX events_by_webhook ON events(webhook_id, id);
+    CREATE INDEX events_by_status ON events(status, id);",
+        postgres: None,
+    },
+    // 3
+    Migration {
+        sqlite: "CREATE TABLE objects (
+        name TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        builtin INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    INSERT INTO objects (name, label, builtin) VALUES
+        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
+        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
+    CREATE TABLE properties (
+        object TEXT NOT NULL REFERENCES objects(name),
+        name TEXT NOT NULL,
+        label TEXT NOT NULL,
+        type TEXT NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '[]',
+        is_unique INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (object, name)
+    ) STRICT;
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        object TEXT NOT NULL REFERENCES objects(name),
+        properties_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX records_by_object ON records(object, id);
+    -- One row per unique property value: the store enforces uniqueness, and matching is
+    -- one indexed lookup.
+    CREATE TABLE record_unique_values (
+        object TEXT NOT NULL,
+        property TEXT NOT NULL,
+        value TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        PRIMARY KEY (object, property, value)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX unique_values_by_record ON record_unique_values(record_id);",
+        postgres: None,
+    },
+    // 4
+    Migration {
+        sqlite: "ALTER TABLE webhooks ADD COLUMN transforms_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE webhooks ADD COLUMN match_json TEXT;
+    ALTER TABLE events ADD COLUMN detail_json TEXT;
+    ALTER TABLE events ADD COLUMN matched_record_id TEXT;
+    CREATE TABLE workflows (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        object TEXT NOT NULL REFERENCES objects(name),
+        enabled INTEGER NOT NULL,
+        reenroll INTEGER NOT NULL,
+        triggers_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE enrollments (
+        id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+        record_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        enrolled_at_ms INTEGER NOT NULL,
+        -- Processing an event twice never enrolls twice.
+        UNIQUE (workflow_id, event_id, record_id)
+    ) STRICT;
+    CREATE INDEX enrollments_by_record ON enrollments(workflow_id, record_id);
+    CREATE TABLE plugins (
+        name TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    ) STRICT;",
+        postgres: None,
+    },
+    // 5
+    Migration {
+        sqlite: "ALTER TABLE events ADD COLUMN delivery_id TEXT;
+    -- One original per delivery id and webhook; redeliveries are kept as `duplicate` rows.
+    CREATE UNIQUE INDEX events_by_delivery ON events(webhook_id, delivery_id)
+        WHERE delivery_id IS NOT NULL AND status != 'duplicate';
+    ALTER TABLE webhooks ADD COLUMN dedup_json TEXT NOT NULL DEFAULT '{\"header\":\"webhook-id\"}';",
+        postgres: None,
+    },
+    // 6
+    Migration {
+        sqlite: "CREATE TABLE imports (
+        id TEXT PRIMARY KEY,
+        object TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        spool_path TEXT NOT NULL,
+        bytes_total INTEGER NOT NULL,
+        -- Progress commits with each chunk of rows, so a restart resumes after the last one.
+        bytes_done INTEGER NOT NULL DEFAULT 0,
+        lines_done INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        errors_json TEXT NOT NULL DEFAULT '[]',
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER
+    ) STRICT;",
+        postgres: None,
+    },
+    // 7
+    Migration {
+        sqlite: "ALTER TABLE workflows ADD COLUMN actions_json TEXT NOT NULL DEFAULT '[]';
+    -- An enrollment runs its workflow's actions step by step; each step is appended to
+    -- steps_json in the same commit as its effect, so a restart resumes after it.
+    ALTER TABLE enrollments ADD COLUMN status TEXT NOT NULL DEFAULT 'completed';
+    ALTER TABLE enrollments ADD COLUMN reason TEXT;
+    ALTER TABLE enrollments ADD COLUMN trigger_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE enrollments ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE enrollments ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE enrollments ADD COLUMN finished_at_ms INTEGER;
+    CREATE INDEX enrollments_running ON enrollments(next_attempt_at_ms) WHERE status = 'running';
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        -- XChaCha20-Poly1305 under the data dir's key, the name as associated data.
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;",
+        postgres: None,
+    },
+    // 8
+    Migration {
+        sqlite: "-- Every component ever uploaded, by content: a workflow step runs the version it was
+    -- saved with even after the plugin's name is given new bytes.
+    CREATE TABLE plugin_versions (
+        sha256 TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    ) STRICT;
+    INSERT OR IGNORE INTO plugin_versions (sha256, world, bytes, uploaded_at_ms)
+        SELECT sha256, world, bytes, uploaded_at_ms FROM plugins;",
+        postgres: None,
+    },
+    // 9
+    Migration {
+        sqlite: "-- The sender check: scheme and tolerance; its secrets are sealed in `secrets`.
+    ALTER TABLE webhooks ADD COLUMN signature_json TEXT;",
+        postgres: None,
+    },
+    // 10
+    Migration {
+        sqlite: "-- Per-webhook request rate limit; NULL means the default.
+    ALTER TABLE webhooks ADD COLUMN rate_limit_json TEXT;",
+        postgres: None,
+    },
+    // 11
+    Migration {
+        sqlite: "-- Token rotation: the replaced token keeps working until its grace period ends.
+    ALTER TABLE webhooks ADD COLUMN previous_token_sha256 BLOB;
+    ALTER TABLE webhooks ADD COLUMN previous_token_expires_ms INTEGER;
+    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
+        WHERE previous_token_sha256 IS NOT NULL;",
+        postgres: None,
+    },
+    // 12
+    Migration {
+        sqlite: "-- The pipeline takes each webhook's waiting events apart (a fair share per webhook), so
+    -- it finds them per webhook; only waiting events are in this index, so it stays small.
+    CREATE INDEX events_waiting ON events(webhook_id, id) WHERE status = 'accepted';",
+        postgres: None,
+    },
+    // 13
+    Migration {
+        sqlite: "-- A re-enrolling workflow asks, per event, whether the record has a run going; without
+    -- this it walked every past enrollment of the record, slower with each (found by the
+    -- soak: a contact re-enrolled hundreds of times).
+    CREATE INDEX enrollments_running_by_record ON enrollments(workflow_id, record_id) WHERE status = 'running';",
+        postgres: None,
+    },
+    // 14
+    Migration {
+        sqlite: "-- The id of the HTTP request that delivered the event (X-Request-Id), to find its log lines.
+    ALTER TABLE events ADD COLUMN request_id TEXT;",
+        postgres: Some(
+            r#"
+    CREATE TABLE webhooks (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        token_sha256 BYTEA NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        test_event_id TEXT COLLATE "C",
+        mapping_json TEXT NOT NULL DEFAULT '[]',
+        deleted_at_ms BIGINT,
+        transforms_json TEXT NOT NULL DEFAULT '[]',
+        match_json TEXT,
+        dedup_json TEXT NOT NULL DEFAULT '{"header":"webhook-id"}',
+        signature_json TEXT,
+        rate_limit_json TEXT,
+        previous_token_sha256 BYTEA,
+        previous_token_expires_ms BIGINT
+    );
+    CREATE INDEX webhooks_previous_token ON webhooks (previous_token_sha256)
+        WHERE previous_token_sha256 IS NOT NULL;
+    CREATE TABLE events (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        webhook_id TEXT COLLATE "C" NOT NULL REFERENCES webhooks(id),
+        received_at_ms BIGINT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        stage TEXT,
+        reason TEXT,
+        payload BYTEA NOT NULL,
+        detail_json TEXT,
+        matched_record_id TEXT COLLATE "C",
+        delivery_id TEXT COLLATE "C",
+        request_id TEXT
+    );
+    CREATE INDEX events_by_webhook ON events (webhook_id, id);
+    CREATE INDEX events_by_status ON events (status, id);
+    CREATE UNIQUE INDEX events_by_delivery ON events (webhook_id, delivery_id)
+        WHERE delivery_id IS NOT NULL AND status <> 'duplicate';
+    CREATE INDEX events_waiting ON events (webhook_id, id) WHERE status = 'accepted';
+    CREATE TABLE objects (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        label TEXT NOT NULL,
+        builtin BIGINT NOT NULL DEFAULT 0
+    );
+    INSERT INTO objects (name, label, builtin) VALUES
+        ('contacts', 'Contacts', 1), ('companies', 'Companies', 1),
+        ('deals', 'Deals', 1), ('tickets', 'Tickets', 1);
+    CREATE TABLE properties (
+        -- SQLite's implicit rowid made explicit: properties list in the order defined.
+        rowid BIGSERIAL,
+        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
+        name TEXT COLLATE "C" NOT NULL,
+        label TEXT NOT NULL,
+        type TEXT NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '[]',
+        is_unique BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (object, name)
+    );
+    CREATE TABLE records (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
+        properties_json TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+    CREATE INDEX records_by_object ON records (object, id);
+    CREATE TABLE record_unique_values (
+        object TEXT COLLATE "C" NOT NULL,
+        property TEXT COLLATE "C" NOT NULL,
+        value TEXT COLLATE "C" NOT NULL,
+        record_id TEXT COLLATE "C" NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        PRIMARY KEY (object, property, value)
+    );
+    CREATE INDEX unique_values_by_record ON record_unique_values (record_id);
+    CREATE TABLE workflows (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        object TEXT COLLATE "C" NOT NULL REFERENCES objects(name),
+        enabled BIGINT NOT NULL,
+        reenroll BIGINT NOT NULL,
+        triggers_json TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        actions_json TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE enrollments (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        workflow_id TEXT COLLATE "C" NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+        record_id TEXT COLLATE "C" NOT NULL,
+        event_id TEXT COLLATE "C" NOT NULL,
+        enrolled_at_ms BIGINT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL DEFAULT 'completed',
+        reason TEXT,
+        trigger_json TEXT NOT NULL DEFAULT '{}',
+        steps_json TEXT NOT NULL DEFAULT '[]',
+        next_attempt_at_ms BIGINT NOT NULL DEFAULT 0,
+        finished_at_ms BIGINT,
+        -- Processing an event twice, on one node or two, never enrolls twice.
+        UNIQUE (workflow_id, event_id, record_id)
+    );
+    CREATE INDEX enrollments_by_record ON enrollments (workflow_id, record_id);
+    CREATE INDEX enrollments_running ON enrollments (next_attempt_at_ms) WHERE status = 'running';
+    CREATE INDEX enrollments_running_by_record ON enrollments (workflow_id, record_id) WHERE status = 'running';
+    CREATE TABLE plugins (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        world TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        bytes BYTEA NOT NULL,
+        uploaded_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE plugin_versions (
+        sha256 TEXT COLLATE "C" PRIMARY KEY,
+        world TEXT NOT NULL,
+        bytes BYTEA NOT NULL,
+        uploaded_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE secrets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        nonce BYTEA NOT NULL,
+        ciphertext BYTEA NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE imports (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        object TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        spool_path TEXT NOT NULL,
+        bytes_total BIGINT NOT NULL,
+        bytes_done BIGINT NOT NULL DEFAULT 0,
+        lines_done BIGINT NOT NULL DEFAULT 0,
+        created BIGINT NOT NULL DEFAULT 0,
+        updated BIGINT NOT NULL DEFAULT 0,
+        failed BIGINT NOT NULL DEFAULT 0,
+        errors_json TEXT NOT NULL DEFAULT '[]',
+        started_at_ms BIGINT NOT NULL,
+        finished_at_ms BIGINT
+    );
+"#,
+        ),
+    },
+    // 15
+    Migration {
+        sqlite: "-- Claims of several nodes on a shared (PostgreSQL) database; one process owns a SQLite
+    -- file and never sets them, but the store's statements clear them on both.
+    ALTER TABLE events ADD COLUMN claimed_by TEXT;
+    ALTER TABLE events ADD COLUMN lease_until_ms INTEGER;
+    ALTER TABLE enrollments ADD COLUMN claimed_by TEXT;
+    ALTER TABLE enrollments ADD COLUMN lease_until_ms INTEGER;",
+        postgres: Some(
+            r#"
+    -- Several nodes drain one database: a node claims the events and enrollments it works
+    -- on for a lease; a claim whose lease ran out (its node died) is taken over.
+    ALTER TABLE events ADD COLUMN claimed_by TEXT;
+    ALTER TABLE events ADD COLUMN lease_until_ms BIGINT;
+    ALTER TABLE enrollments ADD COLUMN claimed_by TEXT;
+    ALTER TABLE enrollments ADD COLUMN lease_until_ms BIGINT;
+    -- Two nodes enrolling one record concurrently: the second insert does nothing. A
+    -- record runs one enrollment of a workflow at a time, and enrolls once per workflow
+    -- unless the workflow re-enrolls (once_key is then NULL, which never collides).
+    CREATE UNIQUE INDEX enrollments_one_running ON enrollments (workflow_id, record_id) WHERE status = 'running';
+    ALTER TABLE enrollments ADD COLUMN once_key TEXT COLLATE "C";
+    CREATE UNIQUE INDEX enrollments_once ON enrollments (workflow_id, once_key);
+"#,
+        ),
+    },
+];
