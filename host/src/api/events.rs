@@ -10,7 +10,7 @@ use serde_json::{Value as Json_, json};
 use axum::http::StatusCode;
 
 use super::AppState;
-use crate::http::{ApiError, ErrorBody, blocking, parse_optional_body, rfc3339};
+use crate::http::{ApiError, ErrorBody, OptionalJsonBody, blocking, rfc3339};
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
@@ -168,9 +168,9 @@ pub struct ReplayFilter {
 )]
 pub async fn replay_many(
     State(state): State<Arc<AppState>>,
-    body: axum::body::Bytes,
+    OptionalJsonBody(filter): OptionalJsonBody<ReplayFilter>,
 ) -> Result<(StatusCode, Json<Json_>), ApiError> {
-    let filter: ReplayFilter = parse_optional_body(&body)?.unwrap_or_default();
+    let filter = filter.unwrap_or_default();
     if filter.webhook.is_none() && filter.status.is_none() {
         return Err(ApiError::invalid("webhook", "name a webhook or a status (or both) to replay"));
     }

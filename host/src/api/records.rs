@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json_, json};
 
 use super::AppState;
-use crate::http::{ApiError, ErrorBody, blocking, parse_body, rfc3339};
+use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::property::{InvalidValue, PropertyDef, PropertyType, check_values};
 use crate::store::records::{Record, RecordError};
@@ -62,7 +61,7 @@ pub async fn list_objects(State(state): State<Arc<AppState>>) -> Result<Json<Jso
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct NewObject {
+pub(crate) struct NewObject {
     name: String,
     label: Option<String>,
 }
@@ -77,8 +76,10 @@ struct NewObject {
         (status = 409, description = "It exists", body = ErrorBody),
     )
 )]
-pub async fn create_object(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
-    let body: NewObject = parse_body(&body)?;
+pub async fn create_object(
+    State(state): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<NewObject>,
+) -> Result<Response, ApiError> {
     if !valid_name(&body.name) {
         return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
     }
@@ -93,7 +94,7 @@ pub async fn create_object(State(state): State<Arc<AppState>>, body: Bytes) -> R
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct NewProperty {
+pub(crate) struct NewProperty {
     name: String,
     label: Option<String>,
     #[serde(rename = "type")]
@@ -129,9 +130,8 @@ fn render_property(p: &PropertyDef) -> Json_ {
 pub async fn create_property(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<NewProperty>,
 ) -> Result<Response, ApiError> {
-    let body: NewProperty = parse_body(&body)?;
     if !valid_name(&body.name) {
         return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
     }
@@ -195,7 +195,7 @@ fn render_record(r: &Record) -> Json_ {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct RecordBody {
+pub(crate) struct RecordBody {
     #[schema(value_type = Object)]
     properties: Map<String, Json_>,
 }
@@ -221,9 +221,8 @@ fn unique_names(defs: &[PropertyDef]) -> Vec<String> {
 pub async fn create_record(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<RecordBody>,
 ) -> Result<Response, ApiError> {
-    let body: RecordBody = parse_body(&body)?;
     let defs = definitions(&state, object.clone()).await?;
     let mut properties = Map::new();
     check_values(&defs, body.properties, &mut properties).map_err(invalid_value)?;
@@ -276,9 +275,8 @@ pub async fn show_record(
 pub async fn update_record(
     State(state): State<Arc<AppState>>,
     Path((object, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<RecordBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: RecordBody = parse_body(&body)?;
     let defs = definitions(&state, object.clone()).await?;
     let mut record = load_record(&state, object, id).await?;
     check_values(&defs, body.properties, &mut record.properties).map_err(invalid_value)?;

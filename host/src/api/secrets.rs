@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::AppState;
-use crate::http::{ApiError, ErrorBody, blocking, parse_body, rfc3339};
+use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::now_ms;
 use crate::secrets::valid_name;
 
@@ -19,7 +18,7 @@ use crate::secrets::valid_name;
 const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct SecretBody {
+pub(crate) struct SecretBody {
     value: Option<String>,
 }
 
@@ -38,12 +37,11 @@ struct SecretBody {
 pub async fn put(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<SecretBody>,
 ) -> Result<StatusCode, ApiError> {
     if !valid_name(&name) {
         return Err(ApiError::invalid("name", "a secret name is 1 to 64 letters, digits, `_` or `-`"));
     }
-    let body: SecretBody = parse_body(&body)?;
     let value = body.value.ok_or_else(|| ApiError::invalid("value", "value (a string) is required"))?;
     if value.is_empty() || value.len() > MAX_VALUE_BYTES {
         return Err(ApiError::invalid("value", format!("value must be 1 to {MAX_VALUE_BYTES} bytes")));

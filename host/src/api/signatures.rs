@@ -4,21 +4,20 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::AppState;
-use crate::http::{ApiError, ErrorBody, blocking, parse_body};
+use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
 use crate::ingest::senders::{SignatureSettings, secret_name};
 use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
 use crate::model::ids::now_ms;
 use crate::model::webhook::Dedup;
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct SignatureBody {
+pub(crate) struct SignatureBody {
     scheme: Option<String>,
     secret: Option<String>,
     secrets: Option<Vec<String>>,
@@ -65,9 +64,8 @@ fn render(settings: &SignatureSettings, failures: u64) -> Json_ {
 pub async fn put(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<SignatureBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: SignatureBody = parse_body(&body)?;
     let scheme_name = body.scheme.ok_or_else(|| ApiError::invalid("scheme", "scheme is required"))?;
     let mut scheme_json = json!({"scheme": scheme_name});
     if scheme_name == "hmac-sha256" {

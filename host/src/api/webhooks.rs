@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use serde_json::{Value as Json_, json};
 
 use super::AppState;
 use crate::flatten::flatten;
-use crate::http::{ApiError, ErrorBody, blocking, parse_body, parse_optional_body, rfc3339};
+use crate::http::{ApiError, ErrorBody, JsonBody, OptionalJsonBody, blocking, rfc3339};
 use crate::model::ids::{IdKind, new_id, new_token, now_ms};
 use crate::model::webhook::{Dedup, MAX_WEBHOOKS, MatchRule, TransformStep, Webhook};
 use crate::plugins::World;
@@ -54,7 +53,7 @@ fn render(state: &AppState, w: &Webhook) -> Json_ {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewWebhook)]
-struct CreateBody {
+pub(crate) struct CreateBody {
     name: String,
 }
 
@@ -68,8 +67,10 @@ struct CreateBody {
         (status = 409, description = "100 webhooks exist", body = ErrorBody),
     )
 )]
-pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
-    let body: CreateBody = parse_body(&body)?;
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<Response, ApiError> {
     let name = wizard::check_name(&body.name)?;
     let store = state.store.clone();
     let created = blocking(move || {
@@ -164,7 +165,7 @@ const MAX_GRACE_S: i64 = 7 * 24 * 3600;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RotateBody {
+pub(crate) struct RotateBody {
     grace_seconds: Option<i64>,
 }
 
@@ -185,9 +186,9 @@ struct RotateBody {
 pub async fn rotate_token(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(body): OptionalJsonBody<RotateBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: RotateBody = parse_optional_body(&body)?.unwrap_or_default();
+    let body = body.unwrap_or_default();
     let grace_s = body.grace_seconds.unwrap_or(DEFAULT_GRACE_S);
     if !(0..=MAX_GRACE_S).contains(&grace_s) {
         return Err(ApiError::invalid("grace_seconds", format!("grace_seconds must be 0 to {MAX_GRACE_S} (a week)")));
@@ -286,7 +287,7 @@ pub async fn reset_test_event(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct MappingBody {
+pub(crate) struct MappingBody {
     properties: Vec<MappingEntry>,
 }
 
@@ -316,9 +317,8 @@ struct MappingEntry {
 pub async fn put_mapping(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<MappingBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: MappingBody = parse_body(&body)?;
     let entries = body.properties.into_iter().map(|e| wizard::MappingEntry {
         path: e.path,
         label: e.label,
@@ -334,7 +334,7 @@ pub async fn put_mapping(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = TransformStep)]
-struct StepBody {
+pub(crate) struct StepBody {
     plugin: String,
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -371,9 +371,8 @@ fn check_chain(store: &crate::store::Store, steps: Vec<StepBody>) -> Result<Vec<
 pub async fn put_transforms(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(steps): JsonBody<Vec<StepBody>>,
 ) -> Result<Json<Json_>, ApiError> {
-    let steps: Vec<StepBody> = parse_body(&body)?;
     let store = state.store.clone();
     let webhook = blocking(move || {
         let chain = check_chain(&store, steps)?;
@@ -402,9 +401,8 @@ pub async fn put_transforms(
 pub async fn test_transforms(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(steps): OptionalJsonBody<Vec<StepBody>>,
 ) -> Result<Json<Json_>, ApiError> {
-    let steps: Option<Vec<StepBody>> = parse_optional_body(&body)?;
     let mut webhook = load(&state, id).await?;
     let Some(event_id) = webhook.test_event_id.clone() else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_test_event", "no test event yet to try the chain on"));
@@ -440,9 +438,8 @@ pub async fn test_transforms(
 pub async fn put_match(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(rule): JsonBody<MatchRule>,
 ) -> Result<Json<Json_>, ApiError> {
-    let rule: MatchRule = parse_body(&body)?;
     let store = state.store.clone();
     let webhook = blocking(move || {
         wizard::check_match(&rule, store.properties(&rule.object)?.as_deref())?;
@@ -470,9 +467,8 @@ pub async fn put_match(
 pub async fn put_dedup(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(dedup): JsonBody<Dedup>,
 ) -> Result<Json<Json_>, ApiError> {
-    let dedup: Dedup = parse_body(&body)?;
     if dedup.header.is_some() && dedup.body_path.is_some() {
         return Err(ApiError::invalid("header", "choose a header or a body path, not both"));
     }
@@ -491,7 +487,7 @@ pub async fn put_dedup(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct RateLimitBody {
+pub(crate) struct RateLimitBody {
     per_second: Option<f64>,
     burst: Option<f64>,
 }
@@ -512,9 +508,8 @@ struct RateLimitBody {
 pub async fn put_rate_limit(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<RateLimitBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: RateLimitBody = parse_body(&body)?;
     let per_second = body.per_second.ok_or_else(|| ApiError::invalid("per_second", "per_second is required"))?;
     if !(per_second.is_finite() && (0.1..=1_000_000.0).contains(&per_second)) {
         return Err(ApiError::invalid("per_second", "between 0.1 and 1000000 requests per second"));

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use crate::act::plan::Next;
 use crate::act::sources::Scope;
 use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
-use crate::http::{ApiError, ErrorBody, blocking, parse_body, rfc3339};
+use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::workflow::Action;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
@@ -38,7 +37,7 @@ fn render(w: &Workflow) -> Json_ {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct WorkflowBody {
+pub(crate) struct WorkflowBody {
     name: Option<String>,
     object: Option<String>,
     enabled: Option<bool>,
@@ -118,8 +117,10 @@ fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
     )
 )]
-pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
-    let body: WorkflowBody = parse_body(&body)?;
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<WorkflowBody>,
+) -> Result<Response, ApiError> {
     let now = now_ms();
     let workflow = Workflow {
         id: new_id(IdKind::Workflow, now),
@@ -190,9 +191,8 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: WorkflowBody = parse_body(&body)?;
     let store = state.store.clone();
     let saved = blocking(move || {
         let mut w = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
@@ -304,7 +304,7 @@ pub async fn show_enrollment(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = ActionTest)]
-struct TestBody {
+pub(crate) struct TestBody {
     record_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     trigger: Option<serde_json::Map<String, Json_>>,
@@ -330,9 +330,8 @@ struct TestBody {
 pub async fn test_action(
     State(state): State<Arc<AppState>>,
     Path((id, address)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<TestBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let body: TestBody = parse_body(&body)?;
     let (store, engine, vault) = (state.store.clone(), state.engine.clone(), state.vault.clone());
     blocking(move || {
         let workflow = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
