@@ -25,10 +25,3 @@ vocabulary! {
         Failed = "failed",
     }
 }
-
-impl EventStatus {
-    /// Whether the pipeline still has to process it.
-    pub fn is_waiting(self) -> bool {
-        self == EventStatus::Accepted
-    }
-}
