@@ -6,6 +6,7 @@
 //! - [`model`]: the domain's vocabulary as types (statuses, states, property types, workflows, steps, ids).
 //! - [`value`]: plain property values, shared by every stage.
 //! - [`flatten`]: payload → scalar fields by path.
+//! - [`cpu_clock`]: the thread's CPU clock (plugin time limits, event costs).
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`telemetry`]: metrics, logs and request ids.
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
@@ -29,6 +30,7 @@ pub(crate) mod api;
 pub mod bench;
 pub mod cli;
 pub mod coerce;
+pub(crate) mod cpu_clock;
 pub mod flatten;
 pub(crate) mod http;
 pub(crate) mod import;

@@ -243,16 +243,10 @@ fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), 
     Ok(())
 }
 
-/// CPU time the calling thread has used. An event's cost is measured in it, not in wall
-/// time: on a busy machine a cheap event preempted halfway would otherwise look slow.
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec through the valid pointer it is given.
-    let failed = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0;
-    if failed {
-        return Duration::ZERO;
-    }
-    Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0))
+/// The thread's CPU time (zero if unreadable). An event's cost is measured in it, not in
+/// wall time: on a busy machine a cheap event preempted halfway would otherwise look slow.
+fn cpu_now() -> Duration {
+    crate::cpu_clock::thread_cpu_time().unwrap_or_default()
 }
 
 /// Process `events` and commit their outcomes together; the CPU time each event's CPU
@@ -278,12 +272,12 @@ pub fn process_batch(
         if over_budget(&event.webhook_id) {
             return None;
         }
-        let (started, cpu_started) = (Instant::now(), thread_cpu_time());
+        let (started, cpu_started) = (Instant::now(), cpu_now());
         let prepared = prepare(engine, &config, event);
         let took = started.elapsed();
         *spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event.webhook_id.clone()).or_default() +=
             took;
-        Some((prepared, thread_cpu_time().saturating_sub(cpu_started)))
+        Some((prepared, cpu_now().saturating_sub(cpu_started)))
     });
     let costs = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
     let mut prepared = timed.into_iter();

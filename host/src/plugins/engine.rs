@@ -1,5 +1,5 @@
 //! Compile components once, keep an `InstancePre` per plugin, and run every call in a
-//! fresh pooled instance under an epoch deadline and a memory cap.
+//! fresh pooled instance under a CPU-time limit (checked at epoch deadlines) and a memory cap.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -11,6 +11,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use super::bindings::{action, transform, wit};
+use super::cpu_budget::CpuBudget;
 use super::limits::{Limits, MAX_MEMORY_CEILING};
 use super::outcome::{CallReport, LoadError, PluginFailure};
 use super::sandbox::{CapturedOutput, SandboxState};
@@ -288,8 +289,9 @@ impl PluginEngine {
             let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
             let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &output));
             store.limiter(|state| &mut state.limiter);
-            store.set_epoch_deadline(deadline_ticks(limits.timeout));
-            store.epoch_deadline_trap();
+            let budget = CpuBudget::start(limits.timeout);
+            store.set_epoch_deadline(budget.first_deadline());
+            store.epoch_deadline_callback(move |_| Ok(budget.on_deadline()));
             let raw = invoke(&plugin.pre, &mut store);
             let memory_hit = store.data().limiter.hit;
             drop(store);
@@ -298,11 +300,6 @@ impl PluginEngine {
         let (log, log_dropped_bytes) = output.take();
         CallReport { result, log, log_dropped_bytes, duration: started.elapsed() }
     }
-}
-
-fn deadline_ticks(timeout: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_nanos().max(1);
-    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
 }
 
 fn wrong_world_message(expected: Option<World>, exports: &[String]) -> String {

@@ -15,7 +15,8 @@ pub const MAX_COMPONENT_CEILING: usize = 64 * MIB;
 /// Limits applied to every call of one plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// CPU time per call, enforced by epoch interruption (default 100 ms).
+    /// CPU time per call, checked at epoch deadlines (default 100 ms); a call also ends after
+    /// 20 times this in wall time (at least 2 s).
     pub timeout: Duration,
     /// Linear memory per instance; growth past it traps (default 16 MiB).
     pub memory_bytes: usize,

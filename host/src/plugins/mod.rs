@@ -5,10 +5,12 @@
 //! - [`limits`]: per-plugin limits (time, memory, output, size).
 //! - [`sandbox`]: the per-call store: WASI with nothing granted, frozen clocks, captured output.
 //! - [`engine`]: compile, cache, validate the world, call, classify failures.
+//! - `cpu_budget`: a call's time limit, counted in its thread's CPU time.
 //! - [`builtin`]: the plugins embedded in the binary.
 
 pub(crate) mod bindings;
 pub mod builtin;
+mod cpu_budget;
 pub mod engine;
 pub mod limits;
 pub mod outcome;
