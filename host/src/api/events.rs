@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use serde::Deserialize;
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json_;
 
 use axum::http::StatusCode;
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, OptionalJsonBody, blocking, rfc3339};
+use crate::model::event::EventStatus;
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
@@ -38,15 +39,95 @@ const MAX_IDS: usize = 100;
 /// Largest page.
 const MAX_PAGE: u32 = 500;
 
-fn summary(e: &StoredEvent) -> Json_ {
-    json!({
-        "id": e.id,
-        "webhook_id": e.webhook_id,
-        "received_at": rfc3339(e.received_at_ms),
-        "status": e.status,
-        "stage": e.stage,
-        "reason": e.reason,
-    })
+/// An event in the log: its status and, when it did not succeed, the stage and reason.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventSummary {
+    /// `evt_…`, sortable by arrival.
+    id: String,
+    webhook_id: String,
+    /// RFC 3339.
+    received_at: String,
+    status: EventStatus,
+    /// The stage that decided its status (`coerce`, `transform`, `match`, ...).
+    stage: Option<String>,
+    /// Why it has its status, in words.
+    reason: Option<String>,
+}
+
+/// A page of the event log.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventPage {
+    events: Vec<EventSummary>,
+    /// Newest first: the `cursor` of the next page, when there may be one.
+    next_cursor: Option<String>,
+    /// With `since`: the `since` of the next page, when there may be one.
+    next_since: Option<String>,
+}
+
+/// One event with everything that happened to it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventDetail {
+    /// `evt_…`.
+    id: String,
+    webhook_id: String,
+    /// RFC 3339.
+    received_at: String,
+    status: EventStatus,
+    /// The stage that decided its status.
+    stage: Option<String>,
+    /// Why it has its status, in words.
+    reason: Option<String>,
+    /// The JSON payload as received.
+    payload: Json_,
+    /// The record it matched, once matched.
+    matched_record_id: Option<String>,
+    /// The id of the HTTP request that delivered it (also in the server's log).
+    request_id: Option<String>,
+    /// The mapped fields after coercion, by name.
+    #[schema(value_type = Option<Object>)]
+    coerced: Json_,
+    /// Each transform step: plugin, sha256, duration, output or error, log.
+    #[schema(value_type = Option<Vec<crate::pipeline::transform::StepTrace>>)]
+    transforms: Json_,
+    /// The properties after the whole chain, by name.
+    #[schema(value_type = Option<Object>)]
+    properties: Json_,
+    /// `{id, object}` of the matched record.
+    #[schema(value_type = Option<Object>)]
+    matched_record: Json_,
+    /// The workflows it enrolled the record in (or why not).
+    #[schema(value_type = Option<Vec<Object>>)]
+    enrollments: Json_,
+    /// Each stage with its duration in microseconds.
+    #[schema(value_type = Option<Vec<Object>>)]
+    trace: Json_,
+    /// RFC 3339, once processed.
+    processed_at: Option<String>,
+}
+
+/// An event queued again.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Replayed {
+    event_id: String,
+    /// `accepted`: waiting for the pipeline.
+    status: EventStatus,
+}
+
+/// How many events a bulk replay queued again.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ReplayCount {
+    replayed: usize,
+}
+
+fn summary(e: &StoredEvent) -> EventSummary {
+    EventSummary {
+        id: e.id.clone(),
+        webhook_id: e.webhook_id.clone(),
+        received_at: rfc3339(e.received_at_ms),
+        status: e.status,
+        stage: e.stage.clone(),
+        reason: e.reason.clone(),
+    }
 }
 
 /// `GET /events?webhook=&status=&limit=&cursor=`, newest first; with `since=ID` instead,
@@ -58,11 +139,11 @@ fn summary(e: &StoredEvent) -> Json_ {
         ListQuery,
     ),
     responses(
-        (status = 200, description = "Events newest first (`next_cursor`), or with `since` oldest first (`next_since`)", body = Object),
+        (status = 200, description = "Events newest first (`next_cursor`), or with `since` oldest first (`next_since`)", body = EventPage),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
     )
 )]
-pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Json_>, ApiError> {
+pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<EventPage>, ApiError> {
     if let Some(ids) = q.ids {
         if q.cursor.is_some() || q.since.is_some() {
             return Err(ApiError::invalid("ids", "give `ids`, or page with `cursor` or `since`, not both"));
@@ -73,7 +154,8 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
         }
         let store = state.store.clone();
         let events = blocking(move || Ok(store.events_by_ids(&ids)?)).await?;
-        return Ok(Json(json!({"events": events.iter().map(summary).collect::<Vec<_>>()})));
+        let events = events.iter().map(summary).collect();
+        return Ok(Json(EventPage { events, next_cursor: None, next_since: None }));
     }
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
@@ -89,11 +171,7 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
     // Newest first pages on with `cursor`, oldest first with `since`; both take the last id.
     let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
     let (next_cursor, next_since) = if following { (None, next) } else { (next, None) };
-    Ok(Json(json!({
-        "events": events.iter().map(summary).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-        "next_since": next_since,
-    })))
+    Ok(Json(EventPage { events: events.iter().map(summary).collect(), next_cursor, next_since }))
 }
 
 /// `GET /events/{id}`: the summary, the id of the request that delivered it, the payload as received, the properties after
@@ -105,23 +183,34 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
         ("id" = String, Path, description = "The event id"),
     ),
     responses(
-        (status = 200, description = "Payload, properties after each stage, trace, matched record, enrollments, request id", body = Object),
+        (status = 200, description = "Payload, properties after each stage, trace, matched record, enrollments, request id", body = EventDetail),
         (status = 404, description = "No such event", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<EventDetail>, ApiError> {
     let store = state.store.clone();
     let event = blocking(move || Ok(store.event(&id)?)).await?.ok_or_else(|| ApiError::not_found("event"))?;
-    let mut body = summary(&event);
-    body["payload"] = serde_json::from_slice(&event.payload).unwrap_or(Json_::Null);
-    body["matched_record_id"] = json!(event.matched_record_id);
-    body["request_id"] = json!(event.request_id);
-    let detail: Json_ = event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(json!({}));
-    for key in ["coerced", "transforms", "properties", "matched_record", "enrollments", "trace"] {
-        body[key] = detail.get(key).cloned().unwrap_or(Json_::Null);
-    }
-    body["processed_at"] = json!(detail.get("processed_at_ms").and_then(Json_::as_i64).map(rfc3339));
-    Ok(Json(body))
+    let mut detail: serde_json::Map<String, Json_> =
+        event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+    let mut take = |key: &str| detail.remove(key).unwrap_or(Json_::Null);
+    Ok(Json(EventDetail {
+        id: event.id,
+        webhook_id: event.webhook_id,
+        received_at: rfc3339(event.received_at_ms),
+        status: event.status,
+        stage: event.stage,
+        reason: event.reason,
+        payload: serde_json::from_slice(&event.payload).unwrap_or(Json_::Null),
+        matched_record_id: event.matched_record_id,
+        request_id: event.request_id,
+        coerced: take("coerced"),
+        transforms: take("transforms"),
+        properties: take("properties"),
+        matched_record: take("matched_record"),
+        enrollments: take("enrollments"),
+        trace: take("trace"),
+        processed_at: take("processed_at_ms").as_i64().map(rfc3339),
+    }))
 }
 
 /// `POST /events/{id}/replay`: run the event again through the current configuration.
@@ -131,14 +220,14 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
         ("id" = String, Path, description = "The event id"),
     ),
     responses(
-        (status = 202, description = "Queued again", body = Object),
+        (status = 202, description = "Queued again", body = Replayed),
         (status = 404, description = "No such event", body = ErrorBody),
     )
 )]
 pub async fn replay(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Json_>), ApiError> {
+) -> Result<(StatusCode, Json<Replayed>), ApiError> {
     let store = state.store.clone();
     let event_id = id.clone();
     let queued = blocking(move || Ok(store.requeue(&event_id)?)).await?;
@@ -147,7 +236,7 @@ pub async fn replay(
     }
     state.ingest.backlog.added(1);
     state.ingest.waker.wake();
-    Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id, "status": "accepted"}))))
+    Ok((StatusCode::ACCEPTED, Json(Replayed { event_id: id, status: EventStatus::Accepted })))
 }
 
 /// Body of `POST /events/replay`.
@@ -162,14 +251,14 @@ pub struct ReplayFilter {
     post, operation_id = "events.replay_many", path = "/events/replay", tag = "events",
     request_body = ReplayFilter,
     responses(
-        (status = 202, description = "How many were queued again", body = Object),
+        (status = 202, description = "How many were queued again", body = ReplayCount),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
     )
 )]
 pub async fn replay_many(
     State(state): State<Arc<AppState>>,
     OptionalJsonBody(filter): OptionalJsonBody<ReplayFilter>,
-) -> Result<(StatusCode, Json<Json_>), ApiError> {
+) -> Result<(StatusCode, Json<ReplayCount>), ApiError> {
     let filter = filter.unwrap_or_default();
     if filter.webhook.is_none() && filter.status.is_none() {
         return Err(ApiError::invalid("webhook", "name a webhook or a status (or both) to replay"));
@@ -179,5 +268,5 @@ pub async fn replay_many(
         blocking(move || Ok(store.requeue_matching(filter.webhook.as_deref(), filter.status.as_deref())?)).await?;
     state.ingest.backlog.added(count as u64);
     state.ingest.waker.wake();
-    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": count}))))
+    Ok((StatusCode::ACCEPTED, Json(ReplayCount { replayed: count })))
 }

@@ -10,8 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use serde::Deserialize;
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json_;
 use tokio::io::AsyncWriteExt;
 
 use super::AppState;
@@ -37,27 +37,63 @@ pub struct ImportQuery {
     wait: bool,
 }
 
-/// Progress and outcome of an import, as answered.
-pub fn render(import: &Import) -> Json_ {
+/// A bulk import's progress and outcome, as answered.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Import)]
+pub(crate) struct ImportView {
+    /// `imp_…`.
+    id: String,
+    object: String,
+    /// `running` (also while a stopped server has it to resume at its next start), `done`
+    /// or `failed`.
+    state: String,
+    /// Why it failed.
+    reason: Option<String>,
+    /// Size of the uploaded NDJSON.
+    bytes_total: i64,
+    bytes_done: i64,
+    /// `bytes_done / bytes_total`, 0 to 1.
+    progress: f64,
+    lines_done: i64,
+    created: i64,
+    updated: i64,
+    failed: i64,
+    /// The first refused lines: line number and why.
+    #[schema(value_type = Vec<Object>)]
+    errors: Vec<Json_>,
+    rows_per_second: f64,
+    /// RFC 3339.
+    started_at: String,
+    /// RFC 3339, once it ended.
+    finished_at: Option<String>,
+}
+
+/// Imports, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ImportList {
+    imports: Vec<ImportView>,
+}
+
+fn render(import: &Import) -> ImportView {
     let elapsed_ms = import.finished_at_ms.unwrap_or_else(now_ms) - import.started_at_ms;
     let rows = import.created + import.updated + import.failed;
-    json!({
-        "id": import.id,
-        "object": import.object,
-        "state": import.state,
-        "reason": import.reason,
-        "bytes_total": import.bytes_total,
-        "bytes_done": import.bytes_done,
-        "progress": if import.bytes_total == 0 { 1.0 } else { import.bytes_done as f64 / import.bytes_total as f64 },
-        "lines_done": import.lines_done,
-        "created": import.created,
-        "updated": import.updated,
-        "failed": import.failed,
-        "errors": import.errors,
-        "rows_per_second": if elapsed_ms > 0 { (rows as f64 * 1000.0 / elapsed_ms as f64).round() } else { 0.0 },
-        "started_at": rfc3339(import.started_at_ms),
-        "finished_at": import.finished_at_ms.map(rfc3339),
-    })
+    ImportView {
+        id: import.id.clone(),
+        object: import.object.clone(),
+        state: import.state.clone(),
+        reason: import.reason.clone(),
+        bytes_total: import.bytes_total,
+        bytes_done: import.bytes_done,
+        progress: if import.bytes_total == 0 { 1.0 } else { import.bytes_done as f64 / import.bytes_total as f64 },
+        lines_done: import.lines_done,
+        created: import.created,
+        updated: import.updated,
+        failed: import.failed,
+        errors: import.errors.clone(),
+        rows_per_second: if elapsed_ms > 0 { (rows as f64 * 1000.0 / elapsed_ms as f64).round() } else { 0.0 },
+        started_at: rfc3339(import.started_at_ms),
+        finished_at: import.finished_at_ms.map(rfc3339),
+    }
 }
 
 /// `POST /objects/{object}/records/import[?wait=true]`: NDJSON, one object of properties
@@ -71,8 +107,8 @@ pub fn render(import: &Import) -> Json_ {
     ),
     request_body(content = String, content_type = "application/x-ndjson", description = "One JSON object of properties per line"),
     responses(
-        (status = 202, description = "The running import", body = Object),
-        (status = 200, description = "With `wait=true`: the finished import", body = Object),
+        (status = 202, description = "The running import", body = ImportView),
+        (status = 200, description = "With `wait=true`: the finished import", body = ImportView),
         (status = 413, description = "Larger than an import may be", body = ErrorBody),
         (status = 404, description = "No such object", body = ErrorBody),
     )
@@ -159,11 +195,11 @@ async fn load(state: &Arc<AppState>, id: String) -> Result<Import, ApiError> {
         ("id" = String, Path, description = "The import id"),
     ),
     responses(
-        (status = 200, description = "Progress and outcome", body = Object),
+        (status = 200, description = "Progress and outcome", body = ImportView),
         (status = 404, description = "No such import", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<ImportView>, ApiError> {
     Ok(Json(render(&load(&state, id).await?)))
 }
 
@@ -171,11 +207,11 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 #[utoipa::path(
     get, operation_id = "imports.list", path = "/imports", tag = "records",
     responses(
-        (status = 200, description = "Imports, newest first", body = Object),
+        (status = 200, description = "Imports, newest first", body = ImportList),
     )
 )]
-pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<ImportList>, ApiError> {
     let store = state.store.clone();
     let imports = blocking(move || Ok(store.list_imports(100)?)).await?;
-    Ok(Json(json!({"imports": imports.iter().map(render).collect::<Vec<_>>()})))
+    Ok(Json(ImportList { imports: imports.iter().map(render).collect() }))
 }

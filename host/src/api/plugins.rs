@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde_json::{Value as Json_, json};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
@@ -28,36 +28,76 @@ pub struct UploadQuery {
     max_size_mib: Option<usize>,
 }
 
+/// A plugin admins can attach, built in or uploaded.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Plugin)]
+pub(crate) struct PluginView {
+    name: String,
+    /// `transform` or `action`.
+    world: String,
+    /// Hex SHA-256 of the component.
+    sha256: String,
+    /// Size of the component in bytes.
+    size: u64,
+    builtin: bool,
+    /// What a built-in does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'static str>,
+    /// When it was uploaded (RFC 3339); built-ins have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uploaded_at: Option<String>,
+}
+
+/// Every plugin: the built-ins first, then the uploads.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PluginList {
+    plugins: Vec<PluginView>,
+}
+
+/// An uploaded plugin, as stored.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct StoredPlugin {
+    name: String,
+    /// `transform` or `action`.
+    world: String,
+    /// Hex SHA-256 of the component.
+    sha256: String,
+    /// Size of the component in bytes.
+    size: u64,
+}
+
 /// `GET /plugins`: built-ins and uploads with world, hash and size.
 #[utoipa::path(
     get, operation_id = "plugins.list", path = "/plugins", tag = "plugins",
     responses(
-        (status = 200, description = "Built-in and uploaded plugins with world, sha256 and size", body = Object),
+        (status = 200, description = "Built-in and uploaded plugins with world, sha256 and size", body = PluginList),
     )
 )]
-pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
-    let mut plugins: Vec<Json_> = BUILTINS
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<PluginList>, ApiError> {
+    let mut plugins: Vec<PluginView> = BUILTINS
         .iter()
-        .map(|b| {
-            json!({
-                "name": b.name,
-                "world": b.world.name(),
-                "sha256": hex::encode(Sha256::digest(b.bytes)),
-                "size": b.bytes.len(),
-                "builtin": true,
-                "summary": b.summary,
-            })
+        .map(|b| PluginView {
+            name: b.name.to_string(),
+            world: b.world.name().to_string(),
+            sha256: hex::encode(Sha256::digest(b.bytes)),
+            size: b.bytes.len() as u64,
+            builtin: true,
+            summary: Some(b.summary),
+            uploaded_at: None,
         })
         .collect();
     let store = state.store.clone();
     let uploads = blocking(move || Ok(store.list_plugins()?)).await?;
-    plugins.extend(uploads.iter().map(|p| {
-        json!({
-            "name": p.name, "world": p.world, "sha256": p.sha256, "size": p.size,
-            "builtin": false, "uploaded_at": rfc3339(p.uploaded_at_ms),
-        })
+    plugins.extend(uploads.into_iter().map(|p| PluginView {
+        name: p.name,
+        world: p.world,
+        sha256: p.sha256,
+        size: u64::try_from(p.size).unwrap_or(0),
+        builtin: false,
+        summary: None,
+        uploaded_at: Some(rfc3339(p.uploaded_at_ms)),
     }));
-    Ok(Json(json!({ "plugins": plugins })))
+    Ok(Json(PluginList { plugins }))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -75,7 +115,7 @@ fn valid_name(name: &str) -> bool {
     ),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "The WebAssembly component"),
     responses(
-        (status = 200, description = "Stored: name, world, sha256, size", body = Object),
+        (status = 200, description = "Stored: name, world, sha256, size", body = StoredPlugin),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 409, description = "A built-in has this name", body = ErrorBody),
         (status = 413, description = "Larger than admitted (`max_size_mib`)", body = ErrorBody),
@@ -87,7 +127,7 @@ pub async fn upload(
     Path(name): Path<String>,
     Query(query): Query<UploadQuery>,
     bytes: Bytes,
-) -> Result<(StatusCode, Json<Json_>), ApiError> {
+) -> Result<(StatusCode, Json<StoredPlugin>), ApiError> {
     if !valid_name(&name) {
         return Err(ApiError::invalid("name", "plugin names are lowercase letters, digits, `-` and `_` (64 at most)"));
     }
@@ -120,9 +160,10 @@ pub async fn upload(
         Ok(plugin)
     })
     .await?;
+    let size = u64::try_from(uploaded.size).unwrap_or(0);
     Ok((
         StatusCode::OK,
-        Json(json!({"name": uploaded.name, "world": uploaded.world, "sha256": uploaded.sha256, "size": uploaded.size})),
+        Json(StoredPlugin { name: uploaded.name, world: uploaded.world, sha256: uploaded.sha256, size }),
     ))
 }
 

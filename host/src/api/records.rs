@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json_, json};
 
 use super::AppState;
@@ -43,21 +43,77 @@ fn valid_name(name: &str) -> bool {
         && name.as_bytes()[0].is_ascii_lowercase()
 }
 
+/// An object records belong to (`contacts`, `companies`, `deals`, or a custom one).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RecordObject)]
+pub(crate) struct ObjectView {
+    name: String,
+    label: String,
+    /// One of the objects every installation has.
+    builtin: bool,
+}
+
+/// Every object.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ObjectList {
+    objects: Vec<ObjectView>,
+}
+
+/// A property of an object's records.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Property)]
+pub(crate) struct PropertyView {
+    name: String,
+    label: String,
+    #[serde(rename = "type")]
+    kind: PropertyType,
+    /// Its values identify one record (an index enforces it).
+    unique: bool,
+    /// An enum's allowed values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    options: Vec<String>,
+}
+
+/// An object's properties.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PropertyList {
+    properties: Vec<PropertyView>,
+}
+
+/// A record with its properties.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Record)]
+pub(crate) struct RecordView {
+    /// `rec_…`.
+    id: String,
+    object: String,
+    /// Its properties by name, typed as the object's definitions say.
+    #[schema(value_type = Object)]
+    properties: Map<String, Json_>,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+/// Records found by a unique value (none or one).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct RecordList {
+    records: Vec<RecordView>,
+}
+
 /// `GET /objects`.
 #[utoipa::path(
     get, operation_id = "records.list_objects", path = "/objects", tag = "records",
     responses(
-        (status = 200, description = "Objects", body = Object),
+        (status = 200, description = "Objects", body = ObjectList),
     )
 )]
-pub async fn list_objects(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+pub async fn list_objects(State(state): State<Arc<AppState>>) -> Result<Json<ObjectList>, ApiError> {
     let store = state.store.clone();
     let objects = blocking(move || Ok(store.list_objects()?)).await?;
-    let objects: Vec<Json_> = objects
-        .into_iter()
-        .map(|(name, label, builtin)| json!({"name": name, "label": label, "builtin": builtin}))
-        .collect();
-    Ok(Json(json!({ "objects": objects })))
+    let objects = objects.into_iter().map(|(name, label, builtin)| ObjectView { name, label, builtin }).collect();
+    Ok(Json(ObjectList { objects }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -71,7 +127,7 @@ pub(crate) struct NewObject {
     post, operation_id = "records.create_object", path = "/objects", tag = "records",
     request_body = NewObject,
     responses(
-        (status = 201, description = "The object", body = Object),
+        (status = 201, description = "The object", body = ObjectView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 409, description = "It exists", body = ErrorBody),
     )
@@ -85,12 +141,16 @@ pub async fn create_object(
     }
     let label = body.label.unwrap_or_else(|| body.name.clone());
     let (store, name) = (state.store.clone(), body.name.clone());
-    let created = blocking(move || Ok(store.create_object(&name, &label)?)).await?;
+    let created = blocking({
+        let label = label.clone();
+        move || Ok(store.create_object(&name, &label)?)
+    })
+    .await?;
     if !created {
         return Err(ApiError::new(StatusCode::CONFLICT, "already_exists", format!("object `{}` exists", body.name))
             .with_field("name"));
     }
-    Ok((StatusCode::CREATED, Json(json!({"name": body.name, "builtin": false}))).into_response())
+    Ok((StatusCode::CREATED, Json(ObjectView { name: body.name, label, builtin: false })).into_response())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -105,12 +165,14 @@ pub(crate) struct NewProperty {
     unique: bool,
 }
 
-fn render_property(p: &PropertyDef) -> Json_ {
-    let mut out = json!({"name": p.name, "label": p.label, "type": p.kind, "unique": p.unique});
-    if !p.options.is_empty() {
-        out["options"] = json!(p.options);
+fn render_property(p: &PropertyDef) -> PropertyView {
+    PropertyView {
+        name: p.name.clone(),
+        label: p.label.clone(),
+        kind: p.kind,
+        unique: p.unique,
+        options: p.options.clone(),
     }
-    out
 }
 
 /// `POST /objects/{object}/properties {name, label, type, options?, unique?}`.
@@ -121,7 +183,7 @@ fn render_property(p: &PropertyDef) -> Json_ {
     ),
     request_body = NewProperty,
     responses(
-        (status = 201, description = "The property", body = Object),
+        (status = 201, description = "The property", body = PropertyView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 409, description = "It exists", body = ErrorBody),
         (status = 404, description = "No such object", body = ErrorBody),
@@ -172,26 +234,26 @@ pub(super) async fn definitions(state: &Arc<AppState>, object: String) -> Result
         ("object" = String, Path, description = "The object, e.g. `contacts`"),
     ),
     responses(
-        (status = 200, description = "Its properties", body = Object),
+        (status = 200, description = "Its properties", body = PropertyList),
         (status = 404, description = "No such object", body = ErrorBody),
     )
 )]
 pub async fn list_properties(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<PropertyList>, ApiError> {
     let defs = definitions(&state, object).await?;
-    Ok(Json(json!({"properties": defs.iter().map(render_property).collect::<Vec<_>>()})))
+    Ok(Json(PropertyList { properties: defs.iter().map(render_property).collect() }))
 }
 
-fn render_record(r: &Record) -> Json_ {
-    json!({
-        "id": r.id,
-        "object": r.object,
-        "properties": r.properties,
-        "created_at": rfc3339(r.created_at_ms),
-        "updated_at": rfc3339(r.updated_at_ms),
-    })
+fn render_record(r: &Record) -> RecordView {
+    RecordView {
+        id: r.id.clone(),
+        object: r.object.clone(),
+        properties: r.properties.clone(),
+        created_at: rfc3339(r.created_at_ms),
+        updated_at: rfc3339(r.updated_at_ms),
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -212,7 +274,7 @@ fn unique_names(defs: &[PropertyDef]) -> Vec<String> {
     ),
     request_body = RecordBody,
     responses(
-        (status = 201, description = "The record", body = Object),
+        (status = 201, description = "The record", body = RecordView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 409, description = "A record has this unique value", body = ErrorBody),
         (status = 404, description = "No such object", body = ErrorBody),
@@ -247,14 +309,14 @@ async fn load_record(state: &Arc<AppState>, object: String, id: String) -> Resul
         ("id" = String, Path, description = "The record id"),
     ),
     responses(
-        (status = 200, description = "The record", body = Object),
+        (status = 200, description = "The record", body = RecordView),
         (status = 404, description = "No such record", body = ErrorBody),
     )
 )]
 pub async fn show_record(
     State(state): State<Arc<AppState>>,
     Path((object, id)): Path<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<RecordView>, ApiError> {
     Ok(Json(render_record(&load_record(&state, object, id).await?)))
 }
 
@@ -267,7 +329,7 @@ pub async fn show_record(
     ),
     request_body = RecordBody,
     responses(
-        (status = 200, description = "The record", body = Object),
+        (status = 200, description = "The record", body = RecordView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
     )
@@ -276,7 +338,7 @@ pub async fn update_record(
     State(state): State<Arc<AppState>>,
     Path((object, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RecordBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<RecordView>, ApiError> {
     let defs = definitions(&state, object.clone()).await?;
     let mut record = load_record(&state, object, id).await?;
     check_values(&defs, body.properties, &mut record.properties).map_err(invalid_value)?;
@@ -315,7 +377,7 @@ pub async fn delete_record(
         ("object" = String, Path, description = "The object, e.g. `contacts`"),
     ),
     responses(
-        (status = 200, description = "Records whose unique property has the value given as `?property=value`", body = Object),
+        (status = 200, description = "Records whose unique property has the value given as `?property=value`", body = RecordList),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 404, description = "No such object", body = ErrorBody),
     )
@@ -324,7 +386,7 @@ pub async fn find_records(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<RecordList>, ApiError> {
     let defs = definitions(&state, object.clone()).await?;
     let mut pairs = query.into_iter();
     let (Some((property, text)), None) = (pairs.next(), pairs.next()) else {
@@ -342,7 +404,7 @@ pub async fn find_records(
     };
     let store = state.store.clone();
     let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
-    Ok(Json(json!({"records": found.iter().map(render_record).collect::<Vec<_>>()})))
+    Ok(Json(RecordList { records: found.iter().map(render_record).collect() }))
 }
 
 /// A refused property value is a 400 naming `properties.<name>`.

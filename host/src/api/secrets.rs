@@ -6,8 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
@@ -30,7 +29,7 @@ pub(crate) struct SecretBody {
     ),
     request_body = SecretBody,
     responses(
-        (status = 200, description = "Stored, sealed at rest", body = Object),
+        (status = 204, description = "Stored, sealed at rest"),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
     )
 )]
@@ -56,18 +55,32 @@ pub async fn put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A secret's name and when it was last set; never its value.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SecretName {
+    name: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+/// Every secret's name.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SecretList {
+    secrets: Vec<SecretName>,
+}
+
 /// `GET /secrets`: names and when each was last set.
 #[utoipa::path(
     get, operation_id = "secrets.list", path = "/secrets", tag = "secrets",
     responses(
-        (status = 200, description = "Secret names (never values)", body = Object),
+        (status = 200, description = "Secret names (never values)", body = SecretList),
     )
 )]
-pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<SecretList>, ApiError> {
     let store = state.store.clone();
     let rows = blocking(move || Ok(store.list_secrets()?)).await?;
-    let rows: Vec<Json_> = rows.iter().map(|(name, at)| json!({"name": name, "updated_at": rfc3339(*at)})).collect();
-    Ok(Json(json!({ "secrets": rows })))
+    let secrets = rows.into_iter().map(|(name, at)| SecretName { name, updated_at: rfc3339(at) }).collect();
+    Ok(Json(SecretList { secrets }))
 }
 
 /// `DELETE /secrets/{name}`.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
@@ -41,10 +41,54 @@ fn dedup_preset(scheme: &Scheme) -> Option<Dedup> {
     }
 }
 
-fn render(settings: &SignatureSettings, failures: u64) -> Json_ {
-    let mut out = serde_json::to_value(settings).unwrap_or_default();
-    out["failures"] = json!(failures);
-    out
+/// A webhook's signature setting as answered: never a secret, only how many are active.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SignatureSetting)]
+pub(crate) struct SignatureView {
+    /// `standard-webhooks`, `github`, `stripe`, `shopify`, `slack` or `hmac-sha256`.
+    scheme: &'static str,
+    /// `hmac-sha256`: the header carrying the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header: Option<String>,
+    /// `hmac-sha256`: `hex` or `base64`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'static str>,
+    /// `hmac-sha256`: the prefix before the signature (`sha256=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<String>,
+    /// `hmac-sha256`: a header with the signed unix timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_header: Option<String>,
+    /// Allowed distance between the signed timestamp and our clock, seconds.
+    tolerance_s: i64,
+    /// How many secrets are active (2 while rotating).
+    secrets: usize,
+    /// Requests the check refused since the server started.
+    failures: u64,
+}
+
+fn render(settings: &SignatureSettings, failures: u64) -> SignatureView {
+    let named = |scheme| (scheme, None, None, None, None);
+    let (scheme, header, encoding, prefix, timestamp_header) = match &settings.scheme {
+        Scheme::StandardWebhooks => named("standard-webhooks"),
+        Scheme::Github => named("github"),
+        Scheme::Stripe => named("stripe"),
+        Scheme::Shopify => named("shopify"),
+        Scheme::Slack => named("slack"),
+        Scheme::HmacSha256 { header, encoding, prefix, timestamp_header } => {
+            ("hmac-sha256", Some(header.clone()), Some(encoding.as_str()), prefix.clone(), timestamp_header.clone())
+        }
+    };
+    SignatureView {
+        scheme,
+        header,
+        encoding,
+        prefix,
+        timestamp_header,
+        tolerance_s: settings.tolerance_s,
+        secrets: settings.secrets,
+        failures,
+    }
 }
 
 /// `PUT /webhooks/{id}/signature {scheme, secret | secrets, tolerance_s?, header?, encoding?,
@@ -56,7 +100,7 @@ fn render(settings: &SignatureSettings, failures: u64) -> Json_ {
     ),
     request_body = SignatureBody,
     responses(
-        (status = 200, description = "The setting (never the secret)", body = Object),
+        (status = 200, description = "The setting (never the secret)", body = SignatureView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
@@ -65,7 +109,7 @@ pub async fn put(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SignatureBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<SignatureView>, ApiError> {
     let scheme_name = body.scheme.ok_or_else(|| ApiError::invalid("scheme", "scheme is required"))?;
     let mut scheme_json = json!({"scheme": scheme_name});
     if scheme_name == "hmac-sha256" {
@@ -128,11 +172,11 @@ pub async fn put(
         ("id" = String, Path, description = "The webhook id"),
     ),
     responses(
-        (status = 200, description = "The setting and how many requests it refused", body = Object),
+        (status = 200, description = "The setting and how many requests it refused", body = SignatureView),
         (status = 404, description = "No such webhook or signature setting", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<SignatureView>, ApiError> {
     let store = state.store.clone();
     let found = blocking(move || {
         let found = store.signatures()?.into_iter().find(|(w, _)| *w == id);

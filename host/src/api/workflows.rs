@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json_;
 
 use super::AppState;
 use crate::act::plan::Next;
@@ -16,6 +16,7 @@ use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::step::StepEntry;
 use crate::model::workflow::Action;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 use crate::plugins::CallContext;
@@ -23,17 +24,101 @@ use crate::plugins::World;
 use crate::store::Store;
 use crate::work::plugin_cache::PluginCache;
 
-fn render(w: &Workflow) -> Json_ {
-    json!({
-        "id": w.id,
-        "name": w.name,
-        "object": w.object,
-        "enabled": w.enabled,
-        "reenroll": w.reenroll,
-        "triggers": w.triggers,
-        "actions": w.actions,
-        "created_at": rfc3339(w.created_at_ms),
-    })
+/// A workflow as the API answers it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Workflow)]
+pub(crate) struct WorkflowView {
+    /// `wf_…`.
+    id: String,
+    name: String,
+    /// The object its records belong to.
+    object: String,
+    enabled: bool,
+    /// Whether a record that finished may enroll again.
+    reenroll: bool,
+    /// The webhooks that enroll records into it.
+    triggers: Vec<String>,
+    /// Its actions, in order (custom code pinned to a component's sha256, set property,
+    /// branch, webhook); docs/workflows.md describes each type.
+    #[schema(value_type = Vec<Object>)]
+    actions: Vec<Action>,
+    /// RFC 3339.
+    created_at: String,
+}
+
+/// Every workflow.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct WorkflowList {
+    workflows: Vec<WorkflowView>,
+}
+
+/// A record's run through a workflow.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Enrollment)]
+pub(crate) struct EnrollmentView {
+    /// `enr_…`.
+    id: String,
+    workflow_id: String,
+    record_id: String,
+    /// The event that enrolled the record.
+    event_id: String,
+    /// RFC 3339.
+    enrolled_at: String,
+    status: EnrollmentStatus,
+    /// Why it failed or stopped.
+    reason: Option<String>,
+    /// RFC 3339, once it finished.
+    finished_at: Option<String>,
+    /// How many step entries its log has.
+    steps_run: usize,
+    /// Its step log (one enrollment only): each step's address, attempt, inputs, outputs,
+    /// log, duration, outcome and reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    steps: Option<Vec<StepEntry>>,
+    /// When a step waiting to be tried again is next tried (one enrollment only; RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_attempt_at: Option<String>,
+}
+
+/// A workflow's enrollments, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EnrollmentList {
+    enrollments: Vec<EnrollmentView>,
+}
+
+/// One action tried against a real record.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ActionTestResult {
+    /// The action's address (`0`, `2.then.1`).
+    action: String,
+    /// The step entry it would log: inputs, outputs, log, duration, outcome, reason.
+    #[schema(value_type = Object)]
+    step: StepEntry,
+    /// The property write it makes, if any.
+    write: Option<PropertyWrite>,
+    /// Whether the write was applied to the record (`apply: true`, and the step succeeded).
+    applied: bool,
+}
+
+/// A property write an action makes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PropertyWrite {
+    property: String,
+    value: Json_,
+}
+
+fn render(w: &Workflow) -> WorkflowView {
+    WorkflowView {
+        id: w.id.clone(),
+        name: w.name.clone(),
+        object: w.object.clone(),
+        enabled: w.enabled,
+        reenroll: w.reenroll,
+        triggers: w.triggers.clone(),
+        actions: w.actions.clone(),
+        created_at: rfc3339(w.created_at_ms),
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -113,7 +198,7 @@ fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
     post, operation_id = "workflows.create", path = "/workflows", tag = "workflows",
     request_body = WorkflowBody,
     responses(
-        (status = 201, description = "The workflow, uploads pinned by sha256", body = Object),
+        (status = 201, description = "The workflow, uploads pinned by sha256", body = WorkflowView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
     )
 )]
@@ -148,13 +233,13 @@ pub async fn create(
 #[utoipa::path(
     get, operation_id = "workflows.list", path = "/workflows", tag = "workflows",
     responses(
-        (status = 200, description = "All workflows", body = Object),
+        (status = 200, description = "All workflows", body = WorkflowList),
     )
 )]
-pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, ApiError> {
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<WorkflowList>, ApiError> {
     let store = state.store.clone();
     let workflows = blocking(move || Ok(store.list_workflows()?)).await?;
-    Ok(Json(json!({"workflows": workflows.iter().map(render).collect::<Vec<_>>()})))
+    Ok(Json(WorkflowList { workflows: workflows.iter().map(render).collect() }))
 }
 
 /// `GET /workflows/{id}`.
@@ -164,11 +249,11 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Json_>, Api
         ("id" = String, Path, description = "The workflow id"),
     ),
     responses(
-        (status = 200, description = "The workflow", body = Object),
+        (status = 200, description = "The workflow", body = WorkflowView),
         (status = 404, description = "No such workflow", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<WorkflowView>, ApiError> {
     let store = state.store.clone();
     let workflow = blocking(move || Ok(store.workflow(&id)?)).await?.ok_or_else(|| ApiError::not_found("workflow"))?;
     Ok(Json(render(&workflow)))
@@ -183,7 +268,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     ),
     request_body = WorkflowBody,
     responses(
-        (status = 200, description = "The workflow", body = Object),
+        (status = 200, description = "The workflow", body = WorkflowView),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 404, description = "No such workflow", body = ErrorBody),
     )
@@ -192,7 +277,7 @@ pub async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<WorkflowBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<WorkflowView>, ApiError> {
     let store = state.store.clone();
     let saved = blocking(move || {
         let mut w = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
@@ -245,41 +330,39 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
         ("id" = String, Path, description = "The workflow id"),
     ),
     responses(
-        (status = 200, description = "Its enrollments, newest first", body = Object),
+        (status = 200, description = "Its enrollments, newest first", body = EnrollmentList),
         (status = 404, description = "No such workflow", body = ErrorBody),
     )
 )]
-pub async fn enrollments(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Json_>, ApiError> {
+pub async fn enrollments(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<EnrollmentList>, ApiError> {
     let store = state.store.clone();
     let rows = blocking(move || {
         store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
         Ok(store.enrollments(&id)?)
     })
     .await?;
-    let rows: Vec<Json_> = rows.iter().map(|e| render_enrollment(e, false)).collect();
-    Ok(Json(json!({ "enrollments": rows })))
+    Ok(Json(EnrollmentList { enrollments: rows.iter().map(|e| render_enrollment(e, false)).collect() }))
 }
 
 /// An enrollment; `steps` adds each step's inputs, outputs, duration, outcome and reason.
-pub fn render_enrollment(e: &Enrollment, steps: bool) -> Json_ {
-    let mut out = json!({
-        "id": e.id,
-        "workflow_id": e.workflow_id,
-        "record_id": e.record_id,
-        "event_id": e.event_id,
-        "enrolled_at": rfc3339(e.enrolled_at_ms),
-        "status": e.status,
-        "reason": e.reason,
-        "finished_at": e.finished_at_ms.map(rfc3339),
-        "steps_run": e.steps.len(),
-    });
-    if steps {
-        out["steps"] = json!(e.steps);
-        if e.status == EnrollmentStatus::Running && e.next_attempt_at_ms > crate::model::ids::now_ms() {
-            out["next_attempt_at"] = json!(rfc3339(e.next_attempt_at_ms));
-        }
+fn render_enrollment(e: &Enrollment, steps: bool) -> EnrollmentView {
+    let waiting = e.status == EnrollmentStatus::Running && e.next_attempt_at_ms > now_ms();
+    EnrollmentView {
+        id: e.id.clone(),
+        workflow_id: e.workflow_id.clone(),
+        record_id: e.record_id.clone(),
+        event_id: e.event_id.clone(),
+        enrolled_at: rfc3339(e.enrolled_at_ms),
+        status: e.status,
+        reason: e.reason.clone(),
+        finished_at: e.finished_at_ms.map(rfc3339),
+        steps_run: e.steps.len(),
+        steps: steps.then(|| e.steps.clone()),
+        next_attempt_at: (steps && waiting).then(|| rfc3339(e.next_attempt_at_ms)),
     }
-    out
 }
 
 /// `GET /enrollments/{id}`: one enrollment with its step log.
@@ -289,14 +372,14 @@ pub fn render_enrollment(e: &Enrollment, steps: bool) -> Json_ {
         ("id" = String, Path, description = "The enrollment id"),
     ),
     responses(
-        (status = 200, description = "The enrollment with every step", body = Object),
+        (status = 200, description = "The enrollment with every step", body = EnrollmentView),
         (status = 404, description = "No such enrollment", body = ErrorBody),
     )
 )]
 pub async fn show_enrollment(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<EnrollmentView>, ApiError> {
     let store = state.store.clone();
     let found = blocking(move || Ok(store.enrollment(&id)?)).await?.ok_or_else(|| ApiError::not_found("enrollment"))?;
     Ok(Json(render_enrollment(&found, true)))
@@ -322,7 +405,7 @@ pub(crate) struct TestBody {
     ),
     request_body = TestBody,
     responses(
-        (status = 200, description = "The step entry: inputs, outputs, log, duration, outcome", body = Object),
+        (status = 200, description = "The step entry: inputs, outputs, log, duration, outcome", body = ActionTestResult),
         (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
         (status = 404, description = "No such workflow, action or record", body = ErrorBody),
     )
@@ -331,7 +414,7 @@ pub async fn test_action(
     State(state): State<Arc<AppState>>,
     Path((id, address)): Path<(String, String)>,
     JsonBody(body): JsonBody<TestBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<ActionTestResult>, ApiError> {
     let (store, engine, vault) = (state.store.clone(), state.engine.clone(), state.vault.clone());
     blocking(move || {
         let workflow = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
@@ -365,12 +448,12 @@ pub async fn test_action(
             }
             _ => false,
         };
-        Ok(Json(json!({
-            "action": address,
-            "step": ran.entry,
-            "write": ran.write.map(|(property, value)| json!({"property": property, "value": value})),
-            "applied": applied,
-        })))
+        Ok(Json(ActionTestResult {
+            action: address,
+            step: ran.entry,
+            write: ran.write.map(|(property, value)| PropertyWrite { property, value }),
+            applied,
+        }))
     })
     .await
 }

@@ -28,7 +28,7 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ use crate::http::{ApiError, ErrorBody};
 use crate::model::event::EventStatus;
 use crate::model::ids::{IdKind, new_id, now_ms};
 use crate::model::webhook::Dedup;
-use crate::store::events::IngestJob;
+use crate::store::events::{IngestJob, Receipt};
 use crate::telemetry::request_id::RequestId;
 use crate::work::waker::Waker;
 use writer::WriteError;
@@ -86,7 +86,7 @@ impl Deref for Ingest {
            ("X-Request-Id" = Option<String>, Header, description = "Kept as the request id if plain (≤ 128 characters of A-Z a-z 0-9 - _ . :)")),
     request_body(content = Object, content_type = "application/json", description = "An object (one event) or an array of objects (one event each)"),
     responses(
-        (status = 202, description = "Stored durably: `{event_id, status}`, or `{event_ids, events}` for a batch", body = Object),
+        (status = 202, description = "Stored durably: `{event_id, status}`, or `{event_ids, events}` for a batch", body = Delivered),
         (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
         (status = 401, description = "Signature missing or refused", body = ErrorBody),
         (status = 404, description = "Unknown or deleted URL", body = ErrorBody),
@@ -215,13 +215,41 @@ async fn accept(
         state.backlog.added(queued);
         state.waker.wake();
     }
+    let stored = |r: &Receipt| EventReceipt { event_id: r.event_id.clone(), status: r.status };
     let body = if batch {
-        let events: Vec<Json> = receipts.iter().map(|r| json!({"event_id": r.event_id, "status": r.status})).collect();
-        json!({"event_ids": receipts.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>(), "events": events, "status": "accepted"})
+        let event_ids = receipts.iter().map(|r| r.event_id.clone()).collect();
+        Delivered::Batch(StoredBatch { event_ids, events: receipts.iter().map(stored).collect(), status: "accepted" })
     } else {
-        json!({"event_id": receipts[0].event_id, "status": receipts[0].status})
+        Delivered::One(stored(&receipts[0]))
     };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// The answer to a delivery: one event, or a batch's events in order.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Delivered {
+    /// A delivery of one object.
+    One(EventReceipt),
+    /// A delivery of an array of objects.
+    Batch(StoredBatch),
+}
+
+/// One stored event: `accepted` (queued for the pipeline), `not_ready` (the webhook's
+/// set-up is not finished), `duplicate` or `test_event`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct EventReceipt {
+    event_id: String,
+    status: EventStatus,
+}
+
+/// A batch, stored as one event per element, in order.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct StoredBatch {
+    event_ids: Vec<String>,
+    events: Vec<EventReceipt>,
+    /// `accepted`: the whole batch is stored.
+    status: &'static str,
 }
 
 /// Longest delivery id used for dedup; longer ones are not trusted as ids.

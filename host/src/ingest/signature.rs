@@ -59,6 +59,16 @@ pub enum Encoding {
     Base64,
 }
 
+impl Encoding {
+    /// Its name as written in settings (`hex`, `base64`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Hex => "hex",
+            Encoding::Base64 => "base64",
+        }
+    }
+}
+
 /// Why a request was refused; each is a 401 with its code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {

@@ -30,7 +30,8 @@ pub struct UnknownName {
 }
 
 /// Defines a closed vocabulary: a fieldless enum with its one string form per variant,
-/// `as_str`, a strict `parse`, `Display`, and serde as that string.
+/// `as_str`, a strict `parse`, `Display`, serde as that string, and an OpenAPI schema that
+/// lists every name.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
@@ -77,6 +78,19 @@ macro_rules! vocabulary {
                 $name::parse(&text).map_err(serde::de::Error::custom)
             }
         }
+
+        // The OpenAPI document lists the names, so a client knows every value it may see.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("A ", $what, ".")))
+                    .enum_values(Some([$($text,)+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 pub(crate) use vocabulary;

@@ -46,7 +46,7 @@ impl WebhookState {
 }
 
 /// One mapped property: a payload path, its label for people, and its type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MappedProperty {
     /// The flattened path, which is also the property's name.
     pub path: String,

@@ -23,6 +23,7 @@ pub mod worker;
 
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::coerce::{MappedType, coerce};
@@ -123,20 +124,45 @@ fn call_context(event: &StoredEvent) -> CallContext {
 /// Coerce `event` with `webhook`'s mapping and run its transform chain, storing nothing:
 /// what an admin sees when trying a chain on the captured test event. The answer has the
 /// coerced properties, each step's output or error, and the final properties or error.
-pub fn preview(engine: &PluginEngine, config: &BatchConfig, webhook_id: &str, event: &StoredEvent) -> Json {
+pub fn preview(engine: &PluginEngine, config: &BatchConfig, webhook_id: &str, event: &StoredEvent) -> Preview {
+    let nothing = Preview { coerced: None, steps: Vec::new(), properties: None, stage: None, error: None };
     let Some(webhook) = config.webhook(webhook_id) else {
-        return json!({"error": "the webhook no longer exists"});
+        return Preview { error: Some("the webhook no longer exists".into()), ..nothing };
     };
     let properties = match coerce_event(&webhook.mapping, event) {
         Ok(p) => p,
-        Err(reason) => return json!({"stage": "coerce", "error": reason, "steps": []}),
+        Err(reason) => return Preview { stage: Some("coerce"), error: Some(reason), ..nothing },
     };
-    let coerced = properties_to_json(&properties);
+    let coerced = Some(properties_to_json(&properties));
     let chain = transform::run_chain(engine, config, &webhook.transforms, &call_context(event), properties);
     match chain.result {
-        Ok(out) => json!({"coerced": coerced, "steps": chain.steps, "properties": properties_to_json(&out)}),
-        Err(reason) => json!({"coerced": coerced, "steps": chain.steps, "stage": "transform", "error": reason}),
+        Ok(out) => Preview { coerced, steps: chain.steps, properties: Some(properties_to_json(&out)), ..nothing },
+        Err(reason) => {
+            Preview { coerced, steps: chain.steps, stage: Some("transform"), error: Some(reason), ..nothing }
+        }
     }
+}
+
+/// A transform chain tried on the test event, nothing stored: the coerced properties, each
+/// step's trace, and the final properties or the stage that failed and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// The mapped fields, typed (absent if coercion failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    coerced: Option<Json>,
+    /// What each step that ran did, in order.
+    steps: Vec<transform::StepTrace>,
+    /// The properties after the whole chain, when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    properties: Option<Json>,
+    /// `coerce` or `transform`: where it stopped, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<&'static str>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// Coerce and transform one event. Touches no store, so events run in parallel.
@@ -173,7 +199,7 @@ pub fn prepare(engine: &PluginEngine, config: &BatchConfig, event: &StoredEvent)
     let call = call_context(event);
     let chain =
         draft.stage("transform", || transform::run_chain(engine, config, &webhook.transforms, &call, properties));
-    draft.detail.insert("transforms".into(), Json::Array(chain.steps));
+    draft.detail.insert("transforms".into(), serde_json::to_value(&chain.steps).unwrap_or(Json::Null));
     let properties = match chain.result {
         Ok(p) => p,
         Err(reason) => return Prepared::Done(draft.finish(EventStatus::Failed, Some("transform"), Some(reason), None)),
