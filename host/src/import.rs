@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
-use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::ids::{RecordId, now_ms};
 use crate::model::property::PropertyDef;
 use crate::store::imports::{Chunk, Import};
 use crate::store::{Store, StoreError};
@@ -104,7 +104,7 @@ fn run(store: &Store, import: &Import, node: &Threads) -> Result<Ran, ImportErro
         chunk.bytes_done = offset;
         chunk.lines_done = line_no;
         let now = now_ms();
-        store.apply_import_chunk(&import.id, &import.object, &unique, chunk, || new_id(IdKind::Record, now), now)?;
+        store.apply_import_chunk(&import.id, &import.object, &unique, chunk, || RecordId::new(now), now)?;
         if at_end {
             return Ok(Ran::ToTheEnd);
         }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use super::plan;
 use super::sources::Scope;
 use super::step::{self, Ended, Services};
-use crate::model::ids::now_ms;
+use crate::model::ids::{WorkflowId, now_ms};
 use crate::model::property::PropertyDef;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 use crate::plugins::{CallContext, PluginEngine, World};
@@ -87,7 +87,7 @@ pub fn run_due(
     if due.is_empty() {
         return Ok(0);
     }
-    let mut workflows: HashMap<String, Option<Arc<Workflow>>> = HashMap::new();
+    let mut workflows: HashMap<WorkflowId, Option<Arc<Workflow>>> = HashMap::new();
     let mut defs: HashMap<String, Arc<Vec<PropertyDef>>> = HashMap::new();
     let mut work = Vec::with_capacity(due.len());
     for enrollment in due {
@@ -164,7 +164,7 @@ fn step_one(work: &Work, services: &Services<'_>, now: i64) -> StepSaved {
         steps: &enrollment.steps,
     };
     let call = CallContext {
-        event_id: enrollment.event_id.clone(),
+        event_id: enrollment.event_id.to_string(),
         webhook_id: enrollment.trigger["webhook_id"].as_str().unwrap_or_default().to_string(),
         received_at_ms: enrollment.trigger["received_at_ms"].as_i64().unwrap_or(enrollment.enrolled_at_ms),
     };

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, OptionalJsonBody, blocking, rfc3339};
 use crate::model::event::EventStatus;
+use crate::model::ids::{EventId, RecordId, WebhookId};
 use crate::store::events::{EventFilter, StoredEvent};
 
 /// Query of `GET /events`.
@@ -19,15 +20,15 @@ use crate::store::events::{EventFilter, StoredEvent};
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this webhook's events.
-    webhook: Option<String>,
+    webhook: Option<WebhookId>,
     /// Only events with this status.
     status: Option<String>,
     /// Page size, 1 to 500 (default 50).
     limit: Option<u32>,
     /// Newest first, continuing below this id (a previous page's `next_cursor`).
-    cursor: Option<String>,
+    cursor: Option<EventId>,
     /// Oldest first, the events with ids above this one (a previous page's `next_since`).
-    since: Option<String>,
+    since: Option<EventId>,
     /// Instead of a page: these events (comma-separated ids, at most 100), to see how
     /// each is doing.
     ids: Option<String>,
@@ -43,8 +44,8 @@ const MAX_PAGE: u32 = 500;
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct EventSummary {
     /// `evt_…`, sortable by arrival.
-    id: String,
-    webhook_id: String,
+    id: EventId,
+    webhook_id: WebhookId,
     /// RFC 3339.
     received_at: String,
     status: EventStatus,
@@ -59,17 +60,17 @@ pub(crate) struct EventSummary {
 pub(crate) struct EventPage {
     events: Vec<EventSummary>,
     /// Newest first: the `cursor` of the next page, when there may be one.
-    next_cursor: Option<String>,
+    next_cursor: Option<EventId>,
     /// With `since`: the `since` of the next page, when there may be one.
-    next_since: Option<String>,
+    next_since: Option<EventId>,
 }
 
 /// One event with everything that happened to it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct EventDetail {
     /// `evt_…`.
-    id: String,
-    webhook_id: String,
+    id: EventId,
+    webhook_id: WebhookId,
     /// RFC 3339.
     received_at: String,
     status: EventStatus,
@@ -80,7 +81,7 @@ pub(crate) struct EventDetail {
     /// The JSON payload as received.
     payload: Json_,
     /// The record it matched, once matched.
-    matched_record_id: Option<String>,
+    matched_record_id: Option<RecordId>,
     /// The id of the HTTP request that delivered it (also in the server's log).
     request_id: Option<String>,
     /// The mapped fields after coercion, by name.
@@ -108,7 +109,7 @@ pub(crate) struct EventDetail {
 /// An event queued again.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Replayed {
-    event_id: String,
+    event_id: EventId,
     /// `accepted`: waiting for the pipeline.
     status: EventStatus,
 }
@@ -148,7 +149,7 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
         if q.cursor.is_some() || q.since.is_some() {
             return Err(ApiError::invalid("ids", "give `ids`, or page with `cursor` or `since`, not both"));
         }
-        let ids: Vec<String> = ids.split(',').filter(|id| !id.is_empty()).map(str::to_string).collect();
+        let ids: Vec<EventId> = ids.split(',').filter(|id| !id.is_empty()).map(EventId::from_text).collect();
         if ids.len() > MAX_IDS {
             return Err(ApiError::invalid("ids", format!("at most {MAX_IDS} ids")));
         }
@@ -187,7 +188,7 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
         (status = 404, description = "No such event", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<EventDetail>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<EventId>) -> Result<Json<EventDetail>, ApiError> {
     let store = state.store.clone();
     let event = blocking(move || Ok(store.event(&id)?)).await?.ok_or_else(|| ApiError::not_found("event"))?;
     let mut detail: serde_json::Map<String, Json_> =
@@ -226,7 +227,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 )]
 pub async fn replay(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<EventId>,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
     let store = state.store.clone();
     let event_id = id.clone();
@@ -242,7 +243,8 @@ pub async fn replay(
 /// Body of `POST /events/replay`.
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ReplayFilter {
-    webhook: Option<String>,
+    #[schema(value_type = Option<String>)]
+    webhook: Option<WebhookId>,
     status: Option<String>,
 }
 
@@ -265,7 +267,7 @@ pub async fn replay_many(
     }
     let store = state.store.clone();
     let count =
-        blocking(move || Ok(store.requeue_matching(filter.webhook.as_deref(), filter.status.as_deref())?)).await?;
+        blocking(move || Ok(store.requeue_matching(filter.webhook.as_ref(), filter.status.as_deref())?)).await?;
     state.ingest.backlog.added(count as u64);
     state.ingest.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(ReplayCount { replayed: count })))

@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, blocking, rfc3339};
-use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::ids::{ImportId, now_ms};
 use crate::store::imports::Import;
 
 /// Largest import file accepted (several GB of NDJSON is many millions of rows).
@@ -42,7 +42,7 @@ pub struct ImportQuery {
 #[schema(as = Import)]
 pub(crate) struct ImportView {
     /// `imp_…`.
-    id: String,
+    id: ImportId,
     object: String,
     /// `running` (also while a stopped server has it to resume at its next start), `done`
     /// or `failed`.
@@ -122,7 +122,7 @@ pub async fn start(
     // 404 before reading a possibly large body for an object that does not exist.
     super::records::definitions(&state, object.clone()).await?;
     let started = now_ms();
-    let id = new_id(IdKind::Import, started);
+    let id = ImportId::new(started);
     let dir = state.data_dir.join(SPOOL_DIR);
     let path = dir.join(format!("{id}.ndjson"));
     let bytes_total = match spool(body, &dir, &path).await {
@@ -182,7 +182,7 @@ async fn spool(body: Body, dir: &std::path::Path, path: &std::path::Path) -> Res
     Ok(total)
 }
 
-async fn load(state: &Arc<AppState>, id: String) -> Result<Import, ApiError> {
+async fn load(state: &Arc<AppState>, id: ImportId) -> Result<Import, ApiError> {
     let store = state.store.clone();
     blocking(move || store.import(&id)?.ok_or_else(|| ApiError::not_found("import"))).await
 }
@@ -199,7 +199,7 @@ async fn load(state: &Arc<AppState>, id: String) -> Result<Import, ApiError> {
         (status = 404, description = "No such import", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<ImportView>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<ImportId>) -> Result<Json<ImportView>, ApiError> {
     Ok(Json(render(&load(&state, id).await?)))
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json_, json};
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
-use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::ids::{RecordId, now_ms};
 use crate::model::property::{InvalidValue, PropertyDef, PropertyType, check_values};
 use crate::store::records::{Record, RecordError};
 
@@ -85,7 +85,7 @@ pub(crate) struct PropertyList {
 #[schema(as = Record)]
 pub(crate) struct RecordView {
     /// `rec_…`.
-    id: String,
+    id: RecordId,
     object: String,
     /// Its properties by name, typed as the object's definitions say.
     #[schema(value_type = Object)]
@@ -289,14 +289,14 @@ pub async fn create_record(
     let mut properties = Map::new();
     check_values(&defs, body.properties, &mut properties).map_err(invalid_value)?;
     let now = now_ms();
-    let record = Record { id: new_id(IdKind::Record, now), object, properties, created_at_ms: now, updated_at_ms: now };
+    let record = Record { id: RecordId::new(now), object, properties, created_at_ms: now, updated_at_ms: now };
     let rendered = render_record(&record);
     let store = state.store.clone();
     blocking(move || store.put_record(&record, &unique_names(&defs), true).map_err(record_error)).await?;
     Ok((StatusCode::CREATED, Json(rendered)).into_response())
 }
 
-async fn load_record(state: &Arc<AppState>, object: String, id: String) -> Result<Record, ApiError> {
+async fn load_record(state: &Arc<AppState>, object: String, id: RecordId) -> Result<Record, ApiError> {
     let store = state.store.clone();
     blocking(move || Ok(store.record(&object, &id)?)).await?.ok_or_else(|| ApiError::not_found("record"))
 }
@@ -315,7 +315,7 @@ async fn load_record(state: &Arc<AppState>, object: String, id: String) -> Resul
 )]
 pub async fn show_record(
     State(state): State<Arc<AppState>>,
-    Path((object, id)): Path<(String, String)>,
+    Path((object, id)): Path<(String, RecordId)>,
 ) -> Result<Json<RecordView>, ApiError> {
     Ok(Json(render_record(&load_record(&state, object, id).await?)))
 }
@@ -336,7 +336,7 @@ pub async fn show_record(
 )]
 pub async fn update_record(
     State(state): State<Arc<AppState>>,
-    Path((object, id)): Path<(String, String)>,
+    Path((object, id)): Path<(String, RecordId)>,
     JsonBody(body): JsonBody<RecordBody>,
 ) -> Result<Json<RecordView>, ApiError> {
     let defs = definitions(&state, object.clone()).await?;
@@ -363,7 +363,7 @@ pub async fn update_record(
 )]
 pub async fn delete_record(
     State(state): State<Arc<AppState>>,
-    Path((object, id)): Path<(String, String)>,
+    Path((object, id)): Path<(String, RecordId)>,
 ) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let deleted = blocking(move || Ok(store.delete_record(&object, &id)?)).await?;

@@ -13,7 +13,7 @@ use super::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
 use crate::ingest::senders::{SignatureSettings, secret_name};
 use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
-use crate::model::ids::now_ms;
+use crate::model::ids::{WebhookId, now_ms};
 use crate::model::webhook::Dedup;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -107,7 +107,7 @@ fn render(settings: &SignatureSettings, failures: u64) -> SignatureView {
 )]
 pub async fn put(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     JsonBody(body): JsonBody<SignatureBody>,
 ) -> Result<Json<SignatureView>, ApiError> {
     let scheme_name = body.scheme.ok_or_else(|| ApiError::invalid("scheme", "scheme is required"))?;
@@ -148,7 +148,9 @@ pub async fn put(
         let webhook = store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))?;
         let now = now_ms();
         for (n, secret) in secrets.iter().enumerate() {
-            vault.put(&store, &secret_name(&id, n), secret, now).map_err(|e| ApiError::unavailable(e.to_string()))?;
+            vault
+                .put(&store, &secret_name(id.as_str(), n), secret, now)
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
         }
         let json = serde_json::to_string(&saved).map_err(crate::store::StoreError::from)?;
         store.set_signature(&id, Some(&json))?;
@@ -176,10 +178,13 @@ pub async fn put(
         (status = 404, description = "No such webhook or signature setting", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<SignatureView>, ApiError> {
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<WebhookId>,
+) -> Result<Json<SignatureView>, ApiError> {
     let store = state.store.clone();
     let found = blocking(move || {
-        let found = store.signatures()?.into_iter().find(|(w, _)| *w == id);
+        let found = store.signatures()?.into_iter().find(|(w, _)| w.as_str() == id.as_str());
         Ok(found)
     })
     .await?
@@ -200,14 +205,14 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
-pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<WebhookId>) -> Result<StatusCode, ApiError> {
     let (store, vault, senders) = (state.store.clone(), state.vault.clone(), state.ingest.senders.clone());
     blocking(move || {
         if !store.set_signature(&id, None)? {
             return Err(ApiError::not_found("webhook"));
         }
         for n in 0..2 {
-            store.delete_secret(&secret_name(&id, n))?;
+            store.delete_secret(&secret_name(id.as_str(), n))?;
         }
         senders.reload(&store, &vault).map_err(|e| ApiError::unavailable(e.to_string()))?;
         Ok(StatusCode::NO_CONTENT)

@@ -15,7 +15,7 @@ use crate::act::sources::Scope;
 use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
-use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::ids::{EnrollmentId, EventId, RecordId, WebhookId, WorkflowId, now_ms};
 use crate::model::step::StepEntry;
 use crate::model::workflow::Action;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
@@ -29,7 +29,7 @@ use crate::work::plugin_cache::PluginCache;
 #[schema(as = Workflow)]
 pub(crate) struct WorkflowView {
     /// `wf_…`.
-    id: String,
+    id: WorkflowId,
     name: String,
     /// The object its records belong to.
     object: String,
@@ -37,7 +37,7 @@ pub(crate) struct WorkflowView {
     /// Whether a record that finished may enroll again.
     reenroll: bool,
     /// The webhooks that enroll records into it.
-    triggers: Vec<String>,
+    triggers: Vec<WebhookId>,
     /// Its actions, in order (custom code pinned to a component's sha256, set property,
     /// branch, webhook); docs/workflows.md describes each type.
     #[schema(value_type = Vec<Object>)]
@@ -57,11 +57,11 @@ pub(crate) struct WorkflowList {
 #[schema(as = Enrollment)]
 pub(crate) struct EnrollmentView {
     /// `enr_…`.
-    id: String,
-    workflow_id: String,
-    record_id: String,
+    id: EnrollmentId,
+    workflow_id: WorkflowId,
+    record_id: RecordId,
     /// The event that enrolled the record.
-    event_id: String,
+    event_id: EventId,
     /// RFC 3339.
     enrolled_at: String,
     status: EnrollmentStatus,
@@ -127,7 +127,8 @@ pub(crate) struct WorkflowBody {
     object: Option<String>,
     enabled: Option<bool>,
     reenroll: Option<bool>,
-    triggers: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    triggers: Option<Vec<WebhookId>>,
     #[schema(value_type = Option<Vec<Object>>)]
     actions: Option<Vec<Json_>>,
 }
@@ -208,7 +209,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let workflow = Workflow {
-        id: new_id(IdKind::Workflow, now),
+        id: WorkflowId::new(now),
         name: body.name.ok_or_else(|| ApiError::invalid("name", "name is required"))?,
         object: body.object.ok_or_else(|| ApiError::invalid("object", "object is required"))?,
         enabled: body.enabled.unwrap_or(true),
@@ -253,7 +254,10 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<WorkflowLis
         (status = 404, description = "No such workflow", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<WorkflowView>, ApiError> {
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<WorkflowId>,
+) -> Result<Json<WorkflowView>, ApiError> {
     let store = state.store.clone();
     let workflow = blocking(move || Ok(store.workflow(&id)?)).await?.ok_or_else(|| ApiError::not_found("workflow"))?;
     Ok(Json(render(&workflow)))
@@ -275,7 +279,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
 )]
 pub async fn update(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WorkflowId>,
     JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<Json<WorkflowView>, ApiError> {
     let store = state.store.clone();
@@ -317,7 +321,7 @@ pub async fn update(
         (status = 404, description = "No such workflow", body = ErrorBody),
     )
 )]
-pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<WorkflowId>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let deleted = blocking(move || Ok(store.delete_workflow(&id)?)).await?;
     if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("workflow")) }
@@ -336,7 +340,7 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
 )]
 pub async fn enrollments(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WorkflowId>,
 ) -> Result<Json<EnrollmentList>, ApiError> {
     let store = state.store.clone();
     let rows = blocking(move || {
@@ -378,7 +382,7 @@ fn render_enrollment(e: &Enrollment, steps: bool) -> EnrollmentView {
 )]
 pub async fn show_enrollment(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<EnrollmentId>,
 ) -> Result<Json<EnrollmentView>, ApiError> {
     let store = state.store.clone();
     let found = blocking(move || Ok(store.enrollment(&id)?)).await?.ok_or_else(|| ApiError::not_found("enrollment"))?;
@@ -388,7 +392,8 @@ pub async fn show_enrollment(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = ActionTest)]
 pub(crate) struct TestBody {
-    record_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    record_id: Option<RecordId>,
     #[schema(value_type = Option<Object>)]
     trigger: Option<serde_json::Map<String, Json_>>,
     apply: Option<bool>,
@@ -412,7 +417,7 @@ pub(crate) struct TestBody {
 )]
 pub async fn test_action(
     State(state): State<Arc<AppState>>,
-    Path((id, address)): Path<(String, String)>,
+    Path((id, address)): Path<(WorkflowId, String)>,
     JsonBody(body): JsonBody<TestBody>,
 ) -> Result<Json<ActionTestResult>, ApiError> {
     let (store, engine, vault) = (state.store.clone(), state.engine.clone(), state.vault.clone());

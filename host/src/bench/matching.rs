@@ -9,7 +9,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json, json};
 
-use crate::model::ids::{IdKind, new_id, new_token, now_ms};
+use crate::model::ids::{EventId, ImportId, RecordId, WebhookId, WorkflowId, new_token, now_ms};
 use crate::model::property::{PropertyDef, PropertyType};
 use crate::model::webhook::{MappedProperty, MatchRule, TransformStep};
 use crate::model::workflow::Action;
@@ -126,7 +126,7 @@ pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
         .create_property("contacts", &def("score", PropertyType::Number, false))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let unique = vec!["external_id".to_string(), "email".to_string()];
-    store.create_import("imp_bench", "contacts", "-", 0, now_ms())?;
+    store.create_import(&ImportId::from_text("imp_bench"), "contacts", "-", 0, now_ms())?;
 
     let mut line = 0i64;
     while (line as u64) < records {
@@ -140,7 +140,14 @@ pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
             .collect();
         let chunk = Chunk { rows, refused: Vec::new(), bytes_done: 0, lines_done: line };
         let now = now_ms();
-        store.apply_import_chunk("imp_bench", "contacts", &unique, chunk, || new_id(IdKind::Record, now), now)?;
+        store.apply_import_chunk(
+            &ImportId::from_text("imp_bench"),
+            "contacts",
+            &unique,
+            chunk,
+            || RecordId::new(now),
+            now,
+        )?;
     }
     Ok(())
 }
@@ -150,9 +157,8 @@ pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
 pub(super) fn ready_webhook(store: &Store, reenroll: bool, actions: Vec<Action>) -> anyhow::Result<String> {
     let now = now_ms();
     let token = new_token();
-    let webhook = store
-        .create_webhook(&new_id(IdKind::Webhook, now), "bench", &token, now)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let webhook =
+        store.create_webhook(&WebhookId::new(now), "bench", &token, now).map_err(|e| anyhow::anyhow!("{e}"))?;
     ingest(store, &token, vec![br#"{"customer":"test"}"#.to_vec()])?;
     let mapped = |path: &str| MappedProperty {
         path: path.into(),
@@ -170,7 +176,7 @@ pub(super) fn ready_webhook(store: &Store, reenroll: bool, actions: Vec<Action>)
     };
     store.set_match(&webhook.id, &rule)?;
     store.put_workflow(&Workflow {
-        id: new_id(IdKind::Workflow, now),
+        id: WorkflowId::new(now),
         name: "bench".into(),
         object: "contacts".into(),
         enabled: true,
@@ -188,7 +194,7 @@ pub(super) fn ingest(store: &Store, token: &str, payloads: Vec<Vec<u8>>) -> anyh
     store.ingest_many(vec![IngestJob {
         request_id: None,
         token: token.to_string(),
-        ids: payloads.iter().map(|_| new_id(IdKind::Event, now)).collect(),
+        ids: payloads.iter().map(|_| EventId::new(now)).collect(),
         payloads,
         received_at_ms: now,
         delivery_ids: Box::new(|_, p| vec![None; p.len()]),

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::http::{ApiError, ErrorBody};
 use crate::model::event::EventStatus;
-use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::ids::{EventId, now_ms};
 use crate::model::webhook::Dedup;
 use crate::store::events::{IngestJob, Receipt};
 use crate::telemetry::request_id::RequestId;
@@ -183,7 +183,7 @@ async fn accept(
     check_content_type(&headers)?;
     let payload::Split { payloads, parsed, batch } = payload::split(&bytes)?;
     let received_at_ms = now_ms();
-    let ids: Vec<String> = payloads.iter().map(|_| new_id(IdKind::Event, received_at_ms)).collect();
+    let ids: Vec<EventId> = payloads.iter().map(|_| EventId::new(received_at_ms)).collect();
     let job = IngestJob {
         token,
         ids,
@@ -239,14 +239,14 @@ pub(crate) enum Delivered {
 /// set-up is not finished), `duplicate` or `test_event`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct EventReceipt {
-    event_id: String,
+    event_id: EventId,
     status: EventStatus,
 }
 
 /// A batch, stored as one event per element, in order.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct StoredBatch {
-    event_ids: Vec<String>,
+    event_ids: Vec<EventId>,
     events: Vec<EventReceipt>,
     /// `accepted`: the whole batch is stored.
     status: &'static str,

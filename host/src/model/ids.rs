@@ -1,5 +1,6 @@
 //! Identifiers and secrets: sortable ids (`evt_01J...`, time-ordered so event lists page by
-//! id) and unguessable webhook tokens. Every id prefix is named here, once.
+//! id), typed per kind (`EventId`, `WebhookId`, ...: the store and the handlers take the
+//! kind they mean), and unguessable webhook tokens. Every id prefix is named here, once.
 
 use rand::RngCore;
 
@@ -41,6 +42,93 @@ impl IdKind {
             IdKind::BenchDatabase => "db",
         }
     }
+}
+
+/// Defines a typed id: the text of one kind's ids, so an event id cannot be passed where a
+/// webhook id is expected. Made by `new` (with the kind's prefix) or taken as stored or
+/// sent (`from_text`: not checked, since an id from elsewhere simply finds nothing).
+/// Stored and answered as its text (SQL through `store/sql.rs`, JSON through serde).
+macro_rules! typed_id {
+    ($($(#[$meta:meta])* $name:ident = $kind:ident,)+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new id made at `now_ms` (sorts by that time).
+            pub fn new(now_ms: i64) -> Self {
+                $name(new_id(IdKind::$kind, now_ms))
+            }
+
+            /// An id as stored or sent.
+            pub fn from_text(text: impl Into<String>) -> Self {
+                $name(text.into())
+            }
+
+            /// Its text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        // Sound: the derived `Hash` and `Eq` are the text's, as `str`'s are.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("`", stringify!($kind), "` id (`<prefix>_` + 26 characters, sortable by time).")))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    )+};
+}
+
+typed_id! {
+    /// A stored delivery's id (`evt_…`).
+    EventId = Event,
+    /// A webhook's id (`wh_…`).
+    WebhookId = Webhook,
+    /// A workflow's id (`wf_…`).
+    WorkflowId = Workflow,
+    /// An enrollment's id (`enr_…`).
+    EnrollmentId = Enrollment,
+    /// A record's id (`rec_…`).
+    RecordId = Record,
+    /// A record import's id (`imp_…`).
+    ImportId = Import,
 }
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -120,5 +208,27 @@ mod tests {
         assert_eq!(id_time_ms(&b), Some(1_700_000_000_001));
         assert_eq!(id_time_ms("evt_short"), None);
         assert_eq!(new_token().len(), 44);
+    }
+
+    #[test]
+    fn typed_ids_carry_their_kinds_prefix_and_are_their_text_in_json() {
+        let made = [
+            EventId::new(5).to_string(),
+            WebhookId::new(5).to_string(),
+            WorkflowId::new(5).to_string(),
+            EnrollmentId::new(5).to_string(),
+            RecordId::new(5).to_string(),
+            ImportId::new(5).to_string(),
+        ];
+        let prefixes: Vec<&str> = made.iter().map(|id| id.split('_').next().unwrap()).collect();
+        assert_eq!(prefixes, ["evt", "wh", "wf", "enr", "rec", "imp"]);
+        assert_eq!(id_time_ms(&made[0]), Some(5));
+        let id = WebhookId::new(5);
+        assert_eq!(serde_json::to_value(&id).unwrap(), serde_json::Value::from(id.as_str()));
+        let sent: WebhookId = serde_json::from_value(serde_json::json!("wh_sent")).unwrap();
+        assert_eq!(sent, "wh_sent");
+        // Keyed by id, looked up by text: `Borrow<str>` agrees with the derived `Hash`.
+        let set: std::collections::HashSet<WebhookId> = [sent].into_iter().collect();
+        assert!(set.contains("wh_sent"));
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::EventStatus;
+use super::ids::{EventId, WebhookId};
 use super::property::PropertyType;
 use super::vocabulary;
 
@@ -102,7 +103,7 @@ impl Dedup {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     /// `wh_...`
-    pub id: String,
+    pub id: WebhookId,
     /// Its name.
     pub name: String,
     /// The secret in its URL.
@@ -112,7 +113,7 @@ pub struct Webhook {
     /// Creation time, unix ms.
     pub created_at_ms: i64,
     /// The captured test event, if any.
-    pub test_event_id: Option<String>,
+    pub test_event_id: Option<EventId>,
     /// The mapping.
     pub mapping: Vec<MappedProperty>,
     /// The transform chain, in order.

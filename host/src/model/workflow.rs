@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use super::ids::{EnrollmentId, EventId, RecordId, WebhookId, WorkflowId};
 use super::property::PropertyType;
 use super::step::StepEntry;
 use super::vocabulary;
@@ -341,7 +342,7 @@ vocabulary! {
 #[derive(Debug, Clone)]
 pub struct Workflow {
     /// `wf_...`
-    pub id: String,
+    pub id: WorkflowId,
     /// Its name.
     pub name: String,
     /// The object its records belong to.
@@ -351,7 +352,7 @@ pub struct Workflow {
     /// Whether a record may enroll again after its first enrollment.
     pub reenroll: bool,
     /// Webhooks that trigger it.
-    pub triggers: Vec<String>,
+    pub triggers: Vec<WebhookId>,
     /// What each enrollment runs, in order.
     pub actions: Vec<Action>,
     /// Created, unix ms.
@@ -362,13 +363,13 @@ pub struct Workflow {
 #[derive(Debug, Clone)]
 pub struct Enrollment {
     /// `enr_...`
-    pub id: String,
+    pub id: EnrollmentId,
     /// The workflow.
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     /// The enrolled record.
-    pub record_id: String,
+    pub record_id: RecordId,
     /// The event that enrolled it.
-    pub event_id: String,
+    pub event_id: EventId,
     /// When, unix ms.
     pub enrolled_at_ms: i64,
     /// Whether it still runs.
@@ -389,9 +390,9 @@ pub struct Enrollment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollOutcome {
     /// A new enrollment.
-    Enrolled(String),
+    Enrolled(EnrollmentId),
     /// Re-enrollment is off and the record was enrolled before.
     AlreadyEnrolled,
     /// The record's enrollment (this id) is still running its actions.
-    StillRunning(String),
+    StillRunning(EnrollmentId),
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::breaker::Breakers;
+use crate::model::ids::WebhookId;
 use crate::model::webhook::Webhook;
 use crate::model::workflow::Workflow;
 use crate::plugins::{LoadedPlugin, PluginEngine, World};
@@ -25,7 +26,7 @@ pub struct TransformPlugins {
 
 /// Settings for one batch.
 pub struct BatchConfig {
-    webhooks: HashMap<String, Webhook>,
+    webhooks: HashMap<WebhookId, Webhook>,
     /// Enabled workflows only.
     workflows: Vec<Workflow>,
     plugins: HashMap<String, Result<Arc<LoadedPlugin>, String>>,
@@ -64,7 +65,7 @@ impl BatchConfig {
         store: &Store,
         engine: &PluginEngine,
         kept: &TransformPlugins,
-        webhooks: HashMap<String, Webhook>,
+        webhooks: HashMap<WebhookId, Webhook>,
     ) -> Result<BatchConfig, StoreError> {
         let mut plugins = HashMap::new();
         for step in webhooks.values().flat_map(|w| &w.transforms) {
@@ -77,7 +78,7 @@ impl BatchConfig {
     }
 
     /// The webhook that received an event; `None` once it is gone.
-    pub fn webhook(&self, id: &str) -> Option<&Webhook> {
+    pub fn webhook(&self, id: &WebhookId) -> Option<&Webhook> {
         self.webhooks.get(id)
     }
 
@@ -92,7 +93,11 @@ impl BatchConfig {
     }
 
     /// Enabled workflows of `object` that `webhook_id` triggers.
-    pub fn workflows_for<'a>(&'a self, webhook_id: &'a str, object: &'a str) -> impl Iterator<Item = &'a Workflow> {
+    pub fn workflows_for<'a>(
+        &'a self,
+        webhook_id: &'a WebhookId,
+        object: &'a str,
+    ) -> impl Iterator<Item = &'a Workflow> {
         self.workflows.iter().filter(move |w| w.object == object && w.triggers.iter().any(|t| t == webhook_id))
     }
 }

@@ -3,7 +3,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::model::event::EventStatus;
-use crate::model::ids::{IdKind, new_id, now_ms};
+use crate::model::ids::{EnrollmentId, EventId, RecordId, now_ms};
 use crate::model::workflow::{EnrollOutcome, Workflow};
 use crate::store::StoreError;
 use crate::store::batch::Batch;
@@ -26,8 +26,8 @@ pub fn enroll(
     batch: &Batch<'_>,
     workflows: &[&Workflow],
     object: &str,
-    record_id: &str,
-    event_id: &str,
+    record_id: &RecordId,
+    event_id: &EventId,
     trigger: &Json,
 ) -> Result<Enrolled, StoreError> {
     if workflows.is_empty() {
@@ -43,7 +43,7 @@ pub fn enroll(
     let mut still_running = false;
     for workflow in workflows {
         let now = now_ms();
-        match batch.enroll(workflow, record_id, event_id, trigger, &new_id(IdKind::Enrollment, now), now)? {
+        match batch.enroll(workflow, record_id, event_id, trigger, &EnrollmentId::new(now), now)? {
             EnrollOutcome::Enrolled(id) => {
                 created += 1;
                 rows.push(json!({"workflow_id": workflow.id, "enrollment_id": id, "outcome": "enrolled"}));

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::model::ids::WebhookId;
+
 /// Plugin time per thread one batch aims to take: how long a cheap webhook's events can
 /// wait behind an expensive neighbour's, per batch.
 const BATCH_BUDGET: Duration = Duration::from_millis(100);
@@ -44,12 +46,12 @@ pub enum Lane {
 /// Measured cost per event of each webhook (coerce and transforms, in µs).
 #[derive(Default)]
 pub struct FairShare {
-    cost_us: HashMap<String, f64>,
+    cost_us: HashMap<WebhookId, f64>,
 }
 
 impl FairShare {
     /// How many events to take from each of `waiting` in the next batch, run on `threads`.
-    pub fn quotas(&self, waiting: &[String], threads: usize) -> Vec<(String, u32)> {
+    pub fn quotas(&self, waiting: &[WebhookId], threads: usize) -> Vec<(WebhookId, u32)> {
         let webhooks = u32::try_from(waiting.len()).unwrap_or(u32::MAX).max(1);
         let cap = (MAX_PER_BATCH / webhooks).clamp(1, MAX_PER_WEBHOOK);
         let share_us = Self::budget(waiting.len(), threads).as_micros() as f64;
@@ -72,7 +74,7 @@ impl FairShare {
     }
 
     /// The lane `webhook`'s events go to.
-    pub fn lane(&self, webhook: &str) -> Lane {
+    pub fn lane(&self, webhook: &WebhookId) -> Lane {
         match self.cost_us.get(webhook) {
             Some(&cost) if cost >= SLOW_EVENT.as_micros() as f64 => Lane::Slow,
             _ => Lane::Fast,
@@ -80,8 +82,8 @@ impl FairShare {
     }
 
     /// What each event of a batch cost (its webhook, its CPU phase).
-    pub fn observe_batch<'a>(&mut self, costs: impl IntoIterator<Item = (&'a str, Duration)>) {
-        let mut per_webhook: HashMap<&str, (usize, Duration)> = HashMap::new();
+    pub fn observe_batch<'a>(&mut self, costs: impl IntoIterator<Item = (&'a WebhookId, Duration)>) {
+        let mut per_webhook: HashMap<&WebhookId, (usize, Duration)> = HashMap::new();
         for (webhook, spent) in costs {
             let entry = per_webhook.entry(webhook).or_default();
             entry.0 += 1;
@@ -93,12 +95,12 @@ impl FairShare {
     }
 
     /// `events` of `webhook` took `spent` in all (their CPU phase).
-    pub fn observe(&mut self, webhook: &str, events: usize, spent: Duration) {
+    pub fn observe(&mut self, webhook: &WebhookId, events: usize, spent: Duration) {
         if events == 0 {
             return;
         }
         let per_event = spent.as_micros() as f64 / events as f64;
-        let cost = self.cost_us.entry(webhook.to_string()).or_insert(per_event);
+        let cost = self.cost_us.entry(webhook.clone()).or_insert(per_event);
         // Down at once, up gradually: a cheap webhook whose first call paid for a cold
         // start (or whose events were slowed by a busy machine) is back in the fast lane
         // after its next batch, while a slow one stays slow batch after batch. A webhook
@@ -111,16 +113,20 @@ impl FairShare {
 mod tests {
     use super::*;
 
-    fn names(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("wh_{i}")).collect()
+    fn names(n: usize) -> Vec<WebhookId> {
+        (0..n).map(|i| WebhookId::from_text(format!("wh_{i}"))).collect()
+    }
+
+    fn id(name: &str) -> WebhookId {
+        WebhookId::from_text(name)
     }
 
     #[test]
     fn a_slow_webhook_gets_few_events_and_a_cheap_one_a_full_batch() {
         let mut share = FairShare::default();
-        let waiting = vec!["cheap".to_string(), "slow".to_string(), "new".to_string()];
-        share.observe("cheap", 256, Duration::from_micros(256 * 40));
-        share.observe("slow", 2, Duration::from_millis(200));
+        let waiting = vec![id("cheap"), id("slow"), id("new")];
+        share.observe(&id("cheap"), 256, Duration::from_micros(256 * 40));
+        share.observe(&id("slow"), 2, Duration::from_millis(200));
         let quotas: HashMap<_, _> = share.quotas(&waiting, 2).into_iter().collect();
         assert_eq!(quotas["cheap"], MAX_PER_WEBHOOK);
         assert_eq!(quotas["slow"], 1, "100 ms a call, a third of 200 ms of budget");
@@ -144,27 +150,27 @@ mod tests {
     #[test]
     fn slow_webhooks_go_to_the_slow_lane_cheap_and_unmeasured_ones_to_the_fast() {
         let mut share = FairShare::default();
-        assert_eq!(share.lane("new"), Lane::Fast);
-        share.observe("cheap", 100, Duration::from_millis(10));
-        share.observe("slow", 2, Duration::from_millis(80));
-        assert_eq!(share.lane("cheap"), Lane::Fast);
-        assert_eq!(share.lane("slow"), Lane::Slow);
+        assert_eq!(share.lane(&id("new")), Lane::Fast);
+        share.observe(&id("cheap"), 100, Duration::from_millis(10));
+        share.observe(&id("slow"), 2, Duration::from_millis(80));
+        assert_eq!(share.lane(&id("cheap")), Lane::Fast);
+        assert_eq!(share.lane(&id("slow")), Lane::Slow);
     }
 
     #[test]
     fn the_estimate_drops_at_once_and_grows_over_batches() {
         let mut share = FairShare::default();
-        let waiting = vec!["wh".to_string()];
-        share.observe("wh", 1, Duration::from_millis(100));
+        let waiting = vec![id("wh")];
+        share.observe(&id("wh"), 1, Duration::from_millis(100));
         assert_eq!(share.quotas(&waiting, 2)[0].1, 2);
-        assert_eq!(share.lane("wh"), Lane::Slow);
-        share.observe("wh", 100, Duration::from_millis(5));
+        assert_eq!(share.lane(&id("wh")), Lane::Slow);
+        share.observe(&id("wh"), 100, Duration::from_millis(5));
         assert_eq!(share.quotas(&waiting, 2)[0].1, MAX_PER_WEBHOOK);
-        assert_eq!(share.lane("wh"), Lane::Fast, "one cheap batch brings it back");
-        share.observe("wh", 1, Duration::from_millis(8));
-        assert_eq!(share.lane("wh"), Lane::Fast, "one slow event is not enough to move it");
-        share.observe("wh", 1, Duration::from_millis(8));
-        share.observe("wh", 1, Duration::from_millis(8));
-        assert_eq!(share.lane("wh"), Lane::Slow);
+        assert_eq!(share.lane(&id("wh")), Lane::Fast, "one cheap batch brings it back");
+        share.observe(&id("wh"), 1, Duration::from_millis(8));
+        assert_eq!(share.lane(&id("wh")), Lane::Fast, "one slow event is not enough to move it");
+        share.observe(&id("wh"), 1, Duration::from_millis(8));
+        share.observe(&id("wh"), 1, Duration::from_millis(8));
+        assert_eq!(share.lane(&id("wh")), Lane::Slow);
     }
 }

@@ -1,6 +1,7 @@
 //! The enrollment property must equal a unique property of exactly one existing record;
 //! otherwise the event is `unmatched`, with the reason.
 
+use crate::model::ids::RecordId;
 use crate::model::webhook::MatchRule;
 use crate::store::StoreError;
 use crate::store::batch::Batch;
@@ -9,7 +10,7 @@ use crate::value::{Property, Value};
 /// The match stage's answer.
 pub enum Matched {
     /// The id of the one record.
-    Record(String),
+    Record(RecordId),
     /// Why there is none.
     Unmatched(String),
 }

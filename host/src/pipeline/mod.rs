@@ -29,6 +29,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::coerce::{MappedType, coerce};
 use crate::flatten::flatten;
 use crate::model::event::EventStatus;
+use crate::model::ids::{RecordId, WebhookId};
 use crate::model::property::PropertyType;
 use crate::model::webhook::{MappedProperty, MatchRule, WebhookState};
 use crate::plugins::{CallContext, PluginEngine};
@@ -63,7 +64,7 @@ impl Draft {
         status: EventStatus,
         stage: Option<&'static str>,
         reason: Option<String>,
-        matched_record_id: Option<String>,
+        matched_record_id: Option<RecordId>,
     ) -> Finished<'static> {
         self.detail.insert("trace".into(), Json::Array(self.stages));
         // When the outcome was decided: with `received_at`, how long the event waited.
@@ -115,8 +116,8 @@ fn coerce_event(mapping: &[MappedProperty], event: &StoredEvent) -> Result<Vec<P
 
 fn call_context(event: &StoredEvent) -> CallContext {
     CallContext {
-        event_id: event.id.clone(),
-        webhook_id: event.webhook_id.clone(),
+        event_id: event.id.to_string(),
+        webhook_id: event.webhook_id.to_string(),
         received_at_ms: event.received_at_ms,
     }
 }
@@ -124,7 +125,7 @@ fn call_context(event: &StoredEvent) -> CallContext {
 /// Coerce `event` with `webhook`'s mapping and run its transform chain, storing nothing:
 /// what an admin sees when trying a chain on the captured test event. The answer has the
 /// coerced properties, each step's output or error, and the final properties or error.
-pub fn preview(engine: &PluginEngine, config: &BatchConfig, webhook_id: &str, event: &StoredEvent) -> Preview {
+pub fn preview(engine: &PluginEngine, config: &BatchConfig, webhook_id: &WebhookId, event: &StoredEvent) -> Preview {
     let nothing = Preview { coerced: None, steps: Vec::new(), properties: None, stage: None, error: None };
     let Some(webhook) = config.webhook(webhook_id) else {
         return Preview { error: Some("the webhook no longer exists".into()), ..nothing };

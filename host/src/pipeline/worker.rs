@@ -24,6 +24,7 @@ use super::fair::{FairShare, Lane};
 use super::{conclude, prepare};
 use crate::ingest::backlog::{Backlog, RecountClock};
 use crate::model::event::EventStatus;
+use crate::model::ids::WebhookId;
 use crate::plugins::PluginEngine;
 use crate::store::events::{Finished, StoredEvent};
 use crate::store::gate::MAX_BACKGROUND_WAIT;
@@ -62,7 +63,7 @@ struct Shared {
     plugins: TransformPlugins,
     share: Mutex<FairShare>,
     /// Webhooks a lane is processing a batch of.
-    taken: Mutex<HashSet<String>>,
+    taken: Mutex<HashSet<WebhookId>>,
     act: Waker,
     backlog: Arc<Backlog>,
 }
@@ -130,7 +131,7 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
             |part| {
                 let costs = process_batch(store, &shared.engine, &shared.plugins, threads, part, budget)?;
                 finished.set(finished.get() + costs.iter().flatten().count() as u64);
-                let ran = part.iter().zip(costs).filter_map(|(e, cost)| Some((e.webhook_id.as_str(), cost?)));
+                let ran = part.iter().zip(costs).filter_map(|(e, cost)| Some((&e.webhook_id, cost?)));
                 shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe_batch(ran);
                 Ok(())
             },
@@ -158,7 +159,7 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
 /// storage error included).
 struct Taken<'a> {
     shared: &'a Shared,
-    webhooks: Vec<String>,
+    webhooks: Vec<WebhookId>,
 }
 
 impl<'a> Taken<'a> {
@@ -188,7 +189,8 @@ fn next_batch<'a>(
     let quotas = {
         let share = shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut taken = shared.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mine: Vec<String> = waiting.into_iter().filter(|w| share.lane(w) == lane && !taken.contains(w)).collect();
+        let mine: Vec<WebhookId> =
+            waiting.into_iter().filter(|w| share.lane(w) == lane && !taken.contains(w)).collect();
         taken.extend(mine.iter().cloned());
         share.quotas(&mine, threads)
     };
@@ -263,8 +265,8 @@ pub fn process_batch(
     budget: Option<Duration>,
 ) -> Result<Vec<Option<Duration>>, StoreError> {
     let config = BatchConfig::load(store, engine, plugins, events)?;
-    let spent: Mutex<HashMap<String, Duration>> = Mutex::default();
-    let over_budget = |webhook: &str| {
+    let spent: Mutex<HashMap<WebhookId, Duration>> = Mutex::default();
+    let over_budget = |webhook: &WebhookId| {
         let spent = spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         budget.is_some_and(|budget| spent.get(webhook).is_some_and(|s| *s >= budget))
     };
@@ -316,12 +318,13 @@ mod tests {
     use std::sync::Mutex;
 
     use super::contain_panics;
+    use crate::model::ids::{EventId, WebhookId};
     use crate::store::events::StoredEvent;
 
     fn event(id: &str) -> StoredEvent {
         StoredEvent {
-            id: id.into(),
-            webhook_id: "wh".into(),
+            id: EventId::from_text(id),
+            webhook_id: WebhookId::from_text("wh"),
             received_at_ms: 0,
             status: crate::model::event::EventStatus::Accepted,
             stage: None,

@@ -12,6 +12,7 @@ use super::records::record_id_by_unique;
 use super::sql::{Dialect, Sql, args, execute_rows};
 use super::workflows::StepSaved;
 use super::{Store, StoreError};
+use crate::model::ids::{EnrollmentId, EventId, RecordId};
 use crate::model::workflow::{EnrollOutcome, EnrollmentStatus, Workflow};
 
 /// One open write transaction of the worker. Everything done through it commits together
@@ -25,12 +26,12 @@ pub struct Batch<'a> {
 
 /// One event's final status, as [`Batch::finish_event`] is given it.
 struct FinishedRow {
-    id: String,
+    id: EventId,
     status: crate::model::event::EventStatus,
     stage: Option<String>,
     reason: Option<String>,
     detail: String,
-    matched_record_id: Option<String>,
+    matched_record_id: Option<RecordId>,
 }
 
 impl Store {
@@ -60,7 +61,7 @@ impl Batch<'_> {
         object: &str,
         property: &str,
         value: &Json,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<RecordId>, StoreError> {
         record_id_by_unique(self.tx, object, property, value)
     }
 
@@ -71,10 +72,10 @@ impl Batch<'_> {
     pub fn enroll(
         &self,
         workflow: &Workflow,
-        record_id: &str,
-        event_id: &str,
+        record_id: &RecordId,
+        event_id: &EventId,
         trigger: &Json,
-        new_id: &str,
+        new_id: &EnrollmentId,
         now_ms: i64,
     ) -> Result<EnrollOutcome, StoreError> {
         if let Some(refused) = self.enrolled_already(workflow, record_id, event_id)? {
@@ -118,7 +119,7 @@ impl Batch<'_> {
             // Only a commit that collided can have made the insert do nothing.
             return self.enrolled_already(workflow, record_id, event_id)?.ok_or(StoreError::Conflict("enrollments"));
         }
-        Ok(EnrollOutcome::Enrolled(new_id.to_string()))
+        Ok(EnrollOutcome::Enrolled(new_id.clone()))
     }
 
     /// Why `record_id` cannot enroll into `workflow` for `event_id` now, if it cannot: the
@@ -127,8 +128,8 @@ impl Batch<'_> {
     fn enrolled_already(
         &self,
         workflow: &Workflow,
-        record_id: &str,
-        event_id: &str,
+        record_id: &RecordId,
+        event_id: &EventId,
     ) -> Result<Option<EnrollOutcome>, StoreError> {
         // One statement for the three questions: each is a round trip on PostgreSQL.
         let mut found = self.tx.query_one(
@@ -138,7 +139,7 @@ impl Batch<'_> {
                  (SELECT id FROM enrollments WHERE workflow_id = ?1 AND record_id = ?3 LIMIT 1)",
             args![workflow.id, event_id, record_id],
         )?;
-        let (same_event, running, before): (Option<String>, Option<String>, Option<String>) =
+        let (same_event, running, before): (Option<EnrollmentId>, Option<EnrollmentId>, Option<EnrollmentId>) =
             (found.get(0)?, found.get(1)?, found.get(2)?);
         if let Some(id) = same_event {
             // A replay or a second pass over the same event: the enrollment already exists.
@@ -157,7 +158,7 @@ impl Batch<'_> {
     pub fn write_property(
         &self,
         object: &str,
-        record_id: &str,
+        record_id: &RecordId,
         property: &str,
         value: &Json,
         now_ms: i64,
@@ -210,9 +211,9 @@ impl Batch<'_> {
     }
 
     /// Record how processing ended for one event (written with the batch's commit).
-    pub fn finish_event(&self, id: &str, done: &Finished<'_>) -> Result<(), StoreError> {
+    pub fn finish_event(&self, id: &EventId, done: &Finished<'_>) -> Result<(), StoreError> {
         self.finished.borrow_mut().push(FinishedRow {
-            id: id.to_string(),
+            id: id.clone(),
             status: done.status,
             stage: done.stage.map(str::to_string),
             reason: done.reason.clone(),

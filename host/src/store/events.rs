@@ -9,15 +9,16 @@ use super::sql::{Row, Sql, ToArg, args, execute_rows};
 use super::webhooks::token_hash;
 use super::{Store, StoreError};
 use crate::model::event::EventStatus;
+use crate::model::ids::{EventId, RecordId, WebhookId};
 use crate::model::webhook::{Dedup, WebhookState};
 
 /// A stored event.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     /// `evt_...`, time-ordered.
-    pub id: String,
+    pub id: EventId,
     /// The webhook that received it.
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     /// Received-at, unix ms.
     pub received_at_ms: i64,
     /// Where it is on its way.
@@ -31,7 +32,7 @@ pub struct StoredEvent {
     /// What processing produced (properties per stage, trace, enrollments), as JSON.
     pub detail: Option<String>,
     /// The record the event matched.
-    pub matched_record_id: Option<String>,
+    pub matched_record_id: Option<RecordId>,
     /// The id of the HTTP request that delivered it.
     pub request_id: Option<String>,
 }
@@ -48,7 +49,7 @@ pub struct Finished<'a> {
     /// Per-stage detail as JSON.
     pub detail: String,
     /// The matched record.
-    pub matched_record_id: Option<String>,
+    pub matched_record_id: Option<RecordId>,
 }
 
 /// The columns [`event`] reads, in its order (a macro, so `concat!` can use it).
@@ -66,7 +67,7 @@ const SELECT_EVENT: &str = concat!("SELECT ", event_columns!(), " FROM events");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The new event's id.
-    pub event_id: String,
+    pub event_id: EventId,
     /// Its status.
     pub status: EventStatus,
 }
@@ -75,15 +76,15 @@ pub struct Receipt {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     /// Only this webhook's events.
-    pub webhook: Option<String>,
+    pub webhook: Option<WebhookId>,
     /// Only events with this status.
     pub status: Option<String>,
     /// Page size.
     pub limit: u32,
     /// Events with ids after this one (newest first, so: older than this one).
-    pub cursor: Option<String>,
+    pub cursor: Option<EventId>,
     /// Instead, events with ids above this one, oldest first (following the log).
-    pub since: Option<String>,
+    pub since: Option<EventId>,
 }
 
 impl Store {
@@ -110,7 +111,7 @@ impl Store {
     }
 
     /// The webhooks that have events waiting for the pipeline.
-    pub fn webhooks_waiting(&self) -> Result<Vec<String>, StoreError> {
+    pub fn webhooks_waiting(&self) -> Result<Vec<WebhookId>, StoreError> {
         self.with(|db| {
             // One index seek per webhook (a skip scan of `events_waiting`), however long the
             // backlog.
@@ -134,7 +135,7 @@ impl Store {
     /// claimed for this node: other nodes skip them (`SKIP LOCKED` while the claim is
     /// being taken, the lease after) until the lease runs out, so a node that dies
     /// mid-batch leaves its events to the others. Its own claims a node may take again.
-    pub fn next_accepted_of(&self, webhook_id: &str, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+    pub fn next_accepted_of(&self, webhook_id: &WebhookId, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         let Some(claim) = self.claim() else {
             return self.with(|db| {
                 let hint = db.dialect().indexed_by("events_waiting");
@@ -173,7 +174,7 @@ impl Store {
             *taken_over.entry(previous).or_default() += 1;
         }
         for (node, events) in taken_over {
-            tracing::info!(from = node, events, webhook = webhook_id, "took over events whose claim ran out");
+            tracing::info!(from = node, events, webhook = %webhook_id, "took over events whose claim ran out");
         }
         Ok(claimed.into_iter().map(|(event, _)| event).collect())
     }
@@ -185,7 +186,7 @@ impl Store {
     }
 
     /// Queue one event again for the pipeline; false if there is no such event.
-    pub fn requeue(&self, id: &str) -> Result<bool, StoreError> {
+    pub fn requeue(&self, id: &EventId) -> Result<bool, StoreError> {
         let changed = self.with(|db| {
             db.execute("UPDATE events SET status = 'accepted', stage = NULL, reason = NULL WHERE id = ?1", args![id])
         })?;
@@ -193,19 +194,19 @@ impl Store {
     }
 
     /// Queue again every event of a webhook and/or status; returns how many.
-    pub fn requeue_matching(&self, webhook: Option<&str>, status: Option<&str>) -> Result<usize, StoreError> {
+    pub fn requeue_matching(&self, webhook: Option<&WebhookId>, status: Option<&str>) -> Result<usize, StoreError> {
         let changed = self.with(|db| {
             db.execute(
                 "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL
                  WHERE (?1 IS NULL OR webhook_id = ?1) AND (?2 IS NULL OR status = ?2) AND status != 'accepted'",
-                args![webhook, status],
+                args![webhook.map(WebhookId::as_str), status],
             )
         })?;
         Ok(usize::try_from(changed).unwrap_or(usize::MAX))
     }
 
     /// One event by id.
-    pub fn event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    pub fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
         self.with(|db| db.query_opt(&format!("{SELECT_EVENT} WHERE id = ?1"), args![id])?.map(event).transpose())
     }
 
@@ -213,7 +214,7 @@ impl Store {
     pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
         let (bound, order) = match &filter.since {
             Some(since) => (Some(since.as_str()), "id > ?3 ORDER BY id ASC"),
-            None => (filter.cursor.as_deref(), "(?3 IS NULL OR id < ?3) ORDER BY id DESC"),
+            None => (filter.cursor.as_ref().map(EventId::as_str), "(?3 IS NULL OR id < ?3) ORDER BY id DESC"),
         };
         self.with(|db| {
             db.query_map(
@@ -223,14 +224,14 @@ impl Store {
                        AND (?2 IS NULL OR status = ?2)
                        AND {order} LIMIT ?4"
                 ),
-                args![filter.webhook.as_deref(), filter.status.as_deref(), bound, filter.limit],
+                args![filter.webhook.as_ref().map(WebhookId::as_str), filter.status.as_deref(), bound, filter.limit],
                 event,
             )
         })
     }
 
     /// The events with these ids (those that exist), in id order: one statement.
-    pub fn events_by_ids(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+    pub fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<StoredEvent>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -260,7 +261,7 @@ pub struct IngestJob {
     /// The token from the URL.
     pub token: String,
     /// One new event id per payload.
-    pub ids: Vec<String>,
+    pub ids: Vec<EventId>,
     /// The payloads (one element of a batch each).
     pub payloads: Vec<Vec<u8>>,
     /// When the request arrived, unix ms.
@@ -276,7 +277,7 @@ pub type DeliveryIds = Box<dyn FnOnce(&Dedup, &[Vec<u8>]) -> Vec<Option<String>>
 
 /// What ingest needs of a webhook, looked up once per token and group.
 struct Target {
-    id: String,
+    id: WebhookId,
     state: WebhookState,
     dedup: Dedup,
 }
@@ -288,13 +289,13 @@ struct Target {
 struct Group {
     webhooks: HashMap<String, Option<Target>>,
     rows: Vec<NewEvent>,
-    originals: HashMap<(String, String), String>,
+    originals: HashMap<(WebhookId, String), EventId>,
 }
 
 /// One event row to insert.
 struct NewEvent {
-    id: String,
-    webhook_id: String,
+    id: EventId,
+    webhook_id: WebhookId,
     received_at_ms: i64,
     status: EventStatus,
     reason: Option<String>,
@@ -353,13 +354,13 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
     let Some(Target { id, state, dedup }) = target else {
         return Ok(None);
     };
-    let webhook_id: &str = id;
+    let webhook_id: &WebhookId = id;
     let keys = delivery_ids(dedup, &payloads);
     let mut capture_test_event = *state == WebhookState::AwaitingTestEvent;
     let mut receipts = Vec::with_capacity(payloads.len());
-    let row = |id: &str, status, reason, payload, delivery_id| NewEvent {
-        id: id.to_string(),
-        webhook_id: webhook_id.to_string(),
+    let row = |id: &EventId, status, reason, payload, delivery_id| NewEvent {
+        id: id.clone(),
+        webhook_id: webhook_id.clone(),
         received_at_ms,
         status,
         reason,
@@ -370,7 +371,7 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
     for (index, (id, payload)) in ids.iter().zip(payloads).enumerate() {
         let key = keys.get(index).cloned().flatten();
         if let Some(key) = &key {
-            let seen = match group.originals.get(&(webhook_id.to_string(), key.clone())) {
+            let seen: Option<EventId> = match group.originals.get(&(webhook_id.clone(), key.clone())) {
                 Some(first) => Some(first.clone()),
                 None => tx.value_opt(
                     "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
@@ -383,7 +384,7 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
                 receipts.push(Receipt { event_id: first, status: EventStatus::Duplicate });
                 continue;
             }
-            group.originals.insert((webhook_id.to_string(), key.clone()), id.clone());
+            group.originals.insert((webhook_id.clone(), key.clone()), id.clone());
         }
         // Only the request that moves the webhook on captures: on PostgreSQL another node
         // may have captured meanwhile, and its commit makes this update change nothing.

@@ -8,6 +8,7 @@ use super::gate::Priority;
 use super::records::{RecordError, unique_holder, unique_key};
 use super::sql::{Row, Sql, args};
 use super::{Store, StoreError};
+use crate::model::ids::{ImportId, RecordId};
 
 /// How many failed rows an import keeps for its report.
 pub const MAX_REPORTED_ERRORS: usize = 100;
@@ -16,7 +17,7 @@ pub const MAX_REPORTED_ERRORS: usize = 100;
 #[derive(Debug, Clone)]
 pub struct Import {
     /// `imp_...`
-    pub id: String,
+    pub id: ImportId,
     /// The object its rows create or update.
     pub object: String,
     /// `running`, `done` or `failed`.
@@ -83,7 +84,7 @@ impl Store {
     /// Register a spooled file as a running import.
     pub fn create_import(
         &self,
-        id: &str,
+        id: &ImportId,
         object: &str,
         spool_path: &str,
         bytes_total: i64,
@@ -100,7 +101,7 @@ impl Store {
     }
 
     /// One import.
-    pub fn import(&self, id: &str) -> Result<Option<Import>, StoreError> {
+    pub fn import(&self, id: &ImportId) -> Result<Option<Import>, StoreError> {
         self.with(|db| db.query_opt(&format!("{SELECT_IMPORT} WHERE id = ?1"), args![id])?.map(import).transpose())
     }
 
@@ -115,7 +116,13 @@ impl Store {
     }
 
     /// End an import as `done` or `failed`.
-    pub fn finish_import(&self, id: &str, state: &str, reason: Option<&str>, now_ms: i64) -> Result<(), StoreError> {
+    pub fn finish_import(
+        &self,
+        id: &ImportId,
+        state: &str,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.with(|db| {
             db.execute(
                 "UPDATE imports SET state = ?2, reason = ?3, finished_at_ms = ?4 WHERE id = ?1",
@@ -130,11 +137,11 @@ impl Store {
     /// record updates (merges into) it; others are created.
     pub fn apply_import_chunk(
         &self,
-        import_id: &str,
+        import_id: &ImportId,
         object: &str,
         unique: &[String],
         chunk: Chunk,
-        mut new_id: impl FnMut() -> String,
+        mut new_id: impl FnMut() -> RecordId,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.transaction(Priority::Background, |tx| {
@@ -204,8 +211,8 @@ fn upsert_row(
     object: &str,
     unique: &[String],
     row: Map<String, Json>,
-    existing: Option<String>,
-    new_id: &mut impl FnMut() -> String,
+    existing: Option<RecordId>,
+    new_id: &mut impl FnMut() -> RecordId,
     now_ms: i64,
 ) -> Result<ImportOutcome, RecordError> {
     let (id, properties, outcome) = match existing {
@@ -244,7 +251,8 @@ fn upsert_row(
             args![object, property, key, id],
         )?;
         if inserted == 0 {
-            let record_id = unique_holder(db, object, property, &key)?.unwrap_or_default();
+            // The holder committed meanwhile on another node, or is this chunk's own row.
+            let record_id = unique_holder(db, object, property, &key)?.unwrap_or_else(|| RecordId::from_text(""));
             return Err(RecordError::Duplicate { property: property.clone(), value: key, record_id });
         }
     }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value as Json};
 use super::gate::Priority;
 use super::sql::{Sql, args};
 use super::{Store, StoreError};
+use crate::model::ids::RecordId;
 use crate::model::property::{PropertyDef, PropertyType};
 
 /// Most unique properties per object (as in the product we replace).
@@ -16,7 +17,7 @@ pub const MAX_UNIQUE_PER_OBJECT: i64 = 10;
 #[derive(Debug, Clone)]
 pub struct Record {
     /// `rec_...`
-    pub id: String,
+    pub id: RecordId,
     /// Its object.
     pub object: String,
     /// Its property values.
@@ -47,7 +48,7 @@ pub enum RecordError {
         /// The value, as text.
         value: String,
         /// The record holding it.
-        record_id: String,
+        record_id: RecordId,
     },
     /// Storage failed.
     #[error(transparent)]
@@ -75,7 +76,7 @@ pub(super) fn record_id_by_unique(
     object: &str,
     property: &str,
     value: &Json,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<RecordId>, StoreError> {
     match unique_key(value) {
         Some(key) => unique_holder(db, object, property, &key),
         None => Ok(None),
@@ -88,7 +89,7 @@ pub(super) fn unique_holder(
     object: &str,
     property: &str,
     key: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<RecordId>, StoreError> {
     db.value_opt(
         "SELECT record_id FROM record_unique_values WHERE object = ?1 AND property = ?2 AND value = ?3",
         args![object, property, key],
@@ -201,12 +202,12 @@ impl Store {
     }
 
     /// One record of an object.
-    pub fn record(&self, object: &str, id: &str) -> Result<Option<Record>, StoreError> {
+    pub fn record(&self, object: &str, id: &RecordId) -> Result<Option<Record>, StoreError> {
         self.with(|db| record(db, object, id))
     }
 
     /// Delete a record (its unique values go with it).
-    pub fn delete_record(&self, object: &str, id: &str) -> Result<bool, StoreError> {
+    pub fn delete_record(&self, object: &str, id: &RecordId) -> Result<bool, StoreError> {
         let changed =
             self.with(|db| db.execute("DELETE FROM records WHERE object = ?1 AND id = ?2", args![object, id]))?;
         Ok(changed == 1)
@@ -221,7 +222,7 @@ impl Store {
     }
 }
 
-fn record(db: &dyn Sql, object: &str, id: &str) -> Result<Option<Record>, StoreError> {
+fn record(db: &dyn Sql, object: &str, id: &RecordId) -> Result<Option<Record>, StoreError> {
     let row = db.query_opt(
         "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records WHERE object = ?1 AND id = ?2",
         args![object, id],

@@ -108,6 +108,44 @@ macro_rules! name_arg {
     )*};
 }
 
+/// A typed id binds and reads as its text.
+macro_rules! id_value {
+    ($($t:ty),*) => {$(
+        impl ToArg for $t {
+            fn to_arg(&self) -> Arg<'_> {
+                Arg::Text(Some(self.as_str()))
+            }
+        }
+
+        impl ToArg for Option<$t> {
+            fn to_arg(&self) -> Arg<'_> {
+                Arg::Text(self.as_ref().map(<$t>::as_str))
+            }
+        }
+
+        impl ToArg for Option<&$t> {
+            fn to_arg(&self) -> Arg<'_> {
+                Arg::Text(self.map(<$t>::as_str))
+            }
+        }
+
+        impl FromValue for $t {
+            fn from_value(value: Value) -> Result<Self, &'static str> {
+                String::from_value(value).map(<$t>::from_text)
+            }
+        }
+    )*};
+}
+
+id_value!(
+    crate::model::ids::EventId,
+    crate::model::ids::WebhookId,
+    crate::model::ids::WorkflowId,
+    crate::model::ids::EnrollmentId,
+    crate::model::ids::RecordId,
+    crate::model::ids::ImportId
+);
+
 name_arg!(
     crate::model::event::EventStatus,
     crate::model::webhook::WebhookState,

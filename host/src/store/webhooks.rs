@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use super::gate::Priority;
 use super::sql::{Row, args};
 use super::{Store, StoreError};
+use crate::model::ids::WebhookId;
 use crate::model::webhook::{
     DEFAULT_DEDUP_HEADER, Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook, WebhookState,
 };
@@ -63,7 +64,7 @@ impl Store {
     /// Create a webhook awaiting its test event.
     pub fn create_webhook(
         &self,
-        id: &str,
+        id: &WebhookId,
         name: &str,
         token: &str,
         now_ms: i64,
@@ -80,7 +81,7 @@ impl Store {
             Ok(())
         })?;
         Ok(Webhook {
-            id: id.to_string(),
+            id: id.clone(),
             name: name.to_string(),
             token: token.to_string(),
             state: WebhookState::AwaitingTestEvent,
@@ -96,7 +97,7 @@ impl Store {
 
     /// Give a webhook a new token; the current one keeps working until `now_ms + grace_ms`
     /// (with no grace it stops at once). A token still in an earlier grace period stops now.
-    pub fn rotate_token(&self, id: &str, token: &str, grace_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+    pub fn rotate_token(&self, id: &WebhookId, token: &str, grace_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
         let changed = self.transaction(Priority::Background, |tx| {
             tx.execute(
                 "UPDATE webhooks SET
@@ -131,12 +132,12 @@ impl Store {
     }
 
     /// One live webhook by id.
-    pub fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
+    pub fn webhook(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.with(|db| db.query_opt(&format!("{SELECT_WEBHOOK} AND id = ?1"), args![id])?.map(webhook).transpose())
     }
 
     /// Delete a webhook: its token stops working at once; its events stay visible.
-    pub fn delete_webhook(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub fn delete_webhook(&self, id: &WebhookId, now_ms: i64) -> Result<bool, StoreError> {
         let changed = self.with(|db| {
             db.execute(
                 "UPDATE webhooks SET deleted_at_ms = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
@@ -147,7 +148,7 @@ impl Store {
     }
 
     /// Forget the test event so the next payload becomes the new one.
-    pub fn reset_test_event(&self, id: &str) -> Result<bool, StoreError> {
+    pub fn reset_test_event(&self, id: &WebhookId) -> Result<bool, StoreError> {
         let changed = self.with(|db| {
             db.execute(
                 "UPDATE webhooks SET test_event_id = NULL, state = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
@@ -158,7 +159,7 @@ impl Store {
     }
 
     /// Replace the mapping; a webhook waiting for it moves on to `awaiting_match`.
-    pub fn set_mapping(&self, id: &str, mapping: &[MappedProperty]) -> Result<Option<Webhook>, StoreError> {
+    pub fn set_mapping(&self, id: &WebhookId, mapping: &[MappedProperty]) -> Result<Option<Webhook>, StoreError> {
         self.update_json_column(
             id,
             "UPDATE webhooks SET mapping_json = ?2,
@@ -170,7 +171,7 @@ impl Store {
 
     /// Run one named `UPDATE` that sets a JSON column (`?2`) of a live webhook (`?1`), then
     /// read the webhook back; `None` if there is no such webhook.
-    fn update_json_column(&self, id: &str, sql: &str, json: &str) -> Result<Option<Webhook>, StoreError> {
+    fn update_json_column(&self, id: &WebhookId, sql: &str, json: &str) -> Result<Option<Webhook>, StoreError> {
         let changed = self.with(|db| db.execute(sql, args![id, json]))?;
         if changed == 0 {
             return Ok(None);
@@ -179,7 +180,7 @@ impl Store {
     }
 
     /// Set (or with `None` remove) a webhook's signature settings; false if no such webhook.
-    pub fn set_signature(&self, id: &str, json: Option<&str>) -> Result<bool, StoreError> {
+    pub fn set_signature(&self, id: &WebhookId, json: Option<&str>) -> Result<bool, StoreError> {
         self.set_optional_json(
             id,
             "UPDATE webhooks SET signature_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
@@ -188,7 +189,7 @@ impl Store {
     }
 
     /// Set (or with `None` reset to the default) a webhook's rate limit; false if no such webhook.
-    pub fn set_rate_limit(&self, id: &str, json: Option<&str>) -> Result<bool, StoreError> {
+    pub fn set_rate_limit(&self, id: &WebhookId, json: Option<&str>) -> Result<bool, StoreError> {
         self.set_optional_json(
             id,
             "UPDATE webhooks SET rate_limit_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
@@ -197,7 +198,7 @@ impl Store {
     }
 
     /// Run one of the fixed `UPDATE`s above (`?1` the id, `?2` the JSON or NULL).
-    fn set_optional_json(&self, id: &str, sql: &str, json: Option<&str>) -> Result<bool, StoreError> {
+    fn set_optional_json(&self, id: &WebhookId, sql: &str, json: Option<&str>) -> Result<bool, StoreError> {
         Ok(self.transaction(Priority::Background, |tx| tx.execute(sql, args![id, json]))? == 1)
     }
 
@@ -222,7 +223,7 @@ impl Store {
     }
 
     /// Replace the transform chain; applies to events processed from now on.
-    pub fn set_transforms(&self, id: &str, steps: &[TransformStep]) -> Result<Option<Webhook>, StoreError> {
+    pub fn set_transforms(&self, id: &WebhookId, steps: &[TransformStep]) -> Result<Option<Webhook>, StoreError> {
         self.update_json_column(
             id,
             "UPDATE webhooks SET transforms_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
@@ -231,7 +232,7 @@ impl Store {
     }
 
     /// Set the match rule; a mapped webhook becomes `ready`.
-    pub fn set_match(&self, id: &str, rule: &MatchRule) -> Result<Option<Webhook>, StoreError> {
+    pub fn set_match(&self, id: &WebhookId, rule: &MatchRule) -> Result<Option<Webhook>, StoreError> {
         self.update_json_column(
             id,
             "UPDATE webhooks SET match_json = ?2,
@@ -242,7 +243,7 @@ impl Store {
     }
 
     /// Set where delivery ids come from.
-    pub fn set_dedup(&self, id: &str, dedup: &Dedup) -> Result<Option<Webhook>, StoreError> {
+    pub fn set_dedup(&self, id: &WebhookId, dedup: &Dedup) -> Result<Option<Webhook>, StoreError> {
         self.update_json_column(
             id,
             "UPDATE webhooks SET dedup_json = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
@@ -257,7 +258,7 @@ impl Store {
     }
 
     /// A webhook by id even if deleted (events keep pointing at it).
-    pub fn webhook_any(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
+    pub fn webhook_any(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
         let sql = SELECT_WEBHOOK.replace("WHERE deleted_at_ms IS NULL", "WHERE 1 = 1");
         self.with(|db| db.query_opt(&format!("{sql} AND id = ?1"), args![id])?.map(webhook).transpose())
     }

@@ -4,6 +4,7 @@ use serde_json::Value as Json;
 
 use super::sql::{Row, args};
 use super::{Store, StoreError};
+use crate::model::ids::{EnrollmentId, EventId, RecordId, WorkflowId};
 use crate::model::step::StepEntry;
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 
@@ -11,7 +12,7 @@ use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 #[derive(Debug, Clone)]
 pub struct StepSaved {
     /// The enrollment.
-    pub enrollment_id: String,
+    pub enrollment_id: EnrollmentId,
     /// The step entry appended, if a step ran.
     pub step: Option<StepEntry>,
     /// Where the enrollment is now.
@@ -21,7 +22,7 @@ pub struct StepSaved {
     /// When the next step may run.
     pub next_attempt_at_ms: i64,
     /// A property written by the step: (object, record id, property, value; null clears).
-    pub write: Option<(String, String, String, Json)>,
+    pub write: Option<(String, RecordId, String, Json)>,
 }
 
 fn workflow(mut r: Row) -> Result<Workflow, StoreError> {
@@ -62,28 +63,28 @@ impl Store {
     }
 
     /// One workflow.
-    pub fn workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
+    pub fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
         self.with(|db| db.query_opt(&format!("{SELECT_WORKFLOW} WHERE id = ?1"), args![id])?.map(workflow).transpose())
     }
 
     /// Delete a workflow and its enrollments.
-    pub fn delete_workflow(&self, id: &str) -> Result<bool, StoreError> {
+    pub fn delete_workflow(&self, id: &WorkflowId) -> Result<bool, StoreError> {
         Ok(self.with(|db| db.execute("DELETE FROM workflows WHERE id = ?1", args![id]))? == 1)
     }
 
     /// A workflow's enrollments, newest first.
-    pub fn enrollments(&self, workflow_id: &str) -> Result<Vec<Enrollment>, StoreError> {
-        self.query_enrollments("workflow_id", workflow_id)
+    pub fn enrollments(&self, workflow_id: &WorkflowId) -> Result<Vec<Enrollment>, StoreError> {
+        self.query_enrollments("workflow_id", workflow_id.as_str())
     }
 
     /// The enrollments an event made.
-    pub fn enrollments_of_event(&self, event_id: &str) -> Result<Vec<Enrollment>, StoreError> {
-        self.query_enrollments("event_id", event_id)
+    pub fn enrollments_of_event(&self, event_id: &EventId) -> Result<Vec<Enrollment>, StoreError> {
+        self.query_enrollments("event_id", event_id.as_str())
     }
 
     /// One enrollment with its steps.
-    pub fn enrollment(&self, id: &str) -> Result<Option<Enrollment>, StoreError> {
-        Ok(self.query_enrollments("id", id)?.pop())
+    pub fn enrollment(&self, id: &EnrollmentId) -> Result<Option<Enrollment>, StoreError> {
+        Ok(self.query_enrollments("id", id.as_str())?.pop())
     }
 
     /// Running enrollments whose next step is due at `now_ms`, oldest first. On

@@ -20,7 +20,7 @@ use serde_json::{Map, Value as Json_};
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, OptionalJsonBody, blocking, rfc3339};
-use crate::model::ids::{IdKind, new_id, new_token, now_ms};
+use crate::model::ids::{EventId, WebhookId, new_token, now_ms};
 use crate::model::webhook::{Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, Webhook, WebhookState};
 use crate::store::webhooks::CreateWebhookError;
 use crate::wizard;
@@ -30,7 +30,7 @@ use crate::wizard;
 #[schema(as = Webhook)]
 pub(crate) struct WebhookView {
     /// `wh_…`.
-    id: String,
+    id: WebhookId,
     name: String,
     /// The secret in the URL.
     token: String,
@@ -40,7 +40,7 @@ pub(crate) struct WebhookView {
     /// RFC 3339.
     created_at: String,
     /// The captured test event, once there is one.
-    test_event_id: Option<String>,
+    test_event_id: Option<EventId>,
     mapping: MappingView,
     /// The transform chain, in order.
     transforms: Vec<StepView>,
@@ -128,8 +128,8 @@ fn render(state: &AppState, w: &Webhook) -> WebhookView {
             .previous_token_expires_ms
             .filter(|&end| end > now_ms())
             .map(|end| PreviousToken { expires_at: rfc3339(end) }),
-        signature_failures: state.ingest.senders.failures(&w.id),
-        rate_limit: state.ingest.limits.for_webhook(&w.id).map(|b| {
+        signature_failures: state.ingest.senders.failures(w.id.as_str()),
+        rate_limit: state.ingest.limits.for_webhook(w.id.as_str()).map(|b| {
             let limit = b.limit();
             RateLimitView {
                 per_second: limit.per_second,
@@ -164,7 +164,7 @@ pub async fn create(
     let store = state.store.clone();
     let created = blocking(move || {
         let now = now_ms();
-        store.create_webhook(&new_id(IdKind::Webhook, now), &name, &new_token(), now).map_err(|e| match e {
+        store.create_webhook(&WebhookId::new(now), &name, &new_token(), now).map_err(|e| match e {
             CreateWebhookError::LimitReached => ApiError::new(StatusCode::CONFLICT, "limit_reached", e.to_string()),
             CreateWebhookError::Store(e) => e.into(),
         })
@@ -189,7 +189,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<WebhookList
     Ok(Json(WebhookList { webhooks: webhooks.iter().map(|w| render(&state, w)).collect(), count, limit: MAX_WEBHOOKS }))
 }
 
-async fn load_webhook(state: &Arc<AppState>, id: String) -> Result<Webhook, ApiError> {
+async fn load_webhook(state: &Arc<AppState>, id: WebhookId) -> Result<Webhook, ApiError> {
     let store = state.store.clone();
     blocking(move || Ok(store.webhook(&id)?)).await?.ok_or_else(|| ApiError::not_found("webhook"))
 }
@@ -205,7 +205,10 @@ async fn load_webhook(state: &Arc<AppState>, id: String) -> Result<Webhook, ApiE
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<WebhookId>,
+) -> Result<Json<WebhookView>, ApiError> {
     let webhook = load_webhook(&state, id).await?;
     Ok(Json(render(&state, &webhook)))
 }
@@ -221,7 +224,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
-pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<WebhookId>) -> Result<StatusCode, ApiError> {
     let deleted = change_tokens(&state, move |store| Ok(store.delete_webhook(&id, now_ms())?)).await?;
     if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
 }
@@ -271,7 +274,7 @@ pub(crate) struct RotateBody {
 )]
 pub async fn rotate_token(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     OptionalJsonBody(body): OptionalJsonBody<RotateBody>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let body = body.unwrap_or_default();

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::{WebhookView, render};
 use crate::api::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
+use crate::model::ids::WebhookId;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct RateLimitBody {
@@ -31,7 +32,7 @@ pub(crate) struct RateLimitBody {
 )]
 pub async fn put(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     JsonBody(body): JsonBody<RateLimitBody>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let per_second = body.per_second.ok_or_else(|| ApiError::invalid("per_second", "per_second is required"))?;
@@ -57,13 +58,16 @@ pub async fn put(
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
-pub async fn reset(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
+pub async fn reset(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<WebhookId>,
+) -> Result<Json<WebhookView>, ApiError> {
     set_rate_limit(&state, id, None).await
 }
 
 async fn set_rate_limit(
     state: &Arc<AppState>,
-    id: String,
+    id: WebhookId,
     limit: Option<crate::ingest::limits::RateLimit>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let (store, limits) = (state.store.clone(), state.ingest.limits.clone());

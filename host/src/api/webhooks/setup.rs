@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::{StepView, WebhookView, load_webhook, render};
 use crate::api::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, OptionalJsonBody, blocking};
+use crate::model::ids::WebhookId;
 use crate::model::webhook::{Dedup, MatchRule, TransformStep};
 use crate::pipeline::Preview;
 use crate::plugins::World;
@@ -47,7 +48,7 @@ struct MappingEntry {
 )]
 pub async fn put_mapping(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     JsonBody(body): JsonBody<MappingBody>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let entries = body.properties.into_iter().map(|e| wizard::MappingEntry {
@@ -92,7 +93,7 @@ fn check_chain(store: &crate::store::Store, steps: Vec<StepView>) -> Result<Vec<
 )]
 pub async fn put_transforms(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     JsonBody(steps): JsonBody<Vec<StepView>>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let store = state.store.clone();
@@ -122,7 +123,7 @@ pub async fn put_transforms(
 )]
 pub async fn test_transforms(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     OptionalJsonBody(steps): OptionalJsonBody<Vec<StepView>>,
 ) -> Result<Json<Preview>, ApiError> {
     let mut webhook = load_webhook(&state, id).await?;
@@ -159,7 +160,7 @@ pub async fn test_transforms(
 )]
 pub async fn put_match(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     JsonBody(rule): JsonBody<MatchRule>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let store = state.store.clone();
@@ -188,7 +189,7 @@ pub async fn put_match(
 )]
 pub async fn put_dedup(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     JsonBody(dedup): JsonBody<Dedup>,
 ) -> Result<Json<WebhookView>, ApiError> {
     if dedup.header.is_some() && dedup.body_path.is_some() {

@@ -13,12 +13,13 @@ use super::load_webhook;
 use crate::api::AppState;
 use crate::flatten::flatten;
 use crate::http::{ApiError, ErrorBody, blocking, rfc3339};
+use crate::model::ids::{EventId, WebhookId};
 use crate::model::property::PropertyType;
 
 /// The captured test event and what the wizard suggests for each of its fields.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TestEvent {
-    event_id: String,
+    event_id: EventId,
     /// The JSON payload as received.
     payload: Json_,
     /// RFC 3339.
@@ -52,7 +53,7 @@ pub(crate) struct TestEventField {
         (status = 404, description = "No such webhook or test event", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<TestEvent>, ApiError> {
+pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<WebhookId>) -> Result<Json<TestEvent>, ApiError> {
     let webhook = load_webhook(&state, id).await?;
     let Some(event_id) = webhook.test_event_id else {
         return Err(ApiError::new(
@@ -104,7 +105,7 @@ fn looks_like_date(s: &str) -> bool {
         (status = 404, description = "No such webhook", body = ErrorBody),
     )
 )]
-pub async fn reset(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn reset(State(state): State<Arc<AppState>>, Path(id): Path<WebhookId>) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let reset = blocking(move || Ok(store.reset_test_event(&id)?)).await?;
     if reset { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
