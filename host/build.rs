@@ -16,6 +16,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-hostile", "tests/guests/hostile"),
     ("guest-echo-action", "tests/guests/echo-action"),
     ("guest-wrong-world", "tests/guests/wrong-world"),
+    ("guest-http-action", "tests/guests/http-action"),
+    ("guest-http-transform", "tests/guests/http-transform"),
 ];
 
 fn main() {

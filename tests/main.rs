@@ -24,6 +24,7 @@ mod js_plugin;
 mod node;
 mod observability;
 mod openapi;
+mod outbound_http;
 mod pipeline_e2e;
 mod plugin_run_cli;
 mod records_api;

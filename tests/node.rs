@@ -23,6 +23,7 @@ fn options(data_dir: &Path) -> NodeOptions {
         workers: 2,
         max_backlog: 1_000_000,
         request_timeout: Duration::from_secs(10),
+        outbound: Default::default(),
     }
 }
 

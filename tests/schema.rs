@@ -44,6 +44,7 @@ fn node_options(database: Option<DatabaseSettings>) -> NodeOptions {
         workers: 1,
         max_backlog: 1000,
         request_timeout: Duration::from_secs(10),
+        outbound: Default::default(),
     }
 }
 

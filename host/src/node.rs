@@ -34,6 +34,9 @@ pub struct NodeOptions {
     pub max_backlog: u64,
     /// Time allowed for a request's headers, and for an ingest request's body.
     pub request_timeout: Duration,
+    /// What action plugins' HTTP requests may reach besides public addresses, and the CAs
+    /// HTTPS is verified against.
+    pub outbound: crate::plugins::outbound::OutboundSettings,
 }
 
 /// A node could not start: what it was doing, and why.
@@ -69,14 +72,15 @@ pub struct Node {
 impl Node {
     /// Start a node with its data under `data_dir`; it serves until [`Node::shutdown`].
     pub fn start(data_dir: &Path, options: &NodeOptions) -> Result<Node, StartError> {
-        let NodeOptions { listen, database, workers, max_backlog, request_timeout } = options.clone();
+        let NodeOptions { listen, database, workers, max_backlog, request_timeout, outbound } = options.clone();
         let workers = workers.max(1);
         let metrics = crate::telemetry::metrics::install().doing("installing the metrics recorder")?;
         let store = Store::open_database(data_dir, database.as_ref()).doing("opening the store")?;
         let (admin_token, source) =
             AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).doing("admin token")?;
         // Compile the built-ins at start so a broken build fails now, not on the first event.
-        let engine = PluginEngine::new().doing("starting the plugin engine")?;
+        let outbound = outbound.policy().doing("reading the outbound settings")?;
+        let engine = PluginEngine::new().doing("starting the plugin engine")?.with_outbound(outbound);
         for b in BUILTINS {
             engine.load(b.bytes, b.world, &Limits::default()).doing(format!("built-in plugin {}", b.name))?;
         }

@@ -10,6 +10,7 @@ use super::plan::Next;
 use super::sources::{Scope, for_property};
 use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
 use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType};
+use crate::plugins::outbound::AllowedHost;
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine};
 use crate::value::{Property, Value};
 
@@ -65,7 +66,8 @@ pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &C
     let mut reason = None;
     let (detail, ended, write) = match next.action {
         Action::CustomCode(code) => {
-            let (detail, ended) = custom_code(code, next.attempt, scope, services, call, now_ms, &mut reason);
+            let (detail, ended, retry_reason) = custom_code(code, next.attempt, scope, services, call, now_ms);
+            reason = retry_reason;
             (detail, ended, None)
         }
         Action::SetProperty { property, value } => {
@@ -114,12 +116,11 @@ fn custom_code(
     services: &Services<'_>,
     call: &CallContext,
     now_ms: i64,
-    retry_reason: &mut Option<String>,
-) -> (StepDetail, Ended) {
+) -> (StepDetail, Ended, Option<String>) {
     let inputs: Map<String, Json> =
         code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
     let mut ran = CodeRan::default();
-    let ended = run_code(code, attempt, &inputs, services, call, now_ms, &mut ran, retry_reason);
+    let ended = run_code(code, attempt, &inputs, services, call, now_ms, &mut ran);
     let detail = StepDetail::CustomCode {
         plugin: code.plugin.clone(),
         inputs,
@@ -129,7 +130,7 @@ fn custom_code(
         log: ran.log,
         outputs: ran.outputs,
     };
-    (detail, ended)
+    (detail, ended, ran.retry_reason)
 }
 
 /// What a custom code call leaves in its step entry, as far as it got.
@@ -138,9 +139,10 @@ struct CodeRan {
     sha256: Option<String>,
     log: Option<String>,
     outputs: Option<Map<String, Json>>,
+    /// Why a try that will be retried failed.
+    retry_reason: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_code(
     code: &CustomCode,
     attempt: u32,
@@ -149,7 +151,6 @@ fn run_code(
     call: &CallContext,
     now_ms: i64,
     ran: &mut CodeRan,
-    retry_reason: &mut Option<String>,
 ) -> Ended {
     let secrets = match (services.secrets)(&code.secrets) {
         Ok(found) => found,
@@ -169,7 +170,9 @@ fn run_code(
         .collect();
     let timeout = code.timeout_ms.map_or(Limits::default().timeout, Duration::from_millis).min(MAX_TIMEOUT);
     let limits = Limits { timeout, ..Limits::default() };
-    let report = services.engine.action(&plugin, call, &properties, &secrets, &limits);
+    // Checked when the workflow was saved; an entry that no longer parses allows nothing.
+    let allowed: Vec<AllowedHost> = code.allowed_hosts.iter().filter_map(|h| AllowedHost::parse(h).ok()).collect();
+    let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed);
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
     if !report.log.is_empty() {
         ran.log = Some(redact(&report.log, &secrets));
@@ -180,7 +183,7 @@ fn run_code(
             let tries = code.tries.unwrap_or(DEFAULT_TRIES).max(1);
             if failure.kind() == "timeout" && attempt < tries {
                 let backoff = code.backoff_ms.unwrap_or(DEFAULT_BACKOFF_MS).saturating_mul(1 << (attempt - 1).min(16));
-                *retry_reason = Some(format!("{failure}; try {} of {tries} follows", attempt + 1));
+                ran.retry_reason = Some(format!("{failure}; try {} of {tries} follows", attempt + 1));
                 return Ended::RetryAt(now_ms.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
             }
             return Ended::Failed(redact(&failure.to_string(), &secrets));

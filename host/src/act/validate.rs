@@ -106,6 +106,11 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                     return bad(format!("{at}.secrets[{i}]"), format!("`{name}` is not a valid, distinct secret name"));
                 }
             }
+            for (i, entry) in code.allowed_hosts.iter().enumerate() {
+                if let Err(why) = crate::plugins::outbound::AllowedHost::parse(entry) {
+                    return bad(format!("{at}.allowed_hosts[{i}]"), why);
+                }
+            }
             for (i, output) in code.outputs.iter().enumerate() {
                 if !identifier(&output.name) || code.outputs[..i].iter().any(|o| o.name == output.name) {
                     return bad(

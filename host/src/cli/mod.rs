@@ -57,6 +57,16 @@ pub enum Command {
         #[arg(long, default_value_t = 10, env = "WASMHOOK_REQUEST_TIMEOUT",
               value_parser = clap::value_parser!(u64).range(1..=300))]
         request_timeout: u64,
+        /// A private address range action plugins may reach (repeatable, e.g. 10.0.0.0/8);
+        /// without it they reach public addresses only, never loopback, private, link-local
+        /// (cloud metadata) or CGNAT addresses.
+        #[arg(long = "outbound-allow", value_name = "CIDR", env = "WASMHOOK_OUTBOUND_ALLOW", value_delimiter = ',',
+              value_parser = outbound_range)]
+        outbound_allow: Vec<crate::plugins::outbound::Cidr>,
+        /// A PEM file of the CAs action plugins' HTTPS destinations are verified against
+        /// (else the Mozilla roots).
+        #[arg(long, env = "WASMHOOK_OUTBOUND_CA")]
+        outbound_ca: Option<PathBuf>,
         /// Log lines as text, or as one JSON object per line (level from RUST_LOG, default info).
         #[arg(long, value_enum, default_value_t = crate::telemetry::logs::LogFormat::Text, env = "WASMHOOK_LOG_FORMAT")]
         log_format: crate::telemetry::logs::LogFormat,
@@ -172,6 +182,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             workers,
             max_backlog,
             request_timeout,
+            outbound_allow,
+            outbound_ca,
             log_format,
         } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
@@ -187,6 +199,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     workers,
                     max_backlog,
                     request_timeout,
+                    outbound: crate::plugins::outbound::OutboundSettings { allow: outbound_allow, ca: outbound_ca },
                 },
                 log_format,
             };
@@ -240,6 +253,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// A `--database` value: only PostgreSQL URLs (SQLite is the default without one).
+fn outbound_range(text: &str) -> Result<crate::plugins::outbound::Cidr, String> {
+    crate::plugins::outbound::Cidr::parse(text)
+}
+
 fn postgres_url(url: &str) -> Result<String, String> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(url.to_string())

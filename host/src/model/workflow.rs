@@ -51,6 +51,10 @@ pub struct CustomCode {
     /// Secrets the plugin receives, by name; no others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// Where the plugin's HTTP requests may go (`https://api.example.com`,
+    /// `https://*.example.org`, `http://127.0.0.1:9000`); none unless listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
     /// The outputs kept; anything else the plugin returns is dropped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<OutputDecl>,

@@ -4,9 +4,10 @@
 //! waiting for a core: a trivial transform failed as "ran longer than 100 ms" while three
 //! nodes and the test suite shared two cores. When the epoch deadline passes, the budget
 //! looks at the thread's CPU clock instead and either ends the call or extends the
-//! deadline by what is left of the limit. Guests cannot block (no I/O is granted, sleep
+//! deadline by what is left of the limit. Transforms cannot block (no I/O is granted, sleep
 //! returns at once), so a call that runs is a call that spends CPU, and the limit still
-//! ends every runaway loop within about one limit of CPU time.
+//! ends every runaway loop within about one limit of CPU time. An action may wait on HTTP
+//! (bounded by its own timeouts), so its wall bound is at least 20 s.
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,13 @@ use crate::cpu_clock::thread_cpu_time;
 /// when the CPU clock cannot be read or the machine starves the thread for good.
 const WALL_FACTOR: u32 = 20;
 
-/// The smallest wall-time bound, so a short limit still tolerates a loaded machine.
-const MIN_WALL: Duration = Duration::from_secs(2);
+/// The smallest wall-time bound of a transform, so a short limit still tolerates a loaded
+/// machine.
+pub(super) const MIN_WALL: Duration = Duration::from_secs(2);
+
+/// The smallest wall-time bound of an action: its HTTP requests wait without spending CPU,
+/// and a try may take the product's 20 s.
+pub(super) const MIN_WALL_ACTION: Duration = Duration::from_secs(20);
 
 /// One call's time accounting, started just before the call.
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +38,10 @@ pub(super) struct CpuBudget {
 }
 
 impl CpuBudget {
-    /// Start counting now, on the calling thread, for a call limited to `limit` of CPU time.
-    pub(super) fn start(limit: Duration) -> Self {
-        let wall_limit = limit.saturating_mul(WALL_FACTOR).max(MIN_WALL);
+    /// Start counting now, on the calling thread, for a call limited to `limit` of CPU time
+    /// and `WALL_FACTOR` times that of wall time, but never less than `min_wall`.
+    pub(super) fn start(limit: Duration, min_wall: Duration) -> Self {
+        let wall_limit = limit.saturating_mul(WALL_FACTOR).max(min_wall);
         CpuBudget { limit, wall_limit, cpu_start: thread_cpu_time(), wall_start: Instant::now() }
     }
 
@@ -108,7 +115,8 @@ mod tests {
 
     #[test]
     fn the_wall_bound_is_a_multiple_of_the_limit_but_never_short() {
-        assert_eq!(CpuBudget::start(100 * MS).wall_limit, MIN_WALL);
-        assert_eq!(CpuBudget::start(Duration::from_secs(5)).wall_limit, Duration::from_secs(100));
+        assert_eq!(CpuBudget::start(100 * MS, MIN_WALL).wall_limit, MIN_WALL);
+        assert_eq!(CpuBudget::start(Duration::from_secs(5), MIN_WALL).wall_limit, Duration::from_secs(100));
+        assert_eq!(CpuBudget::start(100 * MS, MIN_WALL_ACTION).wall_limit, Duration::from_secs(20));
     }
 }

@@ -11,8 +11,9 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use super::bindings::{action, transform, wit};
-use super::cpu_budget::CpuBudget;
+use super::cpu_budget::{CpuBudget, MIN_WALL, MIN_WALL_ACTION};
 use super::limits::{Limits, MAX_MEMORY_CEILING};
+use super::outbound::{AllowedHost, OutboundHooks, OutboundPolicy};
 use super::outcome::{CallReport, LoadError, PluginFailure};
 use super::sandbox::{CapturedOutput, SandboxState};
 use crate::value::Property;
@@ -86,7 +87,11 @@ pub struct LoadedPlugin {
 /// Compiles and runs plugins. Cheap to share behind an `Arc`; calls may run on many threads.
 pub struct PluginEngine {
     engine: Engine,
+    /// WASI with nothing granted: what transforms are instantiated with.
     linker: Linker<SandboxState>,
+    /// The same plus `wasi:http`, for actions (their requests go through `outbound`).
+    action_linker: Linker<SandboxState>,
+    outbound: OutboundPolicy,
     cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     // Dropping the sender stops the epoch ticker thread.
     _ticker: Sender<()>,
@@ -159,7 +164,17 @@ impl PluginEngine {
             })
             .map_err(|e| EngineError(e.to_string()))?;
 
-        Ok(PluginEngine { engine, linker, cache: Mutex::new(HashMap::new()), _ticker: tx })
+        let mut action_linker = linker.clone();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut action_linker)
+            .map_err(|e| EngineError(format!("{e:#}")))?;
+        let outbound = OutboundPolicy::new(Vec::new(), None).map_err(|e| EngineError(e.to_string()))?;
+        Ok(PluginEngine { engine, linker, action_linker, outbound, cache: Mutex::new(HashMap::new()), _ticker: tx })
+    }
+
+    /// This engine with the server's outbound settings (`--outbound-allow`, `--outbound-ca`).
+    pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     /// Compile (or fetch from cache) a component and check it implements `expected`.
@@ -213,8 +228,23 @@ impl PluginEngine {
             Some(world) => *world,
             None => return Err(LoadError::WrongWorld(wrong_world_message(expected, &exports))),
         };
-        let instance_pre =
-            self.linker.instantiate_pre(&component).map_err(|e| LoadError::UnsatisfiedImport(format!("{e:#}")))?;
+        let linker = match world {
+            World::Transform => &self.linker,
+            World::Action => &self.action_linker,
+        };
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            let imports_http =
+                component.component_type().imports(&self.engine).any(|(name, _)| name.starts_with("wasi:http/"));
+            if world == World::Transform && imports_http {
+                LoadError::UnsatisfiedImport(
+                    "a transform may not import `wasi:http`: transforms make no network requests, so a replay \
+                     computes what the first run did; call other systems from an action"
+                        .to_string(),
+                )
+            } else {
+                LoadError::UnsatisfiedImport(format!("{e:#}"))
+            }
+        })?;
         let pre = match world {
             World::Transform => Pre::Transform(
                 transform::TransformPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?,
@@ -243,14 +273,15 @@ impl PluginEngine {
     ) -> CallReport {
         let config: Vec<(String, String)> = config.to_vec();
         let properties: Vec<wit::Property> = properties.iter().map(Into::into).collect();
-        self.run(plugin, World::Transform, call, limits, |pre, store| {
+        self.run(plugin, World::Transform, call, limits, Arc::from([]), |pre, store| {
             let Pre::Transform(pre) = pre else { unreachable!("world checked by run") };
             let instance = pre.instantiate(&mut *store)?;
             instance.wasmhook_plugin_transformer().call_transform(&mut *store, &call.into(), &config, &properties)
         })
     }
 
-    /// Run an `action` plugin with its `inputs` and the `secrets` it names.
+    /// Run an `action` plugin with its `inputs` and the `secrets` it names; its HTTP
+    /// requests may go to `allowed` hosts only (none: no request is sent).
     pub fn action(
         &self,
         plugin: &LoadedPlugin,
@@ -258,10 +289,12 @@ impl PluginEngine {
         inputs: &[Property],
         secrets: &[(String, String)],
         limits: &Limits,
+        allowed: &[AllowedHost],
     ) -> CallReport {
+        let allowed: Arc<[AllowedHost]> = allowed.into();
         let secrets: Vec<(String, String)> = secrets.to_vec();
         let inputs: Vec<wit::Property> = inputs.iter().map(Into::into).collect();
-        self.run(plugin, World::Action, call, limits, |pre, store| {
+        self.run(plugin, World::Action, call, limits, allowed, |pre, store| {
             let Pre::Action(pre) = pre else { unreachable!("world checked by run") };
             let instance = pre.instantiate(&mut *store)?;
             instance.wasmhook_plugin_actor().call_run(&mut *store, &call.into(), &inputs, &secrets)
@@ -274,6 +307,7 @@ impl PluginEngine {
         world: World,
         call: &CallContext,
         limits: &Limits,
+        allowed: Arc<[AllowedHost]>,
         invoke: impl FnOnce(
             &Pre,
             &mut Store<SandboxState>,
@@ -287,9 +321,11 @@ impl PluginEngine {
             })
         } else {
             let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
-            let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &output));
+            let outbound = OutboundHooks::new(allowed, self.outbound.clone(), output.clone());
+            let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &output, outbound));
             store.limiter(|state| &mut state.limiter);
-            let budget = CpuBudget::start(limits.timeout);
+            let min_wall = if world == World::Action { MIN_WALL_ACTION } else { MIN_WALL };
+            let budget = CpuBudget::start(limits.timeout, min_wall);
             store.set_epoch_deadline(budget.first_deadline());
             store.epoch_deadline_callback(move |_| Ok(budget.on_deadline()));
             let raw = invoke(&plugin.pre, &mut store);

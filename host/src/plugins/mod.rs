@@ -7,12 +7,14 @@
 //! - [`engine`]: compile, cache, validate the world, call, classify failures.
 //! - `cpu_budget`: a call's time limit, counted in its thread's CPU time.
 //! - [`builtin`]: the plugins embedded in the binary.
+//! - [`outbound`]: what an action's HTTP requests may reach (allowed hosts, no private network).
 
 pub(crate) mod bindings;
 pub mod builtin;
 mod cpu_budget;
 pub mod engine;
 pub mod limits;
+pub mod outbound;
 pub mod outcome;
 pub mod sandbox;
 

@@ -14,6 +14,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::outbound::OutboundHooks;
 
 use super::engine::CallContext;
 pub use frozen_time::link_frozen_sleep;
@@ -27,6 +30,8 @@ pub struct SandboxState {
     pub(super) table: ResourceTable,
     /// Enforces the memory cap and remembers whether it was hit.
     pub limiter: MemoryLimiter,
+    http: WasiHttpCtx,
+    outbound: OutboundHooks,
 }
 
 impl WasiView for SandboxState {
@@ -35,10 +40,23 @@ impl WasiView for SandboxState {
     }
 }
 
+// Linked for `action` components only; what they may reach is `outbound`'s to decide.
+impl WasiHttpView for SandboxState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
+    }
+}
+
 impl SandboxState {
-    /// A sandbox that grants nothing: no files, env, args, network; time stands still at
+    /// A sandbox that grants nothing: no files, env, args, sockets (an action's HTTP requests
+    /// go through `outbound`, which allows only its step's hosts); time stands still at
     /// `call.received_at_ms`, and randomness is a function of the event id.
-    pub fn new(call: &CallContext, memory_bytes: usize, output: &CapturedOutput) -> Self {
+    pub(crate) fn new(
+        call: &CallContext,
+        memory_bytes: usize,
+        output: &CapturedOutput,
+        outbound: OutboundHooks,
+    ) -> Self {
         let received = Duration::from_millis(u64::try_from(call.received_at_ms).unwrap_or(0));
         let seed: [u8; 32] = Sha256::digest(call.event_id.as_bytes()).into();
         let mut builder = WasiCtxBuilder::new();
@@ -53,6 +71,12 @@ impl SandboxState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        SandboxState { wasi: builder.build(), table: ResourceTable::new(), limiter: MemoryLimiter::new(memory_bytes) }
+        SandboxState {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory_bytes),
+            http: WasiHttpCtx::new(),
+            outbound,
+        }
     }
 }

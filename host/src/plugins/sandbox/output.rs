@@ -34,6 +34,11 @@ impl CapturedOutput {
         c.dropped += (bytes.len() - take) as u64;
     }
 
+    /// Add a line the host writes (an outbound request), as the guest's output is kept.
+    pub fn note(&self, line: &str) {
+        self.push(format!("{line}\n").as_bytes());
+    }
+
     /// The kept text (lossy UTF-8) and the number of bytes dropped.
     pub fn take(&self) -> (String, u64) {
         let c = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
