@@ -225,6 +225,22 @@ async fn accept(
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
+/// A refused body is answered in the error shape: 400 for JSON that does not parse, 422
+/// with the rule's code and the event at fault for JSON the bounds refuse.
+impl From<payload::PayloadError> for ApiError {
+    fn from(refused: payload::PayloadError) -> Self {
+        let message = refused.to_string();
+        match refused {
+            payload::PayloadError::Malformed { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+            }
+            payload::PayloadError::Refused { code, at, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_field(&at)
+            }
+        }
+    }
+}
+
 /// The answer to a delivery: one event, or a batch's events in order.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]

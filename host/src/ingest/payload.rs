@@ -3,10 +3,7 @@
 //! length and value count per event, so no payload can make flattening, storage or the
 //! admin screens pay for more than a real webhook ever needs.
 
-use axum::http::StatusCode;
 use serde_json::Value as Json;
-
-use crate::http::ApiError;
 
 /// Largest number of events in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -30,16 +27,41 @@ pub struct Split {
     pub batch: bool,
 }
 
+/// Why a body was refused. The ingest route answers `Malformed` as 400 `malformed_json`
+/// and `Refused` as 422 with its code, naming the event at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// The body is not JSON.
+    #[error("the body is not valid JSON: {message} (line {line}, column {column})")]
+    Malformed {
+        /// The parser's reason.
+        message: String,
+        /// Where it stopped (1-based).
+        line: usize,
+        /// Where it stopped (1-based).
+        column: usize,
+    },
+    /// JSON that the bounds or the event shape refuse.
+    #[error("{message}")]
+    Refused {
+        /// `unprocessable_payload`, `payload_too_deep`, `payload_key_too_long` or
+        /// `payload_too_many_values`.
+        code: &'static str,
+        /// The event at fault: `$`, or `$[i]` in a batch.
+        at: String,
+        /// Why, for people.
+        message: String,
+    },
+}
+
 /// Parse the body and split it into one payload per event, each checked against the
 /// bounds above and given its parsed form.
-pub fn split(bytes: &[u8]) -> Result<Split, ApiError> {
+pub fn split(bytes: &[u8]) -> Result<Split, PayloadError> {
     check_depth(bytes)?;
-    let json: Json = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
-        )
+    let json: Json = serde_json::from_slice(bytes).map_err(|e| PayloadError::Malformed {
+        message: e.to_string(),
+        line: e.line(),
+        column: e.column(),
     })?;
     match json {
         object @ Json::Object(_) => {
@@ -79,18 +101,18 @@ pub fn split(bytes: &[u8]) -> Result<Split, ApiError> {
     }
 }
 
-fn unprocessable(field: &str, message: impl ToString) -> ApiError {
-    refuse("unprocessable_payload", field, message)
+fn unprocessable(at: &str, message: impl ToString) -> PayloadError {
+    refuse("unprocessable_payload", at, message)
 }
 
-/// A 422 with its code, naming the event (`$` or `$[i]`) at fault.
-fn refuse(code: &'static str, field: &str, message: impl ToString) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message.to_string()).with_field(field)
+/// A refusal with its code, naming the event (`$` or `$[i]`) at fault.
+fn refuse(code: &'static str, at: &str, message: impl ToString) -> PayloadError {
+    PayloadError::Refused { code, at: at.to_string(), message: message.to_string() }
 }
 
 /// Refuse nesting deeper than [`MAX_DEPTH`] by counting brackets outside strings. A batch's
 /// array adds one level, which is allowed for.
-fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
+fn check_depth(bytes: &[u8]) -> Result<(), PayloadError> {
     let allowed = MAX_DEPTH + usize::from(bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['));
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for (offset, &b) in bytes.iter().enumerate() {
@@ -124,7 +146,7 @@ fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
 
 /// Refuse an event with a key longer than [`MAX_KEY_BYTES`] or more than [`MAX_VALUES`]
 /// values; `at` names the event in the error (`$` or `$[i]`).
-fn check_values(event: &Json, at: &str) -> Result<(), ApiError> {
+fn check_values(event: &Json, at: &str) -> Result<(), PayloadError> {
     let mut count = 0usize;
     let mut pending = vec![event];
     while let Some(value) = pending.pop() {
@@ -163,5 +185,32 @@ fn kind(v: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "an array",
         Json::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_DEPTH, PayloadError, split};
+
+    fn refusal(body: &[u8]) -> (&'static str, String) {
+        match split(body) {
+            Err(PayloadError::Refused { code, at, .. }) => (code, at),
+            other => panic!("{:?}", other.map(|s| s.payloads.len())),
+        }
+    }
+
+    #[test]
+    fn refusals_name_their_rule_and_the_event_at_fault() {
+        let malformed = split(b"{\"a\": 1,\n}").err().unwrap();
+        assert!(matches!(malformed, PayloadError::Malformed { line: 2, .. }), "{malformed:?}");
+        assert!(malformed.to_string().starts_with("the body is not valid JSON: "), "{malformed}");
+        assert_eq!(refusal(br#"[{"a": 1}, 2]"#), ("unprocessable_payload", "$[1]".to_string()));
+        assert_eq!(refusal(b"[]"), ("unprocessable_payload", "$".to_string()));
+        assert_eq!(refusal(b"\"text\""), ("unprocessable_payload", "$".to_string()));
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 2), "]".repeat(MAX_DEPTH + 2));
+        assert_eq!(refusal(deep.as_bytes()), ("payload_too_deep", "$".to_string()));
+        let split = split(br#"[{"a": 1}, {"b": 2}]"#).unwrap();
+        assert!(split.batch);
+        assert_eq!(split.payloads, [br#"{"a":1}"#.to_vec(), br#"{"b":2}"#.to_vec()]);
     }
 }
