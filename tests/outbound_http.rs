@@ -8,6 +8,7 @@
 
 use crate::support;
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -17,20 +18,26 @@ use support::{Server, ok, ready_webhook, start, start_with};
 
 const HTTP_ACTION: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_http_action.wasm");
 const HTTP_TRANSFORM: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_http_transform.wasm");
-const SECRET: &str = "sk_test_outbound_5b3c91";
+pub(crate) const SECRET: &str = "sk_test_outbound_5b3c91";
 
-/// A tiny API on loopback: answers every request with JSON naming its path, and keeps
+/// A tiny API on loopback: answers each request with the next scripted answer (status,
+/// extra header lines) while there is one, then 200 with JSON naming its path; keeps
 /// `METHOD target | authorization` of each request it saw.
-struct Api {
-    addr: String,
-    seen: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Api {
+    pub(crate) addr: String,
+    pub(crate) seen: Arc<Mutex<Vec<String>>>,
+    pub(crate) script: Arc<Mutex<VecDeque<(u16, &'static str)>>>,
 }
 
-fn api() -> Api {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+pub(crate) fn api() -> Api {
+    api_on(TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+/// [`api`] on a listener the caller bound (a port chosen before the API exists).
+pub(crate) fn api_on(listener: TcpListener) -> Api {
     let addr = listener.local_addr().unwrap().to_string();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
+    let (seen, script) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(VecDeque::new())));
+    let (log, answers) = (seen.clone(), Arc::clone(&script));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
@@ -57,6 +64,7 @@ fn api() -> Api {
             let target = line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
             log.lock().unwrap().push(format!("{target} | {auth}"));
             let path = target.split(' ').nth(1).unwrap_or("").to_string();
+            let (status, extra) = answers.lock().unwrap().pop_front().unwrap_or((200, ""));
             // `/big`: a body over the 5 MiB a plugin may read.
             let answer = if path == "/big" {
                 "x".repeat(6 * 1024 * 1024)
@@ -66,17 +74,17 @@ fn api() -> Api {
             let mut stream = reader.into_inner();
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                "HTTP/1.1 {status} Scripted\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
                 answer.len()
             );
         }
     });
-    Api { addr, seen }
+    Api { addr, seen, script }
 }
 
 /// Contacts with the properties the step writes, the plugin, the secret, a ready webhook,
 /// and the record `cus_1`: the webhook's id and hook path, and the record's id.
-fn set_up(server: &Server) -> (String, String, String) {
+pub(crate) fn set_up(server: &Server) -> (String, String, String) {
     for property in [json!({"name": "crm_status", "type": "number"}), json!({"name": "crm_body", "type": "string"})] {
         ok(server.admin("POST", "/objects/contacts/properties", Some(property)), "property");
     }
@@ -99,13 +107,13 @@ fn set_up(server: &Server) -> (String, String, String) {
     (webhook, hook, record["id"].as_str().unwrap().to_string())
 }
 
-fn call_step(url: &str, allowed: &[String]) -> Value {
+pub(crate) fn call_step(url: &str, allowed: &[String]) -> Value {
     json!({"type": "custom_code", "plugin": "crm", "inputs": {"url": {"value": url}}, "secrets": ["API_KEY"],
            "allowed_hosts": allowed,
            "outputs": [{"name": "status", "type": "number"}, {"name": "body", "type": "string"}]})
 }
 
-fn workflow(server: &Server, webhook: &str, actions: Value) -> String {
+pub(crate) fn workflow(server: &Server, webhook: &str, actions: Value) -> String {
     let saved = json!({"name": "crm", "object": "contacts", "triggers": [webhook], "actions": actions});
     ok(server.admin("POST", "/workflows", Some(saved)), "workflow")["id"].as_str().unwrap().to_string()
 }

@@ -6,9 +6,11 @@
 //! - [`plan`]: the next step, read from the steps already run.
 //! - [`sources`]: reading values and the property type rules.
 //! - [`step`]: running one step.
+//! - [`retry`]: which failed tries run again, and when.
 //! - [`runner`]: the thread that steps due enrollments and commits each step.
 
 pub mod plan;
+pub mod retry;
 pub mod runner;
 pub mod sources;
 pub mod step;

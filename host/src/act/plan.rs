@@ -12,8 +12,11 @@ pub struct Next<'a> {
     pub address: String,
     /// The action.
     pub action: &'a Action,
-    /// 1 for a first try; more after `timeout` retries.
+    /// 1 for a first try; more after retries.
     pub attempt: u32,
+    /// When its first try started (unix ms), if it has had one: retries stop a schedule's
+    /// `for_s` after it.
+    pub first_started_at_ms: Option<i64>,
 }
 
 fn entries<'s>(steps: &'s [StepEntry], address: &'s str) -> impl Iterator<Item = &'s StepEntry> + 's {
@@ -36,7 +39,8 @@ fn next_in<'a>(actions: &'a [Action], prefix: &str, steps: &[StepEntry]) -> Opti
         match succeeded(steps, &address) {
             None => {
                 let attempt = 1 + u32::try_from(entries(steps, &address).count()).unwrap_or(u32::MAX - 1);
-                return Some(Next { address, action, attempt });
+                let first_started_at_ms = entries(steps, &address).map(|s| s.started_at_ms).min();
+                return Some(Next { address, action, attempt, first_started_at_ms });
             }
             Some(done) => {
                 if let Action::Branch { then, otherwise, .. } = action {

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value as Json};
 
 use super::plan::Next;
+use super::retry::{self, Decision};
 use super::sources::{Scope, for_property};
 use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
 use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType};
-use crate::plugins::outbound::AllowedHost;
-use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine};
+use crate::plugins::outbound::{AllowedHost, Exchange};
+use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine, PluginFailure};
 use crate::value::{Property, Value};
 
 /// The longest CPU time a custom code step may be given per try.
@@ -44,7 +45,7 @@ pub struct Services<'a> {
 pub enum Ended {
     /// Done; the enrollment goes on.
     Succeeded,
-    /// Timed out with tries left: run it again at this time (unix ms).
+    /// Failed in a way worth another try: run it again at this time (unix ms).
     RetryAt(i64),
     /// Failed for good, with the reason; the enrollment fails.
     Failed(String),
@@ -66,7 +67,8 @@ pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &C
     let mut reason = None;
     let (detail, ended, write) = match next.action {
         Action::CustomCode(code) => {
-            let (detail, ended, retry_reason) = custom_code(code, next.attempt, scope, services, call, now_ms);
+            let this_try = Try { attempt: next.attempt, first_ms: next.first_started_at_ms.unwrap_or(now_ms), now_ms };
+            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call);
             reason = retry_reason;
             (detail, ended, None)
         }
@@ -109,18 +111,27 @@ pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &C
     StepRun { entry, ended, write }
 }
 
+/// Which try of a step this is, and when.
+struct Try {
+    /// 1-based.
+    attempt: u32,
+    /// When the step's first try started (unix ms).
+    first_ms: i64,
+    /// Now (unix ms).
+    now_ms: i64,
+}
+
 fn custom_code(
     code: &CustomCode,
-    attempt: u32,
+    this_try: &Try,
     scope: &Scope<'_>,
     services: &Services<'_>,
     call: &CallContext,
-    now_ms: i64,
 ) -> (StepDetail, Ended, Option<String>) {
     let inputs: Map<String, Json> =
         code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
     let mut ran = CodeRan::default();
-    let ended = run_code(code, attempt, &inputs, services, call, now_ms, &mut ran);
+    let ended = run_code(code, this_try, &inputs, services, call, &mut ran);
     let detail = StepDetail::CustomCode {
         plugin: code.plugin.clone(),
         inputs,
@@ -145,11 +156,10 @@ struct CodeRan {
 
 fn run_code(
     code: &CustomCode,
-    attempt: u32,
+    this_try: &Try,
     inputs: &Map<String, Json>,
     services: &Services<'_>,
     call: &CallContext,
-    now_ms: i64,
     ran: &mut CodeRan,
 ) -> Ended {
     let secrets = match (services.secrets)(&code.secrets) {
@@ -179,15 +189,7 @@ fn run_code(
     }
     let returned = match report.result {
         Ok(returned) => returned,
-        Err(failure) => {
-            let tries = code.tries.unwrap_or(DEFAULT_TRIES).max(1);
-            if failure.kind() == "timeout" && attempt < tries {
-                let backoff = code.backoff_ms.unwrap_or(DEFAULT_BACKOFF_MS).saturating_mul(1 << (attempt - 1).min(16));
-                ran.retry_reason = Some(format!("{failure}; try {} of {tries} follows", attempt + 1));
-                return Ended::RetryAt(now_ms.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
-            }
-            return Ended::Failed(redact(&failure.to_string(), &secrets));
-        }
+        Err(failure) => return after_failure(code, this_try, &failure, &report.requests, &secrets, ran),
     };
     let mut outputs = Map::new();
     for declared in &code.outputs {
@@ -202,6 +204,39 @@ fn run_code(
     }
     ran.outputs = Some(outputs);
     Ended::Succeeded
+}
+
+/// A failed try: a timeout runs again while the step's `tries` last; a failure from outside
+/// (see [`retry`]) runs again on the step's retry schedule; anything else ends the step.
+fn after_failure(
+    code: &CustomCode,
+    this_try: &Try,
+    failure: &PluginFailure,
+    requests: &[Exchange],
+    secrets: &[(String, String)],
+    ran: &mut CodeRan,
+) -> Ended {
+    let Try { attempt, first_ms, now_ms } = *this_try;
+    if failure.kind() == "timeout" {
+        let tries = code.tries.unwrap_or(DEFAULT_TRIES).max(1);
+        if attempt < tries {
+            let backoff = code.backoff_ms.unwrap_or(DEFAULT_BACKOFF_MS).saturating_mul(1 << (attempt - 1).min(16));
+            ran.retry_reason = Some(format!("{failure}; try {} of {tries} follows", attempt + 1));
+            return Ended::RetryAt(now_ms.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
+        }
+        return Ended::Failed(redact(&failure.to_string(), secrets));
+    }
+    let Some(cause) = retry::cause(failure, requests) else {
+        return Ended::Failed(redact(&failure.to_string(), secrets));
+    };
+    let failure = failure.to_string();
+    match retry::decide(&cause, &code.retry.unwrap_or_default(), attempt, first_ms, now_ms) {
+        Decision::RetryAt { at_ms, reason } => {
+            ran.retry_reason = Some(redact(&retry::explained(&failure, &cause, &reason), secrets));
+            Ended::RetryAt(at_ms)
+        }
+        Decision::GiveUp { reason } => Ended::Failed(redact(&retry::explained(&failure, &cause, &reason), secrets)),
+    }
 }
 
 /// A returned output must have its declared type; null is always allowed (no value).

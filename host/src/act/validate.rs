@@ -4,7 +4,7 @@
 use super::sources::{declared_kind, for_property};
 use super::step::MAX_TIMEOUT;
 use crate::model::property::PropertyDef;
-use crate::model::workflow::{Action, Kind, Op, Source, walk};
+use crate::model::workflow::{Action, Kind, Op, RetrySchedule, Source, walk};
 use crate::plugins::World;
 
 /// A refused action list: the field (`actions[2].then[0].value`) and why.
@@ -35,6 +35,24 @@ pub fn validate(actions: &[Action], check: &Check<'_>) -> Result<(), Invalid> {
         }
     });
     result
+}
+
+/// A step's own retry schedule: each bound at least a second, the first wait no longer than
+/// the longest, nothing beyond the product's three days.
+fn retry_schedule(schedule: &RetrySchedule) -> Result<(), (&'static str, String)> {
+    let most = RetrySchedule::MAX_FOR_S;
+    for (field, value) in [("first_s", schedule.first_s), ("max_s", schedule.max_s), ("for_s", schedule.for_s)] {
+        if !(1..=most).contains(&value) {
+            return Err((field, format!("between 1 and {most} seconds (3 days)")));
+        }
+    }
+    if schedule.first_s > schedule.max_s {
+        return Err((
+            "first_s",
+            format!("the first wait ({} s) is longer than max_s ({} s)", schedule.first_s, schedule.max_s),
+        ));
+    }
+    Ok(())
 }
 
 /// `2.then.0` → `actions[2].then[0]`.
@@ -124,6 +142,10 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
             }
             if code.tries.is_some_and(|t| !(1..=10).contains(&t)) {
                 return bad(format!("{at}.tries"), "between 1 and 10".into());
+            }
+            if let Some(schedule) = &code.retry {
+                retry_schedule(schedule)
+                    .map_err(|(field, message)| Invalid { field: format!("{at}.retry.{field}"), message })?;
             }
         }
         Action::SetProperty { property, value } => {
@@ -263,6 +285,27 @@ mod tests {
         .unwrap();
         assert_eq!(later.0, "actions[0].value");
         assert!(later.1.contains("no step 1 runs before this one"), "{}", later.1);
+    }
+
+    #[test]
+    fn a_retry_schedule_is_checked_field_by_field() {
+        let with = |retry: serde_json::Value| {
+            refusal(json!([{"type": "custom_code", "plugin": "lead-score", "retry": retry}]))
+        };
+        assert_eq!(with(json!({"first_s": 5, "max_s": 60, "for_s": 600})), None);
+        assert_eq!(with(json!({"first_s": 30})), None, "the others keep their defaults");
+        let (field, message) = with(json!({"first_s": 0})).unwrap();
+        assert_eq!(
+            (field.as_str(), message.as_str()),
+            ("actions[0].retry.first_s", "between 1 and 259200 seconds (3 days)")
+        );
+        assert_eq!(with(json!({"for_s": 259_201})).unwrap().0, "actions[0].retry.for_s");
+        let (field, message) = with(json!({"first_s": 120, "max_s": 60})).unwrap();
+        assert_eq!(field, "actions[0].retry.first_s");
+        assert!(message.contains("longer than max_s"), "{message}");
+        let unknown: Result<Vec<Action>, _> =
+            serde_json::from_value(json!([{"type": "custom_code", "plugin": "p", "retry": {"first": 5}}]));
+        assert!(unknown.unwrap_err().to_string().contains("unknown field `first`"));
     }
 
     #[test]

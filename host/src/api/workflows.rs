@@ -39,7 +39,7 @@ pub(crate) struct WorkflowView {
     /// The webhooks that enroll records into it.
     triggers: Vec<WebhookId>,
     /// Its actions, in order (custom code pinned to a component's sha256, set property,
-    /// branch, webhook); docs/workflows.md describes each type.
+    /// branch); README.md (Workflow actions) describes each type.
     #[schema(value_type = Vec<Object>)]
     actions: Vec<Action>,
     /// RFC 3339.
@@ -445,7 +445,8 @@ pub async fn test_action(
         };
         let now = now_ms();
         let call = CallContext { event_id: "test".into(), webhook_id: "test".into(), received_at_ms: now };
-        let ran = step::run(&Next { address: address.clone(), action, attempt: 1 }, &scope, &services, &call, now);
+        let next = Next { address: address.clone(), action, attempt: 1, first_started_at_ms: None };
+        let ran = step::run(&next, &scope, &services, &call, now);
         let succeeded = ran.ended == Ended::Succeeded;
         let applied = match (&ran.write, body.apply.unwrap_or(false) && succeeded) {
             (Some((property, value)), true) => {

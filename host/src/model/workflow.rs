@@ -67,6 +67,48 @@ pub struct CustomCode {
     /// Wait before the second try, ms, doubling for each further one (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_ms: Option<u64>,
+    /// When a try that failed from outside (429, 5xx, unreachable, the code `retry`) runs
+    /// again (default: [`RetrySchedule::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySchedule>,
+}
+
+/// When a try that failed from outside runs again: `first_s` after it, the wait doubling
+/// for each further try but never over `max_s`, and no try later than `for_s` after the
+/// step's first. The defaults are the product's: 1 minute, 8 hours, 3 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySchedule {
+    /// Seconds before the first retry.
+    #[serde(default = "RetrySchedule::default_first_s")]
+    pub first_s: u64,
+    /// The longest wait between two tries, seconds.
+    #[serde(default = "RetrySchedule::default_max_s")]
+    pub max_s: u64,
+    /// Seconds after the first try after which no try starts.
+    #[serde(default = "RetrySchedule::default_for_s")]
+    pub for_s: u64,
+}
+
+impl RetrySchedule {
+    /// The longest `for_s` a step may ask for: the product's three days.
+    pub const MAX_FOR_S: u64 = 3 * 24 * 3600;
+
+    fn default_first_s() -> u64 {
+        60
+    }
+    fn default_max_s() -> u64 {
+        8 * 3600
+    }
+    fn default_for_s() -> u64 {
+        Self::MAX_FOR_S
+    }
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule { first_s: Self::default_first_s(), max_s: Self::default_max_s(), for_s: Self::default_for_s() }
+    }
 }
 
 /// A declared output.

@@ -13,7 +13,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::bindings::{action, transform, wit};
 use super::cpu_budget::{CpuBudget, MIN_WALL, MIN_WALL_ACTION};
 use super::limits::{Limits, MAX_MEMORY_CEILING};
-use super::outbound::{AllowedHost, OutboundHooks, OutboundPolicy};
+use super::outbound::{AllowedHost, Exchanges, OutboundHooks, OutboundPolicy};
 use super::outcome::{CallReport, LoadError, PluginFailure};
 use super::sandbox::{CapturedOutput, SandboxState};
 use crate::value::Property;
@@ -315,13 +315,14 @@ impl PluginEngine {
     ) -> CallReport {
         let started = Instant::now();
         let output = CapturedOutput::new(limits.log_bytes);
+        let exchanges = Exchanges::default();
         let result = if plugin.world != world {
             Err(PluginFailure::Trap {
                 message: format!("plugin implements `{}`, not `{}`", plugin.world.name(), world.name()),
             })
         } else {
             let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
-            let outbound = OutboundHooks::new(allowed, self.outbound.clone(), output.clone());
+            let outbound = OutboundHooks::new(allowed, self.outbound.clone(), output.clone(), exchanges.clone());
             let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &output, outbound));
             store.limiter(|state| &mut state.limiter);
             let min_wall = if world == World::Action { MIN_WALL_ACTION } else { MIN_WALL };
@@ -334,7 +335,7 @@ impl PluginEngine {
             classify(raw, memory_hit, limits, &output)
         };
         let (log, log_dropped_bytes) = output.take();
-        CallReport { result, log, log_dropped_bytes, duration: started.elapsed() }
+        CallReport { result, log, log_dropped_bytes, duration: started.elapsed(), requests: exchanges.take() }
     }
 }
 

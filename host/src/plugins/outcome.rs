@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::outbound::Exchange;
 use crate::value::Property;
 
 /// Why a component was refused at load time.
@@ -95,6 +96,8 @@ pub struct CallReport {
     pub log_dropped_bytes: u64,
     /// Wall time of instantiate + call.
     pub duration: Duration,
+    /// The HTTP requests an action made, in the order they ended.
+    pub requests: Vec<Exchange>,
 }
 
 impl CallReport {

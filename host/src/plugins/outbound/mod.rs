@@ -5,10 +5,12 @@
 //!
 //! Each try of a step makes at most [`MAX_REQUESTS_PER_CALL`] requests; each is written to
 //! the call's log (method, scheme, host, path, status, duration; never the query or
-//! header values), where the act stage's redaction of secret values applies.
+//! header values), where the act stage's redaction of secret values applies, and kept as
+//! an [`Exchange`], by which the act stage decides whether a failed try is retried.
 
 pub mod address;
 pub mod allowed_host;
+pub mod exchange;
 mod send;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +18,8 @@ use std::sync::Arc;
 
 pub use address::{AddressPolicy, Cidr};
 pub use allowed_host::AllowedHost;
+pub(crate) use exchange::Exchanges;
+pub use exchange::{Answer, Exchange};
 pub(crate) use send::OutboundHooks;
 
 /// Requests one call may send; the next ones are refused (`HTTP-request-denied`).

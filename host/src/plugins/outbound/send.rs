@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::exchange::{self, Answer, Exchange, Exchanges};
 use super::{AllowedHost, MAX_REQUESTS_PER_CALL, OutboundPolicy};
 use crate::plugins::sandbox::CapturedOutput;
 
@@ -29,20 +30,28 @@ const EXCHANGE_DEADLINE: Duration = Duration::from_secs(20);
 /// The largest response body a plugin reads; a larger one ends with `HTTP-response-body-size`.
 pub(crate) const MAX_RESPONSE_BYTES: u64 = 5 * 1024 * 1024;
 
-/// A call's `wasi:http` hooks: its step's allowed hosts, the server's policy, its log.
+/// A call's `wasi:http` hooks: its step's allowed hosts, the server's policy, its log and
+/// the record of how each request ended.
 pub(crate) struct OutboundHooks {
     allowed: Arc<[AllowedHost]>,
     policy: OutboundPolicy,
     log: CapturedOutput,
+    exchanges: Exchanges,
     sent: usize,
 }
 
 type Sent = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
 
 impl OutboundHooks {
-    /// Hooks for one call that may reach `allowed`, logging to `log`.
-    pub(crate) fn new(allowed: Arc<[AllowedHost]>, policy: OutboundPolicy, log: CapturedOutput) -> Self {
-        OutboundHooks { allowed, policy, log, sent: 0 }
+    /// Hooks for one call that may reach `allowed`, logging to `log` and recording each
+    /// request's end in `exchanges`.
+    pub(crate) fn new(
+        allowed: Arc<[AllowedHost]>,
+        policy: OutboundPolicy,
+        log: CapturedOutput,
+        exchanges: Exchanges,
+    ) -> Self {
+        OutboundHooks { allowed, policy, log, exchanges, sent: 0 }
     }
 }
 
@@ -68,6 +77,7 @@ impl WasiHttpHooks for OutboundHooks {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let refuse = |log: &CapturedOutput, why: String| {
             log.note(&format!("refused {what}: {why}"));
+            self.exchanges.push(Exchange { request: what.clone(), answer: Answer::Refused, duration: Duration::ZERO });
             tracing::info!(host = %host, port, "plugin request refused: {why}");
             let refused: Box<dyn Future<Output = Sent> + Send> = Box::new(async { Err(Error::HttpRequestDenied) });
             refused
@@ -80,16 +90,30 @@ impl WasiHttpHooks for OutboundHooks {
         if self.sent > MAX_REQUESTS_PER_CALL {
             return refuse(&self.log, format!("a try makes at most {MAX_REQUESTS_PER_CALL} requests"));
         }
-        let (policy, log) = (self.policy.clone(), self.log.clone());
+        let (policy, log, exchanges) = (self.policy.clone(), self.log.clone(), self.exchanges.clone());
         Box::new(async move {
             let started = Instant::now();
             let destination = Destination { what: what.clone(), host, port, https };
             let sent = send(&policy, &log, &destination, request, options).await;
-            let took = started.elapsed().as_millis();
-            match &sent {
-                Ok((response, _)) => log.note(&format!("{what} -> {} in {took} ms", response.status().as_u16())),
-                Err(e) => log.note(&format!("{what} failed after {took} ms: {e:?}")),
-            }
+            let duration = started.elapsed();
+            let took = duration.as_millis();
+            let answer = match &sent {
+                Ok((response, _)) => {
+                    let code = response.status().as_u16();
+                    log.note(&format!("{what} -> {code} in {took} ms"));
+                    let retry_after = response
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| exchange::retry_after(v, crate::model::ids::now_ms()));
+                    Answer::Status { code, retry_after }
+                }
+                Err(e) => {
+                    log.note(&format!("{what} failed after {took} ms: {e:?}"));
+                    exchange::failed(e)
+                }
+            };
+            exchanges.push(Exchange { request: what, answer, duration });
             sent
         })
     }

@@ -1,7 +1,10 @@
 //! An `action` guest that calls another system over HTTP: `GET` (or `POST` with input
 //! `body`) to input `url`, with `Authorization: Bearer <API_KEY>` when that secret is
-//! given. Returns `status` and the response `body` as text (its first MiB); a request the host refuses
-//! comes back as the guest error `http_error` naming wasi:http's error code.
+//! given. Returns `status` and the response `body` as text (its first MiB). An answer of 400
+//! or more is the guest error `http_status`; a request the host refuses, or that gets no
+//! answer, comes back as the guest error `http_error` naming wasi:http's error code. With
+//! input `fail_with`, it sends nothing and fails with that error code (`retry` asks the host
+//! to run it again later).
 
 wit_bindgen::generate!({
     world: "action",
@@ -88,12 +91,25 @@ impl Guest for HttpAction {
                 _ => None,
             })
         };
+        if let Some(code) = text("fail_with") {
+            return Err(PluginError { message: format!("asked to fail with `{code}`"), code });
+        }
         let url = text("url").ok_or_else(|| PluginError {
             code: "missing_input".into(),
             message: "input `url` (string) is required".into(),
         })?;
         let bearer = secrets.iter().find(|(name, _)| name == "API_KEY").map(|(_, value)| value.as_str());
-        let (status, body) = call(&url, bearer, text("body").as_deref())?;
+        let sent = text("body");
+        let (status, body) = call(&url, bearer, sent.as_deref())?;
+        if status >= 400 {
+            let method = if sent.is_some() { "POST" } else { "GET" };
+            // Without the query, as the step log names requests.
+            let target = url.split('?').next().unwrap_or_default();
+            return Err(PluginError {
+                code: "http_status".into(),
+                message: format!("{method} {target} answered {status}"),
+            });
+        }
         Ok(vec![
             Property { name: "status".into(), value: Value::Number(f64::from(status)) },
             Property { name: "body".into(), value: Value::String(body) },
