@@ -176,6 +176,9 @@ fn a_host_the_step_does_not_list_is_refused_and_nothing_is_sent() {
         "{log}"
     );
     assert!(api.seen.lock().unwrap().is_empty(), "the API saw {:?}", api.seen.lock().unwrap());
+    // The metric names no host the plugin chose.
+    let refused = ["destination=\"not_allowed\"", "answer=\"refused\""];
+    assert_eq!(super::outbound_retries::metric(&server, "wasmhook_outbound_requests_total{", &refused), 1.0);
 
     // A step without allowed_hosts may send nothing at all.
     let bare = json!({"type": "custom_code", "plugin": "crm", "inputs": {"url": {"value": url}}});

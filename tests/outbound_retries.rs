@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::outbound_http::{Api, api, api_on, call_step, set_up, workflow};
-use crate::support::{Server, start_with};
+use crate::support::{Server, request, start_with};
 
 fn server(data: &std::path::Path) -> Server {
     start_with(data, None, &["--outbound-allow", "127.0.0.1/32"])
@@ -126,6 +126,21 @@ fn server_errors_are_retried_with_doubling_waits_until_an_answer_succeeds() {
         enrollment["steps"].as_array().unwrap().iter().map(|s| s["attempt"].as_u64().unwrap()).collect();
     assert_eq!(attempts, [1, 2, 3, 4]);
     assert_eq!(api.seen.lock().unwrap().len(), 4);
+
+    // Metrics name the destination by the step's allowed_hosts entry, never the URL.
+    let destination = format!("destination=\"http://{}\"", api.addr);
+    assert_eq!(metric(&server, "wasmhook_outbound_requests_total{", &[&destination, "answer=\"500\""]), 1.0);
+    assert_eq!(metric(&server, "wasmhook_outbound_requests_total{", &[&destination, "answer=\"200\""]), 1.0);
+    assert_eq!(metric(&server, "wasmhook_outbound_request_duration_seconds_count{", &[&destination]), 4.0);
+}
+
+/// The value of the `/metrics` line that starts with `name` and has every one of `labels`.
+pub(crate) fn metric(server: &Server, name: &str, labels: &[&str]) -> f64 {
+    let answer = request(&server.addr, "GET", "/metrics", Some(&server.token), None, b"");
+    assert_eq!(answer.status, 200);
+    let line = answer.text.lines().find(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)));
+    let line = line.unwrap_or_else(|| panic!("no {name} {labels:?} in\n{}", answer.text));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
 #[test]

@@ -148,7 +148,12 @@ mod tests {
     use crate::plugins::outbound::{Answer, Exchange};
 
     fn ended(answer: Answer) -> Exchange {
-        Exchange { request: "GET https://api.example.com/contacts".into(), answer, duration: Duration::ZERO }
+        Exchange {
+            request: "GET https://api.example.com/contacts".into(),
+            destination: "https://api.example.com:443".into(),
+            answer,
+            duration: Duration::ZERO,
+        }
     }
 
     fn guest(code: &str) -> PluginFailure {

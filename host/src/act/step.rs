@@ -184,6 +184,9 @@ fn run_code(
     let allowed: Vec<AllowedHost> = code.allowed_hosts.iter().filter_map(|h| AllowedHost::parse(h).ok()).collect();
     let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed);
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
+    for request in &report.requests {
+        crate::telemetry::metrics::outbound_request(&request.destination, request.answer.label(), request.duration);
+    }
     if !report.log.is_empty() {
         ran.log = Some(redact(&report.log, &secrets));
     }

@@ -22,6 +22,11 @@ pub const PLUGIN_CALLS: &str = "wasmhook_plugin_calls_total";
 pub const PLUGIN_CALL_DURATION: &str = "wasmhook_plugin_call_duration_seconds";
 /// Workflow action steps run, by type and outcome.
 pub const ACTION_STEPS: &str = "wasmhook_action_steps_total";
+/// Action plugins' HTTP requests, by destination (the step's `allowed_hosts` entry that
+/// matched, or `not_allowed`) and answer (status code, `unreachable`, `refused`, `broken`).
+pub const OUTBOUND_REQUESTS: &str = "wasmhook_outbound_requests_total";
+/// Time from an outbound request to its answer's head (or its failure), by destination, in seconds.
+pub const OUTBOUND_DURATION: &str = "wasmhook_outbound_request_duration_seconds";
 /// Enrollments created by the pipeline.
 pub const ENROLLMENTS_STARTED: &str = "wasmhook_enrollments_started_total";
 /// Enrollments that ended, by status (`completed`, `failed`).
@@ -75,6 +80,13 @@ pub fn plugin_called(plugin: &str, world: &'static str, outcome: &'static str, t
     let plugin = plugin.to_string();
     metrics::counter!(PLUGIN_CALLS, "plugin" => plugin.clone(), "world" => world, "outcome" => outcome).increment(1);
     metrics::histogram!(PLUGIN_CALL_DURATION, "plugin" => plugin, "world" => world).record(took.as_secs_f64());
+}
+
+/// Count one outbound request of an action plugin and its duration.
+pub fn outbound_request(destination: &str, answer: String, took: Duration) {
+    let destination = destination.to_string();
+    metrics::counter!(OUTBOUND_REQUESTS, "destination" => destination.clone(), "answer" => answer).increment(1);
+    metrics::histogram!(OUTBOUND_DURATION, "destination" => destination).record(took.as_secs_f64());
 }
 
 /// Count one action step.

@@ -10,6 +10,10 @@ use std::time::Duration;
 pub struct Exchange {
     /// `METHOD scheme://host[:port]/path`, as logged (no query, no header values).
     pub request: String,
+    /// The step's `allowed_hosts` entry the URL matched (`https://*.example.org:443`), or
+    /// [`NOT_ALLOWED`]: what metrics name a destination by, since the URL's own host is
+    /// the plugin's to choose (and could carry a secret) while the entries are the admin's.
+    pub destination: String,
     /// How it ended.
     pub answer: Answer,
     /// From the request to its answer's head, or to its failure.
@@ -34,6 +38,21 @@ pub enum Answer {
     /// Failed in a way trying again will not mend (a certificate that does not verify, a
     /// URL the host cannot send to), with the reason.
     Broken(String),
+}
+
+/// The destination of a request no `allowed_hosts` entry matched.
+pub const NOT_ALLOWED: &str = "not_allowed";
+
+impl Answer {
+    /// The metric label of an answer: its status code, or `unreachable`, `refused`, `broken`.
+    pub fn label(&self) -> String {
+        match self {
+            Answer::Status { code, .. } => code.to_string(),
+            Answer::Unreachable(_) => "unreachable".into(),
+            Answer::Refused => "refused".into(),
+            Answer::Broken(_) => "broken".into(),
+        }
+    }
 }
 
 impl Exchange {
@@ -116,7 +135,12 @@ mod tests {
 
     #[test]
     fn only_what_the_other_side_caused_counts_as_from_outside() {
-        let ended = |answer| Exchange { request: "GET https://a.example/x".into(), answer, duration: Duration::ZERO };
+        let ended = |answer| Exchange {
+            request: "GET https://a.example/x".into(),
+            destination: "https://a.example:443".into(),
+            answer,
+            duration: Duration::ZERO,
+        };
         let status = |code| ended(Answer::Status { code, retry_after: None });
         for code in [429, 500, 502, 503, 504, 599] {
             assert!(status(code).failed_from_outside(), "{code}");

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::exchange::{self, Answer, Exchange, Exchanges};
+use super::exchange::{self, Answer, Exchange, Exchanges, NOT_ALLOWED};
 use super::{AllowedHost, MAX_REQUESTS_PER_CALL, OutboundPolicy};
 use crate::plugins::sandbox::CapturedOutput;
 
@@ -75,20 +75,23 @@ impl WasiHttpHooks for OutboundHooks {
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let refuse = |log: &CapturedOutput, why: String| {
+        let refuse = |log: &CapturedOutput, destination: String, why: String| {
             log.note(&format!("refused {what}: {why}"));
-            self.exchanges.push(Exchange { request: what.clone(), answer: Answer::Refused, duration: Duration::ZERO });
-            tracing::info!(host = %host, port, "plugin request refused: {why}");
+            // The server log names the step's entry, not the URL's host: a plugin could put
+            // a secret in a host name.
+            tracing::info!(destination = %destination, "plugin request refused: {why}");
+            let answer = Answer::Refused;
+            self.exchanges.push(Exchange { request: what.clone(), destination, answer, duration: Duration::ZERO });
             let refused: Box<dyn Future<Output = Sent> + Send> = Box::new(async { Err(Error::HttpRequestDenied) });
             refused
         };
-        if !self.allowed.iter().any(|a| a.allows(https, &host, port)) {
+        let Some(entry) = self.allowed.iter().find(|a| a.allows(https, &host, port)).map(ToString::to_string) else {
             let listed = self.allowed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            return refuse(&self.log, format!("not in the step's allowed_hosts [{listed}]"));
-        }
+            return refuse(&self.log, NOT_ALLOWED.into(), format!("not in the step's allowed_hosts [{listed}]"));
+        };
         self.sent += 1;
         if self.sent > MAX_REQUESTS_PER_CALL {
-            return refuse(&self.log, format!("a try makes at most {MAX_REQUESTS_PER_CALL} requests"));
+            return refuse(&self.log, entry, format!("a try makes at most {MAX_REQUESTS_PER_CALL} requests"));
         }
         let (policy, log, exchanges) = (self.policy.clone(), self.log.clone(), self.exchanges.clone());
         Box::new(async move {
@@ -113,7 +116,7 @@ impl WasiHttpHooks for OutboundHooks {
                     exchange::failed(e)
                 }
             };
-            exchanges.push(Exchange { request: what, answer, duration });
+            exchanges.push(Exchange { request: what, destination: entry, answer, duration });
             sent
         })
     }
