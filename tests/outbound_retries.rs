@@ -230,3 +230,35 @@ fn a_retry_waiting_when_the_server_is_killed_runs_after_the_restart() {
     assert_eq!(reasons[1], "succeeded ");
     assert_eq!(api.seen.lock().unwrap().len(), 2, "exactly one retry: {:?}", api.seen.lock().unwrap());
 }
+
+#[test]
+fn a_destination_that_keeps_failing_is_paused_and_its_steps_wait_for_the_probe() {
+    let api = api();
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        ["--outbound-allow", "127.0.0.1/32", "--outbound-breaker-failures", "2", "--outbound-breaker-pause", "4"];
+    let server = start_with(&dir.path().join("data"), None, &options);
+    let (webhook, hook, _) = set_up(&server);
+    workflow(&server, &webhook, json!([retrying_step(&api.addr, json!({"first_s": 1, "max_s": 1}))]));
+    scripted(&api, &[(503, ""); 20]);
+    let id = enroll(&server, &hook);
+    let paused =
+        format!("http://{} is paused after 2 failed requests in a row; the try did not run; try 4 at ", api.addr);
+    let held = enrollment_when(&server, &id, "held by the breaker", |e| {
+        e["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["reason"].as_str().is_some_and(|r| r.contains(&paused))))
+    });
+    let reasons = reasons(&held);
+    assert_eq!(reasons.len(), 3, "{reasons:#?}");
+    assert!(reasons[2].starts_with("retrying ") && reasons[2].ends_with(" s, when the pause ends)"), "{reasons:#?}");
+    assert_eq!(api.seen.lock().unwrap().len(), 2, "the held try sent nothing");
+    let destination = format!("destination=\"http://{}\"", api.addr);
+    assert_eq!(metric(&server, "wasmhook_outbound_held_tries_total{", &[&destination]), 1.0);
+
+    // The API recovers: when the pause ends, the held step is the probe and completes.
+    api.script.lock().unwrap().clear();
+    let enrollment = finished(&server, &id);
+    assert_eq!(enrollment["status"], "completed", "{enrollment:#}");
+    assert_eq!(api.seen.lock().unwrap().len(), 3, "two failures, nothing during the pause, then the probe");
+}

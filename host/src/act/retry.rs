@@ -40,6 +40,15 @@ pub enum Cause {
     },
     /// The plugin returned the error code `retry`.
     Asked,
+    /// Every destination the step may reach is paused by its breaker; the try did not run.
+    Paused {
+        /// The destination whose pause ends first.
+        destination: String,
+        /// The failures in a row that paused it.
+        failures: u32,
+        /// Until its pause ends.
+        wait: Duration,
+    },
 }
 
 impl std::fmt::Display for Cause {
@@ -48,6 +57,9 @@ impl std::fmt::Display for Cause {
             Cause::Answered { request, code, .. } => write!(f, "{request} answered {code}"),
             Cause::Unreachable { request, why } => write!(f, "{request} got no answer ({why})"),
             Cause::Asked => write!(f, "the plugin asked to be retried"),
+            Cause::Paused { destination, failures, .. } => {
+                write!(f, "{destination} is paused after {failures} failed requests in a row; the try did not run")
+            }
         }
     }
 }
@@ -92,11 +104,13 @@ pub enum Decision {
 pub fn decide(cause: &Cause, schedule: &RetrySchedule, attempt: u32, first_ms: i64, now_ms: i64) -> Decision {
     let doubling = Duration::from_secs(schedule.first_s.saturating_mul(1u64 << (attempt.saturating_sub(1)).min(32)));
     let max = Duration::from_secs(schedule.max_s);
-    let (wait, asked) = match cause {
-        Cause::Answered { retry_after: Some(asked), .. } => (*asked, true),
-        _ => (doubling, false),
+    let (wait, why) = match cause {
+        Cause::Answered { retry_after: Some(asked), .. } => (*asked, ", as its Retry-After asked"),
+        Cause::Paused { wait, .. } => (*wait, ", when the pause ends"),
+        _ => (doubling, ""),
     };
-    let wait = wait.min(max).max(MIN_WAIT);
+    // A pause is waited out whole: a try cannot run before it ends, whatever max_s says.
+    let wait = if matches!(cause, Cause::Paused { .. }) { wait } else { wait.min(max) }.max(MIN_WAIT);
     let at_ms = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
     let until_ms = first_ms.saturating_add(i64::try_from(schedule.for_s.saturating_mul(1000)).unwrap_or(i64::MAX));
     if at_ms > until_ms {
@@ -112,7 +126,6 @@ pub fn decide(cause: &Cause, schedule: &RetrySchedule, attempt: u32, first_ms: i
     }
     let when = chrono::DateTime::from_timestamp_millis(at_ms)
         .map_or_else(String::new, |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    let why = if asked { ", as its Retry-After asked" } else { "" };
     Decision::RetryAt { at_ms, reason: format!("{cause}; try {} at {when} (in {}{why})", attempt + 1, human(wait)) }
 }
 

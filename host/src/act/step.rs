@@ -11,7 +11,7 @@ use super::retry::{self, Decision};
 use super::sources::{Scope, for_property};
 use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
 use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType};
-use crate::plugins::outbound::{AllowedHost, Exchange};
+use crate::plugins::outbound::{AllowedHost, Exchange, Paused};
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine, PluginFailure};
 use crate::value::{Property, Value};
 
@@ -182,6 +182,11 @@ fn run_code(
     let limits = Limits { timeout, ..Limits::default() };
     // Checked when the workflow was saved; an entry that no longer parses allows nothing.
     let allowed: Vec<AllowedHost> = code.allowed_hosts.iter().filter_map(|h| AllowedHost::parse(h).ok()).collect();
+    let destinations: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+    if let Some(paused) = services.engine.breakers().paused(&destinations, this_try.now_ms) {
+        crate::telemetry::metrics::outbound_step_held(&paused.destination);
+        return held(code, this_try, paused, ran);
+    }
     let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed);
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
     for request in &report.requests {
@@ -239,6 +244,21 @@ fn after_failure(
             Ended::RetryAt(at_ms)
         }
         Decision::GiveUp { reason } => Ended::Failed(redact(&retry::explained(&failure, &cause, &reason), secrets)),
+    }
+}
+
+/// A try not run because every destination its step may reach is paused: it waits for the
+/// pause on the step's schedule (an attempt of its own, so the log shows the wait).
+fn held(code: &CustomCode, this_try: &Try, paused: Paused, ran: &mut CodeRan) -> Ended {
+    let Try { attempt, first_ms, now_ms } = *this_try;
+    let wait = Duration::from_millis(u64::try_from(paused.until_ms.saturating_sub(now_ms)).unwrap_or(0));
+    let cause = retry::Cause::Paused { destination: paused.destination, failures: paused.failures, wait };
+    match retry::decide(&cause, &code.retry.unwrap_or_default(), attempt, first_ms, now_ms) {
+        Decision::RetryAt { at_ms, reason } => {
+            ran.retry_reason = Some(reason);
+            Ended::RetryAt(at_ms)
+        }
+        Decision::GiveUp { reason } => Ended::Failed(reason),
     }
 }
 

@@ -67,6 +67,16 @@ pub enum Command {
         /// (else the Mozilla roots).
         #[arg(long, env = "WASMHOOK_OUTBOUND_CA")]
         outbound_ca: Option<PathBuf>,
+        /// Requests in a row to one destination (an `allowed_hosts` entry) that must fail
+        /// (429, 5xx, no answer) before it is paused.
+        #[arg(long, default_value_t = 5, env = "WASMHOOK_OUTBOUND_BREAKER_FAILURES",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        outbound_breaker_failures: u32,
+        /// Seconds a failing destination stays paused; steps that can reach only paused
+        /// destinations wait for it, then one step probes.
+        #[arg(long, default_value_t = 60, env = "WASMHOOK_OUTBOUND_BREAKER_PAUSE",
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        outbound_breaker_pause: u64,
         /// Log lines as text, or as one JSON object per line (level from RUST_LOG, default info).
         #[arg(long, value_enum, default_value_t = crate::telemetry::logs::LogFormat::Text, env = "WASMHOOK_LOG_FORMAT")]
         log_format: crate::telemetry::logs::LogFormat,
@@ -184,6 +194,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             request_timeout,
             outbound_allow,
             outbound_ca,
+            outbound_breaker_failures,
+            outbound_breaker_pause,
             log_format,
         } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
@@ -199,7 +211,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     workers,
                     max_backlog,
                     request_timeout,
-                    outbound: crate::plugins::outbound::OutboundSettings { allow: outbound_allow, ca: outbound_ca },
+                    outbound: crate::plugins::outbound::OutboundSettings {
+                        allow: outbound_allow,
+                        ca: outbound_ca,
+                        breaker: crate::plugins::outbound::BreakerSettings {
+                            failures: outbound_breaker_failures,
+                            pause: std::time::Duration::from_secs(outbound_breaker_pause),
+                        },
+                    },
                 },
                 log_format,
             };

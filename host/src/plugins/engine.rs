@@ -171,6 +171,11 @@ impl PluginEngine {
         Ok(PluginEngine { engine, linker, action_linker, outbound, cache: Mutex::new(HashMap::new()), _ticker: tx })
     }
 
+    /// The breakers of the destinations action plugins send to.
+    pub fn breakers(&self) -> &super::outbound::Breakers {
+        self.outbound.breakers()
+    }
+
     /// This engine with the server's outbound settings (`--outbound-allow`, `--outbound-ca`).
     pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
         self.outbound = outbound;

@@ -27,6 +27,9 @@ pub const ACTION_STEPS: &str = "wasmhook_action_steps_total";
 pub const OUTBOUND_REQUESTS: &str = "wasmhook_outbound_requests_total";
 /// Time from an outbound request to its answer's head (or its failure), by destination, in seconds.
 pub const OUTBOUND_DURATION: &str = "wasmhook_outbound_request_duration_seconds";
+/// Custom code tries held back because every destination their step may reach was paused
+/// by its breaker, by the destination whose pause ends first.
+pub const OUTBOUND_HELD: &str = "wasmhook_outbound_held_tries_total";
 /// Enrollments created by the pipeline.
 pub const ENROLLMENTS_STARTED: &str = "wasmhook_enrollments_started_total";
 /// Enrollments that ended, by status (`completed`, `failed`).
@@ -87,6 +90,11 @@ pub fn outbound_request(destination: &str, answer: String, took: Duration) {
     let destination = destination.to_string();
     metrics::counter!(OUTBOUND_REQUESTS, "destination" => destination.clone(), "answer" => answer).increment(1);
     metrics::histogram!(OUTBOUND_DURATION, "destination" => destination).record(took.as_secs_f64());
+}
+
+/// Count one try held back by a paused destination.
+pub fn outbound_step_held(destination: &str) {
+    metrics::counter!(OUTBOUND_HELD, "destination" => destination.to_string()).increment(1);
 }
 
 /// Count one action step.

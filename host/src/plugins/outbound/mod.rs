@@ -6,10 +6,13 @@
 //! Each try of a step makes at most [`MAX_REQUESTS_PER_CALL`] requests; each is written to
 //! the call's log (method, scheme, host, path, status, duration; never the query or
 //! header values), where the act stage's redaction of secret values applies, and kept as
-//! an [`Exchange`], by which the act stage decides whether a failed try is retried.
+//! an [`Exchange`], by which the act stage decides whether a failed try is retried, and
+//! counted by the destination's breaker (`breaker`), by which it holds back steps that
+//! could reach only a destination that keeps failing.
 
 pub mod address;
 pub mod allowed_host;
+pub mod breaker;
 pub mod exchange;
 mod send;
 
@@ -18,6 +21,7 @@ use std::sync::Arc;
 
 pub use address::{AddressPolicy, Cidr};
 pub use allowed_host::AllowedHost;
+pub use breaker::{BreakerSettings, Breakers, Paused};
 pub(crate) use exchange::Exchanges;
 pub use exchange::{Answer, Exchange};
 pub(crate) use send::OutboundHooks;
@@ -32,12 +36,14 @@ pub struct OutboundSettings {
     pub allow: Vec<Cidr>,
     /// A PEM file of the CAs HTTPS destinations are verified against, instead of Mozilla's.
     pub ca: Option<PathBuf>,
+    /// When a destination that keeps failing is paused.
+    pub breaker: BreakerSettings,
 }
 
 impl OutboundSettings {
     /// The policy these settings make.
     pub fn policy(&self) -> Result<OutboundPolicy, OutboundError> {
-        OutboundPolicy::new(self.allow.clone(), self.ca.as_deref())
+        Ok(OutboundPolicy::new(self.allow.clone(), self.ca.as_deref())?.with_breaker(self.breaker))
     }
 }
 
@@ -47,6 +53,8 @@ impl OutboundSettings {
 pub struct OutboundPolicy {
     pub(crate) addresses: AddressPolicy,
     pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// The destinations' breakers, shared by every call of this node.
+    pub(crate) breakers: Arc<Breakers>,
 }
 
 /// Why the outbound settings could not be used.
@@ -77,6 +85,17 @@ impl OutboundPolicy {
             .map_err(|e| OutboundError(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(OutboundPolicy { addresses: AddressPolicy::opening(opened), tls: Arc::new(config) })
+        let breakers = Arc::new(Breakers::default());
+        Ok(OutboundPolicy { addresses: AddressPolicy::opening(opened), tls: Arc::new(config), breakers })
+    }
+
+    /// This policy with breakers that open as `settings` say.
+    pub fn with_breaker(self, settings: BreakerSettings) -> OutboundPolicy {
+        OutboundPolicy { breakers: Arc::new(Breakers::new(settings)), ..self }
+    }
+
+    /// The destinations' breakers.
+    pub fn breakers(&self) -> &Breakers {
+        &self.breakers
     }
 }

@@ -116,7 +116,15 @@ impl WasiHttpHooks for OutboundHooks {
                     exchange::failed(e)
                 }
             };
-            exchanges.push(Exchange { request: what, destination: entry, answer, duration });
+            let exchange = Exchange { request: what, destination: entry, answer, duration };
+            if !matches!(exchange.answer, Answer::Refused | Answer::Broken(_)) {
+                policy.breakers.record(
+                    &exchange.destination,
+                    exchange.failed_from_outside(),
+                    crate::model::ids::now_ms(),
+                );
+            }
+            exchanges.push(exchange);
             sent
         })
     }

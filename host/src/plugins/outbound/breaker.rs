@@ -1,0 +1,172 @@
+//! A breaker per destination: after `failures` requests in a row to one `allowed_hosts`
+//! entry failed from outside (429, 5xx, no answer), that destination is paused for
+//! `pause`, so steps that can reach only paused destinations wait instead of each spending
+//! a try (and a worker) on a system that is down. When the pause ends one step is let
+//! through as a probe (the others wait another pause); its first answer that is not a
+//! failure closes the breaker. The state is the node's own, in memory: a restart or
+//! another node starts closed, which costs at most `failures` more tries.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// When a destination is paused, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSettings {
+    /// Failed requests in a row that pause a destination.
+    pub failures: u32,
+    /// How long it stays paused.
+    pub pause: Duration,
+}
+
+impl Default for BreakerSettings {
+    /// Five failures in a row pause a destination for a minute, the product's first retry
+    /// wait: a destination that is down then costs one probe a minute, not one try per step.
+    fn default() -> Self {
+        BreakerSettings { failures: 5, pause: Duration::from_secs(60) }
+    }
+}
+
+/// A destination a step would wait for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paused {
+    /// The `allowed_hosts` entry, as metrics name it.
+    pub destination: String,
+    /// The failures in a row that paused it.
+    pub failures: u32,
+    /// When the pause ends (unix ms).
+    pub until_ms: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct State {
+    failures: u32,
+    paused_until_ms: i64,
+}
+
+/// The breakers of every destination this node has sent to.
+#[derive(Debug, Default)]
+pub struct Breakers {
+    settings: BreakerSettings,
+    states: Mutex<HashMap<String, State>>,
+}
+
+impl Breakers {
+    /// Closed breakers that open as `settings` say.
+    pub fn new(settings: BreakerSettings) -> Breakers {
+        Breakers { settings, states: Mutex::default() }
+    }
+
+    fn states(&self) -> std::sync::MutexGuard<'_, HashMap<String, State>> {
+        self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Note how a request to `destination` ended at `now_ms`: `true` if it failed from
+    /// outside, `false` if it was answered otherwise.
+    pub(crate) fn record(&self, destination: &str, failed: bool, now_ms: i64) {
+        let mut states = self.states();
+        if !failed {
+            states.remove(destination);
+            return;
+        }
+        let state = states.entry(destination.to_string()).or_default();
+        state.failures = state.failures.saturating_add(1);
+        if state.failures >= self.settings.failures.max(1) && state.paused_until_ms <= now_ms {
+            state.paused_until_ms = now_ms.saturating_add(millis(self.settings.pause));
+        }
+    }
+
+    /// Whether a step that may reach only `destinations` must wait at `now_ms`, and for
+    /// which: only when every one of them is paused (a step listing none never waits).
+    /// A destination whose pause has ended admits this step as its probe and pauses again
+    /// for the others until the probe's answer closes it.
+    pub fn paused(&self, destinations: &[String], now_ms: i64) -> Option<Paused> {
+        let threshold = self.settings.failures.max(1);
+        let mut states = self.states();
+        let mut soonest: Option<Paused> = None;
+        let mut probe = None;
+        for destination in destinations {
+            let state = states.get(destination).filter(|s| s.failures >= threshold)?;
+            if state.paused_until_ms <= now_ms {
+                probe.get_or_insert(destination);
+                continue;
+            }
+            if soonest.as_ref().is_none_or(|s| state.paused_until_ms < s.until_ms) {
+                let (failures, until_ms) = (state.failures, state.paused_until_ms);
+                soonest = Some(Paused { destination: destination.clone(), failures, until_ms });
+            }
+        }
+        if let Some(destination) = probe {
+            if let Some(state) = states.get_mut(destination) {
+                state.paused_until_ms = now_ms.saturating_add(millis(self.settings.pause));
+            }
+            return None;
+        }
+        soonest
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{BreakerSettings, Breakers};
+
+    const API: &str = "https://api.example.com:443";
+
+    fn breakers() -> Breakers {
+        Breakers::new(BreakerSettings { failures: 3, pause: Duration::from_secs(10) })
+    }
+
+    #[test]
+    fn failures_in_a_row_pause_a_destination_and_an_answer_closes_it() {
+        let b = breakers();
+        let only = [API.to_string()];
+        b.record(API, true, 0);
+        b.record(API, true, 1);
+        assert_eq!(b.paused(&only, 2), None, "two failures are not yet a pause");
+        b.record(API, false, 2);
+        b.record(API, true, 3);
+        b.record(API, true, 4);
+        assert_eq!(b.paused(&only, 5), None, "the answer in between reset the count");
+        b.record(API, true, 5);
+        let paused = b.paused(&only, 6).expect("three in a row");
+        assert_eq!((paused.destination.as_str(), paused.failures, paused.until_ms), (API, 3, 10_005));
+        // A failure reported while paused (a try that was already running) does not extend it.
+        b.record(API, true, 7);
+        assert_eq!(b.paused(&only, 8).map(|p| p.until_ms), Some(10_005));
+    }
+
+    #[test]
+    fn when_the_pause_ends_one_step_probes_and_the_others_wait() {
+        let b = breakers();
+        let only = [API.to_string()];
+        for t in 0..3 {
+            b.record(API, true, t);
+        }
+        assert_eq!(b.paused(&only, 10_002), None, "the first step after the pause is the probe");
+        assert_eq!(b.paused(&only, 10_003).map(|p| p.until_ms), Some(20_002), "the others wait for its answer");
+        b.record(API, false, 10_050);
+        assert_eq!(b.paused(&only, 10_051), None, "the probe was answered: closed");
+    }
+
+    #[test]
+    fn a_step_waits_only_when_every_destination_it_may_reach_is_paused() {
+        let b = breakers();
+        let other = "https://backup.example.com:443";
+        for t in 0..3 {
+            b.record(API, true, t);
+        }
+        assert_eq!(b.paused(&[API.to_string(), other.to_string()], 5), None);
+        assert_eq!(b.paused(&[], 5), None, "a step that may reach nothing never waits");
+        for t in 0..3 {
+            b.record(other, true, 100 + t);
+        }
+        let both = b.paused(&[API.to_string(), other.to_string()], 200).unwrap();
+        assert_eq!((both.destination.as_str(), both.until_ms), (API, 10_002), "the pause that ends first");
+    }
+}
