@@ -119,7 +119,7 @@ pub(crate) fn workflow(server: &Server, webhook: &str, actions: Value) -> String
 }
 
 /// Try step 0 of `workflow` against `record`: its step entry.
-fn try_step(server: &Server, workflow: &str, record: &str) -> Value {
+pub(crate) fn try_step(server: &Server, workflow: &str, record: &str) -> Value {
     let tried =
         server.admin("POST", &format!("/workflows/{workflow}/actions/0/test"), Some(json!({"record_id": record})));
     ok(tried, "action test")["step"].clone()

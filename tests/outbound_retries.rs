@@ -10,11 +10,30 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::outbound_http::{Api, api, api_on, call_step, set_up, workflow};
+use super::outbound_http::{Api, api, api_on, call_step, set_up, try_step, workflow};
 use crate::support::{Server, request, start_with};
 
 fn server(data: &std::path::Path) -> Server {
     start_with(data, None, &["--outbound-allow", "127.0.0.1/32"])
+}
+
+/// A scripted API and a server that may reach it (`more`: further `serve` options), set up
+/// as in `outbound_http`: the webhook, its hook path and the record `cus_1`.
+struct Scene {
+    api: Api,
+    server: Server,
+    webhook: String,
+    hook: String,
+    record: String,
+    _dir: tempfile::TempDir,
+}
+
+fn scene(more: &[&str]) -> Scene {
+    let api = api();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(&dir.path().join("data"), None, &[&["--outbound-allow", "127.0.0.1/32"], more].concat());
+    let (webhook, hook, record) = set_up(&server);
+    Scene { api, server, webhook, hook, record, _dir: dir }
 }
 
 /// A step calling `GET /contacts/cus_1` on `addr` with its own retry schedule.
@@ -74,28 +93,19 @@ fn scripted(api: &Api, answers: &[(u16, &'static str)]) {
 
 #[test]
 fn a_5xx_waits_a_minute_by_default_and_a_400_fails_at_once() {
-    let api = api();
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(&dir.path().join("data"));
-    let (webhook, _, record) = set_up(&server);
+    let Scene { api, server, webhook, record, .. } = scene(&[]);
     let step = call_step(&format!("http://{}/contacts/cus_1", api.addr), &[format!("http://{}", api.addr)]);
     let calling = workflow(&server, &webhook, json!([step]));
-    let try_step = || {
-        let tried =
-            server.admin("POST", &format!("/workflows/{calling}/actions/0/test"), Some(json!({"record_id": record})));
-        assert_eq!(tried.status, 200, "{}", tried.text);
-        tried.body["step"].clone()
-    };
 
     scripted(&api, &[(503, "")]);
-    let step = try_step();
+    let step = try_step(&server, &calling, &record);
     assert_eq!(step["outcome"], "retrying", "{step:#}");
     let reason = step["reason"].as_str().unwrap();
     let request = format!("GET http://{}/contacts/cus_1 answered 503; try 2 at ", api.addr);
     assert!(reason.contains(&request) && reason.ends_with("(in 60 s)"), "{reason}");
 
     scripted(&api, &[(400, "")]);
-    let step = try_step();
+    let step = try_step(&server, &calling, &record);
     assert_eq!(step["outcome"], "failed", "{step:#}");
     let reason = step["reason"].as_str().unwrap();
     assert!(reason.contains("answered 400") && !reason.contains("try 2"), "{reason}");
@@ -104,10 +114,7 @@ fn a_5xx_waits_a_minute_by_default_and_a_400_fails_at_once() {
 
 #[test]
 fn server_errors_are_retried_with_doubling_waits_until_an_answer_succeeds() {
-    let api = api();
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(&dir.path().join("data"));
-    let (webhook, hook, _) = set_up(&server);
+    let Scene { api, server, webhook, hook, .. } = scene(&[]);
     workflow(&server, &webhook, json!([retrying_step(&api.addr, json!({"first_s": 1, "max_s": 3}))]));
     scripted(&api, &[(500, ""), (502, ""), (503, "")]);
     let id = enroll(&server, &hook);
@@ -145,10 +152,7 @@ pub(crate) fn metric(server: &Server, name: &str, labels: &[&str]) -> f64 {
 
 #[test]
 fn a_429_is_retried_when_its_retry_after_says() {
-    let api = api();
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(&dir.path().join("data"));
-    let (webhook, hook, _) = set_up(&server);
+    let Scene { api, server, webhook, hook, .. } = scene(&[]);
     // Twenty seconds by the step's schedule, one by the answer's Retry-After.
     workflow(&server, &webhook, json!([retrying_step(&api.addr, json!({"first_s": 20}))]));
     scripted(&api, &[(429, "Retry-After: 1\r\n")]);
@@ -186,9 +190,7 @@ fn an_api_that_is_down_is_retried_until_it_is_up() {
 
 #[test]
 fn a_plugin_that_asks_for_a_retry_gets_them_until_the_schedule_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(&dir.path().join("data"));
-    let (webhook, hook, _) = set_up(&server);
+    let Scene { server, webhook, hook, .. } = scene(&[]);
     let step = json!({"type": "custom_code", "plugin": "crm", "inputs": {"fail_with": {"value": "retry"}},
                       "retry": {"first_s": 1, "max_s": 1, "for_s": 2}});
     workflow(&server, &webhook, json!([step]));
@@ -233,12 +235,8 @@ fn a_retry_waiting_when_the_server_is_killed_runs_after_the_restart() {
 
 #[test]
 fn a_destination_that_keeps_failing_is_paused_and_its_steps_wait_for_the_probe() {
-    let api = api();
-    let dir = tempfile::tempdir().unwrap();
-    let options =
-        ["--outbound-allow", "127.0.0.1/32", "--outbound-breaker-failures", "2", "--outbound-breaker-pause", "4"];
-    let server = start_with(&dir.path().join("data"), None, &options);
-    let (webhook, hook, _) = set_up(&server);
+    let Scene { api, server, webhook, hook, .. } =
+        scene(&["--outbound-breaker-failures", "2", "--outbound-breaker-pause", "4"]);
     workflow(&server, &webhook, json!([retrying_step(&api.addr, json!({"first_s": 1, "max_s": 1}))]));
     scripted(&api, &[(503, ""); 20]);
     let id = enroll(&server, &hook);

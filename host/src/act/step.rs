@@ -224,7 +224,7 @@ fn after_failure(
     secrets: &[(String, String)],
     ran: &mut CodeRan,
 ) -> Ended {
-    let Try { attempt, first_ms, now_ms } = *this_try;
+    let Try { attempt, now_ms, .. } = *this_try;
     if failure.kind() == "timeout" {
         let tries = code.tries.unwrap_or(DEFAULT_TRIES).max(1);
         if attempt < tries {
@@ -237,28 +237,38 @@ fn after_failure(
     let Some(cause) = retry::cause(failure, requests) else {
         return Ended::Failed(redact(&failure.to_string(), secrets));
     };
-    let failure = failure.to_string();
-    match retry::decide(&cause, &code.retry.unwrap_or_default(), attempt, first_ms, now_ms) {
-        Decision::RetryAt { at_ms, reason } => {
-            ran.retry_reason = Some(redact(&retry::explained(&failure, &cause, &reason), secrets));
-            Ended::RetryAt(at_ms)
-        }
-        Decision::GiveUp { reason } => Ended::Failed(redact(&retry::explained(&failure, &cause, &reason), secrets)),
-    }
+    on_schedule(code, this_try, &cause, Some(&failure.to_string()), secrets, ran)
 }
 
 /// A try not run because every destination its step may reach is paused: it waits for the
 /// pause on the step's schedule (an attempt of its own, so the log shows the wait).
 fn held(code: &CustomCode, this_try: &Try, paused: Paused, ran: &mut CodeRan) -> Ended {
-    let Try { attempt, first_ms, now_ms } = *this_try;
-    let wait = Duration::from_millis(u64::try_from(paused.until_ms.saturating_sub(now_ms)).unwrap_or(0));
+    let wait = Duration::from_millis(u64::try_from(paused.until_ms.saturating_sub(this_try.now_ms)).unwrap_or(0));
     let cause = retry::Cause::Paused { destination: paused.destination, failures: paused.failures, wait };
-    match retry::decide(&cause, &code.retry.unwrap_or_default(), attempt, first_ms, now_ms) {
+    on_schedule(code, this_try, &cause, None, &[], ran)
+}
+
+/// Run a try again on the step's retry schedule, or fail it when the schedule is spent; the
+/// reason leads with the plugin's `failure`, if the try ran.
+fn on_schedule(
+    code: &CustomCode,
+    this_try: &Try,
+    cause: &retry::Cause,
+    failure: Option<&str>,
+    secrets: &[(String, String)],
+    ran: &mut CodeRan,
+) -> Ended {
+    let said = |reason: String| match failure {
+        Some(failure) => redact(&retry::explained(failure, cause, &reason), secrets),
+        None => reason,
+    };
+    let Try { attempt, first_ms, now_ms } = *this_try;
+    match retry::decide(cause, &code.retry.unwrap_or_default(), attempt, first_ms, now_ms) {
         Decision::RetryAt { at_ms, reason } => {
-            ran.retry_reason = Some(reason);
+            ran.retry_reason = Some(said(reason));
             Ended::RetryAt(at_ms)
         }
-        Decision::GiveUp { reason } => Ended::Failed(reason),
+        Decision::GiveUp { reason } => Ended::Failed(said(reason)),
     }
 }
 

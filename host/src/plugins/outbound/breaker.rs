@@ -57,6 +57,16 @@ impl Breakers {
         Breakers { settings, states: Mutex::default() }
     }
 
+    /// Failures in a row that pause a destination (at least one).
+    fn threshold(&self) -> u32 {
+        self.settings.failures.max(1)
+    }
+
+    /// When a pause starting at `now_ms` ends.
+    fn pause_from(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(i64::try_from(self.settings.pause.as_millis()).unwrap_or(i64::MAX))
+    }
+
     fn states(&self) -> std::sync::MutexGuard<'_, HashMap<String, State>> {
         self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -71,8 +81,8 @@ impl Breakers {
         }
         let state = states.entry(destination.to_string()).or_default();
         state.failures = state.failures.saturating_add(1);
-        if state.failures >= self.settings.failures.max(1) && state.paused_until_ms <= now_ms {
-            state.paused_until_ms = now_ms.saturating_add(millis(self.settings.pause));
+        if state.failures >= self.threshold() && state.paused_until_ms <= now_ms {
+            state.paused_until_ms = self.pause_from(now_ms);
         }
     }
 
@@ -81,7 +91,7 @@ impl Breakers {
     /// A destination whose pause has ended admits this step as its probe and pauses again
     /// for the others until the probe's answer closes it.
     pub fn paused(&self, destinations: &[String], now_ms: i64) -> Option<Paused> {
-        let threshold = self.settings.failures.max(1);
+        let threshold = self.threshold();
         let mut states = self.states();
         let mut soonest: Option<Paused> = None;
         let mut probe = None;
@@ -98,16 +108,12 @@ impl Breakers {
         }
         if let Some(destination) = probe {
             if let Some(state) = states.get_mut(destination) {
-                state.paused_until_ms = now_ms.saturating_add(millis(self.settings.pause));
+                state.paused_until_ms = self.pause_from(now_ms);
             }
             return None;
         }
         soonest
     }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

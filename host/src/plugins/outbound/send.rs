@@ -98,7 +98,7 @@ impl WasiHttpHooks for OutboundHooks {
             let started = Instant::now();
             let destination = Destination { what: what.clone(), host, port, https };
             let sent = send(&policy, &log, &destination, request, options).await;
-            let duration = started.elapsed();
+            let (duration, ended_at_ms) = (started.elapsed(), crate::model::ids::now_ms());
             let took = duration.as_millis();
             let answer = match &sent {
                 Ok((response, _)) => {
@@ -108,7 +108,7 @@ impl WasiHttpHooks for OutboundHooks {
                         .headers()
                         .get(http::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| exchange::retry_after(v, crate::model::ids::now_ms()));
+                        .and_then(|v| exchange::retry_after(v, ended_at_ms));
                     Answer::Status { code, retry_after }
                 }
                 Err(e) => {
@@ -118,11 +118,7 @@ impl WasiHttpHooks for OutboundHooks {
             };
             let exchange = Exchange { request: what, destination: entry, answer, duration };
             if !matches!(exchange.answer, Answer::Refused | Answer::Broken(_)) {
-                policy.breakers.record(
-                    &exchange.destination,
-                    exchange.failed_from_outside(),
-                    crate::model::ids::now_ms(),
-                );
+                policy.breakers.record(&exchange.destination, exchange.failed_from_outside(), ended_at_ms);
             }
             exchanges.push(exchange);
             sent
