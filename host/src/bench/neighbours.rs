@@ -91,14 +91,16 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
     let (healthy, healthy_hook) = server.ready_webhook("healthy", &test_event, &mapping, &chain)?;
     let workflow = json!({"name": "healthy", "object": "contacts", "triggers": [healthy], "actions": []});
     server.admin("POST", "/workflows", &workflow)?;
-    let mut hostile_hooks = Vec::new();
+    let (mut hostile_ids, mut hostile_hooks) = (Vec::new(), Vec::new());
     if let Some(bytes) = hostile {
         let (status, body) = server.call("PUT", "/api/v1/plugins/hostile", "application/wasm", bytes)?;
         ensure!(status == 200, "uploading the hostile guest: {status} {body}");
         for (name, config) in HOSTILE {
             let config: serde_json::Map<String, Json> = config.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
             let chain = json!([{"plugin": "hostile", "config": config}]);
-            hostile_hooks.push(server.ready_webhook(name, &test_event, &mapping, &chain)?.1);
+            let (id, hook) = server.ready_webhook(name, &test_event, &mapping, &chain)?;
+            hostile_ids.push(id);
+            hostile_hooks.push(hook);
         }
     }
     // Payloads name a random contact, spaced and upper-cased for the healthy webhook's
@@ -133,9 +135,20 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
         client.join().map_err(|_| anyhow!("a hostile client panicked"))??;
     }
     server.drained(&healthy, Duration::from_secs(120))?;
+    // What the hostile webhooks still had waiting when the healthy one was done shows how
+    // far behind they fell; how their events end is read once they are done too, so the
+    // report does not depend on how fast this machine was at that moment (a plugin that
+    // keeps timing out needs five full time limits before its breaker opens).
+    let waiting = still_waiting(dir.path(), &healthy)?;
+    for id in &hostile_ids {
+        server.drained(id, Duration::from_secs(120))?;
+    }
     drop(server);
 
-    let outcome = read_outcomes(dir.path(), &healthy, &sent.acknowledged)?;
+    let mut outcome = read_outcomes(dir.path(), &healthy, &sent.acknowledged)?;
+    for (webhook, n) in waiting {
+        outcome.hostile.entry(webhook).or_default().waiting = n;
+    }
     let span_s = outcome.span_ms / 1e3;
     Ok(Phase {
         beside: hostile.is_some(),
@@ -164,6 +177,23 @@ struct Ended {
     statuses: BTreeMap<String, usize>,
     /// Durations of the plugin calls that ran, µs.
     call_us: Vec<f64>,
+    /// Events still waiting when the healthy webhook had drained.
+    waiting: usize,
+}
+
+/// Events of the hostile webhooks still `accepted`, by webhook name, read from the live
+/// server's database (WAL lets a reader in beside the writer).
+fn still_waiting(dir: &Path, healthy: &str) -> anyhow::Result<BTreeMap<String, usize>> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join(crate::store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let mut rows = db.prepare(
+        "SELECT w.name, count(*) FROM events e JOIN webhooks w ON w.id = e.webhook_id
+         WHERE e.webhook_id != ?1 AND e.status = 'accepted' GROUP BY w.name",
+    )?;
+    let counts = rows.query_map([healthy], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    counts.map(|row| Ok(row.map(|(name, n)| (name, usize::try_from(n).unwrap_or(0)))?)).collect()
 }
 
 /// Read the stopped server's database: every acknowledged healthy event must be there and
@@ -278,14 +308,20 @@ fn render(plan: &Plan, phases: &[Phase]) -> anyhow::Result<String> {
                 *total.statuses.entry(k.clone()).or_insert(0) += v;
             }
             total.call_us.extend(&ended.call_us);
+            total.waiting += ended.waiting;
         }
     }
     let list = |m: &BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
     writeln!(out, "healthy events: {}; lost: 0", list(&statuses))?;
-    writeln!(out, "hostile events when the healthy webhook had drained (`accepted` = still waiting):")?;
+    writeln!(out, "how the hostile events ended (and how many still waited when the healthy webhook had drained):")?;
     for (webhook, ended) in &hostile {
         let median = quantile(&ended.call_us, 0.5) / 1e3;
-        writeln!(out, "- {webhook}: {} (median plugin call {median:.1} ms)", list(&ended.statuses))?;
+        writeln!(
+            out,
+            "- {webhook}: {} (median plugin call {median:.1} ms; {} waiting when the healthy webhook had drained)",
+            list(&ended.statuses),
+            ended.waiting
+        )?;
     }
     Ok(out)
 }
