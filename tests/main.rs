@@ -32,6 +32,7 @@ mod records_api;
 mod records_import;
 mod scale_out;
 mod schema;
+mod send_webhook;
 mod serve_smoke;
 mod soak;
 mod strtotime_php_fixture;

@@ -22,12 +22,17 @@ pub(crate) const SECRET: &str = "sk_test_outbound_5b3c91";
 
 /// A tiny API on loopback: answers each request with the next scripted answer (status,
 /// extra header lines) while there is one, then 200 with JSON naming its path; keeps
-/// `METHOD target | authorization` of each request it saw.
+/// `METHOD target | authorization` of each request it saw, and its headers (names in
+/// lower case) and body.
 pub(crate) struct Api {
     pub(crate) addr: String,
     pub(crate) seen: Arc<Mutex<Vec<String>>>,
+    pub(crate) requests: Arc<Mutex<Vec<Request>>>,
     pub(crate) script: Arc<Mutex<VecDeque<(u16, &'static str)>>>,
 }
+
+/// A request's headers and body, as the API saw them.
+pub(crate) type Request = (Vec<(String, String)>, Vec<u8>);
 
 pub(crate) fn api() -> Api {
     api_on(TcpListener::bind("127.0.0.1:0").unwrap())
@@ -37,7 +42,8 @@ pub(crate) fn api() -> Api {
 pub(crate) fn api_on(listener: TcpListener) -> Api {
     let addr = listener.local_addr().unwrap().to_string();
     let (seen, script) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(VecDeque::new())));
-    let (log, answers) = (seen.clone(), Arc::clone(&script));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (log, answers, kept) = (seen.clone(), Arc::clone(&script), requests.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
@@ -46,13 +52,14 @@ pub(crate) fn api_on(listener: TcpListener) -> Api {
             if reader.read_line(&mut line).is_err() {
                 continue;
             }
-            let (mut auth, mut length) = (String::new(), 0usize);
+            let (mut auth, mut length, mut headers) = (String::new(), 0usize, Vec::new());
             loop {
                 let mut header = String::new();
                 if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
                     break;
                 }
                 let (name, value) = header.split_once(':').unwrap_or((&header, ""));
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
                 match name.trim().to_ascii_lowercase().as_str() {
                     "authorization" => auth = value.trim().to_string(),
                     "content-length" => length = value.trim().parse().unwrap_or(0),
@@ -63,6 +70,7 @@ pub(crate) fn api_on(listener: TcpListener) -> Api {
             let _ = reader.read_exact(&mut body);
             let target = line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
             log.lock().unwrap().push(format!("{target} | {auth}"));
+            kept.lock().unwrap().push((headers, body));
             let path = target.split(' ').nth(1).unwrap_or("").to_string();
             let (status, extra) = answers.lock().unwrap().pop_front().unwrap_or((200, ""));
             // `/big`: a body over the 5 MiB a plugin may read.
@@ -79,7 +87,7 @@ pub(crate) fn api_on(listener: TcpListener) -> Api {
             );
         }
     });
-    Api { addr, seen, script }
+    Api { addr, seen, requests, script }
 }
 
 /// Contacts with the properties the step writes, the plugin, the secret, a ready webhook,

@@ -1,17 +1,20 @@
 //! The act stage: each enrollment runs its workflow's actions (custom code as `action`
-//! components, property updates, branches) off the request path, one persisted step at a
-//! time.
+//! components, sent webhooks, property updates, branches) off the request path, one
+//! persisted step at a time.
 //!
 //! - [`validate`]: checks a workflow's actions against plugins and properties when saved.
 //! - [`plan`]: the next step, read from the steps already run.
 //! - [`sources`]: reading values and the property type rules.
 //! - [`step`]: running one step.
+//! - [`send_webhook`]: a `send_webhook` step, and [`signing`] its body.
 //! - [`retry`]: which failed tries run again, and when.
 //! - [`runner`]: the thread that steps due enrollments and commits each step.
 
 pub mod plan;
 pub mod retry;
 pub mod runner;
+mod send_webhook;
+pub mod signing;
 pub mod sources;
 pub mod step;
 pub mod validate;

@@ -1,4 +1,4 @@
-//! Which failed tries of a custom code step run again, and when. A try is retried when the
+//! Which failed tries of a custom code or send_webhook step run again, and when. A try is retried when the
 //! failure came from outside: its last request was answered 429 or 5xx or got no answer,
 //! or the plugin returned the error code `retry`. The wait follows the step's
 //! [`RetrySchedule`] (or the answer's `Retry-After`), and no try starts later than the
@@ -72,6 +72,12 @@ pub fn cause(failure: &PluginFailure, requests: &[Exchange]) -> Option<Cause> {
         PluginFailure::Timeout { .. } | PluginFailure::MemoryLimit { .. } => return None,
         PluginFailure::GuestError { .. } | PluginFailure::Trap { .. } | PluginFailure::InvalidOutput { .. } => {}
     }
+    cause_of_last(requests)
+}
+
+/// The cause that makes a try worth another when its last request failed from outside
+/// (answered 429 or 5xx, or got no answer); a custom code try's and a sent webhook's.
+pub fn cause_of_last(requests: &[Exchange]) -> Option<Cause> {
     let last = requests.last().filter(|r| r.failed_from_outside())?;
     Some(match &last.answer {
         Answer::Status { code, retry_after } => {

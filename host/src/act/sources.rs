@@ -46,10 +46,13 @@ impl Scope<'_> {
     }
 }
 
-/// The declared kind of output `output` of the custom code step at `address`.
+/// The declared kind of output `output` of the step at `address` (a custom code step's
+/// declared outputs; a sent webhook's `status` and declared outputs).
 pub fn declared_kind(actions: &[Action], address: &str, output: &str) -> Option<Kind> {
     match find(actions, address)? {
         Action::CustomCode(code) => code.outputs.iter().find(|o| o.name == output).map(|o| o.kind.kind()),
+        Action::SendWebhook(_) if output == "status" => Some(Kind::Number),
+        Action::SendWebhook(hook) => hook.outputs.iter().find(|o| o.name == output).map(|o| o.kind.kind()),
         _ => None,
     }
 }

@@ -1,5 +1,6 @@
-//! Running one step of an enrollment: a custom code call, a property update or a branch
-//! test. A step only computes; the runner commits its entry and effect together.
+//! Running one step of an enrollment: a custom code call, a sent webhook
+//! (`send_webhook`), a property update or a branch test. A step only computes (and sends);
+//! the runner commits its entry and effect together.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use super::plan::Next;
 use super::retry::{self, Decision};
 use super::sources::{Scope, for_property};
 use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
-use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType};
+use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType, RetrySchedule};
 use crate::plugins::outbound::{AllowedHost, Exchange, Paused};
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine, PluginFailure};
 use crate::value::{Property, Value};
@@ -61,14 +62,27 @@ pub struct StepRun {
     pub write: Option<(String, Json)>,
 }
 
-/// Run the step `next` for an enrollment (`call` names its event) at `now_ms`.
-pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &CallContext, now_ms: i64) -> StepRun {
+/// Run the step `next` of enrollment `enrollment` (`call` names its event) at `now_ms`.
+pub fn run(
+    next: &Next<'_>,
+    scope: &Scope<'_>,
+    services: &Services<'_>,
+    call: &CallContext,
+    enrollment: &str,
+    now_ms: i64,
+) -> StepRun {
     let started = Instant::now();
     let mut reason = None;
+    let this_try = Try { attempt: next.attempt, first_ms: next.first_started_at_ms.unwrap_or(now_ms), now_ms };
     let (detail, ended, write) = match next.action {
         Action::CustomCode(code) => {
-            let this_try = Try { attempt: next.attempt, first_ms: next.first_started_at_ms.unwrap_or(now_ms), now_ms };
             let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call);
+            reason = retry_reason;
+            (detail, ended, None)
+        }
+        Action::SendWebhook(hook) => {
+            let webhook_id = webhook_id(enrollment, &next.address);
+            let (detail, ended, retry_reason) = super::send_webhook::run(hook, &this_try, scope, services, &webhook_id);
             reason = retry_reason;
             (detail, ended, None)
         }
@@ -112,13 +126,21 @@ pub fn run(next: &Next<'_>, scope: &Scope<'_>, services: &Services<'_>, call: &C
 }
 
 /// Which try of a step this is, and when.
-struct Try {
+pub(super) struct Try {
     /// 1-based.
-    attempt: u32,
+    pub(super) attempt: u32,
     /// When the step's first try started (unix ms).
-    first_ms: i64,
+    pub(super) first_ms: i64,
     /// Now (unix ms).
-    now_ms: i64,
+    pub(super) now_ms: i64,
+}
+
+/// The `webhook-id` of the step at `address` of `enrollment`: the same on every try, so
+/// a receiver can deduplicate retries, and opaque (`msg_` and 32 hex digits).
+fn webhook_id(enrollment: &str, address: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{enrollment}/{address}").as_bytes());
+    format!("msg_{}", &hex::encode(digest)[..32])
 }
 
 fn custom_code(
@@ -185,7 +207,9 @@ fn run_code(
     let destinations: Vec<String> = allowed.iter().map(ToString::to_string).collect();
     if let Some(paused) = services.engine.breakers().paused(&destinations, this_try.now_ms) {
         crate::telemetry::metrics::outbound_step_held(&paused.destination);
-        return held(code, this_try, paused, ran);
+        let (ended, reason) = held(&code.retry.unwrap_or_default(), this_try, paused);
+        ran.retry_reason = reason;
+        return ended;
     }
     let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed);
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
@@ -205,7 +229,7 @@ fn run_code(
             continue;
         };
         let value = found.value.to_json();
-        if let Err(reason) = check_output(declared.kind, &declared.name, &value) {
+        if let Err(reason) = check_output(declared.kind, &declared.name, &value, "the plugin returned") {
             return Ended::Failed(redact(&reason, &secrets));
         }
         outputs.insert(declared.name.clone(), redact_json(value, &secrets));
@@ -237,43 +261,43 @@ fn after_failure(
     let Some(cause) = retry::cause(failure, requests) else {
         return Ended::Failed(redact(&failure.to_string(), secrets));
     };
-    on_schedule(code, this_try, &cause, Some(&failure.to_string()), secrets, ran)
+    let (ended, reason) =
+        on_schedule(&code.retry.unwrap_or_default(), this_try, &cause, Some(&failure.to_string()), secrets);
+    ran.retry_reason = reason;
+    ended
 }
 
 /// A try not run because every destination its step may reach is paused: it waits for the
 /// pause on the step's schedule (an attempt of its own, so the log shows the wait).
-fn held(code: &CustomCode, this_try: &Try, paused: Paused, ran: &mut CodeRan) -> Ended {
+pub(super) fn held(schedule: &RetrySchedule, this_try: &Try, paused: Paused) -> (Ended, Option<String>) {
     let wait = Duration::from_millis(u64::try_from(paused.until_ms.saturating_sub(this_try.now_ms)).unwrap_or(0));
     let cause = retry::Cause::Paused { destination: paused.destination, failures: paused.failures, wait };
-    on_schedule(code, this_try, &cause, None, &[], ran)
+    on_schedule(schedule, this_try, &cause, None, &[])
 }
 
-/// Run a try again on the step's retry schedule, or fail it when the schedule is spent; the
-/// reason leads with the plugin's `failure`, if the try ran.
-fn on_schedule(
-    code: &CustomCode,
+/// Run a try again on `schedule`, or fail it when the schedule is spent: how it ended and,
+/// when it runs again, why. The reason leads with the try's `failure`, if it ran.
+pub(super) fn on_schedule(
+    schedule: &RetrySchedule,
     this_try: &Try,
     cause: &retry::Cause,
     failure: Option<&str>,
     secrets: &[(String, String)],
-    ran: &mut CodeRan,
-) -> Ended {
+) -> (Ended, Option<String>) {
     let said = |reason: String| match failure {
         Some(failure) => redact(&retry::explained(failure, cause, &reason), secrets),
         None => reason,
     };
     let Try { attempt, first_ms, now_ms } = *this_try;
-    match retry::decide(cause, &code.retry.unwrap_or_default(), attempt, first_ms, now_ms) {
-        Decision::RetryAt { at_ms, reason } => {
-            ran.retry_reason = Some(said(reason));
-            Ended::RetryAt(at_ms)
-        }
-        Decision::GiveUp { reason } => Ended::Failed(said(reason)),
+    match retry::decide(cause, schedule, attempt, first_ms, now_ms) {
+        Decision::RetryAt { at_ms, reason } => (Ended::RetryAt(at_ms), Some(said(reason))),
+        Decision::GiveUp { reason } => (Ended::Failed(said(reason)), None),
     }
 }
 
 /// A returned output must have its declared type; null is always allowed (no value).
-fn check_output(kind: OutputType, name: &str, value: &Json) -> Result<(), String> {
+/// `from` says where the value came from in the reason (`the plugin returned`).
+pub(super) fn check_output(kind: OutputType, name: &str, value: &Json, from: &str) -> Result<(), String> {
     let ok = match (kind, value) {
         (_, Json::Null) => true,
         (OutputType::String | OutputType::Enumeration, Json::String(_)) => true,
@@ -287,12 +311,12 @@ fn check_output(kind: OutputType, name: &str, value: &Json) -> Result<(), String
         Ok(())
     } else {
         let declared = serde_json::to_value(kind).unwrap_or_default();
-        Err(format!("output `{name}` is declared {} but the plugin returned {value}", declared.as_str().unwrap_or("?")))
+        Err(format!("output `{name}` is declared {} but {from} {value}", declared.as_str().unwrap_or("?")))
     }
 }
 
 /// A secret value a plugin echoes (in its log, outputs or error) is replaced by its name.
-fn redact(text: &str, secrets: &[(String, String)]) -> String {
+pub(super) fn redact(text: &str, secrets: &[(String, String)]) -> String {
     let mut out = text.to_string();
     for (name, value) in secrets.iter().filter(|(_, v)| !v.is_empty()) {
         out = out.replace(value.as_str(), &format!("[secret {name}]"));

@@ -4,7 +4,7 @@
 use super::sources::{declared_kind, for_property};
 use super::step::MAX_TIMEOUT;
 use crate::model::property::PropertyDef;
-use crate::model::workflow::{Action, Kind, Op, RetrySchedule, Source, walk};
+use crate::model::workflow::{Action, HeaderSource, Kind, Op, RetrySchedule, SendWebhook, Signing, Source, walk};
 use crate::plugins::World;
 
 /// A refused action list: the field (`actions[2].then[0].value`) and why.
@@ -55,6 +55,84 @@ fn retry_schedule(schedule: &RetrySchedule) -> Result<(), (&'static str, String)
     Ok(())
 }
 
+/// Headers wasmhook writes itself: the framing, the body's type, and the signature's.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+/// A header name the step may set: a valid name wasmhook does not write itself.
+fn settable_header(name: &str) -> Result<(), String> {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("`{name}` is not a header name"));
+    }
+    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!("`{name}` is set by wasmhook"));
+    }
+    Ok(())
+}
+
+/// A `send_webhook` step at field `at`: its URL can be sent to, its headers can be set,
+/// its body's sources exist (`source` checks one), its signing and outputs are complete.
+fn send_webhook(
+    hook: &SendWebhook,
+    at: &str,
+    source: &mut dyn FnMut(String, &Source) -> Result<(), Invalid>,
+) -> Result<(), Invalid> {
+    let bad = |field: String, message: String| Err(Invalid { field, message });
+    if let Err(why) = crate::plugins::outbound::AllowedHost::of_url(&hook.url) {
+        return bad(format!("{at}.url"), why);
+    }
+    for (name, value) in &hook.headers {
+        settable_header(name).or_else(|why| bad(format!("{at}.headers"), why))?;
+        match value {
+            HeaderSource::Value(text) if http::HeaderValue::from_str(text).is_err() => {
+                return bad(format!("{at}.headers.{name}"), "not a header value (a line break?)".into());
+            }
+            HeaderSource::Secret(secret) if !crate::secrets::valid_name(secret) => {
+                return bad(format!("{at}.headers.{name}"), format!("`{secret}` is not a valid secret name"));
+            }
+            _ => {}
+        }
+    }
+    for (name, from) in hook.body.iter().flatten() {
+        source(format!("{at}.body.{name}"), from)?;
+    }
+    if let Some(signing) = &hook.signing {
+        if !crate::secrets::valid_name(signing.secret()) {
+            return bad(format!("{at}.signing.secret"), format!("`{}` is not a valid secret name", signing.secret()));
+        }
+        if let Signing::HmacSha256 { header, .. } = signing {
+            settable_header(header).or_else(|why| bad(format!("{at}.signing.header"), format!("header: {why}")))?;
+        }
+    }
+    for (i, output) in hook.outputs.iter().enumerate() {
+        let taken = output.name == "status" || hook.outputs[..i].iter().any(|o| o.name == output.name);
+        if !identifier(&output.name) || taken {
+            return bad(
+                format!("{at}.outputs[{i}].name"),
+                format!("output `{}`: use distinct names of letters, digits and `_`, not `status`", output.name),
+            );
+        }
+        if output.path.is_empty() || output.path.split('.').any(str::is_empty) {
+            return bad(format!("{at}.outputs[{i}].path"), "a path like `data.id` (a number indexes a list)".into());
+        }
+    }
+    if let Some(schedule) = &hook.retry {
+        retry_schedule(schedule)
+            .map_err(|(field, message)| Invalid { field: format!("{at}.retry.{field}"), message })?;
+    }
+    Ok(())
+}
+
 /// `2.then.0` → `actions[2].then[0]`.
 pub fn field_of(address: &str) -> String {
     let mut out = String::from("actions");
@@ -95,7 +173,7 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                     Some(kind) => Ok(Some(kind)),
                     None => Err(Invalid {
                         field,
-                        message: format!("step {from} is not a custom code step declaring an output `{output}`"),
+                        message: format!("step {from} is not a step declaring an output `{output}`"),
                     }),
                 }
             }
@@ -148,6 +226,7 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                     .map_err(|(field, message)| Invalid { field: format!("{at}.retry.{field}"), message })?;
             }
         }
+        Action::SendWebhook(hook) => send_webhook(hook, &at, &mut |field, from| source(field, from).map(|_| ()))?,
         Action::SetProperty { property, value } => {
             let Some(def) = check.defs.iter().find(|d| &d.name == property) else {
                 return bad(format!("{at}.property"), format!("the workflow's object has no property `{property}`"));

@@ -446,7 +446,9 @@ pub async fn test_action(
         let now = now_ms();
         let call = CallContext { event_id: "test".into(), webhook_id: "test".into(), received_at_ms: now };
         let next = Next { address: address.clone(), action, attempt: 1, first_started_at_ms: None };
-        let ran = step::run(&next, &scope, &services, &call, now);
+        // Each test is a delivery of its own: a sent webhook gets a fresh `webhook-id`.
+        let trial = crate::model::ids::EnrollmentId::new(now);
+        let ran = step::run(&next, &scope, &services, &call, trial.as_str(), now);
         let succeeded = ran.ended == Ended::Succeeded;
         let applied = match (&ran.write, body.apply.unwrap_or(false) && succeeded) {
             (Some((property, value)), true) => {

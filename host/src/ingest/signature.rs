@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+pub use crate::model::signature::Encoding;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of an HMAC-SHA256 tag.
@@ -46,27 +48,6 @@ pub enum Scheme {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timestamp_header: Option<String>,
     },
-}
-
-/// How a generic signature is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    /// Lowercase or uppercase hex.
-    #[default]
-    Hex,
-    /// Standard base64.
-    Base64,
-}
-
-impl Encoding {
-    /// Its name as written in settings (`hex`, `base64`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Encoding::Hex => "hex",
-            Encoding::Base64 => "base64",
-        }
-    }
 }
 
 /// Why a request was refused; each is a 401 with its code.

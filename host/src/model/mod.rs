@@ -9,11 +9,13 @@
 //! - [`property`]: property types (record properties and mapped webhook fields).
 //! - [`webhook`]: a webhook's wizard state, mapping, transform chain, match rule, dedup.
 //! - [`workflow`]: workflows, their actions and sources, enrollments.
+//! - [`signature`]: how an HMAC signature is written (hex, base64).
 //! - [`step`]: one run step of an enrollment as logged (the only state a restart has).
 
 pub mod event;
 pub mod ids;
 pub mod property;
+pub mod signature;
 pub mod step;
 pub mod webhook;
 pub mod workflow;

@@ -72,6 +72,35 @@ pub enum StepDetail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outputs: Option<Map<String, Json>>,
     },
+    /// A webhook sent.
+    SendWebhook {
+        /// `METHOD scheme://host[:port]/path` (the query left out: it may carry a key).
+        request: String,
+        /// The `webhook-id` sent, the same on every try of the step.
+        webhook_id: String,
+        /// The JSON body sent.
+        body: Json,
+        /// The step's own headers, by name (never their values).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<String>,
+        /// The secrets it read, by name.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        secrets: Vec<String>,
+        /// The body's size.
+        request_bytes: u64,
+        /// The answer's status, if one came.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// The answer body's size, if one came.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response_bytes: Option<u64>,
+        /// How the request went (secret values redacted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+        /// `status` and the declared outputs, once it succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outputs: Option<Map<String, Json>>,
+    },
     /// A property write.
     SetProperty {
         /// The record property.
@@ -95,6 +124,7 @@ impl StepDetail {
     pub fn type_name(&self) -> &'static str {
         match self {
             StepDetail::CustomCode { .. } => "custom_code",
+            StepDetail::SendWebhook { .. } => "send_webhook",
             StepDetail::SetProperty { .. } => "set_property",
             StepDetail::Branch { .. } => "branch",
         }
@@ -115,10 +145,10 @@ impl StepEntry {
         }
     }
 
-    /// The outputs a custom code step returned.
+    /// The outputs a custom code step returned, or a sent webhook read from its answer.
     pub fn outputs(&self) -> Option<&Map<String, Json>> {
         match &self.detail {
-            StepDetail::CustomCode { outputs, .. } => outputs.as_ref(),
+            StepDetail::CustomCode { outputs, .. } | StepDetail::SendWebhook { outputs, .. } => outputs.as_ref(),
             _ => None,
         }
     }

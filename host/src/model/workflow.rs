@@ -1,11 +1,15 @@
-//! Workflows: the actions admins write (custom code, property updates, branches) with the
-//! sources their values come from, and the enrollments of records that run them.
+//! Workflows: the actions admins write (custom code, sent webhooks, property updates,
+//! branches) with the sources their values come from, and the enrollments of records that
+//! run them.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::ids::{EnrollmentId, EventId, RecordId, WebhookId, WorkflowId};
 use super::property::PropertyType;
+use super::signature::Encoding;
 use super::step::StepEntry;
 use super::vocabulary;
 
@@ -15,6 +19,8 @@ use super::vocabulary;
 pub enum Action {
     /// Run a plugin of the `action` world.
     CustomCode(CustomCode),
+    /// Send values to another service as a JSON webhook, no code needed.
+    SendWebhook(SendWebhook),
     /// Write one record property.
     SetProperty {
         /// The record property written.
@@ -71,6 +77,115 @@ pub struct CustomCode {
     /// again (default: [`RetrySchedule::default`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySchedule>,
+}
+
+/// A `send_webhook` step: where and how, what is sent, how it is signed, and what of the
+/// answer is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendWebhook {
+    /// `https://…` or `http://…`; where it resolves must be public unless the server
+    /// opened a private range (`--outbound-allow`).
+    pub url: String,
+    /// The method (default `POST`).
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Header name → its value, written in the step or read from a secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, HeaderSource>,
+    /// Body field → where its value comes from; without it the body is
+    /// `{"record": {…}, "trigger": {…}}`, the record's properties and the trigger's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BTreeMap<String, Source>>,
+    /// How the body is signed, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<Signing>,
+    /// Values read from the JSON answer; `status` is always an output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<ResponseOutput>,
+    /// When a delivery that failed from outside (429, 5xx, no answer) is tried again
+    /// (default: [`RetrySchedule::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySchedule>,
+}
+
+/// The methods a sent webhook may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `POST`, the default.
+    #[default]
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+}
+
+impl HttpMethod {
+    /// Its name on the request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// A header's value: `{"value": "text"}` or `{"secret": "NAME"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderSource {
+    /// Written in the step.
+    Value(String),
+    /// The named secret's value, read when the step runs and never logged.
+    Secret(String),
+}
+
+/// How a sent webhook is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "kebab-case")]
+pub enum Signing {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`; the
+    /// secret holds a `whsec_` key.
+    StandardWebhooks {
+        /// The secret holding the key.
+        secret: String,
+    },
+    /// An HMAC-SHA256 of the body, in a header.
+    HmacSha256 {
+        /// The secret holding the key.
+        secret: String,
+        /// The header the signature goes in.
+        header: String,
+        /// `hex` (default) or `base64`.
+        #[serde(default)]
+        encoding: Encoding,
+    },
+}
+
+impl Signing {
+    /// The secret holding the signing key.
+    pub fn secret(&self) -> &str {
+        match self {
+            Signing::StandardWebhooks { secret } | Signing::HmacSha256 { secret, .. } => secret,
+        }
+    }
+}
+
+/// An output of a sent webhook, read from its JSON answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseOutput {
+    /// Its name (letters, digits, `_`; not `status`).
+    pub name: String,
+    /// Where in the answer: `data.id`, `items.0.id` (a number indexes a list).
+    pub path: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: OutputType,
 }
 
 /// When a try that failed from outside runs again: `first_s` after it, the wait doubling
@@ -211,7 +326,7 @@ pub enum Source {
     Trigger(String),
     /// A property of the enrolled record, read when the step runs.
     Record(String),
-    /// An output of an earlier custom code step.
+    /// An output of an earlier custom code or send_webhook step.
     Output {
         /// The step's address (`0`, `2.then.1`).
         address: String,
@@ -366,7 +481,7 @@ pub fn for_each_code_mut(
                 for_each_code_mut(then, &format!("{address}.then"), fix)?;
                 for_each_code_mut(otherwise, &format!("{address}.else"), fix)?;
             }
-            Action::SetProperty { .. } => {}
+            Action::SendWebhook(_) | Action::SetProperty { .. } => {}
         }
     }
     Ok(())

@@ -176,6 +176,16 @@ impl PluginEngine {
         self.outbound.breakers()
     }
 
+    /// Send a request of the host's own (a `send_webhook` step) under the same outbound
+    /// settings and breakers as the plugins' requests.
+    pub fn send(
+        &self,
+        destination: &AllowedHost,
+        outgoing: super::outbound::Outgoing<'_>,
+    ) -> super::outbound::HostSent {
+        self.outbound.send(destination, outgoing)
+    }
+
     /// This engine with the server's outbound settings (`--outbound-allow`, `--outbound-ca`).
     pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
         self.outbound = outbound;

@@ -49,6 +49,23 @@ impl AllowedHost {
         Ok(AllowedHost { https, host: pattern, port: port.unwrap_or(if https { 443 } else { 80 }) })
     }
 
+    /// The destination a whole URL names, as the entry allowing exactly it (a
+    /// `send_webhook` step's URL), saying what is wrong with a URL it cannot send to.
+    pub fn of_url(url: &str) -> Result<AllowedHost, String> {
+        let uri: http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+        let scheme = uri.scheme_str().ok_or_else(|| format!("`{url}` needs a scheme: `https://…` or `http://…`"))?;
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        if authority.contains('@') {
+            return Err(format!(
+                "`{url}`: a user and password do not go in the URL; send them in a header from a secret"
+            ));
+        }
+        if authority.contains('*') {
+            return Err(format!("`{url}`: a URL names one host; a wildcard is for allowed_hosts"));
+        }
+        AllowedHost::parse(&format!("{scheme}://{authority}"))
+    }
+
     /// Whether a request to `scheme://host:port` may be sent (`host` as in the URL; an IPv6
     /// literal with or without brackets).
     pub fn allows(&self, https: bool, host: &str, port: u16) -> bool {
@@ -156,5 +173,18 @@ mod tests {
             let refused = AllowedHost::parse(entry).unwrap_err();
             assert!(refused.contains(says), "{entry}: {refused}");
         }
+    }
+
+    #[test]
+    fn a_url_names_exactly_its_destination() {
+        let of = |url: &str| AllowedHost::of_url(url).map(|a| a.to_string());
+        assert_eq!(of("https://api.example.com/v1/hooks?key=1").unwrap(), "https://api.example.com:443");
+        assert_eq!(of("http://127.0.0.1:9000/hooks/abc").unwrap(), "http://127.0.0.1:9000");
+        assert_eq!(of("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        assert!(of("https://*.example.com/x").is_err(), "a wildcard is for allowed_hosts, not a URL");
+        assert!(of("ftp://files.example.com").unwrap_err().contains("https or http"));
+        assert!(of("https://user:pw@api.example.com").unwrap_err().contains("user and password"));
+        assert!(of("/relative").unwrap_err().contains("scheme"));
+        assert!(of("not a url").unwrap_err().contains("not a URL"));
     }
 }

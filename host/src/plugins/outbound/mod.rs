@@ -8,12 +8,14 @@
 //! header values), where the act stage's redaction of secret values applies, and kept as
 //! an [`Exchange`], by which the act stage decides whether a failed try is retried, and
 //! counted by the destination's breaker (`breaker`), by which it holds back steps that
-//! could reach only a destination that keeps failing.
+//! could reach only a destination that keeps failing. The host's own requests (a
+//! `send_webhook` step, `host_send`) go through the same sender.
 
 pub mod address;
 pub mod allowed_host;
 pub mod breaker;
 pub mod exchange;
+mod host_send;
 mod send;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ pub use allowed_host::AllowedHost;
 pub use breaker::{BreakerSettings, Breakers, Paused};
 pub(crate) use exchange::Exchanges;
 pub use exchange::{Answer, Exchange};
+pub use host_send::{HostSent, Outgoing, Response};
 pub(crate) use send::OutboundHooks;
 
 /// Requests one call may send; the next ones are refused (`HTTP-request-denied`).
