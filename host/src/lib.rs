@@ -7,6 +7,7 @@
 //! - [`value`]: plain property values, shared by every stage.
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`cpu_clock`]: the thread's CPU clock (plugin time limits, event costs).
+//! - [`circuit`]: a breaker's state (failures in a row, pause, probe), for transforms and destinations.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`telemetry`]: metrics, logs and request ids.
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
@@ -28,6 +29,7 @@
 pub(crate) mod act;
 pub(crate) mod api;
 pub mod bench;
+pub(crate) mod circuit;
 pub mod cli;
 pub mod coerce;
 pub(crate) mod cpu_clock;

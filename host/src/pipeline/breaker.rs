@@ -8,12 +8,14 @@
 //! plugin's sha256 and config too, so uploading a fixed plugin or changing the config
 //! starts it closed; and by its webhook and position, because how long a plugin runs depends on its config and input (one slow
 //! use of a plugin must not pause its other uses). After the pause one call is let through
-//! as a probe: its success closes the breaker, a time-out pauses it again.
+//! as a probe: its success closes the breaker, a time-out pauses it again (the state
+//! machine is `circuit::Circuit`, shared with the destinations' breakers).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::circuit::{Admission, Circuit, Trip};
 use crate::plugins::PluginFailure;
 
 /// Time-outs in a row that pause a plugin.
@@ -22,23 +24,27 @@ pub const TRIP_AFTER: u32 = 5;
 /// How long a paused plugin is not called.
 pub const PAUSE: Duration = Duration::from_secs(30);
 
-/// One step's recent record.
+const TRIP: Trip = Trip { after: TRIP_AFTER, pause_ms: PAUSE.as_millis() as i64 };
+
+/// One step's recent record: its circuit, and the last time-out's reason, quoted when
+/// refusing.
 #[derive(Default)]
-struct Circuit {
-    /// Time-outs since the last call that did not time out.
-    timeouts_in_a_row: u32,
-    /// Set while paused.
-    paused_until: Option<Instant>,
-    /// A probe call is running after a pause.
-    probing: bool,
-    /// The last time-out's reason, quoted when refusing.
+struct Step {
+    circuit: Circuit,
     last_failure: String,
 }
 
 /// The breakers of every step a worker has run, by [`step_key`].
-#[derive(Default)]
 pub struct Breakers {
-    circuits: Mutex<HashMap<String, Circuit>>,
+    steps: Mutex<HashMap<String, Step>>,
+    /// Times are counted in ms from here (the circuits take a plain clock).
+    origin: Instant,
+}
+
+impl Default for Breakers {
+    fn default() -> Self {
+        Breakers { steps: Mutex::default(), origin: Instant::now() }
+    }
 }
 
 /// The key of step `position` (from 0) of `webhook`'s chain, running plugin version
@@ -59,19 +65,24 @@ impl Breakers {
         self.admit_at(name, key, Instant::now())
     }
 
+    fn ms(&self, at: Instant) -> i64 {
+        i64::try_from(at.saturating_duration_since(self.origin).as_millis()).unwrap_or(i64::MAX)
+    }
+
     fn admit_at(&self, name: &str, key: &str, now: Instant) -> Result<(), String> {
-        let mut circuits = self.circuits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(circuit) = circuits.get_mut(key) else { return Ok(()) };
-        let Some(until) = circuit.paused_until else { return Ok(()) };
-        if now >= until && !circuit.probing {
-            circuit.probing = true;
-            return Ok(());
+        let now_ms = self.ms(now);
+        let mut steps = self.steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(step) = steps.get_mut(key) else { return Ok(()) };
+        match step.circuit.admit(TRIP, now_ms) {
+            Admission::Closed | Admission::Probe => Ok(()),
+            Admission::Paused { until_ms, failures } => {
+                let left = (until_ms.saturating_sub(now_ms) / 1000).max(1);
+                Err(format!(
+                    "paused: plugin `{name}` was not run because its last {failures} calls timed out ({}); it is tried again in about {left} s. Upload a fixed version or replay this event later",
+                    step.last_failure
+                ))
+            }
         }
-        let left = until.saturating_duration_since(now).as_secs().max(1);
-        Err(format!(
-            "paused: plugin `{name}` was not run because its last {} calls timed out ({}); it is tried again in about {left} s. Upload a fixed version or replay this event later",
-            circuit.timeouts_in_a_row, circuit.last_failure
-        ))
     }
 
     /// Record how a call admitted by [`admit`](Self::admit) ended.
@@ -80,21 +91,18 @@ impl Breakers {
     }
 
     fn record_at(&self, key: &str, outcome: Result<(), &PluginFailure>, now: Instant) {
-        let mut circuits = self.circuits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now_ms = self.ms(now);
+        let mut steps = self.steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match outcome {
             Err(failure @ PluginFailure::Timeout { .. }) => {
-                let circuit = circuits.entry(key.to_string()).or_default();
-                circuit.timeouts_in_a_row += 1;
-                circuit.last_failure = failure.to_string();
-                circuit.probing = false;
-                if circuit.timeouts_in_a_row >= TRIP_AFTER {
-                    circuit.paused_until = Some(now + PAUSE);
-                }
+                let step = steps.entry(key.to_string()).or_default();
+                step.circuit.failed(TRIP, now_ms);
+                step.last_failure = failure.to_string();
             }
             // Anything but a time-out closes the breaker; forgetting the step keeps the map
             // as small as the set of misbehaving steps.
             _ => {
-                circuits.remove(key);
+                steps.remove(key);
             }
         }
     }

@@ -3,12 +3,15 @@
 //! `pause`, so steps that can reach only paused destinations wait instead of each spending
 //! a try (and a worker) on a system that is down. When the pause ends one step is let
 //! through as a probe (the others wait another pause); its first answer that is not a
-//! failure closes the breaker. The state is the node's own, in memory: a restart or
+//! failure closes the breaker (the state machine is `circuit::Circuit`, shared with the
+//! transform steps' breakers). The state is the node's own, in memory: a restart or
 //! another node starts closed, which costs at most `failures` more tries.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::circuit::{Admission, Circuit, Trip};
 
 /// When a destination is paused, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,51 +41,36 @@ pub struct Paused {
     pub until_ms: i64,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct State {
-    failures: u32,
-    paused_until_ms: i64,
-}
-
 /// The breakers of every destination this node has sent to.
 #[derive(Debug, Default)]
 pub struct Breakers {
     settings: BreakerSettings,
-    states: Mutex<HashMap<String, State>>,
+    circuits: Mutex<HashMap<String, Circuit>>,
 }
 
 impl Breakers {
     /// Closed breakers that open as `settings` say.
     pub fn new(settings: BreakerSettings) -> Breakers {
-        Breakers { settings, states: Mutex::default() }
+        Breakers { settings, circuits: Mutex::default() }
     }
 
-    /// Failures in a row that pause a destination (at least one).
-    fn threshold(&self) -> u32 {
-        self.settings.failures.max(1)
+    fn trip(&self) -> Trip {
+        let pause_ms = i64::try_from(self.settings.pause.as_millis()).unwrap_or(i64::MAX);
+        Trip { after: self.settings.failures, pause_ms }
     }
 
-    /// When a pause starting at `now_ms` ends.
-    fn pause_from(&self, now_ms: i64) -> i64 {
-        now_ms.saturating_add(i64::try_from(self.settings.pause.as_millis()).unwrap_or(i64::MAX))
-    }
-
-    fn states(&self) -> std::sync::MutexGuard<'_, HashMap<String, State>> {
-        self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn circuits(&self) -> std::sync::MutexGuard<'_, HashMap<String, Circuit>> {
+        self.circuits.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Note how a request to `destination` ended at `now_ms`: `true` if it failed from
     /// outside, `false` if it was answered otherwise.
     pub(crate) fn record(&self, destination: &str, failed: bool, now_ms: i64) {
-        let mut states = self.states();
-        if !failed {
-            states.remove(destination);
-            return;
-        }
-        let state = states.entry(destination.to_string()).or_default();
-        state.failures = state.failures.saturating_add(1);
-        if state.failures >= self.threshold() && state.paused_until_ms <= now_ms {
-            state.paused_until_ms = self.pause_from(now_ms);
+        let mut circuits = self.circuits();
+        if failed {
+            circuits.entry(destination.to_string()).or_default().failed(self.trip(), now_ms);
+        } else {
+            circuits.remove(destination);
         }
     }
 
@@ -91,24 +79,26 @@ impl Breakers {
     /// A destination whose pause has ended admits this step as its probe and pauses again
     /// for the others until the probe's answer closes it.
     pub fn paused(&self, destinations: &[String], now_ms: i64) -> Option<Paused> {
-        let threshold = self.threshold();
-        let mut states = self.states();
+        let trip = self.trip();
+        let mut circuits = self.circuits();
         let mut soonest: Option<Paused> = None;
         let mut probe = None;
         for destination in destinations {
-            let state = states.get(destination).filter(|s| s.failures >= threshold)?;
-            if state.paused_until_ms <= now_ms {
-                probe.get_or_insert(destination);
-                continue;
-            }
-            if soonest.as_ref().is_none_or(|s| state.paused_until_ms < s.until_ms) {
-                let (failures, until_ms) = (state.failures, state.paused_until_ms);
-                soonest = Some(Paused { destination: destination.clone(), failures, until_ms });
+            match circuits.get(destination).map_or(Admission::Closed, |c| c.check(trip, now_ms)) {
+                Admission::Closed => return None,
+                Admission::Probe => {
+                    probe.get_or_insert(destination);
+                }
+                Admission::Paused { until_ms, failures } => {
+                    if soonest.as_ref().is_none_or(|s| until_ms < s.until_ms) {
+                        soonest = Some(Paused { destination: destination.clone(), failures, until_ms });
+                    }
+                }
             }
         }
         if let Some(destination) = probe {
-            if let Some(state) = states.get_mut(destination) {
-                state.paused_until_ms = self.pause_from(now_ms);
+            if let Some(circuit) = circuits.get_mut(destination) {
+                circuit.admit(trip, now_ms);
             }
             return None;
         }
