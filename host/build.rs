@@ -13,6 +13,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("date-diff", "plugins/date-diff"),
     ("action-template", "plugins/action-template"),
     ("plugin-template", "plugins/template"),
+    ("crm-lookup", "plugins/crm-lookup"),
     ("guest-hostile", "tests/guests/hostile"),
     ("guest-echo-action", "tests/guests/echo-action"),
     ("guest-wrong-world", "tests/guests/wrong-world"),
@@ -29,7 +30,7 @@ fn main() {
     // Only what the guests are built from: watching all of plugins/ made the JavaScript
     // plugin's npm build (node_modules, dist/) rebuild the host crate in the test run that
     // followed it (1 min 56 s of a cold CI run).
-    let sources = GUESTS.iter().map(|(_, dir)| *dir).chain(["wit", "Cargo.lock", "Cargo.toml"]);
+    let sources = GUESTS.iter().map(|(_, dir)| *dir).chain(["plugins/http-client", "wit", "Cargo.lock", "Cargo.toml"]);
     for watched in sources {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

@@ -25,6 +25,7 @@ mod node;
 mod observability;
 mod openapi;
 mod outbound_http;
+mod outbound_https;
 mod outbound_retries;
 mod pipeline_e2e;
 mod plugin_run_cli;

@@ -46,7 +46,7 @@ fn scene() -> (Server, tempfile::TempDir, String, String, String) {
 }
 
 /// Post an event to `hook` and wait for its enrollment to finish: the enrollment.
-fn enrolled(server: &Server, hook: &str, payload: &Value) -> Value {
+pub(crate) fn enrolled(server: &Server, hook: &str, payload: &Value) -> Value {
     let event = server.post_hook(hook, payload);
     assert_eq!(event.status, 202, "{}", event.text);
     let event_id = event.body["event_id"].as_str().unwrap().to_string();
