@@ -273,3 +273,25 @@ fn a_response_over_5_mib_is_cut_and_the_step_fails_saying_so() {
     assert!(log.contains(&format!("GET {url}: the response body is over 5242880 bytes; reading stopped")), "{log}");
     assert_eq!(api.seen.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn the_outbound_bench_runs_steps_with_and_without_a_request_to_the_end() {
+    let args = ["outbound", "--enrollments", "20", "--delay-ms", "5"];
+    let out = crate::support::run_bench_bounded(&args, std::time::Duration::from_secs(180));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for row in [
+        "| no request (echo-action) |",
+        "| one request, API answers at once |",
+        "| one request, API answers after 5 ms |",
+    ] {
+        assert!(stdout.contains(row), "no {row:?} in\n{stdout}");
+    }
+    // The slow row held at least one request open at a time, and was compared with its ideal.
+    let slow = stdout.lines().find(|l| l.contains("answers after 5 ms")).unwrap();
+    let cells: Vec<&str> = slow.split('|').map(str::trim).collect();
+    let in_flight: u32 = cells[5].parse().unwrap_or_else(|_| panic!("{slow}"));
+    assert!(in_flight >= 1, "{slow}");
+    assert!(cells[6].contains("x (ideal"), "{slow}");
+    assert!(stdout.contains("one outbound call costs"), "{stdout}");
+}

@@ -8,6 +8,7 @@ mod calls;
 mod matching;
 mod neighbours;
 mod nodes;
+mod outbound;
 mod server;
 mod soak;
 
@@ -69,6 +70,17 @@ pub enum BenchCommand {
         /// Events (one per record, each enrolling it).
         #[arg(long, default_value_t = 20_000)]
         enrollments: u64,
+    },
+    /// What a custom code step calling another system costs: against the same kind of
+    /// step without a request, and with an API that answers after a delay (wall time
+    /// against the ideal, requests in flight), in one run.
+    Outbound {
+        /// Events (one per record, each enrolling it).
+        #[arg(long, default_value_t = 500)]
+        enrollments: u64,
+        /// How long the slow API takes to answer, ms.
+        #[arg(long, default_value_t = 50)]
+        delay_ms: u64,
     },
     /// A healthy webhook's acknowledgement and processing latency and rate, alone and
     /// beside webhooks whose plugins loop, spin, overflow, bomb memory or trap, in one run.
@@ -136,6 +148,11 @@ pub fn run(args: BenchCli) -> anyhow::Result<ExitCode> {
                 "--events, --clients and --records need numbers above 0"
             );
             print!("{}", nodes::run(&nodes::Plan { postgres, events, clients, records })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Outbound { enrollments, delay_ms }) => {
+            anyhow::ensure!(enrollments > 0, "--enrollments needs a number above 0");
+            print!("{}", outbound::run(enrollments, delay_ms)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(BenchCommand::Actions { enrollments }) => {
