@@ -96,15 +96,7 @@ pub(crate) fn set_up(server: &Server) -> (String, String, String) {
     for property in [json!({"name": "crm_status", "type": "number"}), json!({"name": "crm_body", "type": "string"})] {
         ok(server.admin("POST", "/objects/contacts/properties", Some(property)), "property");
     }
-    let bytes = std::fs::read(HTTP_ACTION).expect("guest built by host/build.rs");
-    let uploaded = support::request(
-        &server.addr,
-        "PUT",
-        "/api/v1/plugins/crm",
-        Some(&server.token),
-        Some("application/wasm"),
-        &bytes,
-    );
+    let uploaded = server.upload_plugin("crm", HTTP_ACTION);
     assert_eq!(uploaded.status, 200, "{}", uploaded.text);
     assert_eq!(server.admin("PUT", "/secrets/API_KEY", Some(json!({"value": SECRET}))).status, 204);
     let (webhook, hook) = ready_webhook(server, "signups");

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::outbound_http::try_step;
 use super::send_webhook::enrolled;
-use crate::support::{Server, ok, ready_webhook, request, start_with};
+use crate::support::{Server, ok, ready_webhook, start_with};
 
 const CRM_LOOKUP: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/crm_lookup.wasm");
 const CRM_KEY: &str = "pat-na1-test-0f3c";
@@ -131,15 +131,7 @@ fn set_up(server: &Server) -> (String, String, String) {
     for property in [json!({"name": "email", "type": "string"}), json!({"name": "company", "type": "string"})] {
         ok(server.admin("POST", "/objects/contacts/properties", Some(property)), "property");
     }
-    let bytes = std::fs::read(CRM_LOOKUP).expect("built by host/build.rs");
-    let uploaded = request(
-        &server.addr,
-        "PUT",
-        "/api/v1/plugins/crm-lookup",
-        Some(&server.token),
-        Some("application/wasm"),
-        &bytes,
-    );
+    let uploaded = server.upload_plugin("crm-lookup", CRM_LOOKUP);
     assert_eq!(uploaded.status, 200, "{}", uploaded.text);
     assert_eq!(server.admin("PUT", "/secrets/CRM_KEY", Some(json!({"value": CRM_KEY}))).status, 204);
     let record = json!({"properties": {"external_id": "cus_1", "email": "ann@example.com"}});

@@ -5,8 +5,6 @@
 //! then a scripted API on loopback (a 500 is retried with the same `webhook-id`, headers
 //! come from secrets and values, a 400 fails at once quoting the answer).
 
-use std::time::{Duration, Instant};
-
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -49,19 +47,7 @@ fn scene() -> (Server, tempfile::TempDir, String, String, String) {
 pub(crate) fn enrolled(server: &Server, hook: &str, payload: &Value) -> Value {
     let event = server.post_hook(hook, payload);
     assert_eq!(event.status, 202, "{}", event.text);
-    let event_id = event.body["event_id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let event = server.admin("GET", &format!("/events/{event_id}"), None).body;
-        if let Some(id) = event["enrollments"][0]["enrollment_id"].as_str() {
-            let enrollment = server.admin("GET", &format!("/enrollments/{id}"), None).body;
-            if enrollment["status"] != "running" {
-                return enrollment;
-            }
-        }
-        assert!(Instant::now() < deadline, "event {event_id} did not finish an enrollment: {event:#}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.finished_enrollment(event.body["event_id"].as_str().unwrap())
 }
 
 fn events_of(server: &Server, webhook: &str) -> Vec<Value> {

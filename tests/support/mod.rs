@@ -299,6 +299,13 @@ impl Server {
         }
     }
 
+    /// Upload the component at `path` as plugin `name`; the answer.
+    pub fn upload_plugin(&self, name: &str, path: &str) -> Answer {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path} (built by host/build.rs): {e}"));
+        let route = format!("/api/v1/plugins/{name}");
+        request(&self.addr, "PUT", &route, Some(&self.token), Some("application/wasm"), &bytes)
+    }
+
     /// Post a JSON payload to a webhook URL (`/hooks/...` path).
     pub fn post_hook(&self, hook_path: &str, payload: &serde_json::Value) -> Answer {
         request(&self.addr, "POST", hook_path, None, Some("application/json"), payload.to_string().as_bytes())

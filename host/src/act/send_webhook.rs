@@ -12,10 +12,12 @@ use serde_json::{Map, Value as Json, json};
 
 use super::retry::{self, Cause};
 use super::sources::Scope;
-use super::step::{Ended, Services, Try, check_output, held, on_schedule, redact};
+use super::step::{
+    Ended, Services, Try, check_output, held, on_schedule, redact, redact_json, requests_ended, secret_values,
+};
 use crate::model::step::StepDetail;
 use crate::model::workflow::{HeaderSource, OutputType, SendWebhook};
-use crate::plugins::outbound::{AllowedHost, Answer, Outgoing};
+use crate::plugins::outbound::{AllowedHost, Answer, Outgoing, shown};
 
 /// The most of a failed answer's body quoted in the step's reason.
 const QUOTED_BYTES: usize = 300;
@@ -34,8 +36,10 @@ pub(super) fn run(
         }
         None => json!({"record": scope.record, "trigger": scope.trigger}),
     };
+    // Parsed once per try; checked when the workflow was saved.
+    let uri: Result<http::Uri, String> = hook.url.parse().map_err(|_| format!("`{}` is not a URL", hook.url));
     let mut detail = Sent {
-        request: shown(hook),
+        request: uri.as_ref().map_or_else(|why| why.clone(), |uri| shown(hook.method.as_str(), uri)),
         webhook_id: webhook_id.to_string(),
         headers: hook.headers.keys().cloned().collect(),
         secrets: secret_names(hook),
@@ -45,7 +49,10 @@ pub(super) fn run(
         log: None,
         outputs: None,
     };
-    let (ended, reason) = send(hook, this_try, services, &body, &mut detail);
+    let (ended, reason) = match uri {
+        Ok(uri) => send(hook, &uri, this_try, services, &body, &mut detail),
+        Err(why) => (Ended::Failed(why), None),
+    };
     (detail.into_step(body), ended, reason)
 }
 
@@ -79,12 +86,6 @@ impl Sent {
     }
 }
 
-/// `METHOD scheme://host[:port]/path`, the query left out (it may carry a key).
-fn shown(hook: &SendWebhook) -> String {
-    let url = hook.url.split(['?', '#']).next().unwrap_or_default();
-    format!("{} {url}", hook.method.as_str())
-}
-
 /// The secrets the step reads, each once: its headers' and its signing key.
 fn secret_names(hook: &SendWebhook) -> Vec<String> {
     let mut names = BTreeSet::new();
@@ -101,28 +102,24 @@ fn secret_names(hook: &SendWebhook) -> Vec<String> {
 
 fn send(
     hook: &SendWebhook,
+    uri: &http::Uri,
     this_try: &Try,
     services: &Services<'_>,
     body: &Json,
     detail: &mut Sent,
 ) -> (Ended, Option<String>) {
     let schedule = hook.retry.unwrap_or_default();
-    let secrets = match (services.secrets)(&detail.secrets) {
+    let secrets = match secret_values(services, &detail.secrets) {
         Ok(found) => found,
         Err(reason) => return (Ended::Failed(reason), None),
     };
-    let value_of = |name: &str| secrets.iter().find(|(have, _)| have == name).map(|(_, value)| value.as_str());
-    if let Some(missing) = detail.secrets.iter().find(|name| value_of(name).is_none()) {
-        return (Ended::Failed(format!("secret `{missing}` is not set (PUT /api/v1/secrets/{missing})")), None);
-    }
-    // Checked when the workflow was saved; a URL that no longer parses is a failure.
-    let destination = match AllowedHost::of_url(&hook.url) {
+    let value_of = |name: &str| secrets.iter().find(|(have, _)| have == name).map_or("", |(_, value)| value.as_str());
+    let destination = match AllowedHost::of_uri(uri) {
         Ok(destination) => destination,
         Err(why) => return (Ended::Failed(why), None),
     };
-    if let Some(paused) = services.engine.breakers().paused(&[destination.to_string()], this_try.now_ms) {
-        crate::telemetry::metrics::outbound_step_held(&paused.destination);
-        return held(&schedule, this_try, paused);
+    if let Some(waiting) = held(services, &[destination.to_string()], &schedule, this_try) {
+        return waiting;
     }
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     detail.request_bytes = bytes.len() as u64;
@@ -134,39 +131,35 @@ fn send(
     for (name, source) in &hook.headers {
         let value = match source {
             HeaderSource::Value(value) => value.as_str(),
-            HeaderSource::Secret(secret) => value_of(secret).unwrap_or_default(),
+            HeaderSource::Secret(secret) => value_of(secret),
         };
         headers.push((name.clone(), value.to_string()));
     }
     if let Some(signing) = &hook.signing {
-        let key = value_of(signing.secret()).unwrap_or_default();
-        match super::signing::headers(signing, key, &detail.webhook_id, this_try.now_ms / 1000, &bytes) {
+        match super::signing::headers(
+            signing,
+            value_of(signing.secret()),
+            &detail.webhook_id,
+            this_try.now_ms / 1000,
+            &bytes,
+        ) {
             Ok(signed) => headers.extend(signed),
             Err(why) => return (Ended::Failed(why), None),
         }
     }
-    let outgoing = Outgoing { method: hook.method.as_str(), url: &hook.url, headers: &headers, body: bytes };
+    let outgoing = Outgoing { method: hook.method.as_str(), uri, headers: &headers, body: bytes };
     let sent = services.engine.send(&destination, outgoing);
-    for request in &sent.exchanges {
-        crate::telemetry::metrics::outbound_request(&request.destination, request.answer.label(), request.duration);
-    }
-    if !sent.log.is_empty() {
-        detail.log = Some(redact(&sent.log, &secrets));
-    }
+    detail.log = requests_ended(&sent.exchanges, &sent.log, &secrets);
     let response = match sent.response {
         Ok(response) => response,
         Err(failure) => {
-            return match retry::cause_of_last(&sent.exchanges) {
-                Some(cause) => on_schedule(&schedule, this_try, &cause, None, &secrets),
-                None => {
-                    // An answer whose body could not be read says so in `failure`.
-                    let how = match sent.exchanges.last() {
-                        Some(e) if !matches!(e.answer, Answer::Status { .. }) => ended(&e.answer),
-                        _ => failure,
-                    };
-                    (Ended::Failed(redact(&format!("{}: {how}", detail.request), &secrets)), None)
-                }
-            };
+            if let Some(cause) = retry::cause_of_last(&sent.exchanges) {
+                return on_schedule(&schedule, this_try, &cause, None, &secrets);
+            }
+            // A request that got no answer says how it ended; an answer whose body could
+            // not be read says so in `failure`.
+            let how = sent.exchanges.last().and_then(|e| unanswered(&e.answer)).unwrap_or(failure);
+            return (Ended::Failed(redact(&format!("{}: {how}", detail.request), &secrets)), None);
         }
     };
     detail.status = Some(response.status);
@@ -186,24 +179,24 @@ fn send(
     }
     match outputs(hook, response.status, &response.body) {
         Ok(outputs) => {
-            detail.outputs = Some(outputs.into_iter().map(|(k, v)| (k, redact_value(v, &secrets))).collect());
+            detail.outputs = Some(outputs.into_iter().map(|(k, v)| (k, redact_json(v, &secrets))).collect());
             (Ended::Succeeded, None)
         }
         Err(why) => (Ended::Failed(redact(&why, &secrets)), None),
     }
 }
 
-/// How a request that got no answer ended, for a reason.
-fn ended(answer: &Answer) -> String {
-    match answer {
-        Answer::Status { code, .. } => format!("answered {code}"),
+/// How a request that got no answer ended, for a reason (`None` when it was answered).
+fn unanswered(answer: &Answer) -> Option<String> {
+    Some(match answer {
+        Answer::Status { .. } => return None,
         Answer::Unreachable(why) => format!("no answer ({why})"),
         Answer::Refused => {
             "refused: its address is in the private network (a range the server did not open with --outbound-allow)"
                 .into()
         }
         Answer::Broken(why) => why.clone(),
-    }
+    })
 }
 
 /// A failed answer's body as quoted in a reason: its start, as text.
@@ -254,13 +247,6 @@ fn at_path<'j>(value: &'j Json, path: &str) -> Option<&'j Json> {
     })
 }
 
-fn redact_value(value: Json, secrets: &[(String, String)]) -> Json {
-    match value {
-        Json::String(text) => Json::String(redact(&text, secrets)),
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -307,7 +293,7 @@ mod tests {
     #[test]
     fn the_request_is_shown_without_its_query_and_secrets_are_named_once() {
         let mut hook = hook(Vec::new());
-        assert_eq!(shown(&hook), "POST https://api.example.com/v1/hooks");
+        assert_eq!(shown(hook.method.as_str(), &hook.url.parse().unwrap()), "POST https://api.example.com/v1/hooks");
         hook.headers.insert("X-Api-Key".into(), HeaderSource::Secret("KEY".into()));
         hook.headers.insert("X-Other".into(), HeaderSource::Secret("KEY".into()));
         hook.headers.insert("X-Source".into(), HeaderSource::Value("wasmhook".into()));

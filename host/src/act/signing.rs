@@ -6,13 +6,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
-use crate::model::signature::Encoding;
+use crate::model::signature::{Encoding, hmac_sha256, standard_webhooks_key};
 use crate::model::workflow::Signing;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The headers that sign `body`, sent as message `webhook_id` at `now_s` (unix seconds)
 /// with the signing secret's value `key`; an error says why the key cannot sign.
@@ -25,19 +21,17 @@ pub fn headers(
 ) -> Result<Vec<(String, String)>, String> {
     match signing {
         Signing::StandardWebhooks { secret } => {
-            let encoded = key.strip_prefix("whsec_").unwrap_or(key);
-            let key = BASE64
-                .decode(encoded.trim())
-                .map_err(|_| format!("secret `{secret}` is not a Standard Webhooks key (whsec_<base64>)"))?;
+            let key = standard_webhooks_key(key.trim())
+                .ok_or_else(|| format!("secret `{secret}` is not a Standard Webhooks key (whsec_<base64>)"))?;
             let timestamp = now_s.to_string();
-            let tag = mac(&key, &[webhook_id.as_bytes(), b".", timestamp.as_bytes(), b".", body]);
+            let tag = hmac_sha256(&key, &[webhook_id.as_bytes(), b".", timestamp.as_bytes(), b".", body]);
             Ok(vec![
                 ("webhook-timestamp".into(), timestamp),
                 ("webhook-signature".into(), format!("v1,{}", BASE64.encode(tag))),
             ])
         }
         Signing::HmacSha256 { header, encoding, .. } => {
-            let tag = mac(key.as_bytes(), &[body]);
+            let tag = hmac_sha256(key.as_bytes(), &[body]);
             let written = match encoding {
                 Encoding::Hex => hex::encode(tag),
                 Encoding::Base64 => BASE64.encode(tag),
@@ -45,15 +39,6 @@ pub fn headers(
             Ok(vec![(header.clone(), written)])
         }
     }
-}
-
-fn mac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
-    let Ok(mut mac) = HmacSha256::new_from_slice(key) else { return Vec::new() };
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]

@@ -184,13 +184,10 @@ fn run_code(
     call: &CallContext,
     ran: &mut CodeRan,
 ) -> Ended {
-    let secrets = match (services.secrets)(&code.secrets) {
+    let secrets = match secret_values(services, &code.secrets) {
         Ok(found) => found,
         Err(reason) => return Ended::Failed(reason),
     };
-    if let Some(missing) = code.secrets.iter().find(|n| !secrets.iter().any(|(have, _)| have == *n)) {
-        return Ended::Failed(format!("secret `{missing}` is not set (PUT /api/v1/secrets/{missing})"));
-    }
     let plugin = match (services.plugin)(&code.plugin, code.sha256.as_deref()) {
         Ok(plugin) => plugin,
         Err(reason) => return Ended::Failed(reason),
@@ -205,20 +202,13 @@ fn run_code(
     // Checked when the workflow was saved; an entry that no longer parses allows nothing.
     let allowed: Vec<AllowedHost> = code.allowed_hosts.iter().filter_map(|h| AllowedHost::parse(h).ok()).collect();
     let destinations: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-    if let Some(paused) = services.engine.breakers().paused(&destinations, this_try.now_ms) {
-        crate::telemetry::metrics::outbound_step_held(&paused.destination);
-        let (ended, reason) = held(&code.retry.unwrap_or_default(), this_try, paused);
+    if let Some((ended, reason)) = held(services, &destinations, &code.retry.unwrap_or_default(), this_try) {
         ran.retry_reason = reason;
         return ended;
     }
     let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed);
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
-    for request in &report.requests {
-        crate::telemetry::metrics::outbound_request(&request.destination, request.answer.label(), request.duration);
-    }
-    if !report.log.is_empty() {
-        ran.log = Some(redact(&report.log, &secrets));
-    }
+    ran.log = requests_ended(&report.requests, &report.log, &secrets);
     let returned = match report.result {
         Ok(returned) => returned,
         Err(failure) => return after_failure(code, this_try, &failure, &report.requests, &secrets, ran),
@@ -267,12 +257,39 @@ fn after_failure(
     ended
 }
 
-/// A try not run because every destination its step may reach is paused: it waits for the
-/// pause on the step's schedule (an attempt of its own, so the log shows the wait).
-pub(super) fn held(schedule: &RetrySchedule, this_try: &Try, paused: Paused) -> (Ended, Option<String>) {
-    let wait = Duration::from_millis(u64::try_from(paused.until_ms.saturating_sub(this_try.now_ms)).unwrap_or(0));
-    let cause = retry::Cause::Paused { destination: paused.destination, failures: paused.failures, wait };
-    on_schedule(schedule, this_try, &cause, None, &[])
+/// The values of the secrets `names`, each of which must be set.
+pub(super) fn secret_values(services: &Services<'_>, names: &[String]) -> Result<SecretValues, String> {
+    let found = (services.secrets)(names)?;
+    match names.iter().find(|n| !found.iter().any(|(have, _)| have == *n)) {
+        Some(missing) => Err(format!("secret `{missing}` is not set (PUT /api/v1/secrets/{missing})")),
+        None => Ok(found),
+    }
+}
+
+/// A try not run because every destination its step may reach is paused, if they are: it
+/// waits for the pause on the step's `schedule` (an attempt of its own, so the log shows
+/// the wait), and is counted as held.
+pub(super) fn held(
+    services: &Services<'_>,
+    destinations: &[String],
+    schedule: &RetrySchedule,
+    this_try: &Try,
+) -> Option<(Ended, Option<String>)> {
+    let Paused { destination, failures, until_ms } =
+        services.engine.breakers().paused(destinations, this_try.now_ms)?;
+    crate::telemetry::metrics::outbound_step_held(&destination);
+    let wait = Duration::from_millis(u64::try_from(until_ms.saturating_sub(this_try.now_ms)).unwrap_or(0));
+    let cause = retry::Cause::Paused { destination, failures, wait };
+    Some(on_schedule(schedule, this_try, &cause, None, &[]))
+}
+
+/// Count a try's requests in the metrics; its request log with secret values redacted,
+/// if it has one.
+pub(super) fn requests_ended(requests: &[Exchange], log: &str, secrets: &[(String, String)]) -> Option<String> {
+    for request in requests {
+        crate::telemetry::metrics::outbound_request(&request.destination, request.answer.label(), request.duration);
+    }
+    (!log.is_empty()).then(|| redact(log, secrets))
 }
 
 /// Run a try again on `schedule`, or fail it when the schedule is spent: how it ended and,
@@ -324,7 +341,8 @@ pub(super) fn redact(text: &str, secrets: &[(String, String)]) -> String {
     out
 }
 
-fn redact_json(value: Json, secrets: &[(String, String)]) -> Json {
+/// [`redact`] a JSON text value; other values are left as they are.
+pub(super) fn redact_json(value: Json, secrets: &[(String, String)]) -> Json {
     match value {
         Json::String(text) => Json::String(redact(&text, secrets)),
         other => other,

@@ -181,13 +181,16 @@ struct Ended {
     waiting: usize,
 }
 
+/// The data dir's database, opened to read beside a live server (WAL lets a reader in
+/// beside the writer) or after it stopped.
+fn read_only(dir: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(dir.join(crate::store::DB_FILE), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
 /// Events of the hostile webhooks still `accepted`, by webhook name, read from the live
-/// server's database (WAL lets a reader in beside the writer).
+/// server's database.
 fn still_waiting(dir: &Path, healthy: &str) -> anyhow::Result<BTreeMap<String, usize>> {
-    let db = rusqlite::Connection::open_with_flags(
-        dir.join(crate::store::DB_FILE),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let db = read_only(dir)?;
     let mut rows = db.prepare(
         "SELECT w.name, count(*) FROM events e JOIN webhooks w ON w.id = e.webhook_id
          WHERE e.webhook_id != ?1 AND e.status = 'accepted' GROUP BY w.name",
@@ -199,10 +202,7 @@ fn still_waiting(dir: &Path, healthy: &str) -> anyhow::Result<BTreeMap<String, u
 /// Read the stopped server's database: every acknowledged healthy event must be there and
 /// settled.
 fn read_outcomes(dir: &Path, healthy: &str, acknowledged: &[String]) -> anyhow::Result<Outcomes> {
-    let db = rusqlite::Connection::open_with_flags(
-        dir.join(crate::store::DB_FILE),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let db = read_only(dir)?;
     let mut healthy_statuses = BTreeMap::new();
     let mut processed_ms = Vec::with_capacity(acknowledged.len());
     let (mut first, mut last) = (i64::MAX, i64::MIN);

@@ -53,15 +53,20 @@ impl AllowedHost {
     /// `send_webhook` step's URL), saying what is wrong with a URL it cannot send to.
     pub fn of_url(url: &str) -> Result<AllowedHost, String> {
         let uri: http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
-        let scheme = uri.scheme_str().ok_or_else(|| format!("`{url}` needs a scheme: `https://…` or `http://…`"))?;
+        AllowedHost::of_uri(&uri)
+    }
+
+    /// [`of_url`](Self::of_url) for a URL already parsed.
+    pub fn of_uri(uri: &http::Uri) -> Result<AllowedHost, String> {
+        let scheme = uri.scheme_str().ok_or_else(|| format!("`{uri}` needs a scheme: `https://…` or `http://…`"))?;
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
         if authority.contains('@') {
             return Err(format!(
-                "`{url}`: a user and password do not go in the URL; send them in a header from a secret"
+                "`{uri}`: a user and password do not go in the URL; send them in a header from a secret"
             ));
         }
         if authority.contains('*') {
-            return Err(format!("`{url}`: a URL names one host; a wildcard is for allowed_hosts"));
+            return Err(format!("`{uri}`: a URL names one host; a wildcard is for allowed_hosts"));
         }
         AllowedHost::parse(&format!("{scheme}://{authority}"))
     }

@@ -20,7 +20,7 @@ pub struct Outgoing<'a> {
     /// `POST`, `PUT`, ...
     pub method: &'a str,
     /// The URL, query included.
-    pub url: &'a str,
+    pub uri: &'a http::Uri,
     /// Header name and value pairs (the host adds `Host`).
     pub headers: &'a [(String, String)],
     /// The body.
@@ -77,9 +77,9 @@ impl OutboundPolicy {
 
 /// The request as the sender takes it, with the `Host` header its request line lacks.
 fn request(outgoing: Outgoing<'_>) -> Result<http::Request<wasmtime_wasi_http::WasiBody>, String> {
-    let uri: http::Uri = outgoing.url.parse().map_err(|_| format!("`{}` is not a URL", outgoing.url))?;
-    let host = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
-    let mut request = http::Request::builder().method(outgoing.method).uri(uri).header(http::header::HOST, host);
+    let host = outgoing.uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
+    let mut request =
+        http::Request::builder().method(outgoing.method).uri(outgoing.uri.clone()).header(http::header::HOST, host);
     for (name, value) in outgoing.headers {
         request = request.header(name.as_str(), value.as_str());
     }

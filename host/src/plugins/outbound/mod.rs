@@ -27,7 +27,7 @@ pub use breaker::{BreakerSettings, Breakers, Paused};
 pub(crate) use exchange::Exchanges;
 pub use exchange::{Answer, Exchange};
 pub use host_send::{HostSent, Outgoing, Response};
-pub(crate) use send::OutboundHooks;
+pub(crate) use send::{OutboundHooks, shown};
 
 /// Requests one call may send; the next ones are refused (`HTTP-request-denied`).
 pub const MAX_REQUESTS_PER_CALL: usize = 20;

@@ -55,8 +55,9 @@ impl OutboundHooks {
     }
 }
 
-/// `METHOD scheme://host[:port]/path`: the query is left out (it may carry a key).
-fn shown(method: &http::Method, uri: &Uri) -> String {
+/// `METHOD scheme://host[:port]/path`, as a request is logged and named in reasons: the
+/// query is left out (it may carry a key).
+pub(crate) fn shown(method: &str, uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("https");
     let authority = uri.authority().map_or("", |a| a.as_str());
     let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
@@ -71,7 +72,7 @@ impl WasiHttpHooks for OutboundHooks {
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let uri = request.uri().clone();
-        let what = shown(request.method(), &uri);
+        let what = shown(request.method().as_str(), &uri);
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
