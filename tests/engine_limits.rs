@@ -224,11 +224,13 @@ fn action_world_runs_with_inputs_and_named_secrets() {
     let plugin = engine.load(&std::fs::read(ECHO_ACTION).unwrap(), World::Action, &Limits::default()).unwrap();
     let inputs = [Property::new("name", Value::String("Ada".into()))];
     let secrets = [("crm_api_key".to_string(), "s3cr3t".to_string())];
-    let outputs = engine.action(&plugin, &call("evt_9"), &inputs, &secrets, &Limits::default(), &[]).result.unwrap();
+    let outputs =
+        engine.action_blocking(&plugin, &call("evt_9"), &inputs, &secrets, &Limits::default(), &[]).result.unwrap();
     assert_eq!(text(&outputs, "greeting"), "hello Ada");
     assert_eq!(text(&outputs, "event"), "evt_9");
     assert_eq!(text(&outputs, "secrets"), "crm_api_key");
-    let missing = engine.action(&plugin, &call("evt_9"), &[], &[], &Limits::default(), &[]).result.unwrap_err();
+    let missing =
+        engine.action_blocking(&plugin, &call("evt_9"), &[], &[], &Limits::default(), &[]).result.unwrap_err();
     assert_eq!(missing.kind(), "guest_error");
 }
 

@@ -27,6 +27,7 @@ mod openapi;
 mod outbound_http;
 mod outbound_https;
 mod outbound_retries;
+mod outbound_waits;
 mod pipeline_e2e;
 mod plugin_run_cli;
 mod records_api;

@@ -23,11 +23,11 @@ use crate::plugins::outbound::{AllowedHost, Answer, Outgoing, shown};
 const QUOTED_BYTES: usize = 300;
 
 /// Run the step; `webhook_id` is the same on every try of it.
-pub(super) fn run(
+pub(super) async fn run(
     hook: &SendWebhook,
     this_try: &Try,
     scope: &Scope<'_>,
-    services: &Services<'_>,
+    services: &Services,
     webhook_id: &str,
 ) -> (StepDetail, Ended, Option<String>) {
     let body = match &hook.body {
@@ -50,7 +50,7 @@ pub(super) fn run(
         outputs: None,
     };
     let (ended, reason) = match uri {
-        Ok(uri) => send(hook, &uri, this_try, services, &body, &mut detail),
+        Ok(uri) => send(hook, &uri, this_try, services, &body, &mut detail).await,
         Err(why) => (Ended::Failed(why), None),
     };
     (detail.into_step(body), ended, reason)
@@ -100,11 +100,11 @@ fn secret_names(hook: &SendWebhook) -> Vec<String> {
     names.into_iter().collect()
 }
 
-fn send(
+async fn send(
     hook: &SendWebhook,
     uri: &http::Uri,
     this_try: &Try,
-    services: &Services<'_>,
+    services: &Services,
     body: &Json,
     detail: &mut Sent,
 ) -> (Ended, Option<String>) {
@@ -148,7 +148,7 @@ fn send(
         }
     }
     let outgoing = Outgoing { method: hook.method.as_str(), uri, headers: &headers, body: bytes };
-    let sent = services.engine.send(&destination, outgoing);
+    let sent = services.engine.send(&destination, outgoing).await;
     detail.log = requests_ended(&sent.exchanges, &sent.log, &secrets);
     let response = match sent.response {
         Ok(response) => response,

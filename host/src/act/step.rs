@@ -26,19 +26,33 @@ pub const DEFAULT_TRIES: u32 = 3;
 pub const DEFAULT_BACKOFF_MS: u64 = 1000;
 
 /// Finds plugin `name` at the pinned sha256, if any.
-pub type PluginLookup<'a> = dyn Fn(&str, Option<&str>) -> Result<Arc<LoadedPlugin>, String> + Sync + 'a;
+pub type PluginLookup = dyn Fn(&str, Option<&str>) -> Result<Arc<LoadedPlugin>, String> + Send + Sync;
 
 /// Named secret values, as a plugin receives them.
 pub type SecretValues = Vec<(String, String)>;
 
-/// What a step needs from outside: plugins, secrets and the engine.
-pub struct Services<'a> {
+/// Reads the values of the named secrets that are set.
+pub type SecretLookup = dyn Fn(&[String]) -> Result<SecretValues, String> + Send + Sync;
+
+/// What a step needs from outside: plugins, secrets and the engine. Owned, so steps can
+/// run as tasks of their own.
+pub struct Services {
     /// Runs plugins.
-    pub engine: &'a PluginEngine,
+    pub engine: Arc<PluginEngine>,
     /// The `action` plugin called `name` (at the pinned sha256, if any), or why it cannot run.
-    pub plugin: &'a PluginLookup<'a>,
+    pub plugin: Box<PluginLookup>,
     /// The values of the named secrets that are set.
-    pub secrets: &'a (dyn Fn(&[String]) -> Result<SecretValues, String> + Sync),
+    pub secrets: Box<SecretLookup>,
+}
+
+impl Services {
+    /// Run a lookup that reads the store (and may compile a plugin) from a step's task: off
+    /// the runtime's async context, since a PostgreSQL store blocks on a runtime of its own
+    /// and a compile takes seconds. Steps run on multi-thread runtimes only (the act stage's,
+    /// the server's).
+    fn blocking<R>(lookup: impl FnOnce() -> R) -> R {
+        tokio::task::block_in_place(lookup)
+    }
 }
 
 /// How a step ended.
@@ -63,10 +77,12 @@ pub struct StepRun {
 }
 
 /// Run the step `next` of enrollment `enrollment` (`call` names its event) at `now_ms`.
-pub fn run(
+/// A step that calls another system awaits it without holding a thread; it must be polled
+/// inside a Tokio runtime.
+pub async fn run(
     next: &Next<'_>,
     scope: &Scope<'_>,
-    services: &Services<'_>,
+    services: &Services,
     call: &CallContext,
     enrollment: &str,
     now_ms: i64,
@@ -76,13 +92,14 @@ pub fn run(
     let this_try = Try { attempt: next.attempt, first_ms: next.first_started_at_ms.unwrap_or(now_ms), now_ms };
     let (detail, ended, write) = match next.action {
         Action::CustomCode(code) => {
-            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call);
+            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call).await;
             reason = retry_reason;
             (detail, ended, None)
         }
         Action::SendWebhook(hook) => {
             let webhook_id = webhook_id(enrollment, &next.address);
-            let (detail, ended, retry_reason) = super::send_webhook::run(hook, &this_try, scope, services, &webhook_id);
+            let (detail, ended, retry_reason) =
+                super::send_webhook::run(hook, &this_try, scope, services, &webhook_id).await;
             reason = retry_reason;
             (detail, ended, None)
         }
@@ -143,17 +160,17 @@ fn webhook_id(enrollment: &str, address: &str) -> String {
     format!("msg_{}", &hex::encode(digest)[..32])
 }
 
-fn custom_code(
+async fn custom_code(
     code: &CustomCode,
     this_try: &Try,
     scope: &Scope<'_>,
-    services: &Services<'_>,
+    services: &Services,
     call: &CallContext,
 ) -> (StepDetail, Ended, Option<String>) {
     let inputs: Map<String, Json> =
         code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
     let mut ran = CodeRan::default();
-    let ended = run_code(code, this_try, &inputs, services, call, &mut ran);
+    let ended = run_code(code, this_try, &inputs, services, call, &mut ran).await;
     let detail = StepDetail::CustomCode {
         plugin: code.plugin.clone(),
         inputs,
@@ -176,11 +193,11 @@ struct CodeRan {
     retry_reason: Option<String>,
 }
 
-fn run_code(
+async fn run_code(
     code: &CustomCode,
     this_try: &Try,
     inputs: &Map<String, Json>,
-    services: &Services<'_>,
+    services: &Services,
     call: &CallContext,
     ran: &mut CodeRan,
 ) -> Ended {
@@ -188,7 +205,7 @@ fn run_code(
         Ok(found) => found,
         Err(reason) => return Ended::Failed(reason),
     };
-    let plugin = match (services.plugin)(&code.plugin, code.sha256.as_deref()) {
+    let plugin = match Services::blocking(|| (services.plugin)(&code.plugin, code.sha256.as_deref())) {
         Ok(plugin) => plugin,
         Err(reason) => return Ended::Failed(reason),
     };
@@ -206,7 +223,7 @@ fn run_code(
         ran.retry_reason = reason;
         return ended;
     }
-    let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed);
+    let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed).await;
     crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
     ran.log = requests_ended(&report.requests, &report.log, &secrets);
     let returned = match report.result {
@@ -258,8 +275,8 @@ fn after_failure(
 }
 
 /// The values of the secrets `names`, each of which must be set.
-pub(super) fn secret_values(services: &Services<'_>, names: &[String]) -> Result<SecretValues, String> {
-    let found = (services.secrets)(names)?;
+pub(super) fn secret_values(services: &Services, names: &[String]) -> Result<SecretValues, String> {
+    let found = Services::blocking(|| (services.secrets)(names))?;
     match names.iter().find(|n| !found.iter().any(|(have, _)| have == *n)) {
         Some(missing) => Err(format!("secret `{missing}` is not set (PUT /api/v1/secrets/{missing})")),
         None => Ok(found),
@@ -270,7 +287,7 @@ pub(super) fn secret_values(services: &Services<'_>, names: &[String]) -> Result
 /// waits for the pause on the step's `schedule` (an attempt of its own, so the log shows
 /// the wait), and is counted as held.
 pub(super) fn held(
-    services: &Services<'_>,
+    services: &Services,
     destinations: &[String],
     schedule: &RetrySchedule,
     this_try: &Try,

@@ -432,10 +432,15 @@ pub async fn test_action(
             .ok_or_else(|| ApiError::invalid("record_id", format!("no {} record {record_id}", workflow.object)))?;
         let defs = store.properties(&workflow.object)?.unwrap_or_default();
         let trigger = body.trigger.unwrap_or_default();
-        let cache = PluginCache::default();
-        let plugin = |name: &str, sha: Option<&str>| cache.get_pinned(&store, &engine, name, sha, World::Action);
-        let secrets = |names: &[String]| vault.get(&store, names).map_err(|e| e.to_string());
-        let services = Services { engine: &engine, plugin: &plugin, secrets: &secrets };
+        let plugin = {
+            let (store, engine, cache) = (store.clone(), engine.clone(), PluginCache::default());
+            Box::new(move |name: &str, sha: Option<&str>| cache.get_pinned(&store, &engine, name, sha, World::Action))
+        };
+        let secrets = {
+            let store = store.clone();
+            Box::new(move |names: &[String]| vault.get(&store, names).map_err(|e| e.to_string()))
+        };
+        let services = Services { engine, plugin, secrets };
         let scope = Scope {
             trigger: &trigger,
             record: &record.properties,
@@ -448,7 +453,9 @@ pub async fn test_action(
         let next = Next { address: address.clone(), action, attempt: 1, first_started_at_ms: None };
         // Each test is a delivery of its own: a sent webhook gets a fresh `webhook-id`.
         let trial = crate::model::ids::EnrollmentId::new(now);
-        let ran = step::run(&next, &scope, &services, &call, trial.as_str(), now);
+        // On this blocking thread, with the server's runtime for the step's requests.
+        let ran =
+            tokio::runtime::Handle::current().block_on(step::run(&next, &scope, &services, &call, trial.as_str(), now));
         let succeeded = ran.ended == Ended::Succeeded;
         let applied = match (&ran.write, body.apply.unwrap_or(false) && succeeded) {
             (Some((property, value)), true) => {

@@ -4,12 +4,13 @@
 //! against the same workflow without actions, in one run.
 
 use std::fmt::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 
 use super::matching::{drain, fill, ingest, key, payload, ready_webhook};
-use crate::act::runner::run_due;
+use crate::act::runner::Act;
 use crate::model::workflow::Action;
 use crate::pipeline::config::TransformPlugins;
 use crate::pipeline::worker::default_threads;
@@ -24,27 +25,37 @@ pub fn run(enrollments: u64) -> anyhow::Result<String> {
          "outputs": [{"name": "days", "type": "number"}]},
         {"type": "set_property", "property": "score", "value": "action.0.days"}
     ]))?;
-    let engine = PluginEngine::new()?;
+    let engine = Arc::new(PluginEngine::new()?);
     let without = measure(&engine, &[], enrollments, Vec::new())?;
     let with = measure(&engine, &[], enrollments, actions)?;
     let mut out = String::new();
     writeln!(out, "| workflow | enrollments | finished, s | enrollments/s | vs no actions |")?;
     writeln!(out, "|---|---:|---:|---:|---:|")?;
-    for (name, (secs, rate)) in [("no actions", without), ("date-diff custom code + set_property", with)] {
-        writeln!(out, "| {name} | {enrollments} | {secs:.2} | {rate:.0} | {:.2} |", rate / without.1)?;
+    for (name, run) in [("no actions", &without), ("date-diff custom code + set_property", &with)] {
+        let Measured { secs, rate, .. } = run;
+        writeln!(out, "| {name} | {enrollments} | {secs:.2} | {rate:.0} | {:.2} |", rate / without.rate)?;
     }
     Ok(out)
 }
 
-/// Seconds and enrollments/s from `enrollments` accepted events to every enrollment finished
-/// (each action run once, and succeeded) on `engine`, with `uploads` (action plugins, by
-/// name) stored first.
+/// One workflow's run, from accepted events to every enrollment finished.
+pub(super) struct Measured {
+    /// Seconds it took.
+    pub(super) secs: f64,
+    /// Enrollments finished per second.
+    pub(super) rate: f64,
+    /// The most steps the act stage had in flight at once.
+    pub(super) most_in_flight: usize,
+}
+
+/// [`Measured`] for `enrollments` accepted events (each action run once, and succeeded)
+/// on `engine`, with `uploads` (action plugins, by name) stored first.
 pub(super) fn measure(
-    engine: &PluginEngine,
+    engine: &Arc<PluginEngine>,
     uploads: &[(&str, &[u8])],
     enrollments: u64,
     actions: Vec<Action>,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
     fill(&store, enrollments)?;
@@ -68,8 +79,7 @@ pub(super) fn measure(
     }
     store.checkpoint()?;
     let worker = store.worker_connection()?;
-    let act = store.worker_connection()?;
-    let vault = Vault::open(dir.path())?;
+    let vault = Arc::new(Vault::open(dir.path())?);
     let plugins = TransformPlugins::default();
     let cache = &plugins.cache;
     // Compiled before the clock starts, as `serve` does at start.
@@ -77,9 +87,10 @@ pub(super) fn measure(
     for name in std::iter::once("date-diff").chain(uploads.iter().map(|(name, _)| *name)) {
         cache.get(&worker, engine, name, World::Action).map_err(|e| anyhow::anyhow!(e))?;
     }
+    let mut act = Act::new(store.worker_connection()?, engine.clone(), vault, default_threads())?;
     let started = Instant::now();
     let processed = drain(&worker, engine, &plugins)?;
-    while run_due(&act, engine, &vault, cache, default_threads())? > 0 {}
+    act.run_until_idle()?;
     let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(processed as u64 == enrollments, "processed {processed} of {enrollments} events");
     let workflow = store.list_workflows()?.pop().ok_or_else(|| anyhow::anyhow!("no workflow"))?;
@@ -91,5 +102,5 @@ pub(super) fn measure(
     anyhow::ensure!(completed == enrollments, "{completed} of {enrollments} enrollments completed");
     let steps = finished.iter().map(|e| e.steps.len()).sum::<usize>();
     anyhow::ensure!(steps as u64 == steps_each as u64 * enrollments, "{steps} steps ran for {enrollments} enrollments");
-    Ok((secs, enrollments as f64 / secs))
+    Ok(Measured { secs, rate: enrollments as f64 / secs, most_in_flight: act.most_in_flight() })
 }

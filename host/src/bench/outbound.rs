@@ -5,8 +5,8 @@
 //!   http-action test guest calling an API that answers at once: the cost of one outbound
 //!   call;
 //! - the same call to an API that answers after `--delay-ms`: the wall time against the
-//!   ideal (every wait overlapped: the at-once time plus one delay), and how many requests
-//!   were in flight at most, which is how many threads the waiting steps held.
+//!   ideal (every wait overlapped: the at-once time plus one delay), how many steps and
+//!   requests were in flight at most, and the threads the act stage ran them on.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
@@ -85,16 +85,19 @@ pub fn run(enrollments: u64, delay_ms: u64) -> anyhow::Result<String> {
         allow: vec![Cidr::parse("127.0.0.1/32").map_err(anyhow::Error::msg)?],
         ..OutboundSettings::default()
     };
-    let engine = PluginEngine::new()?.with_outbound(settings.policy()?);
+    let engine = Arc::new(PluginEngine::new()?.with_outbound(settings.policy()?));
     let at_once = Api::start(Duration::ZERO)?;
     let slow = Api::start(Duration::from_millis(delay_ms))?;
     let echo_step = json!({"type": "custom_code", "plugin": "echo", "inputs": {"name": {"value": "bench"}}});
     let actions =
         |step: serde_json::Value| -> anyhow::Result<Vec<Action>> { Ok(serde_json::from_value(json!([step]))?) };
 
-    let (none_s, none_rate) = measure(&engine, &uploads, enrollments, actions(echo_step)?)?;
-    let (fast_s, fast_rate) = measure(&engine, &uploads, enrollments, actions(at_once.step())?)?;
-    let (slow_s, slow_rate) = measure(&engine, &uploads, enrollments, actions(slow.step())?)?;
+    let none = measure(&engine, &uploads, enrollments, actions(echo_step)?)?;
+    let fast = measure(&engine, &uploads, enrollments, actions(at_once.step())?)?;
+    let slow_run = measure(&engine, &uploads, enrollments, actions(slow.step())?)?;
+    let (none_s, none_rate) = (none.secs, none.rate);
+    let (fast_s, fast_rate) = (fast.secs, fast.rate);
+    let (slow_s, slow_rate) = (slow_run.secs, slow_run.rate);
     for api in [&at_once, &slow] {
         let served = api.served.load(Ordering::SeqCst) as u64;
         anyhow::ensure!(served == enrollments, "the API served {served} requests for {enrollments} steps");
@@ -103,23 +106,34 @@ pub fn run(enrollments: u64, delay_ms: u64) -> anyhow::Result<String> {
     let ideal_s = fast_s + delay_ms as f64 / 1000.0;
     let per_ms = |secs: f64| secs * 1000.0 / enrollments as f64;
     let mut out = String::new();
-    writeln!(out, "{enrollments} enrollments, one custom code step each; act stage threads: {}", default_threads())?;
     writeln!(
         out,
-        "| step | finished, s | enrollments/s | ms per enrollment | requests in flight at most | vs ideal |"
+        "{enrollments} enrollments, one custom code step each; the act stage runs its steps on {} threads",
+        default_threads()
     )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
-    writeln!(out, "| no request (echo-action) | {none_s:.2} | {none_rate:.0} | {:.2} | 0 | |", per_ms(none_s))?;
     writeln!(
         out,
-        "| one request, API answers at once | {fast_s:.2} | {fast_rate:.0} | {:.2} | {} | |",
+        "| step | finished, s | enrollments/s | ms per enrollment | steps in flight at most | requests in flight at most | vs ideal |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "| no request (echo-action) | {none_s:.2} | {none_rate:.0} | {:.2} | {} | 0 | |",
+        per_ms(none_s),
+        none.most_in_flight
+    )?;
+    writeln!(
+        out,
+        "| one request, API answers at once | {fast_s:.2} | {fast_rate:.0} | {:.2} | {} | {} | |",
         per_ms(fast_s),
+        fast.most_in_flight,
         at_once.most.load(Ordering::SeqCst)
     )?;
     writeln!(
         out,
-        "| one request, API answers after {delay_ms} ms | {slow_s:.2} | {slow_rate:.0} | {:.2} | {} | {:.1}x (ideal {ideal_s:.2} s: every wait overlapped) |",
+        "| one request, API answers after {delay_ms} ms | {slow_s:.2} | {slow_rate:.0} | {:.2} | {} | {} | {:.1}x (ideal {ideal_s:.2} s: every wait overlapped) |",
         per_ms(slow_s),
+        slow_run.most_in_flight,
         slow.most.load(Ordering::SeqCst),
         slow_s / ideal_s
     )?;

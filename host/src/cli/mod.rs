@@ -45,7 +45,8 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "WASMHOOK_LISTEN")]
         listen: String,
-        /// Threads that run plugins (coerce and transform); default: one per core.
+        /// Threads that run plugins (coerce and transform, and the act stage's steps, whose
+        /// waits on other systems hold none); default: one per core.
         #[arg(long, env = "WASMHOOK_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: Option<u16>,
         /// Events waiting to be processed beyond which ingest answers 503 with Retry-After.

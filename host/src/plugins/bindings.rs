@@ -10,6 +10,8 @@ pub mod transform {
     wasmtime::component::bindgen!({
         world: "transform",
         path: "../wit",
+        // Calls run on fibers, so an action can wait on the network without a thread.
+        exports: { default: async },
     });
 }
 
@@ -19,6 +21,7 @@ pub mod action {
     wasmtime::component::bindgen!({
         world: "action",
         path: "../wit",
+        exports: { default: async },
         with: {
             "wasmhook:plugin/types": super::transform::wasmhook::plugin::types,
         },

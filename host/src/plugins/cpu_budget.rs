@@ -1,14 +1,22 @@
-//! A call's time limit, counted in the CPU time of the thread that runs it.
+//! A call's time limit, counted in the CPU time the call itself used.
 //!
 //! The epoch ticks in wall time, so a deadline in ticks alone ends a call that was merely
 //! waiting for a core: a trivial transform failed as "ran longer than 100 ms" while three
-//! nodes and the test suite shared two cores. When the epoch deadline passes, the budget
-//! looks at the thread's CPU clock instead and either ends the call or extends the
-//! deadline by what is left of the limit. Transforms cannot block (no I/O is granted, sleep
-//! returns at once), so a call that runs is a call that spends CPU, and the limit still
-//! ends every runaway loop within about one limit of CPU time. An action may wait on HTTP
-//! (bounded by its own timeouts), so its wall bound is at least 20 s.
+//! nodes and the test suite shared two cores. A call runs as a future on a fiber, and may
+//! be resumed on another thread after each wait, so its CPU time is metered per poll (the
+//! polling thread's CPU clock read before and after; [`Metered`]). When the epoch deadline
+//! passes, the budget either ends the call or extends the deadline by what is left of the
+//! limit. Transforms cannot block (no I/O is granted, sleep returns at once), so a call that
+//! runs is a call that spends CPU, and the limit still ends every runaway loop within about
+//! one limit of CPU time. An action may wait on HTTP without spending CPU or a thread, so
+//! its wall bound is at least 20 s, and its caller also ends it at that bound while it
+//! waits ([`CpuBudget::wall_limit`]).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wasmtime::UpdateDeadline;
@@ -28,35 +36,125 @@ pub(super) const MIN_WALL: Duration = Duration::from_secs(2);
 /// and a try may take the product's 20 s.
 pub(super) const MIN_WALL_ACTION: Duration = Duration::from_secs(20);
 
+/// Ticks an action runs before it lets the other calls on its thread run (10 ms): a
+/// guest that computes for its whole limit does not hold up the steps that only wait.
+const YIELD_TICKS: u64 = 2;
+
+/// Marks "not being polled" in [`Meter::poll_started_ns`].
+const IDLE: u64 = u64::MAX;
+
+/// CPU time a call's future used across its polls, on whichever threads polled it.
+#[derive(Debug, Default)]
+pub(super) struct Meter {
+    /// Nanoseconds used by the polls that ended.
+    spent_ns: AtomicU64,
+    /// The polling thread's CPU clock when the current poll began ([`IDLE`] between polls).
+    poll_started_ns: AtomicU64,
+    /// Set when a thread's CPU clock could not be read: the wall bound is then the only one.
+    unreadable: std::sync::atomic::AtomicBool,
+}
+
+fn nanos(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Meter {
+    /// CPU time used so far, counting the poll in progress (read on the polling thread,
+    /// which is where epoch deadlines are handled); `None` if a clock could not be read.
+    fn used(&self) -> Option<Duration> {
+        if self.unreadable.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut used = self.spent_ns.load(Ordering::Relaxed);
+        let started = self.poll_started_ns.load(Ordering::Relaxed);
+        if started != IDLE {
+            used = used.saturating_add(nanos(thread_cpu_time()?).saturating_sub(started));
+        }
+        Some(Duration::from_nanos(used))
+    }
+}
+
+/// A call's future, metered: each poll's CPU time is added to its [`Meter`].
+pub(super) struct Metered<F> {
+    inner: Pin<Box<F>>,
+    meter: Arc<Meter>,
+}
+
+impl<F: Future> Metered<F> {
+    /// Meter `inner` into `meter`.
+    pub(super) fn new(inner: F, meter: Arc<Meter>) -> Self {
+        Metered { inner: Box::pin(inner), meter }
+    }
+}
+
+impl<F: Future> Future for Metered<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(start) = thread_cpu_time().map(nanos) else {
+            self.meter.unreadable.store(true, Ordering::Relaxed);
+            return self.inner.as_mut().poll(cx);
+        };
+        self.meter.poll_started_ns.store(start, Ordering::Relaxed);
+        let polled = self.inner.as_mut().poll(cx);
+        self.meter.poll_started_ns.store(IDLE, Ordering::Relaxed);
+        match thread_cpu_time() {
+            Some(end) => {
+                self.meter.spent_ns.fetch_add(nanos(end).saturating_sub(start), Ordering::Relaxed);
+            }
+            None => self.meter.unreadable.store(true, Ordering::Relaxed),
+        }
+        polled
+    }
+}
+
 /// One call's time accounting, started just before the call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct CpuBudget {
     limit: Duration,
     wall_limit: Duration,
-    cpu_start: Option<Duration>,
     wall_start: Instant,
+    meter: Arc<Meter>,
+    /// Whether the call runs among others on an executor's thread (an action), and so
+    /// yields it now and then instead of only ending or going on.
+    yields: bool,
 }
 
 impl CpuBudget {
-    /// Start counting now, on the calling thread, for a call limited to `limit` of CPU time
-    /// and `WALL_FACTOR` times that of wall time, but never less than `min_wall`.
-    pub(super) fn start(limit: Duration, min_wall: Duration) -> Self {
+    /// Start counting now for a call limited to `limit` of CPU time (as metered by
+    /// `meter`) and `WALL_FACTOR` times that of wall time, but never less than `min_wall`.
+    pub(super) fn start(limit: Duration, min_wall: Duration, meter: Arc<Meter>, yields: bool) -> Self {
         let wall_limit = limit.saturating_mul(WALL_FACTOR).max(min_wall);
-        CpuBudget { limit, wall_limit, cpu_start: thread_cpu_time(), wall_start: Instant::now() }
+        CpuBudget { limit, wall_limit, wall_start: Instant::now(), meter, yields }
     }
 
-    /// The first epoch deadline, in ticks: the whole limit, as if the call had a core to itself.
+    /// The meter the call's future is to be wrapped in ([`Metered`]).
+    pub(super) fn meter(&self) -> Arc<Meter> {
+        self.meter.clone()
+    }
+
+    /// The wall time the call may take, waits included.
+    pub(super) fn wall_limit(&self) -> Duration {
+        self.wall_limit
+    }
+
+    /// The first epoch deadline, in ticks: the whole limit, as if the call had a core to
+    /// itself (or the first yield, for a call that yields).
     pub(super) fn first_deadline(&self) -> u64 {
-        ticks(self.limit)
+        self.pace(ticks(self.limit))
     }
 
-    /// Called on the running thread when the epoch deadline passes: end the call or extend it.
+    /// Called on the running thread when the epoch deadline passes: end the call, or extend
+    /// it (yielding the thread first, for a call that yields).
     pub(super) fn on_deadline(&self) -> UpdateDeadline {
-        let cpu_used = match (self.cpu_start, thread_cpu_time()) {
-            (Some(start), Some(now)) => Some(now.saturating_sub(start)),
-            _ => None,
-        };
-        decide(self.limit, self.wall_limit, cpu_used, self.wall_start.elapsed())
+        match decide(self.limit, self.wall_limit, self.meter.used(), self.wall_start.elapsed()) {
+            UpdateDeadline::Continue(left) if self.yields => UpdateDeadline::Yield(self.pace(left)),
+            decided => decided,
+        }
+    }
+
+    fn pace(&self, left: u64) -> u64 {
+        if self.yields { left.min(YIELD_TICKS) } else { left }
     }
 }
 
@@ -89,7 +187,7 @@ mod tests {
         match decision {
             UpdateDeadline::Continue(ticks) => Some(ticks),
             UpdateDeadline::Interrupt => None,
-            _ => panic!("a synchronous call never yields"),
+            _ => panic!("decide never yields; on_deadline does"),
         }
     }
 
@@ -115,8 +213,44 @@ mod tests {
 
     #[test]
     fn the_wall_bound_is_a_multiple_of_the_limit_but_never_short() {
-        assert_eq!(CpuBudget::start(100 * MS, MIN_WALL).wall_limit, MIN_WALL);
-        assert_eq!(CpuBudget::start(Duration::from_secs(5), MIN_WALL).wall_limit, Duration::from_secs(100));
-        assert_eq!(CpuBudget::start(100 * MS, MIN_WALL_ACTION).wall_limit, Duration::from_secs(20));
+        let start = |limit, min| CpuBudget::start(limit, min, Arc::default(), false).wall_limit();
+        assert_eq!(start(100 * MS, MIN_WALL), MIN_WALL);
+        assert_eq!(start(Duration::from_secs(5), MIN_WALL), Duration::from_secs(100));
+        assert_eq!(start(100 * MS, MIN_WALL_ACTION), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_call_that_yields_gives_its_thread_up_every_few_ticks_until_its_time_is_spent() {
+        let budget = CpuBudget::start(100 * MS, MIN_WALL_ACTION, Arc::default(), true);
+        assert_eq!(budget.first_deadline(), YIELD_TICKS);
+        assert!(matches!(budget.on_deadline(), UpdateDeadline::Yield(YIELD_TICKS)));
+        budget.meter.spent_ns.store(nanos(100 * MS), Ordering::Relaxed);
+        assert!(matches!(budget.on_deadline(), UpdateDeadline::Interrupt));
+        let alone = CpuBudget::start(100 * MS, MIN_WALL, Arc::default(), false);
+        assert_eq!(alone.first_deadline(), 20);
+        assert!(matches!(alone.on_deadline(), UpdateDeadline::Continue(20)));
+    }
+
+    #[test]
+    fn the_meter_adds_the_cpu_time_of_every_poll_and_not_its_sleep() {
+        let meter = Arc::new(Meter::default());
+        let mut polls = 0;
+        let spin_then_wait = std::future::poll_fn(|cx| {
+            polls += 1;
+            let spin = Instant::now();
+            while spin.elapsed() < 20 * MS {
+                std::hint::black_box(polls);
+            }
+            if polls < 3 {
+                cx.waker().wake_by_ref();
+                std::thread::sleep(30 * MS);
+                return Poll::Pending;
+            }
+            Poll::Ready(())
+        });
+        super::super::block_on::block_on(Metered::new(spin_then_wait, meter.clone()));
+        let used = meter.used().expect("the thread CPU clock is readable on Linux");
+        // Three polls of 20 ms spinning each; the 60 ms they slept do not count.
+        assert!(used >= 50 * MS && used < 110 * MS, "metered {used:?}");
     }
 }

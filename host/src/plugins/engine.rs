@@ -1,5 +1,9 @@
 //! Compile components once, keep an `InstancePre` per plugin, and run every call in a
 //! fresh pooled instance under a CPU-time limit (checked at epoch deadlines) and a memory cap.
+//!
+//! Calls run on fibers (wasmtime's async support): a transform never waits and is run to
+//! its end on the calling thread; an action's HTTP requests are awaited, so a step waiting
+//! on another system holds an instance and a fiber stack but no thread.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -11,7 +15,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use super::bindings::{action, transform, wit};
-use super::cpu_budget::{CpuBudget, MIN_WALL, MIN_WALL_ACTION};
+use super::cpu_budget::{CpuBudget, MIN_WALL, MIN_WALL_ACTION, Meter, Metered};
 use super::limits::{Limits, MAX_MEMORY_CEILING};
 use super::outbound::{AllowedHost, Exchanges, OutboundHooks, OutboundPolicy};
 use super::outcome::{CallReport, LoadError, PluginFailure};
@@ -21,8 +25,13 @@ use crate::value::Property;
 /// How often the epoch advances; timeouts are rounded up to whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// Instances that may be live at once (one per worker thread, with room to spare).
-const POOL_INSTANCES: u32 = 128;
+/// Instances that may be live at once: the actions in flight plus one per transform
+/// thread, with room to spare.
+const POOL_INSTANCES: u32 = 256;
+
+/// Action calls in flight at once, each holding a pooled instance while it waits on the
+/// network; the next ones wait for a slot (without a thread).
+pub const ACTION_SLOTS: usize = 128;
 
 /// Bytes of each pooled memory kept mapped between instances (reset in place, not unmapped).
 const KEEP_RESIDENT: usize = 2 * 1024 * 1024;
@@ -92,6 +101,7 @@ pub struct PluginEngine {
     /// The same plus `wasi:http`, for actions (their requests go through `outbound`).
     action_linker: Linker<SandboxState>,
     outbound: OutboundPolicy,
+    action_slots: tokio::sync::Semaphore,
     cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     // Dropping the sender stops the epoch ticker thread.
     _ticker: Sender<()>,
@@ -149,7 +159,7 @@ impl PluginEngine {
         let engine = Engine::new(&config).map_err(|e| EngineError(format!("{e:#}")))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| super::sandbox::link_frozen_sleep(&mut linker))
             .map_err(|e| EngineError(format!("{e:#}")))?;
 
@@ -165,10 +175,18 @@ impl PluginEngine {
             .map_err(|e| EngineError(e.to_string()))?;
 
         let mut action_linker = linker.clone();
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut action_linker)
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut action_linker)
             .map_err(|e| EngineError(format!("{e:#}")))?;
         let outbound = OutboundPolicy::new(Vec::new(), None).map_err(|e| EngineError(e.to_string()))?;
-        Ok(PluginEngine { engine, linker, action_linker, outbound, cache: Mutex::new(HashMap::new()), _ticker: tx })
+        Ok(PluginEngine {
+            engine,
+            linker,
+            action_linker,
+            outbound,
+            action_slots: tokio::sync::Semaphore::new(ACTION_SLOTS),
+            cache: Mutex::new(HashMap::new()),
+            _ticker: tx,
+        })
     }
 
     /// The breakers of the destinations action plugins send to.
@@ -178,12 +196,12 @@ impl PluginEngine {
 
     /// Send a request of the host's own (a `send_webhook` step) under the same outbound
     /// settings and breakers as the plugins' requests.
-    pub fn send(
+    pub async fn send(
         &self,
         destination: &AllowedHost,
         outgoing: super::outbound::Outgoing<'_>,
     ) -> super::outbound::HostSent {
-        self.outbound.send(destination, outgoing)
+        self.outbound.send(destination, outgoing).await
     }
 
     /// This engine with the server's outbound settings (`--outbound-allow`, `--outbound-ca`).
@@ -277,7 +295,7 @@ impl PluginEngine {
         self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Run a `transform` plugin on `properties` with the step's `config`.
+    /// Run a `transform` plugin on `properties` with the step's `config`, on this thread.
     pub fn transform(
         &self,
         plugin: &LoadedPlugin,
@@ -286,18 +304,27 @@ impl PluginEngine {
         properties: &[Property],
         limits: &Limits,
     ) -> CallReport {
-        let config: Vec<(String, String)> = config.to_vec();
         let properties: Vec<wit::Property> = properties.iter().map(Into::into).collect();
-        self.run(plugin, World::Transform, call, limits, Arc::from([]), |pre, store| {
-            let Pre::Transform(pre) = pre else { unreachable!("world checked by run") };
-            let instance = pre.instantiate(&mut *store)?;
-            instance.wasmhook_plugin_transformer().call_transform(&mut *store, &call.into(), &config, &properties)
-        })
+        let mut run = Run::new(limits);
+        let Pre::Transform(pre) = &plugin.pre else {
+            return run.wrong_world(plugin.world, World::Transform);
+        };
+        let (mut store, budget) = self.store(&run, call, limits, World::Transform, Arc::from([]));
+        let called = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.wasmhook_plugin_transformer().call_transform(&mut store, &call.into(), config, &properties).await
+        };
+        // Never pending: nothing a transform may call waits, and its deadlines do not yield.
+        let raw = super::block_on::block_on(Metered::new(called, budget.meter()));
+        let memory_hit = store.data().limiter.hit;
+        run.ended(raw, memory_hit, limits)
     }
 
     /// Run an `action` plugin with its `inputs` and the `secrets` it names; its HTTP
-    /// requests may go to `allowed` hosts only (none: no request is sent).
-    pub fn action(
+    /// requests may go to `allowed` hosts only (none: no request is sent). Awaiting the
+    /// requests holds no thread; it must be polled inside a Tokio runtime (the one its
+    /// requests run on), and it ends by the action's wall bound (20 s) whatever it waits on.
+    pub async fn action(
         &self,
         plugin: &LoadedPlugin,
         call: &CallContext,
@@ -306,51 +333,98 @@ impl PluginEngine {
         limits: &Limits,
         allowed: &[AllowedHost],
     ) -> CallReport {
-        let allowed: Arc<[AllowedHost]> = allowed.into();
-        let secrets: Vec<(String, String)> = secrets.to_vec();
         let inputs: Vec<wit::Property> = inputs.iter().map(Into::into).collect();
-        self.run(plugin, World::Action, call, limits, allowed, |pre, store| {
-            let Pre::Action(pre) = pre else { unreachable!("world checked by run") };
-            let instance = pre.instantiate(&mut *store)?;
-            instance.wasmhook_plugin_actor().call_run(&mut *store, &call.into(), &inputs, &secrets)
-        })
+        let mut run = Run::new(limits);
+        let Pre::Action(pre) = &plugin.pre else {
+            return run.wrong_world(plugin.world, World::Action);
+        };
+        // Never closed: the semaphore lives as long as the engine borrowed here.
+        let Ok(_slot) = self.action_slots.acquire().await else {
+            return run.report(Err(PluginFailure::Trap { message: "the plugin engine stopped".into() }));
+        };
+        let (mut store, budget) = self.store(&run, call, limits, World::Action, allowed.into());
+        let called = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.wasmhook_plugin_actor().call_run(&mut store, &call.into(), &inputs, secrets).await
+        };
+        let wall = budget.wall_limit();
+        let Ok(raw) = tokio::time::timeout(wall, Metered::new(called, budget.meter())).await else {
+            // It was waiting (a running call ends at an epoch deadline): the call and the
+            // requests it awaited are dropped.
+            let limit_ms = u64::try_from(wall.as_millis()).unwrap_or(u64::MAX);
+            return run.report(Err(PluginFailure::Timeout { limit_ms }));
+        };
+        let memory_hit = store.data().limiter.hit;
+        run.ended(raw, memory_hit, limits)
     }
 
-    fn run(
+    /// [`action`](Self::action), blocking this thread until it ends (for callers outside an
+    /// async runtime: the CLI, tests).
+    pub fn action_blocking(
         &self,
         plugin: &LoadedPlugin,
-        world: World,
+        call: &CallContext,
+        inputs: &[Property],
+        secrets: &[(String, String)],
+        limits: &Limits,
+        allowed: &[AllowedHost],
+    ) -> CallReport {
+        wasmtime_wasi::runtime::in_tokio(self.action(plugin, call, inputs, secrets, limits, allowed))
+    }
+
+    /// A fresh store for one call of `world`, with its limits and time budget set.
+    fn store(
+        &self,
+        run: &Run,
         call: &CallContext,
         limits: &Limits,
+        world: World,
         allowed: Arc<[AllowedHost]>,
-        invoke: impl FnOnce(
-            &Pre,
-            &mut Store<SandboxState>,
-        ) -> wasmtime::Result<Result<Vec<wit::Property>, wit::PluginError>>,
+    ) -> (Store<SandboxState>, CpuBudget) {
+        let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
+        let outbound = OutboundHooks::new(allowed, self.outbound.clone(), run.output.clone(), run.exchanges.clone());
+        let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &run.output, outbound));
+        store.limiter(|state| &mut state.limiter);
+        let action = world == World::Action;
+        let min_wall = if action { MIN_WALL_ACTION } else { MIN_WALL };
+        let budget = CpuBudget::start(limits.timeout, min_wall, Arc::new(Meter::default()), action);
+        store.set_epoch_deadline(budget.first_deadline());
+        let deadlines = budget.clone();
+        store.epoch_deadline_callback(move |_| Ok(deadlines.on_deadline()));
+        (store, budget)
+    }
+}
+
+/// One call's report in the making: its start, captured output and requests.
+struct Run {
+    started: Instant,
+    output: CapturedOutput,
+    exchanges: Exchanges,
+}
+
+impl Run {
+    fn new(limits: &Limits) -> Run {
+        Run { started: Instant::now(), output: CapturedOutput::new(limits.log_bytes), exchanges: Exchanges::default() }
+    }
+
+    fn wrong_world(&mut self, has: World, wanted: World) -> CallReport {
+        let message = format!("plugin implements `{}`, not `{}`", has.name(), wanted.name());
+        self.report(Err(PluginFailure::Trap { message }))
+    }
+
+    fn ended(
+        &mut self,
+        raw: wasmtime::Result<Result<Vec<wit::Property>, wit::PluginError>>,
+        memory_hit: bool,
+        limits: &Limits,
     ) -> CallReport {
-        let started = Instant::now();
-        let output = CapturedOutput::new(limits.log_bytes);
-        let exchanges = Exchanges::default();
-        let result = if plugin.world != world {
-            Err(PluginFailure::Trap {
-                message: format!("plugin implements `{}`, not `{}`", plugin.world.name(), world.name()),
-            })
-        } else {
-            let memory = limits.memory_bytes.min(MAX_MEMORY_CEILING);
-            let outbound = OutboundHooks::new(allowed, self.outbound.clone(), output.clone(), exchanges.clone());
-            let mut store = Store::new(&self.engine, SandboxState::new(call, memory, &output, outbound));
-            store.limiter(|state| &mut state.limiter);
-            let min_wall = if world == World::Action { MIN_WALL_ACTION } else { MIN_WALL };
-            let budget = CpuBudget::start(limits.timeout, min_wall);
-            store.set_epoch_deadline(budget.first_deadline());
-            store.epoch_deadline_callback(move |_| Ok(budget.on_deadline()));
-            let raw = invoke(&plugin.pre, &mut store);
-            let memory_hit = store.data().limiter.hit;
-            drop(store);
-            classify(raw, memory_hit, limits, &output)
-        };
-        let (log, log_dropped_bytes) = output.take();
-        CallReport { result, log, log_dropped_bytes, duration: started.elapsed(), requests: exchanges.take() }
+        let result = classify(raw, memory_hit, limits, &self.output);
+        self.report(result)
+    }
+
+    fn report(&mut self, result: Result<Vec<Property>, PluginFailure>) -> CallReport {
+        let (log, log_dropped_bytes) = self.output.take();
+        CallReport { result, log, log_dropped_bytes, duration: self.started.elapsed(), requests: self.exchanges.take() }
     }
 }
 

@@ -16,7 +16,8 @@ pub const MAX_COMPONENT_CEILING: usize = 64 * MIB;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// CPU time per call, checked at epoch deadlines (default 100 ms); a call also ends after
-    /// 20 times this in wall time (at least 2 s; 20 s for an action, which may wait on HTTP).
+    /// 20 times this in wall time (at least 2 s; 20 s for an action, which may wait on HTTP,
+    /// and is ended at that bound even while it waits).
     pub timeout: Duration,
     /// Linear memory per instance; growth past it traps (default 16 MiB).
     pub memory_bytes: usize,

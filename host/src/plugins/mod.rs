@@ -5,11 +5,13 @@
 //! - [`limits`]: per-plugin limits (time, memory, output, size).
 //! - [`sandbox`]: the per-call store: WASI with nothing granted, frozen clocks, captured output.
 //! - [`engine`]: compile, cache, validate the world, call, classify failures.
-//! - `cpu_budget`: a call's time limit, counted in its thread's CPU time.
+//! - `cpu_budget`: a call's time limit, counted in the CPU time its polls used.
+//! - `block_on`: a transform's call run to its end on the calling thread.
 //! - [`builtin`]: the plugins embedded in the binary.
 //! - [`outbound`]: what an action's HTTP requests may reach (allowed hosts, no private network).
 
 pub(crate) mod bindings;
+mod block_on;
 pub mod builtin;
 mod cpu_budget;
 pub mod engine;

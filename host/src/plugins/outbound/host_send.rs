@@ -49,30 +49,42 @@ pub struct HostSent {
 
 impl OutboundPolicy {
     /// Send `outgoing` to `destination` (the entry its URL must match) and read the whole
-    /// answer, blocking this thread until it is read or a limit ends it.
-    pub fn send(&self, destination: &AllowedHost, outgoing: Outgoing<'_>) -> HostSent {
+    /// answer, or stop where a limit ends it. It must be polled inside a Tokio runtime.
+    pub async fn send(&self, destination: &AllowedHost, outgoing: Outgoing<'_>) -> HostSent {
         let log = CapturedOutput::new(LOG_BYTES);
         let exchanges = Exchanges::default();
         let mut hooks =
             OutboundHooks::new(Arc::from([destination.clone()]), self.clone(), log.clone(), exchanges.clone());
         let response = match request(outgoing) {
             Err(why) => Err(why),
-            Ok(request) => wasmtime_wasi::runtime::in_tokio(async move {
+            Ok(request) => {
                 let done: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> =
                     Box::new(async { Ok(()) });
-                let (response, _connection) =
-                    Box::into_pin(hooks.send_request(request, None, done)).await.map_err(|e| e.to_string())?;
-                let status = response.status().as_u16();
-                let body = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| format!("the answer ({status}) could not be read whole: {e}"))?;
-                Ok(Response { status, body: body.to_bytes().to_vec() })
-            }),
+                read(Box::into_pin(hooks.send_request(request, None, done)).await).await
+            }
         };
         HostSent { response, exchanges: exchanges.take(), log: log.take().0 }
     }
+}
+
+type Sent = Result<
+    (
+        http::Response<wasmtime_wasi_http::WasiBody>,
+        Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ),
+    wasmtime_wasi_http::Error,
+>;
+
+/// The answer read whole, or why it was not.
+async fn read(sent: Sent) -> Result<Response, String> {
+    let (response, _connection) = sent.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("the answer ({status}) could not be read whole: {e}"))?;
+    Ok(Response { status, body: body.to_bytes().to_vec() })
 }
 
 /// The request as the sender takes it, with the `Host` header its request line lacks.
