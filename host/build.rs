@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("action-template", "plugins/action-template"),
     ("plugin-template", "plugins/template"),
     ("crm-lookup", "plugins/crm-lookup"),
+    ("js-runtime", "plugins/js-runtime"),
     ("guest-hostile", "tests/guests/hostile"),
     ("guest-echo-action", "tests/guests/echo-action"),
     ("guest-wrong-world", "tests/guests/wrong-world"),

@@ -21,6 +21,7 @@ mod ingest_signatures;
 mod ingest_slow_clients;
 mod ingest_tokens;
 mod js_plugin;
+mod js_runtime;
 mod node;
 mod observability;
 mod openapi;

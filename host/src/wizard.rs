@@ -134,10 +134,10 @@ pub fn check_chain(
     for (i, step) in steps.into_iter().enumerate() {
         match world_of(&step.plugin) {
             None => return refuse(format!("[{i}].plugin"), format!("no plugin `{}`", step.plugin)),
-            Some(World::Action) => {
+            Some(world @ (World::Action | World::Script)) => {
                 return refuse(
                     format!("[{i}].plugin"),
-                    format!("`{}` is an `{}` plugin, not a transform", step.plugin, World::Action.name()),
+                    format!("`{}` is an `{}` plugin, not a transform", step.plugin, world.name()),
                 );
             }
             Some(World::Transform) => {}

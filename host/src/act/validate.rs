@@ -189,6 +189,9 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                         format!("plugin `{}` is a transform; a custom code step needs an `action` plugin", code.plugin),
                     );
                 }
+                Some(World::Script) => {
+                    return bad(format!("{at}.plugin"), format!("`{}` is not an `action` plugin", code.plugin));
+                }
                 Some(World::Action) => {}
             }
             for (name, from) in &code.inputs {

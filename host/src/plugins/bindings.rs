@@ -28,6 +28,20 @@ pub mod action {
     });
 }
 
+/// Bindings for the `script` world (the runtime of source written in a step), sharing the
+/// `types` of [`transform`].
+#[allow(missing_docs)]
+pub mod script {
+    wasmtime::component::bindgen!({
+        world: "script",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "wasmhook:plugin/types": super::transform::wasmhook::plugin::types,
+        },
+    });
+}
+
 pub(crate) use transform::wasmhook::plugin::types as wit;
 
 impl From<&Value> for wit::Value {

@@ -37,6 +37,10 @@ pub const BUILTINS: &[Builtin] = &[
     },
 ];
 
+/// The runtime of `"language": "javascript"` custom code (the `script` world, on the Boa
+/// engine); not a plugin of its own, so not in [`BUILTINS`].
+pub const JAVASCRIPT: &[u8] = include_bytes!(concat!(env!("WASMHOOK_GUEST_DIR"), "/js_runtime.wasm"));
+
 /// Look up a built-in by name.
 pub fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-use super::bindings::{action, transform, wit};
+use super::bindings::{action, script, transform, wit};
 use super::cpu_budget::{CpuBudget, MIN_WALL, MIN_WALL_ACTION, Meter, Metered};
 use super::limits::{Limits, MAX_MEMORY_CEILING};
 use super::outbound::{AllowedHost, Exchanges, OutboundHooks, OutboundPolicy};
@@ -46,6 +46,8 @@ pub enum World {
     Transform,
     /// `wasmhook:plugin/action`: a workflow's custom code step.
     Action,
+    /// `wasmhook:plugin/script`: the runtime of custom code written in a step (JavaScript).
+    Script,
 }
 
 impl World {
@@ -54,6 +56,7 @@ impl World {
         match self {
             World::Transform => "transform",
             World::Action => "action",
+            World::Script => "script",
         }
     }
 
@@ -62,6 +65,7 @@ impl World {
         match self {
             World::Transform => "wasmhook:plugin/transformer@0.1.0",
             World::Action => "wasmhook:plugin/actor@0.1.0",
+            World::Script => "wasmhook:plugin/script-runner@0.1.0",
         }
     }
 }
@@ -80,6 +84,7 @@ pub struct CallContext {
 enum Pre {
     Transform(transform::TransformPre<SandboxState>),
     Action(action::ActionPre<SandboxState>),
+    Script(script::ScriptPre<SandboxState>),
 }
 
 /// A compiled, linked, validated component, ready to instantiate.
@@ -263,7 +268,7 @@ impl PluginEngine {
         };
         let linker = match world {
             World::Transform => &self.linker,
-            World::Action => &self.action_linker,
+            World::Action | World::Script => &self.action_linker,
         };
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
             let imports_http =
@@ -284,6 +289,9 @@ impl PluginEngine {
             ),
             World::Action => {
                 Pre::Action(action::ActionPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?)
+            }
+            World::Script => {
+                Pre::Script(script::ScriptPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?)
             }
         };
         let loaded = Arc::new(LoadedPlugin { sha256: sha256.clone(), size: bytes.len(), world, pre });
@@ -347,15 +355,71 @@ impl PluginEngine {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.wasmhook_plugin_actor().call_run(&mut store, &call.into(), &inputs, secrets).await
         };
-        let wall = budget.wall_limit();
-        let Ok(raw) = tokio::time::timeout(wall, Metered::new(called, budget.meter())).await else {
-            // It was waiting (a running call ends at an epoch deadline): the call and the
-            // requests it awaited are dropped.
-            let limit_ms = u64::try_from(wall.as_millis()).unwrap_or(u64::MAX);
-            return run.report(Err(PluginFailure::Timeout { limit_ms }));
+        let raw = match within_wall(&budget, called).await {
+            Ok(raw) => raw,
+            Err(timeout) => return run.report(Err(timeout)),
         };
         let memory_hit = store.data().limiter.hit;
         run.ended(raw, memory_hit, limits)
+    }
+
+    /// Run custom code written in a step: `source` on the script runtime `runtime`, with the
+    /// `event` object (JSON text) and the `secrets` it names as `process.env`, under the
+    /// limits and rules of an action call (its requests to `allowed` hosts only). The
+    /// outputs are the `outputFields` the code gave, each a string, number, boolean or null.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn script(
+        &self,
+        runtime: &LoadedPlugin,
+        call: &CallContext,
+        source: &str,
+        event: &str,
+        secrets: &[(String, String)],
+        limits: &Limits,
+        allowed: &[AllowedHost],
+    ) -> CallReport {
+        let mut run = Run::new(limits);
+        let Pre::Script(pre) = &runtime.pre else {
+            return run.wrong_world(runtime.world, World::Script);
+        };
+        // Never closed: the semaphore lives as long as the engine borrowed here.
+        let Ok(_slot) = self.action_slots.acquire().await else {
+            return run.report(Err(PluginFailure::Trap { message: "the plugin engine stopped".into() }));
+        };
+        let (mut store, budget) = self.store(&run, call, limits, World::Script, allowed.into());
+        let called = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.wasmhook_plugin_script_runner().call_run(&mut store, &call.into(), source, event, secrets).await
+        };
+        let raw = match within_wall(&budget, called).await {
+            Ok(raw) => raw.map(|returned| returned.and_then(|json| output_fields(&json))),
+            Err(timeout) => return run.report(Err(timeout)),
+        };
+        let memory_hit = store.data().limiter.hit;
+        run.ended(raw, memory_hit, limits)
+    }
+
+    /// Whether `source` compiles on the script runtime `runtime`: the runtime's refusal
+    /// (code `syntax`, a message that starts `line L, column C: `) if not.
+    pub async fn check_script(
+        &self,
+        runtime: &LoadedPlugin,
+        source: &str,
+        limits: &Limits,
+    ) -> Result<(), PluginFailure> {
+        let mut run = Run::new(limits);
+        let Pre::Script(pre) = &runtime.pre else {
+            return run.wrong_world(runtime.world, World::Script).result.map(drop);
+        };
+        let call = CallContext { event_id: "check".into(), webhook_id: String::new(), received_at_ms: 0 };
+        let (mut store, budget) = self.store(&run, &call, limits, World::Script, Arc::from([]));
+        let called = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.wasmhook_plugin_script_runner().call_check(&mut store, source).await
+        };
+        let raw = within_wall(&budget, called).await?;
+        let memory_hit = store.data().limiter.hit;
+        run.ended(raw.map(|checked| checked.map(|()| Vec::new())), memory_hit, limits).result.map(drop)
     }
 
     /// [`action`](Self::action), blocking this thread until it ends (for callers outside an
@@ -393,6 +457,33 @@ impl PluginEngine {
         store.epoch_deadline_callback(move |_| Ok(deadlines.on_deadline()));
         (store, budget)
     }
+}
+
+/// `called`, metered, ended by the call's wall bound even while it waits (a running call
+/// ends at an epoch deadline; a waiting one is dropped with the requests it awaited).
+async fn within_wall<T>(
+    budget: &CpuBudget,
+    called: impl std::future::Future<Output = wasmtime::Result<T>>,
+) -> Result<wasmtime::Result<T>, PluginFailure> {
+    let wall = budget.wall_limit();
+    tokio::time::timeout(wall, Metered::new(called, budget.meter()))
+        .await
+        .map_err(|_| PluginFailure::Timeout { limit_ms: u64::try_from(wall.as_millis()).unwrap_or(u64::MAX) })
+}
+
+/// A script's `outputFields` (a JSON object of scalars) as the properties an action returns.
+fn output_fields(json: &str) -> Result<Vec<wit::Property>, wit::PluginError> {
+    let refused = |message: String| wit::PluginError { code: "invalid_output".into(), message };
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| refused(format!("outputFields is not a JSON object: {e}")))?;
+    fields
+        .into_iter()
+        .map(|(name, value)| {
+            let value = crate::value::Value::from_json(&name, &value)
+                .map_err(|e| refused(format!("{e}; outputFields hold strings, numbers, booleans or null")))?;
+            Ok(wit::Property { name, value: (&value).into() })
+        })
+        .collect()
 }
 
 /// One call's report in the making: its start, captured output and requests.
@@ -439,7 +530,7 @@ fn wrong_world_message(expected: Option<World>, exports: &[String]) -> String {
     };
     let other = match expected {
         World::Transform => World::Action,
-        World::Action => World::Transform,
+        World::Action | World::Script => World::Transform,
     };
     if exports.iter().any(|e| e == other.export()) {
         format!(

@@ -1,0 +1,161 @@
+//! `js-runtime`: runs JavaScript custom code written in a workflow step, in the shape the
+//! product's integrators already write:
+//!
+//! ```js
+//! exports.main = async (event, callback) => {
+//!   const { email } = event.inputFields;
+//!   callback({ outputFields: { domain: email.split('@')[1] } });
+//! };
+//! ```
+//!
+//! The engine is Boa (JavaScript in Rust); each call starts it, runs `prelude.js` (module,
+//! exports, process.env, console, require), the step's source, then `driver.js`, which calls
+//! `exports.main` and records its outcome; the promise jobs run to the end, and the
+//! `outputFields` given to the callback (or returned) go back as JSON text.
+
+wit_bindgen::generate!({
+    world: "script",
+    path: "../../wit",
+});
+
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::{Context, JsError, JsResult, JsValue, NativeFunction, Script, Source, js_string};
+use exports::wasmhook::plugin::script_runner::Guest;
+use wasmhook::plugin::types::{Context as CallContext, PluginError};
+
+const PRELUDE: &str = include_str!("prelude.js");
+const DRIVER: &str = include_str!("driver.js");
+
+struct Runtime;
+
+fn error(code: &str, message: impl Into<String>) -> PluginError {
+    PluginError { code: code.into(), message: message.into() }
+}
+
+/// `print(stream, text)`: a console line to stdout (1) or stderr (2), which the host keeps
+/// in the step's log.
+fn print(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
+    let stream = args.first().and_then(JsValue::as_number).unwrap_or(1.0);
+    let text = args.get(1).cloned().unwrap_or_default().to_string(context)?.to_std_string_escaped();
+    if stream == 2.0 {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+    Ok(JsValue::undefined())
+}
+
+/// A context with the prelude run: what every call and check starts from.
+fn context() -> Result<Context, PluginError> {
+    let mut context = Context::default();
+    context
+        .register_global_builtin_callable(js_string!("__print"), 2, NativeFunction::from_fn_ptr(print))
+        .map_err(|e| error("internal", format!("console: {e}")))?;
+    context.eval(Source::from_bytes(PRELUDE)).map_err(|e| error("internal", format!("prelude: {e}")))?;
+    Ok(context)
+}
+
+/// A syntax error as the step shows it: `line L, column C: what`.
+fn syntax(e: &JsError) -> PluginError {
+    let text = e.to_string();
+    // Boa ends a parse error's message with ` at line L, col C`.
+    let message = match text.rsplit_once(" at line ") {
+        Some((what, at)) => match at.split_once(", col ") {
+            Some((line, column)) => {
+                let what = what.trim_start_matches("SyntaxError: ");
+                format!("line {}, column {}: {what}", line.trim(), column.trim())
+            }
+            None => text.clone(),
+        },
+        None => text.clone(),
+    };
+    error("syntax", message)
+}
+
+/// What a thrown value says: `Name: message` for an error, its text otherwise.
+fn thrown(value: &JsValue, context: &mut Context) -> String {
+    if let Some(object) = value.as_object() {
+        let name = object.get(js_string!("name"), context).ok().filter(|v| !v.is_undefined());
+        let message = object.get(js_string!("message"), context).ok().filter(|v| !v.is_undefined());
+        if let (Some(name), Some(message)) = (name, message) {
+            let text = |v: JsValue, context: &mut Context| {
+                v.to_string(context).map(|s| s.to_std_string_escaped()).unwrap_or_default()
+            };
+            let (name, message) = (text(name, context), text(message, context));
+            return if message.is_empty() { name } else { format!("{name}: {message}") };
+        }
+    }
+    value.to_string(context).map(|s| s.to_std_string_escaped()).unwrap_or_else(|_| "a value".into())
+}
+
+fn failed(e: JsError, context: &mut Context) -> PluginError {
+    if let Ok(native) = e.try_native(context) {
+        return error("thrown", native.to_string());
+    }
+    match e.into_opaque(context) {
+        Ok(value) => error("thrown", thrown(&value, context)),
+        Err(e) => error("thrown", e.to_string()),
+    }
+}
+
+fn get(object: &JsValue, key: &str, context: &mut Context) -> JsValue {
+    object.as_object().and_then(|o| o.get(boa_engine::JsString::from(key), context).ok()).unwrap_or_default()
+}
+
+fn run(source: &str, event: &str, secrets: Vec<(String, String)>) -> Result<String, PluginError> {
+    let mut context = context()?;
+    let script = Script::parse(Source::from_bytes(source), None, &mut context).map_err(|e| syntax(&e))?;
+    script.evaluate(&mut context).map_err(|e| failed(e, &mut context))?;
+    let event: serde_json::Value =
+        serde_json::from_str(event).map_err(|e| error("internal", format!("the event is not JSON: {e}")))?;
+    let event = JsValue::from_json(&event, &mut context).map_err(|e| failed(e, &mut context))?;
+    let env: serde_json::Map<String, serde_json::Value> =
+        secrets.into_iter().map(|(name, value)| (name, serde_json::Value::String(value))).collect();
+    let env = JsValue::from_json(&serde_json::Value::Object(env), &mut context).map_err(|e| failed(e, &mut context))?;
+    let driver = context.eval(Source::from_bytes(DRIVER)).map_err(|e| error("internal", format!("driver: {e}")))?;
+    let driver = driver
+        .as_object()
+        .and_then(|o| JsFunction::from_object(o.clone()))
+        .ok_or_else(|| error("internal", "the driver is not a function"))?;
+    let out = driver.call(&JsValue::undefined(), &[event, env], &mut context).map_err(|e| failed(e, &mut context))?;
+    context.run_jobs().map_err(|e| failed(e, &mut context))?;
+    let called = get(&out, "called", &mut context).to_boolean();
+    if get(&out, "failed", &mut context).to_boolean() && !called {
+        let thrown_value = get(&out, "error", &mut context);
+        return Err(error("thrown", thrown(&thrown_value, &mut context)));
+    }
+    if !called && !get(&out, "done", &mut context).to_boolean() {
+        return Err(error(
+            "unfinished",
+            "exports.main neither called the callback nor finished (it awaits a promise that never settles)",
+        ));
+    }
+    let value = get(&out, "value", &mut context);
+    let fields = get(&value, "outputFields", &mut context);
+    if fields.is_undefined() || fields.is_null() {
+        return Ok("{}".into());
+    }
+    if !fields.is_object() {
+        return Err(error("invalid_output", "outputFields must be an object of name: value"));
+    }
+    let json = fields.to_json(&mut context).map_err(|e| failed(e, &mut context))?;
+    Ok(json.map_or_else(|| "{}".into(), |j| j.to_string()))
+}
+
+impl Guest for Runtime {
+    fn check(source: String) -> Result<(), PluginError> {
+        let mut context = context()?;
+        Script::parse(Source::from_bytes(&source), None, &mut context).map(|_| ()).map_err(|e| syntax(&e))
+    }
+
+    fn run(
+        _ctx: CallContext,
+        source: String,
+        event: String,
+        secrets: Vec<(String, String)>,
+    ) -> Result<String, PluginError> {
+        run(&source, &event, secrets)
+    }
+}
+
+export!(Runtime);

@@ -1,0 +1,113 @@
+//! The JavaScript runtime of custom code written in a step (issue 22, first slice): the
+//! built-in `script` component (Boa in WebAssembly) runs snippets in the product's shape
+//! through the plugin engine, in a fresh sandboxed instance per call.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use wasmhook::plugins::{CallContext, CallReport, Limits, LoadedPlugin, PluginEngine, World, builtin};
+use wasmhook::value::Value;
+
+/// One engine with the runtime compiled, shared by this module's tests (a compile of the
+/// 8 MB component takes seconds).
+fn engine() -> &'static (PluginEngine, Arc<LoadedPlugin>) {
+    static ENGINE: OnceLock<(PluginEngine, Arc<LoadedPlugin>)> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let engine = PluginEngine::new().unwrap();
+        let runtime =
+            engine.load(builtin::JAVASCRIPT, World::Script, &Limits::default()).expect("the JavaScript runtime loads");
+        (engine, runtime)
+    })
+}
+
+fn run(source: &str, event: serde_json::Value, secrets: &[(&str, &str)]) -> CallReport {
+    let (engine, runtime) = engine();
+    let call = CallContext { event_id: "evt_js".into(), webhook_id: "wh_js".into(), received_at_ms: 1_709_294_400_000 };
+    let secrets: Vec<(String, String)> = secrets.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let limits = Limits { timeout: Duration::from_millis(500), ..Limits::default() };
+    block_on(engine.script(runtime, &call, source, &event.to_string(), &secrets, &limits, &[]))
+}
+
+/// The engine's futures need a Tokio runtime only for network waits and the wall bound.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+}
+
+fn output(report: &CallReport, name: &str) -> Value {
+    let outputs = report.result.as_ref().unwrap_or_else(|e| panic!("{e}; log: {}", report.log));
+    outputs.iter().find(|p| p.name == name).map(|p| p.value.clone()).unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn a_snippet_in_the_products_shape_turns_inputs_and_a_secret_into_typed_outputs() {
+    let source = r#"
+exports.main = async (event, callback) => {
+  const { email, plan, seats } = event.inputFields;
+  console.log('scoring', email, { plan });
+  const key = process.env.SCORING_KEY;
+  callback({
+    outputFields: {
+      domain: email.split('@')[1],
+      score: seats * 10,
+      hot: plan === 'pro',
+      keyLength: key.length,
+      nothing: null,
+    },
+  });
+};
+"#;
+    let event = serde_json::json!({"inputFields": {"email": "ada@example.com", "plan": "pro", "seats": 7}});
+    let report = run(source, event, &[("SCORING_KEY", "sk_live_123")]);
+    assert_eq!(output(&report, "domain"), Value::String("example.com".into()));
+    assert_eq!(output(&report, "score"), Value::Number(70.0));
+    assert_eq!(output(&report, "hot"), Value::Boolean(true));
+    assert_eq!(output(&report, "keyLength"), Value::Number(11.0));
+    assert_eq!(output(&report, "nothing"), Value::Null);
+    assert!(report.log.contains(r#"scoring ada@example.com {"plan":"pro"}"#), "{}", report.log);
+}
+
+#[test]
+fn outputs_may_be_returned_instead_of_called_back() {
+    let source = "exports.main = async (event) => ({ outputFields: { twice: event.inputFields.n * 2 } });";
+    let report = run(source, serde_json::json!({"inputFields": {"n": 21}}), &[]);
+    assert_eq!(output(&report, "twice"), Value::Number(42.0));
+}
+
+#[test]
+fn a_thrown_error_fails_the_call_with_its_message() {
+    let source = "exports.main = async () => { throw new Error('the CRM said no'); };";
+    let failure = run(source, serde_json::json!({"inputFields": {}}), &[]).result.unwrap_err();
+    assert_eq!(failure.kind(), "guest_error", "{failure}");
+    assert!(failure.to_string().contains("Error: the CRM said no"), "{failure}");
+
+    let required = run("const axios = require('lodash'); exports.main = () => {};", serde_json::json!({}), &[]);
+    let failure = required.result.unwrap_err();
+    assert!(failure.to_string().contains("require('lodash')"), "{failure}");
+
+    let missing = run("exports.notMain = () => {};", serde_json::json!({}), &[]).result.unwrap_err();
+    assert!(missing.to_string().contains("exports.main"), "{missing}");
+
+    let nested = "exports.main = (e, cb) => cb({ outputFields: { deep: { a: 1 } } });";
+    let refused = run(nested, serde_json::json!({}), &[]).result.unwrap_err();
+    assert_eq!(refused.kind(), "guest_error", "{refused}");
+    assert!(refused.to_string().contains("deep"), "{refused}");
+}
+
+#[test]
+fn a_syntax_error_names_its_line_and_column() {
+    let (engine, runtime) = engine();
+    let good = "exports.main = async (event, callback) => callback({ outputFields: {} });";
+    block_on(engine.check_script(runtime, good, &Limits::default())).unwrap();
+    let bad = "exports.main = async (event, callback) => {\n  const x = ;\n};";
+    let failure = block_on(engine.check_script(runtime, bad, &Limits::default())).unwrap_err();
+    assert!(failure.to_string().contains("syntax: line 2, column"), "{failure}");
+}
+
+#[test]
+fn an_endless_loop_ends_as_a_timeout_and_a_memory_blow_up_as_memory_limit() {
+    let spin = run("exports.main = () => { for (;;) {} };", serde_json::json!({}), &[]).result.unwrap_err();
+    assert_eq!(spin.kind(), "timeout", "{spin}");
+    let grow = "exports.main = () => { const a = []; let s = 'x'; for (;;) { s = s + s; a.push(s + '!'); } };";
+    let blown = run(grow, serde_json::json!({}), &[]).result.unwrap_err();
+    assert!(["memory_limit", "trap"].contains(&blown.kind()), "{blown}");
+}
