@@ -5,7 +5,7 @@
 //! API holds up only its own steps: the others end and commit meanwhile.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -122,9 +122,7 @@ impl Act {
                 // Due now, so in flight: its end wakes the stage.
                 _ => IDLE_POLL,
             };
-            if !self.wait(wait.min(IDLE_POLL)) {
-                break;
-            }
+            self.wait(wait.min(IDLE_POLL));
         }
         // A step is never cut short: the ones in flight end (each within its bound) and commit.
         while !self.in_flight.is_empty() {
@@ -135,9 +133,10 @@ impl Act {
         }
     }
 
-    /// Wait for a wake-up or `timeout`; false once nothing can wake the stage again.
-    fn wait(&self, timeout: Duration) -> bool {
-        !matches!(self.woken.recv_timeout(timeout), Err(RecvTimeoutError::Disconnected))
+    /// Wait for a wake-up or `timeout`. The stage holds a waker of its own (its steps'
+    /// ends wake it), so the channel never disconnects: stopping is the node's flag.
+    fn wait(&self, timeout: Duration) {
+        let _ = self.woken.recv_timeout(timeout);
     }
 
     /// Commit the steps that ended, then start the due ones there is room for: how many

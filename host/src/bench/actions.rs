@@ -1,5 +1,5 @@
 //! `wasmhook-bench actions`: enrollments/s from accepted events to finished enrollments,
-//! through the code the server runs (pipeline batches, then the act stage's rounds), for
+//! through the code the server runs (pipeline batches, then the act stage's steps), for
 //! a workflow with one custom code step (the built-in `date-diff`) and one `set_property`,
 //! against the same workflow without actions, in one run.
 

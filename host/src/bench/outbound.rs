@@ -1,5 +1,5 @@
 //! `wasmhook-bench outbound`: what a custom code step that calls another system costs,
-//! through the code the server runs (pipeline batches, then the act stage's rounds on its
+//! through the code the server runs (pipeline batches, then the act stage's steps on its
 //! worker threads), against a loopback API in this process, in one run:
 //! - the same kind of step without a request (the echo-action test guest), then the
 //!   http-action test guest calling an API that answers at once: the cost of one outbound

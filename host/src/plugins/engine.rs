@@ -346,9 +346,9 @@ impl PluginEngine {
         let Pre::Action(pre) = &plugin.pre else {
             return run.wrong_world(plugin.world, World::Action);
         };
-        // Never closed: the semaphore lives as long as the engine borrowed here.
-        let Ok(_slot) = self.action_slots.acquire().await else {
-            return run.report(Err(PluginFailure::Trap { message: "the plugin engine stopped".into() }));
+        let _slot = match self.slot().await {
+            Ok(slot) => slot,
+            Err(stopped) => return run.report(Err(stopped)),
         };
         let (mut store, budget) = self.store(&run, call, limits, World::Action, allowed.into());
         let called = async {
@@ -382,9 +382,9 @@ impl PluginEngine {
         let Pre::Script(pre) = &runtime.pre else {
             return run.wrong_world(runtime.world, World::Script);
         };
-        // Never closed: the semaphore lives as long as the engine borrowed here.
-        let Ok(_slot) = self.action_slots.acquire().await else {
-            return run.report(Err(PluginFailure::Trap { message: "the plugin engine stopped".into() }));
+        let _slot = match self.slot().await {
+            Ok(slot) => slot,
+            Err(stopped) => return run.report(Err(stopped)),
         };
         let (mut store, budget) = self.store(&run, call, limits, World::Script, allowed.into());
         let called = async {
@@ -434,6 +434,15 @@ impl PluginEngine {
         allowed: &[AllowedHost],
     ) -> CallReport {
         wasmtime_wasi::runtime::in_tokio(self.action(plugin, call, inputs, secrets, limits, allowed))
+    }
+
+    /// One of the [`ACTION_SLOTS`] an action or script call holds while it runs or waits.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, PluginFailure> {
+        // Never closed: the semaphore lives as long as the engine borrowed here.
+        self.action_slots
+            .acquire()
+            .await
+            .map_err(|_| PluginFailure::Trap { message: "the plugin engine stopped".into() })
     }
 
     /// A fresh store for one call of `world`, with its limits and time budget set.
