@@ -38,6 +38,7 @@ mod schema;
 mod send_webhook;
 mod serve_smoke;
 mod soak;
+mod source_steps;
 mod strtotime_php_fixture;
 mod ui_browser;
 mod webhook_wizard;

@@ -144,7 +144,8 @@ mod tests {
                 "0",
                 outcome,
                 StepDetail::CustomCode {
-                    plugin: "score".into(),
+                    plugin: Some("score".into()),
+                    language: None,
                     inputs: Map::new(),
                     secrets: vec![],
                     sha256: None,

@@ -289,7 +289,9 @@ async fn step_one(work: &Work, services: &Services, now: i64) -> StepSaved {
         webhook_id: enrollment.trigger["webhook_id"].as_str().unwrap_or_default().to_string(),
         received_at_ms: enrollment.trigger["received_at_ms"].as_i64().unwrap_or(enrollment.enrolled_at_ms),
     };
-    let ran = step::run(&next, &scope, services, &call, enrollment.id.as_str(), now).await;
+    let subject =
+        step::Subject { enrollment: enrollment.id.as_str(), workflow, record_id: enrollment.record_id.as_str() };
+    let ran = step::run(&next, &scope, services, &call, &subject, now).await;
     let write =
         ran.write.map(|(property, value)| (workflow.object.clone(), enrollment.record_id.clone(), property, value));
     let (status, reason, at) = match ran.ended {

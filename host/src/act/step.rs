@@ -11,7 +11,7 @@ use super::plan::Next;
 use super::retry::{self, Decision};
 use super::sources::{Scope, for_property};
 use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
-use crate::model::workflow::{Action, Condition, CustomCode, Kind, Op, OutputType, RetrySchedule};
+use crate::model::workflow::{Action, Code, Condition, CustomCode, Kind, Op, OutputType, RetrySchedule, Workflow};
 use crate::plugins::outbound::{AllowedHost, Exchange, Paused};
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine, PluginFailure};
 use crate::value::{Property, Value};
@@ -76,7 +76,17 @@ pub struct StepRun {
     pub write: Option<(String, Json)>,
 }
 
-/// Run the step `next` of enrollment `enrollment` (`call` names its event) at `now_ms`.
+/// Whom a step runs for: the enrollment, its workflow and its record.
+pub struct Subject<'a> {
+    /// The enrollment's id (a trial's own, from the test route).
+    pub enrollment: &'a str,
+    /// The workflow.
+    pub workflow: &'a Workflow,
+    /// The enrolled record's id.
+    pub record_id: &'a str,
+}
+
+/// Run the step `next` for `subject` (`call` names its event) at `now_ms`.
 /// A step that calls another system awaits it without holding a thread; it must be polled
 /// inside a Tokio runtime.
 pub async fn run(
@@ -84,7 +94,7 @@ pub async fn run(
     scope: &Scope<'_>,
     services: &Services,
     call: &CallContext,
-    enrollment: &str,
+    subject: &Subject<'_>,
     now_ms: i64,
 ) -> StepRun {
     let started = Instant::now();
@@ -92,12 +102,15 @@ pub async fn run(
     let this_try = Try { attempt: next.attempt, first_ms: next.first_started_at_ms.unwrap_or(now_ms), now_ms };
     let (detail, ended, write) = match next.action {
         Action::CustomCode(code) => {
-            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call).await;
+            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call, &|inputs| {
+                script_event(inputs, subject, &next.address)
+            })
+            .await;
             reason = retry_reason;
             (detail, ended, None)
         }
         Action::SendWebhook(hook) => {
-            let webhook_id = webhook_id(enrollment, &next.address);
+            let webhook_id = webhook_id(subject.enrollment, &next.address);
             let (detail, ended, retry_reason) =
                 super::send_webhook::run(hook, &this_try, scope, services, &webhook_id).await;
             reason = retry_reason;
@@ -160,19 +173,38 @@ fn webhook_id(enrollment: &str, address: &str) -> String {
     format!("msg_{}", &hex::encode(digest)[..32])
 }
 
+/// The `event` source written in a step receives, in the product's shape: `inputFields`,
+/// `object` (`objectType`, `objectId`), `callbackId` (the same on every try of the step)
+/// and `origin` (the workflow, the step, the enrollment and the event).
+fn script_event(inputs: &Map<String, Json>, subject: &Subject<'_>, address: &str) -> Json {
+    serde_json::json!({
+        "inputFields": inputs,
+        "object": {"objectType": subject.workflow.object, "objectId": subject.record_id},
+        "callbackId": format!("{}/{address}", subject.enrollment),
+        "origin": {
+            "workflowId": subject.workflow.id,
+            "workflowName": subject.workflow.name,
+            "actionAddress": address,
+            "enrollmentId": subject.enrollment,
+        },
+    })
+}
+
 async fn custom_code(
     code: &CustomCode,
     this_try: &Try,
     scope: &Scope<'_>,
     services: &Services,
     call: &CallContext,
+    event: &(dyn Fn(&Map<String, Json>) -> Json + Sync),
 ) -> (StepDetail, Ended, Option<String>) {
     let inputs: Map<String, Json> =
         code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
     let mut ran = CodeRan::default();
-    let ended = run_code(code, this_try, &inputs, services, call, &mut ran).await;
+    let ended = run_code(code, this_try, &inputs, services, call, event, &mut ran).await;
     let detail = StepDetail::CustomCode {
         plugin: code.plugin.clone(),
+        language: code.language,
         inputs,
         // Names only: values never leave the vault except into the plugin's call.
         secrets: code.secrets.clone(),
@@ -199,21 +231,31 @@ async fn run_code(
     inputs: &Map<String, Json>,
     services: &Services,
     call: &CallContext,
+    event: &(dyn Fn(&Map<String, Json>) -> Json + Sync),
     ran: &mut CodeRan,
 ) -> Ended {
+    let Some(runs) = code.code() else {
+        return Ended::Failed("the step names neither a plugin nor source in a language".into());
+    };
     let secrets = match secret_values(services, &code.secrets) {
         Ok(found) => found,
         Err(reason) => return Ended::Failed(reason),
     };
-    let plugin = match Services::blocking(|| (services.plugin)(&code.plugin, code.sha256.as_deref())) {
-        Ok(plugin) => plugin,
+    let loaded = match runs {
+        Code::Plugin(name) => Services::blocking(|| (services.plugin)(name, code.sha256.as_deref())),
+        // A compile on first use only (seconds), so off the runtime's threads like a plugin's.
+        Code::Source { language, .. } => Services::blocking(|| {
+            services.engine.runtime(language).map_err(|e| format!("the {} runtime cannot load: {e}", language.as_str()))
+        }),
+    };
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
         Err(reason) => return Ended::Failed(reason),
     };
-    ran.sha256 = Some(plugin.sha256.clone());
-    let properties: Vec<Property> = inputs
-        .iter()
-        .map(|(name, value)| Property::new(name.clone(), Value::from_json(name, value).unwrap_or(Value::Null)))
-        .collect();
+    ran.sha256 = match runs {
+        Code::Plugin(_) => Some(loaded.sha256.clone()),
+        Code::Source { .. } => code.sha256.clone(),
+    };
     let timeout = code.timeout_ms.map_or(Limits::default().timeout, Duration::from_millis).min(MAX_TIMEOUT);
     let limits = Limits { timeout, ..Limits::default() };
     // Checked when the workflow was saved; an entry that no longer parses allows nothing.
@@ -223,8 +265,23 @@ async fn run_code(
         ran.retry_reason = reason;
         return ended;
     }
-    let report = services.engine.action(&plugin, call, &properties, &secrets, &limits, &allowed).await;
-    crate::telemetry::metrics::plugin_called(&code.plugin, "action", report.outcome(), report.duration);
+    let report = match runs {
+        Code::Plugin(_) => {
+            let properties: Vec<Property> = inputs
+                .iter()
+                .map(|(name, value)| Property::new(name.clone(), Value::from_json(name, value).unwrap_or(Value::Null)))
+                .collect();
+            services.engine.action(&loaded, call, &properties, &secrets, &limits, &allowed).await
+        }
+        Code::Source { source, .. } => {
+            let event = event(inputs).to_string();
+            // `Date.now()` in the product is the time the code runs: the clock reads the
+            // try's start, not the event's arrival as a plugin's does.
+            let call = CallContext { received_at_ms: this_try.now_ms, ..call.clone() };
+            services.engine.script(&loaded, &call, source, &event, &secrets, &limits, &allowed).await
+        }
+    };
+    crate::telemetry::metrics::plugin_called(code.runs(), "action", report.outcome(), report.duration);
     ran.log = requests_ended(&report.requests, &report.log, &secrets);
     let returned = match report.result {
         Ok(returned) => returned,
@@ -236,7 +293,8 @@ async fn run_code(
             continue;
         };
         let value = found.value.to_json();
-        if let Err(reason) = check_output(declared.kind, &declared.name, &value, "the plugin returned") {
+        let from = if matches!(runs, Code::Plugin(_)) { "the plugin returned" } else { "the code returned" };
+        if let Err(reason) = check_output(declared.kind, &declared.name, &value, from) {
             return Ended::Failed(redact(&reason, &secrets));
         }
         outputs.insert(declared.name.clone(), redact_json(value, &secrets));

@@ -4,7 +4,9 @@
 use super::sources::{declared_kind, for_property};
 use super::step::MAX_TIMEOUT;
 use crate::model::property::PropertyDef;
-use crate::model::workflow::{Action, HeaderSource, Kind, Op, RetrySchedule, SendWebhook, Signing, Source, walk};
+use crate::model::workflow::{
+    Action, CustomCode, HeaderSource, Kind, Language, Op, RetrySchedule, SendWebhook, Signing, Source, walk,
+};
 use crate::plugins::World;
 
 /// A refused action list: the field (`actions[2].then[0].value`) and why.
@@ -22,7 +24,13 @@ pub struct Check<'a> {
     pub defs: &'a [PropertyDef],
     /// The world of the plugin called `name`, `None` if there is none.
     pub plugin_world: &'a dyn Fn(&str) -> Option<World>,
+    /// Whether source in a language compiles: the syntax error (`line L, column C: …`) if not.
+    pub syntax: &'a dyn Fn(Language, &str) -> Result<(), String>,
 }
+
+/// The longest source a step may carry, bytes: the product's code box holds about as much,
+/// and every try sends it into the runtime.
+pub const MAX_SOURCE_BYTES: usize = 100 * 1024;
 
 /// Check every action of `actions` (the whole list, as saved).
 pub fn validate(actions: &[Action], check: &Check<'_>) -> Result<(), Invalid> {
@@ -35,6 +43,42 @@ pub fn validate(actions: &[Action], check: &Check<'_>) -> Result<(), Invalid> {
         }
     });
     result
+}
+
+/// What a custom code step runs: an `action` plugin that exists, or source in a language
+/// that compiles; never both.
+fn runs(code: &CustomCode, at: &str, check: &Check<'_>) -> Result<(), (String, String)> {
+    let bad = |field: &str, message: String| Err((format!("{at}.{field}"), message));
+    match (&code.plugin, &code.source) {
+        (Some(_), Some(_)) => bad("source", "a step runs a `plugin` or its own `source`, not both".into()),
+        (None, None) => bad("plugin", "name a `plugin`, or write `source` with its `language`".into()),
+        (Some(_), None) if code.language.is_some() => {
+            bad("language", "`language` goes with `source`; a plugin's code is already built".into())
+        }
+        (Some(name), None) => match (check.plugin_world)(name) {
+            None => bad("plugin", format!("no plugin `{name}`; upload it first")),
+            Some(World::Transform) => {
+                bad("plugin", format!("plugin `{name}` is a transform; a custom code step needs an `action` plugin"))
+            }
+            Some(World::Script) => bad("plugin", format!("`{name}` is not an `action` plugin")),
+            Some(World::Action) => Ok(()),
+        },
+        (None, Some(source)) => {
+            let Some(language) = code.language else {
+                return bad("language", "`source` needs its `language`: javascript".into());
+            };
+            if source.trim().is_empty() {
+                return bad(
+                    "source",
+                    "the source is empty; write `exports.main = async (event, callback) => { … }`".into(),
+                );
+            }
+            if source.len() > MAX_SOURCE_BYTES {
+                return bad("source", format!("the source is {} bytes; at most {MAX_SOURCE_BYTES}", source.len()));
+            }
+            (check.syntax)(language, source).or_else(|why| bad("source", why))
+        }
+    }
 }
 
 /// A step's own retry schedule: each bound at least a second, the first wait no longer than
@@ -181,19 +225,7 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
     };
     match action {
         Action::CustomCode(code) => {
-            match (check.plugin_world)(&code.plugin) {
-                None => return bad(format!("{at}.plugin"), format!("no plugin `{}`; upload it first", code.plugin)),
-                Some(World::Transform) => {
-                    return bad(
-                        format!("{at}.plugin"),
-                        format!("plugin `{}` is a transform; a custom code step needs an `action` plugin", code.plugin),
-                    );
-                }
-                Some(World::Script) => {
-                    return bad(format!("{at}.plugin"), format!("`{}` is not an `action` plugin", code.plugin));
-                }
-                Some(World::Action) => {}
-            }
+            runs(code, &at, check).map_err(|(field, message)| Invalid { field, message })?;
             for (name, from) in &code.inputs {
                 if !identifier(name) {
                     return bad(format!("{at}.inputs"), format!("input name `{name}`: use letters, digits and `_`"));
@@ -283,7 +315,7 @@ mod tests {
 
     use super::{Check, field_of, validate};
     use crate::model::property::{PropertyDef, PropertyType};
-    use crate::model::workflow::Action;
+    use crate::model::workflow::{Action, Language};
     use crate::plugins::World;
 
     fn def(name: &str, kind: PropertyType, unique: bool, options: &[&str]) -> PropertyDef {
@@ -307,8 +339,15 @@ mod tests {
             "strtotime" => Some(World::Transform),
             _ => None,
         };
+        // Stands in for the runtime's parser: a source with `(((` does not compile.
+        let syntax = |_: Language, source: &str| match source.find("(((") {
+            Some(at) => Err(format!("line 1, column {}: unexpected token", at + 1)),
+            None => Ok(()),
+        };
         let actions: Vec<Action> = serde_json::from_value(actions).unwrap();
-        validate(&actions, &Check { defs: &defs, plugin_world: &world }).err().map(|e| (e.field, e.message))
+        validate(&actions, &Check { defs: &defs, plugin_world: &world, syntax: &syntax })
+            .err()
+            .map(|e| (e.field, e.message))
     }
 
     #[test]
@@ -367,6 +406,46 @@ mod tests {
         .unwrap();
         assert_eq!(later.0, "actions[0].value");
         assert!(later.1.contains("no step 1 runs before this one"), "{}", later.1);
+    }
+
+    #[test]
+    fn a_step_runs_a_plugin_or_source_in_a_language_that_compiles() {
+        let source = "exports.main = async (event) => ({ outputFields: { n: 1 } });";
+        let step = |extra: serde_json::Value| {
+            let mut step = json!({"type": "custom_code", "outputs": [{"name": "n", "type": "number"}]});
+            step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            refusal(json!([step]))
+        };
+        assert_eq!(step(json!({"language": "javascript", "source": source})), None);
+        let cases = [
+            (json!({}), "actions[0].plugin", "name a `plugin`"),
+            (
+                json!({"plugin": "lead-score", "source": source, "language": "javascript"}),
+                "actions[0].source",
+                "not both",
+            ),
+            (json!({"source": source}), "actions[0].language", "needs its `language`"),
+            (json!({"plugin": "lead-score", "language": "javascript"}), "actions[0].language", "goes with `source`"),
+            (json!({"language": "javascript", "source": "  \n"}), "actions[0].source", "empty"),
+            (
+                json!({"language": "javascript", "source": "exports.main = ((("}),
+                "actions[0].source",
+                "line 1, column 16",
+            ),
+            (
+                json!({"language": "javascript", "source": "x".repeat(super::MAX_SOURCE_BYTES + 1)}),
+                "actions[0].source",
+                "at most 102400",
+            ),
+        ];
+        for (extra, field, says) in cases {
+            let (got, message) = step(extra.clone()).unwrap_or_else(|| panic!("{extra} passed"));
+            assert_eq!(got, field, "{extra}");
+            assert!(message.contains(says), "{extra}: {message}");
+        }
+        let unknown: Result<Vec<Action>, _> =
+            serde_json::from_value(json!([{"type": "custom_code", "language": "cobol", "source": "x"}]));
+        assert!(unknown.unwrap_err().to_string().contains("unknown variant `cobol`, expected `javascript`"));
     }
 
     #[test]

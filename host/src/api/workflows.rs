@@ -17,10 +17,9 @@ use crate::act::validate;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{EnrollmentId, EventId, RecordId, WebhookId, WorkflowId, now_ms};
 use crate::model::step::StepEntry;
-use crate::model::workflow::Action;
+use crate::model::workflow::{Action, Code};
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
-use crate::plugins::CallContext;
-use crate::plugins::World;
+use crate::plugins::{CallContext, PluginEngine, World};
 use crate::store::Store;
 use crate::work::plugin_cache::PluginCache;
 
@@ -142,17 +141,27 @@ fn parse_actions(actions: Vec<Json_>) -> Result<Vec<Action>, ApiError> {
         .collect()
 }
 
-/// Pin each custom code step to a stored version of its uploaded plugin: the current one
-/// when the step names none, else the one it names (which must exist and be an action).
+/// Pin each custom code step to the version it runs: source to its hash; a plugin to a
+/// stored version of its upload, the current one when the step names none, else the one it
+/// names (which must exist and be an action).
 fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
     let uploads = store.list_plugins()?;
     crate::model::workflow::for_each_code_mut(actions, "", &mut |_, code| {
-        if crate::plugins::builtin::find(&code.plugin).is_some() {
-            code.sha256 = None;
-            return Ok(());
-        }
+        let name = match code.code() {
+            Some(Code::Source { source, .. }) => {
+                use sha2::Digest as _;
+                code.sha256 = Some(hex::encode(sha2::Sha256::digest(source.as_bytes())));
+                return Ok(());
+            }
+            Some(Code::Plugin(name)) if crate::plugins::builtin::find(name).is_none() => name.to_string(),
+            // Built in: it changes only with the server.
+            _ => {
+                code.sha256 = None;
+                return Ok(());
+            }
+        };
         match &code.sha256 {
-            None => code.sha256 = uploads.iter().find(|p| p.name == code.plugin).map(|p| p.sha256.clone()),
+            None => code.sha256 = uploads.iter().find(|p| p.name == name).map(|p| p.sha256.clone()),
             Some(sha) => match store.plugin_version(sha).map_err(|e| e.to_string())? {
                 Some((world, _)) if world == "action" => {}
                 Some(_) => return Err(format!("version {sha} is not an `action` component")),
@@ -167,8 +176,9 @@ fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
     })
 }
 
-/// Check names, object, triggers and actions against the store.
-fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
+/// Check names, object, triggers and actions against the store; source written in a step
+/// is compiled by its runtime (on this blocking thread, the server's runtime driving it).
+fn validate(store: &Store, engine: &PluginEngine, w: &Workflow) -> Result<(), ApiError> {
     if w.name.trim().is_empty() || w.name.chars().count() > 255 {
         return Err(ApiError::invalid("name", "name must be 1 to 255 characters"));
     }
@@ -190,7 +200,9 @@ fn validate(store: &Store, w: &Workflow) -> Result<(), ApiError> {
             _ => None,
         }),
     };
-    validate::validate(&w.actions, &validate::Check { defs: &defs, plugin_world: &plugin_world })
+    let runtime = tokio::runtime::Handle::current();
+    let syntax = |language, source: &str| runtime.block_on(engine.check_source(language, source));
+    validate::validate(&w.actions, &validate::Check { defs: &defs, plugin_world: &plugin_world, syntax: &syntax })
         .map_err(|invalid| ApiError::invalid(&invalid.field, invalid.message))
 }
 
@@ -218,10 +230,10 @@ pub async fn create(
         actions: parse_actions(body.actions.unwrap_or_default())?,
         created_at_ms: now,
     };
-    let store = state.store.clone();
+    let (store, engine) = (state.store.clone(), state.engine.clone());
     let saved = blocking(move || {
         let mut workflow = workflow;
-        validate(&store, &workflow)?;
+        validate(&store, &engine, &workflow)?;
         pin(&store, &mut workflow.actions)?;
         store.put_workflow(&workflow)?;
         Ok(workflow)
@@ -282,7 +294,7 @@ pub async fn update(
     Path(id): Path<WorkflowId>,
     JsonBody(body): JsonBody<WorkflowBody>,
 ) -> Result<Json<WorkflowView>, ApiError> {
-    let store = state.store.clone();
+    let (store, engine) = (state.store.clone(), state.engine.clone());
     let saved = blocking(move || {
         let mut w = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
         if let Some(object) = body.object.filter(|o| *o != w.object) {
@@ -299,7 +311,7 @@ pub async fn update(
         if let Some(actions) = body.actions {
             w.actions = parse_actions(actions)?;
         }
-        validate(&store, &w)?;
+        validate(&store, &engine, &w)?;
         if new_actions {
             pin(&store, &mut w.actions)?;
         }
@@ -454,8 +466,8 @@ pub async fn test_action(
         // Each test is a delivery of its own: a sent webhook gets a fresh `webhook-id`.
         let trial = crate::model::ids::EnrollmentId::new(now);
         // On this blocking thread, with the server's runtime for the step's requests.
-        let ran =
-            tokio::runtime::Handle::current().block_on(step::run(&next, &scope, &services, &call, trial.as_str(), now));
+        let subject = step::Subject { enrollment: trial.as_str(), workflow: &workflow, record_id: record.id.as_str() };
+        let ran = tokio::runtime::Handle::current().block_on(step::run(&next, &scope, &services, &call, &subject, now));
         let succeeded = ran.ended == Ended::Succeeded;
         let applied = match (&ran.write, body.apply.unwrap_or(false) && succeeded) {
             (Some((property, value)), true) => {

@@ -54,15 +54,19 @@ pub struct StepEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StepDetail {
-    /// A plugin call.
+    /// A plugin call, or a run of source written in the step.
     CustomCode {
-        /// The plugin's name.
-        plugin: String,
+        /// The plugin's name (a step that names a plugin).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<String>,
+        /// The source's language (a step with source written in it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        language: Option<super::workflow::Language>,
         /// Input name → the value it was given.
         inputs: Map<String, Json>,
         /// The secrets it was given, by name (never their values).
         secrets: Vec<String>,
-        /// The component version that ran (hex SHA-256), once found.
+        /// The version that ran (hex SHA-256): the component's once found, or the source's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sha256: Option<String>,
         /// What it printed (secret values redacted).

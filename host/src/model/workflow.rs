@@ -42,13 +42,22 @@ pub enum Action {
     },
 }
 
-/// A custom code step: the plugin, what it reads and what it may return.
+/// A custom code step: the code (a plugin, or source written in the step), what it reads
+/// and what it may return.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomCode {
-    /// An uploaded plugin of the `action` world.
-    pub plugin: String,
-    /// The component version the step runs (hex SHA-256), fixed when the workflow is
-    /// saved: uploading new bytes under the name does not change a saved step.
+    /// An `action` plugin, uploaded or built in; a step names one or carries `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// The language `source` is written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
+    /// Code written in the step (`exports.main = async (event, callback) => …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The version the step runs (hex SHA-256), fixed when the workflow is saved: an
+    /// uploaded component's (uploading new bytes under the name does not change a saved
+    /// step), or the hash of `source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// Input name → where its value comes from.
@@ -77,6 +86,58 @@ pub struct CustomCode {
     /// again (default: [`RetrySchedule::default`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySchedule>,
+}
+
+/// The languages custom code may be written in, in a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// JavaScript (ECMAScript 2023, run by the built-in Boa runtime).
+    Javascript,
+}
+
+impl Language {
+    /// Its name in steps and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Javascript => "javascript",
+        }
+    }
+}
+
+/// What a custom code step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code<'a> {
+    /// The `action` plugin of this name.
+    Plugin(&'a str),
+    /// Source written in the step.
+    Source {
+        /// Its language.
+        language: Language,
+        /// The code.
+        source: &'a str,
+    },
+}
+
+impl CustomCode {
+    /// What the step runs: `None` when it names no plugin and no source in a language (or
+    /// both), which saving a workflow refuses.
+    pub fn code(&self) -> Option<Code<'_>> {
+        match (&self.plugin, self.language, &self.source) {
+            (Some(plugin), None, None) => Some(Code::Plugin(plugin)),
+            (None, Some(language), Some(source)) => Some(Code::Source { language, source }),
+            _ => None,
+        }
+    }
+
+    /// The name it runs under in metrics and logs: the plugin's, or the language's.
+    pub fn runs(&self) -> &str {
+        match self.code() {
+            Some(Code::Plugin(name)) => name,
+            Some(Code::Source { language, .. }) => language.as_str(),
+            None => "unknown",
+        }
+    }
 }
 
 /// A `send_webhook` step: where and how, what is sent, how it is signed, and what of the
@@ -459,7 +520,7 @@ pub fn uses_plugin(actions: &[Action], name: &str) -> Option<String> {
     walk(actions, "", &mut |address, action| {
         if found.is_none()
             && let Action::CustomCode(code) = action
-            && code.plugin == name
+            && code.plugin.as_deref() == Some(name)
         {
             found = Some(address.to_string());
         }

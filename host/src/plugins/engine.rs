@@ -20,6 +20,7 @@ use super::limits::{Limits, MAX_MEMORY_CEILING};
 use super::outbound::{AllowedHost, Exchanges, OutboundHooks, OutboundPolicy};
 use super::outcome::{CallReport, LoadError, PluginFailure};
 use super::sandbox::{CapturedOutput, SandboxState};
+use crate::model::workflow::Language;
 use crate::value::Property;
 
 /// How often the epoch advances; timeouts are rounded up to whole ticks.
@@ -35,6 +36,10 @@ pub const ACTION_SLOTS: usize = 128;
 
 /// Bytes of each pooled memory kept mapped between instances (reset in place, not unmapped).
 const KEEP_RESIDENT: usize = 2 * 1024 * 1024;
+
+/// CPU time a syntax check may take: parsing the largest source a step may hold
+/// (100 KB) takes a few ms.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Deepest guest stack; a runaway recursion ends as a `trap` long before the host's stack.
 const MAX_WASM_STACK: usize = 512 * 1024;
@@ -108,6 +113,9 @@ pub struct PluginEngine {
     outbound: OutboundPolicy,
     action_slots: tokio::sync::Semaphore,
     cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    /// The JavaScript runtime, compiled on first use: held without hashing its 8 MB again
+    /// per call, and locked while it compiles so two first callers do not both compile it.
+    javascript: Mutex<Option<Arc<LoadedPlugin>>>,
     // Dropping the sender stops the epoch ticker thread.
     _ticker: Sender<()>,
 }
@@ -190,6 +198,7 @@ impl PluginEngine {
             outbound,
             action_slots: tokio::sync::Semaphore::new(ACTION_SLOTS),
             cache: Mutex::new(HashMap::new()),
+            javascript: Mutex::new(None),
             _ticker: tx,
         })
     }
@@ -420,6 +429,34 @@ impl PluginEngine {
         let raw = within_wall(&budget, called).await?;
         let memory_hit = store.data().limiter.hit;
         run.ended(raw.map(|checked| checked.map(|()| Vec::new())), memory_hit, limits).result.map(drop)
+    }
+
+    /// The built-in runtime of source in `language`, compiled on first use (~2 s for
+    /// JavaScript here) and kept for the engine's life.
+    pub fn runtime(&self, language: Language) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let Language::Javascript = language;
+        let mut held = self.javascript.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(runtime) = held.as_ref() {
+            return Ok(runtime.clone());
+        }
+        // Built in, so not held to an upload's size limit.
+        let unbounded = Limits { component_bytes: usize::MAX, ..Limits::default() };
+        let runtime = self.load_as(super::builtin::JAVASCRIPT, Some(World::Script), &unbounded, None)?;
+        *held = Some(runtime.clone());
+        Ok(runtime)
+    }
+
+    /// Whether `source` in `language` compiles: the syntax error (`line L, column C: …`),
+    /// or why it could not be checked. Blocks while the runtime compiles on first use.
+    pub async fn check_source(&self, language: Language, source: &str) -> Result<(), String> {
+        let runtime =
+            self.runtime(language).map_err(|e| format!("the {} runtime cannot load: {e}", language.as_str()))?;
+        let limits = Limits { timeout: CHECK_TIMEOUT, ..Limits::default() };
+        match self.check_script(&runtime, source, &limits).await {
+            Ok(()) => Ok(()),
+            Err(PluginFailure::GuestError { code, message }) if code == "syntax" => Err(message),
+            Err(failure) => Err(format!("the source could not be checked: {failure}")),
+        }
     }
 
     /// [`action`](Self::action), blocking this thread until it ends (for callers outside an

@@ -1,5 +1,6 @@
 //! At start, compile the uploaded components the server will run (each upload's current
-//! version, and the versions workflows pin) on a background thread, so the first event
+//! version, and the versions workflows pin) and the runtimes of source written in steps
+//! on a background thread, so the first event
 //! after a restart does not wait for a compile: a JavaScript component takes ~9 s here.
 
 use std::collections::BTreeSet;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::threads::Threads;
-use crate::model::workflow::{Action, walk};
+use crate::model::workflow::{Action, Code, walk};
 use crate::plugins::{Limits, PluginEngine, World};
 use crate::store::{Store, StoreError};
 
@@ -29,16 +30,30 @@ pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, node: &Threads) -> st
 /// Compile every version in use into the engine's cache; how many loaded.
 fn warm(store: &Store, engine: &PluginEngine, node: &Threads) -> Result<usize, StoreError> {
     let mut versions: BTreeSet<String> = store.list_plugins()?.into_iter().map(|p| p.sha256).collect();
+    let mut languages = BTreeSet::new();
     for workflow in store.list_workflows()? {
         walk(&workflow.actions, "", &mut |_, action| {
-            if let Action::CustomCode(code) = action
-                && let Some(sha) = &code.sha256
-            {
-                versions.insert(sha.clone());
+            let Action::CustomCode(code) = action else { return };
+            match (code.code(), &code.sha256) {
+                (Some(Code::Plugin(_)), Some(sha)) => {
+                    versions.insert(sha.clone());
+                }
+                (Some(Code::Source { language, .. }), _) => {
+                    languages.insert(language);
+                }
+                _ => {}
             }
         });
     }
     let mut loaded = 0;
+    // The runtimes of source written in steps, before the uploads: a workflow saved with
+    // source must run at once.
+    for language in languages {
+        match engine.runtime(language) {
+            Ok(_) => loaded += 1,
+            Err(e) => tracing::warn!(language = language.as_str(), error = %e, "a built-in runtime does not load"),
+        }
+    }
     // A node stopping meanwhile stops between two compiles.
     for sha in versions.into_iter().take_while(|_| !node.stopping()) {
         let Some((world, bytes)) = store.plugin_version(&sha)? else { continue };

@@ -46,6 +46,21 @@ impl Request {
         self
     }
 
+    /// `method url`, the method by its name in any case (`get`, `POST`, or another token).
+    pub fn named(method: &str, url: impl Into<String>) -> Request {
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other(method.to_string()),
+        };
+        Request::new(method, url)
+    }
+
     /// `GET url`.
     pub fn get(url: impl Into<String>) -> Request {
         Request::new(Method::Get, url)
@@ -106,7 +121,10 @@ impl Request {
         let (authority, path) = rest.find(['/', '?']).map_or((rest, "/"), |at| (&rest[..at], &rest[at..]));
         let path = if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
         let headers = Fields::new();
-        for (name, value) in &self.headers {
+        // A declared length instead of a chunked body: some APIs and proxies refuse chunked
+        // requests (the host checks that the body written matches it).
+        let length = self.body.as_ref().map(|body| ("content-length".to_string(), body.len().to_string()));
+        for (name, value) in self.headers.iter().filter(|(name, _)| name != "content-length").chain(&length) {
             headers
                 .append(name, value.as_bytes())
                 .map_err(|e| Error::Url(format!("header `{name}` cannot be sent: {e:?}")))?;

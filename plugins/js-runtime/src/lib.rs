@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The engine is Boa (JavaScript in Rust); each call starts it, runs `prelude.js` (module,
-//! exports, process.env, console, require), the step's source, then `driver.js`, which calls
+//! exports, process.env, console, require) and `http.js` (`fetch`, `axios` over the host's
+//! `wasi:http` client), the step's source, then `driver.js`, which calls
 //! `exports.main` and records its outcome; the promise jobs run to the end, and the
 //! `outputFields` given to the callback (or returned) go back as JSON text.
 
@@ -23,7 +24,10 @@ use boa_engine::{Context, JsError, JsResult, JsValue, NativeFunction, Script, So
 use exports::wasmhook::plugin::script_runner::Guest;
 use wasmhook::plugin::types::{Context as CallContext, PluginError};
 
+mod http;
+
 const PRELUDE: &str = include_str!("prelude.js");
+const HTTP: &str = include_str!("http.js");
 const DRIVER: &str = include_str!("driver.js");
 
 struct Runtime;
@@ -51,7 +55,11 @@ fn context() -> Result<Context, PluginError> {
     context
         .register_global_builtin_callable(js_string!("__print"), 2, NativeFunction::from_fn_ptr(print))
         .map_err(|e| error("internal", format!("console: {e}")))?;
+    context
+        .register_global_builtin_callable(js_string!("__http"), 4, NativeFunction::from_fn_ptr(http::call))
+        .map_err(|e| error("internal", format!("fetch: {e}")))?;
     context.eval(Source::from_bytes(PRELUDE)).map_err(|e| error("internal", format!("prelude: {e}")))?;
+    context.eval(Source::from_bytes(HTTP)).map_err(|e| error("internal", format!("http.js: {e}")))?;
     Ok(context)
 }
 

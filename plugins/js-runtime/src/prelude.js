@@ -23,5 +23,7 @@ var console = (function () {
   return { log: printer(1), info: printer(1), debug: printer(1), warn: printer(2), error: printer(2) };
 })();
 function require(name) {
+  // `axios` is defined by http.js, which runs after this file.
+  if (name === 'axios') return __axios;
   throw new Error("require('" + name + "'): the module is not available in wasmhook custom code");
 }
