@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wasmhook::plugins::{CallContext, CallReport, Limits, LoadedPlugin, PluginEngine, World, builtin};
+use wasmhook::plugins::{CallContext, CallReport, Language, Limits, LoadedPlugin, PluginEngine, World, builtin};
 use wasmhook::value::Value;
 
 /// One engine with the runtime compiled, shared by this module's tests (a compile of the
@@ -18,6 +18,11 @@ fn engine() -> &'static (PluginEngine, Arc<LoadedPlugin>) {
             engine.load(builtin::JAVASCRIPT, World::Script, &Limits::default()).expect("the JavaScript runtime loads");
         (engine, runtime)
     })
+}
+
+fn engine_and_runtime() -> (&'static PluginEngine, &'static LoadedPlugin) {
+    let (engine, runtime) = engine();
+    (engine, runtime)
 }
 
 fn run(source: &str, event: serde_json::Value, secrets: &[(&str, &str)]) -> CallReport {
@@ -110,4 +115,69 @@ fn an_endless_loop_ends_as_a_timeout_and_a_memory_blow_up_as_memory_limit() {
     let grow = "exports.main = () => { const a = []; let s = 'x'; for (;;) { s = s + s; a.push(s + '!'); } };";
     let blown = run(grow, serde_json::json!({}), &[]).result.unwrap_err();
     assert!(["memory_limit", "trap"].contains(&blown.kind()), "{blown}");
+}
+
+/// An engine whose runtime is pre-initialized (the snapshot with the engine started), and
+/// that runtime.
+fn preinitialized() -> &'static (Arc<PluginEngine>, Arc<LoadedPlugin>) {
+    static ENGINE: OnceLock<(Arc<PluginEngine>, Arc<LoadedPlugin>)> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let engine = Arc::new(PluginEngine::new().unwrap());
+        engine.prepare_runtime(Language::Javascript).expect("the runtime pre-initializes");
+        assert!(engine.runtime_preinitialized(Language::Javascript));
+        let runtime = engine.runtime(Language::Javascript).expect("the snapshot loads");
+        (engine, runtime)
+    })
+}
+
+fn run_on(
+    engine: &PluginEngine,
+    runtime: &LoadedPlugin,
+    source: &str,
+    event: serde_json::Value,
+    at_ms: i64,
+) -> CallReport {
+    let call = CallContext { event_id: "evt_same".into(), webhook_id: "wh_js".into(), received_at_ms: at_ms };
+    let limits = Limits { timeout: Duration::from_millis(500), ..Limits::default() };
+    block_on(engine.script(runtime, &call, source, &event.to_string(), &[], &limits, &[]))
+}
+
+#[test]
+fn the_preinitialized_runtime_runs_code_as_built_and_each_call_starts_fresh() {
+    let (engine, snapshot) = preinitialized();
+    let (plain_engine, plain) = engine_and_runtime();
+    assert_ne!(snapshot.sha256, plain.sha256, "the snapshot is a component of its own");
+    // The same snippet gives the same outputs on both.
+    let source = "exports.main = async (event, callback) => callback({ outputFields: \
+                  { domain: event.inputFields.email.split('@')[1], n: event.inputFields.n * 3 } });";
+    let event = serde_json::json!({"inputFields": {"email": "ada@example.com", "n": 14}});
+    for report in
+        [run_on(engine, snapshot, source, event.clone(), 1_000), run_on(plain_engine, plain, source, event, 1_000)]
+    {
+        assert_eq!(output(&report, "domain"), Value::String("example.com".into()));
+        assert_eq!(output(&report, "n"), Value::Number(42.0));
+    }
+
+    // Nothing a call leaves behind reaches the next; randomness is drawn afresh on every
+    // call (even of one event), and the clock reads each call's time, never the snapshot's.
+    let counting = "globalThis.count = (globalThis.count || 0) + 1;\n\
+                    exports.main = async () => ({ outputFields: { count: globalThis.count, r: Math.random(), now: Date.now() } });";
+    for (engine, runtime) in [(engine.as_ref(), snapshot.as_ref()), (plain_engine, plain)] {
+        let first = run_on(engine, runtime, counting, serde_json::json!({}), 1_700_000_000_000);
+        let second = run_on(engine, runtime, counting, serde_json::json!({}), 1_700_000_005_000);
+        assert_eq!(output(&first, "count"), Value::Number(1.0));
+        assert_eq!(output(&second, "count"), Value::Number(1.0));
+        assert_ne!(output(&first, "r"), output(&second, "r"), "Math.random repeated itself");
+        assert_eq!(output(&first, "now"), Value::Number(1_700_000_000_000.0));
+        assert_eq!(output(&second, "now"), Value::Number(1_700_000_005_000.0));
+    }
+
+    // Syntax checks and failures behave as on the runtime as built.
+    let bad = "exports.main = async (event, callback) => {\n  const x = ;\n};";
+    let refused = block_on(engine.check_source(Language::Javascript, bad)).unwrap_err();
+    assert!(refused.starts_with("line 2, column"), "{refused}");
+    let thrown = run_on(engine, snapshot, "exports.main = () => { throw new Error('no'); };", serde_json::json!({}), 1);
+    assert!(thrown.result.unwrap_err().to_string().contains("Error: no"));
+    let spin = run_on(engine, snapshot, "exports.main = () => { for (;;) {} };", serde_json::json!({}), 1);
+    assert_eq!(spin.result.unwrap_err().kind(), "timeout");
 }

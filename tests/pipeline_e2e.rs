@@ -265,9 +265,9 @@ fn match_and_transforms_are_checked_when_configured() {
         "/workflows",
         Some(json!({"name": "x", "object": "contacts", "triggers": [], "actions": [{"type": "custom_code"}]})),
     );
-    assert_eq!(actions.body["error"]["field"], "actions[0]");
+    assert_eq!(actions.body["error"]["field"], "actions[0].plugin");
     assert!(
-        actions.body["error"]["message"].as_str().unwrap().contains("missing field `plugin`"),
+        actions.body["error"]["message"].as_str().unwrap().contains("name a `plugin`, or write `source`"),
         "{:?}",
         actions.body
     );

@@ -178,7 +178,7 @@ fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
 
 /// Check names, object, triggers and actions against the store; source written in a step
 /// is compiled by its runtime (on this blocking thread, the server's runtime driving it).
-fn validate(store: &Store, engine: &PluginEngine, w: &Workflow) -> Result<(), ApiError> {
+fn validate(store: &Store, engine: &Arc<PluginEngine>, w: &Workflow) -> Result<(), ApiError> {
     if w.name.trim().is_empty() || w.name.chars().count() > 255 {
         return Err(ApiError::invalid("name", "name must be 1 to 255 characters"));
     }

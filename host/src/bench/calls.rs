@@ -20,13 +20,17 @@ const INPUTS: &[&str] = &[
 /// Received-at used for every call (2023-11-14 22:13:20 UTC).
 const NOW_MS: i64 = 1_700_000_000_000;
 
-struct Row {
-    name: &'static str,
-    samples: Vec<Duration>,
+/// One variant's samples.
+pub(super) struct Row {
+    /// The variant's name.
+    pub(super) name: &'static str,
+    /// One duration per call.
+    pub(super) samples: Vec<Duration>,
 }
 
 impl Row {
-    fn quantile(&self, q: f64) -> f64 {
+    /// The `q` quantile of the samples, µs.
+    pub(super) fn quantile(&self, q: f64) -> f64 {
         let mut sorted = self.samples.clone();
         sorted.sort_unstable();
         let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
@@ -35,7 +39,7 @@ impl Row {
 }
 
 /// One measured variant: a closure making call number `i`.
-type Variant<'a> = (&'static str, Box<dyn FnMut(usize) -> bool + 'a>);
+pub(super) type Variant<'a> = (&'static str, Box<dyn FnMut(usize) -> bool + 'a>);
 
 /// A loaded transform and the engine it runs on, with the step config for the bench.
 struct WasmCase {
@@ -69,7 +73,9 @@ impl WasmCase {
 /// Rounds the variants are interleaved in, so machine noise hits all of them alike.
 const ROUNDS: u32 = 20;
 
-fn measure_interleaved(iterations: u32, variants: &mut [Variant<'_>]) -> anyhow::Result<Vec<Row>> {
+/// Call every variant `iterations` times in interleaved rounds (after a warm-up), so
+/// machine noise hits all of them alike.
+pub(super) fn measure_interleaved(iterations: u32, variants: &mut [Variant<'_>]) -> anyhow::Result<Vec<Row>> {
     let mut rows: Vec<Row> = variants.iter().map(|(name, _)| Row { name, samples: Vec::new() }).collect();
     // Warm-up: page in code and pool slots so the table shows the steady state.
     for (_, call) in variants.iter_mut() {

@@ -9,6 +9,7 @@ mod matching;
 mod neighbours;
 mod nodes;
 mod outbound;
+mod scripts;
 mod server;
 mod soak;
 
@@ -82,6 +83,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         delay_ms: u64,
     },
+    /// What one call of custom code costs: JavaScript written in a step (runtime as built,
+    /// pre-initialized), the componentize-js action, the Rust date-diff action, with the
+    /// memory of each instance, in one run.
+    Scripts {
+        /// Calls per variant.
+        #[arg(long, default_value_t = 2_000)]
+        calls: u32,
+    },
     /// A healthy webhook's acknowledgement and processing latency and rate, alone and
     /// beside webhooks whose plugins loop, spin, overflow, bomb memory or trap, in one run.
     Neighbours {
@@ -123,6 +132,10 @@ pub fn run(args: BenchCli) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Baseline { listen }) => baseline::serve_baseline(&listen).map(|()| ExitCode::SUCCESS),
         None => {
             print!("{}", calls::run(iterations)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Scripts { calls }) => {
+            print!("{}", scripts::run(calls)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(BenchCommand::Match { records, lookups }) => {

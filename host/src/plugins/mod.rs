@@ -7,6 +7,7 @@
 //! - [`engine`]: compile, cache, validate the world, call, classify failures.
 //! - `cpu_budget`: a call's time limit, counted in the CPU time its polls used.
 //! - `block_on`: a transform's call run to its end on the calling thread.
+//! - `preinit`: the script runtime's snapshot with its engine started.
 //! - [`builtin`]: the plugins embedded in the binary.
 //! - [`outbound`]: what an action's HTTP requests may reach (allowed hosts, no private network).
 
@@ -18,8 +19,10 @@ pub mod engine;
 pub mod limits;
 pub mod outbound;
 pub mod outcome;
+mod preinit;
 pub mod sandbox;
 
+pub use crate::model::workflow::Language;
 pub use bindings::through_wit;
 pub use engine::{Allocation, CallContext, LoadedPlugin, PluginEngine, World};
 pub use limits::Limits;

@@ -98,6 +98,8 @@ pub struct CallReport {
     pub duration: Duration,
     /// The HTTP requests an action made, in the order they ended.
     pub requests: Vec<Exchange>,
+    /// The largest linear memory of the call's instance, bytes (0 if none was made).
+    pub memory_bytes: usize,
 }
 
 impl CallReport {

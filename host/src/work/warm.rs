@@ -1,6 +1,6 @@
 //! At start, compile the uploaded components the server will run (each upload's current
-//! version, and the versions workflows pin) and the runtimes of source written in steps
-//! on a background thread, so the first event
+//! version, and the versions workflows pin) and pre-initialize the runtimes of source
+//! written in steps on a background thread, so the first event
 //! after a restart does not wait for a compile: a JavaScript component takes ~9 s here.
 
 use std::collections::BTreeSet;
@@ -46,11 +46,11 @@ fn warm(store: &Store, engine: &PluginEngine, node: &Threads) -> Result<usize, S
         });
     }
     let mut loaded = 0;
-    // The runtimes of source written in steps, before the uploads: a workflow saved with
-    // source must run at once.
+    // The runtimes of source written in steps, pre-initialized, before the uploads: a
+    // workflow saved with source must run at once, and at its fastest.
     for language in languages {
-        match engine.runtime(language) {
-            Ok(_) => loaded += 1,
+        match engine.prepare_runtime(language) {
+            Ok(()) => loaded += 1,
             Err(e) => tracing::warn!(language = language.as_str(), error = %e, "a built-in runtime does not load"),
         }
     }

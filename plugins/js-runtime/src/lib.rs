@@ -13,15 +13,21 @@
 //! `wasi:http` client), the step's source, then `driver.js`, which calls
 //! `exports.main` and records its outcome; the promise jobs run to the end, and the
 //! `outputFields` given to the callback (or returned) go back as JSON text.
+//!
+//! Starting the engine and its prelude is most of a call's cost, so the server snapshots
+//! the component once after `wizer-initialize` started them (wasmtime's pre-initializer);
+//! a call in the snapshot finds the engine started and only compiles and runs the source.
+//! Nothing drawn at start is frozen into the snapshot: `Math.random` reads the host's
+//! randomness when called, and `Date` the host's clock.
 
 wit_bindgen::generate!({
-    world: "script",
+    world: "script-runtime",
     path: "../../wit",
 });
 
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::{Context, JsError, JsResult, JsValue, NativeFunction, Script, Source, js_string};
-use exports::wasmhook::plugin::script_runner::Guest;
+use exports::wasmhook::plugin::script_runner::Guest as Runner;
 use wasmhook::plugin::types::{Context as CallContext, PluginError};
 
 mod http;
@@ -49,12 +55,53 @@ fn print(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsVal
     Ok(JsValue::undefined())
 }
 
+/// `__random()`: a number in [0, 1) from the host's randomness, drawn when called, so a
+/// pre-initialized snapshot never carries a generator's state into every call.
+fn random(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let bits = wasi::random::insecure::get_insecure_random_u64() >> 11;
+    // 53 random bits scaled into [0, 1), as a double holds them.
+    Ok(JsValue::from(bits as f64 / (1u64 << 53) as f64))
+}
+
+/// A started engine: the context with the prelude run, and the driver compiled.
+struct Started {
+    context: Context,
+    driver: JsFunction,
+}
+
+thread_local! {
+    /// The engine `wizer-initialize` started, in a pre-initialized snapshot; every call runs
+    /// in a fresh instance of the snapshot, so each takes it once.
+    static STARTED: std::cell::RefCell<Option<Started>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The engine started at pre-initialization if there is one, else a new one.
+fn started() -> Result<Started, PluginError> {
+    match STARTED.with(|s| s.borrow_mut().take()) {
+        Some(started) => Ok(started),
+        None => start(),
+    }
+}
+
+fn start() -> Result<Started, PluginError> {
+    let mut context = context()?;
+    let driver = context.eval(Source::from_bytes(DRIVER)).map_err(|e| error("internal", format!("driver: {e}")))?;
+    let driver = driver
+        .as_object()
+        .and_then(|o| JsFunction::from_object(o.clone()))
+        .ok_or_else(|| error("internal", "the driver is not a function"))?;
+    Ok(Started { context, driver })
+}
+
 /// A context with the prelude run: what every call and check starts from.
 fn context() -> Result<Context, PluginError> {
     let mut context = Context::default();
     context
         .register_global_builtin_callable(js_string!("__print"), 2, NativeFunction::from_fn_ptr(print))
         .map_err(|e| error("internal", format!("console: {e}")))?;
+    context
+        .register_global_builtin_callable(js_string!("__random"), 0, NativeFunction::from_fn_ptr(random))
+        .map_err(|e| error("internal", format!("Math.random: {e}")))?;
     context
         .register_global_builtin_callable(js_string!("__http"), 4, NativeFunction::from_fn_ptr(http::call))
         .map_err(|e| error("internal", format!("fetch: {e}")))?;
@@ -111,7 +158,7 @@ fn get(object: &JsValue, key: &str, context: &mut Context) -> JsValue {
 }
 
 fn run(source: &str, event: &str, secrets: Vec<(String, String)>) -> Result<String, PluginError> {
-    let mut context = context()?;
+    let Started { mut context, driver } = started()?;
     let script = Script::parse(Source::from_bytes(source), None, &mut context).map_err(|e| syntax(&e))?;
     script.evaluate(&mut context).map_err(|e| failed(e, &mut context))?;
     let event: serde_json::Value =
@@ -120,11 +167,6 @@ fn run(source: &str, event: &str, secrets: Vec<(String, String)>) -> Result<Stri
     let env: serde_json::Map<String, serde_json::Value> =
         secrets.into_iter().map(|(name, value)| (name, serde_json::Value::String(value))).collect();
     let env = JsValue::from_json(&serde_json::Value::Object(env), &mut context).map_err(|e| failed(e, &mut context))?;
-    let driver = context.eval(Source::from_bytes(DRIVER)).map_err(|e| error("internal", format!("driver: {e}")))?;
-    let driver = driver
-        .as_object()
-        .and_then(|o| JsFunction::from_object(o.clone()))
-        .ok_or_else(|| error("internal", "the driver is not a function"))?;
     let out = driver.call(&JsValue::undefined(), &[event, env], &mut context).map_err(|e| failed(e, &mut context))?;
     context.run_jobs().map_err(|e| failed(e, &mut context))?;
     let called = get(&out, "called", &mut context).to_boolean();
@@ -150,9 +192,9 @@ fn run(source: &str, event: &str, secrets: Vec<(String, String)>) -> Result<Stri
     Ok(json.map_or_else(|| "{}".into(), |j| j.to_string()))
 }
 
-impl Guest for Runtime {
+impl Runner for Runtime {
     fn check(source: String) -> Result<(), PluginError> {
-        let mut context = context()?;
+        let Started { mut context, .. } = started()?;
         Script::parse(Source::from_bytes(&source), None, &mut context).map(|_| ()).map_err(|e| syntax(&e))
     }
 
@@ -163,6 +205,16 @@ impl Guest for Runtime {
         secrets: Vec<(String, String)>,
     ) -> Result<String, PluginError> {
         run(&source, &event, secrets)
+    }
+}
+
+impl crate::Guest for Runtime {
+    /// Start the engine now, so a snapshot taken after this call holds it started: a call
+    /// then only compiles the step's source and runs it (measured: `wasmhook-bench scripts`).
+    fn wizer_initialize() {
+        if let Ok(started) = start() {
+            STARTED.with(|s| *s.borrow_mut() = Some(started));
+        }
     }
 }
 

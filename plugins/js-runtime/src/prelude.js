@@ -1,6 +1,8 @@
 // What custom code written in the product sees besides the language itself, set up before
 // the step's source runs. `__print` is the host's (stdout or stderr, into the step log).
 var module = { exports: {} };
+// Drawn from the host when called (`__random`), never from state kept in a snapshot.
+Math.random = function random() { return __random(); };
 var exports = module.exports;
 var process = { env: {} };
 var console = (function () {

@@ -8,12 +8,15 @@ pub struct MemoryLimiter {
     limit: usize,
     /// Set when the guest asked for more memory than allowed.
     pub hit: bool,
+    /// The largest size a linear memory of the instance had, bytes (its initial size
+    /// included: creating a memory asks the limiter too).
+    pub peak: usize,
 }
 
 impl MemoryLimiter {
     /// A limiter allowing `limit` bytes of linear memory.
     pub fn new(limit: usize) -> Self {
-        MemoryLimiter { limit, hit: false }
+        MemoryLimiter { limit, hit: false, peak: 0 }
     }
 }
 
@@ -27,6 +30,7 @@ impl ResourceLimiter for MemoryLimiter {
             // An error (not `Ok(false)`) makes the growth trap, so the guest cannot limp on.
             return Err(wasmtime::Error::msg("memory limit reached"));
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

@@ -11,7 +11,6 @@ pub mod output;
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -50,15 +49,15 @@ impl WasiHttpView for SandboxState {
 impl SandboxState {
     /// A sandbox that grants nothing: no files, env, args, sockets (an action's HTTP requests
     /// go through `outbound`, which allows only its step's hosts); time stands still at
-    /// `call.received_at_ms`, and randomness is a function of the event id.
+    /// `call.received_at_ms`, and randomness is a function of `seed`.
     pub(crate) fn new(
         call: &CallContext,
+        seed: [u8; 32],
         memory_bytes: usize,
         output: &CapturedOutput,
         outbound: OutboundHooks,
     ) -> Self {
         let received = Duration::from_millis(u64::try_from(call.received_at_ms).unwrap_or(0));
-        let seed: [u8; 32] = Sha256::digest(call.event_id.as_bytes()).into();
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdout(output.clone())
