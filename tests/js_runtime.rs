@@ -181,3 +181,35 @@ fn the_preinitialized_runtime_runs_code_as_built_and_each_call_starts_fresh() {
     let spin = run_on(engine, snapshot, "exports.main = () => { for (;;) {} };", serde_json::json!({}), 1);
     assert_eq!(spin.result.unwrap_err().kind(), "timeout");
 }
+
+#[test]
+fn a_source_gets_a_snapshot_of_its_own_in_the_background_and_its_top_level_still_runs_per_call() {
+    let engine = Arc::new(PluginEngine::new().unwrap());
+    // Quotes, a backslash, a template, non-ASCII text and control characters survive the
+    // trip into the initializer; what the top level draws is drawn in each call.
+    let source = "const drawn = Math.random();\nconst at = Date.now();\n\
+                  const greeting = `\"hé\" \\\\ ${'ok'}\\t`;\n\
+                  exports.main = async () => ({ outputFields: { drawn, at, greeting } });";
+    let sha256 = wasmhook::plugins::source_sha256(source);
+    let first = engine.script_runtime(Language::Javascript, source, &sha256).unwrap();
+    assert_eq!(first.sha256, engine.runtime(Language::Javascript).unwrap().sha256, "nothing of its own yet");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let own = loop {
+        let picked = engine.script_runtime(Language::Javascript, source, &sha256).unwrap();
+        if picked.sha256 != engine.runtime(Language::Javascript).unwrap().sha256 {
+            break picked;
+        }
+        assert!(std::time::Instant::now() < deadline, "no snapshot of its own within 120 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let one = run_on(&engine, &own, source, serde_json::json!({}), 1_700_000_000_000);
+    let two = run_on(&engine, &own, source, serde_json::json!({}), 1_700_000_009_000);
+    assert_eq!(output(&one, "greeting"), Value::String("\"hé\" \\ ok\t".into()));
+    assert_ne!(output(&one, "drawn"), output(&two, "drawn"), "the top level's Math.random was frozen");
+    assert_eq!(output(&one, "at"), Value::Number(1_700_000_000_000.0));
+    assert_eq!(output(&two, "at"), Value::Number(1_700_000_009_000.0));
+    // Another source on that snapshot is compiled in the call, as on the shared one.
+    let other =
+        run_on(&engine, &own, "exports.main = async () => ({ outputFields: { x: 7 } });", serde_json::json!({}), 1);
+    assert_eq!(output(&other, "x"), Value::Number(7.0));
+}

@@ -174,7 +174,11 @@ fn three_nodes_share_the_work_and_a_sigkilled_node_loses_and_repeats_nothing() {
         let status = event.body["status"].as_str().unwrap();
         assert!(status == "enrolled" || status == "already_enrolled", "{id}: {status} {:?}", event.body["reason"]);
         assert_eq!(event.body["properties"]["customer"], format!("cus_{customer}"), "{id}");
-        assert_eq!(processed.get(id), Some(&1), "{id} was processed {:?} times across the nodes", processed.get(id));
+        // Once at most. None: B processed it, and the kill came between its commit and its
+        // "event processed" line, which is written after the commit (seen once in many
+        // runs); A and C are never killed, so a second processing would show here.
+        let times = processed.get(id).copied().unwrap_or(0);
+        assert!(times <= 1, "{id} was processed {times} times across the nodes");
     }
     let by_node: Vec<usize> = [&a.log, &b.log, &c.log]
         .iter()

@@ -1,6 +1,7 @@
 //! The calling thread's CPU clock. Work that must not be judged by a busy machine (a
 //! plugin call's time limit, an event's cost) is measured in it, not in wall time: a call
-//! preempted halfway through would otherwise look slow.
+//! preempted halfway through would otherwise look slow. And the calling thread's share of
+//! the CPU: background work yields it to acknowledging requests.
 
 use std::time::Duration;
 
@@ -13,6 +14,24 @@ pub fn thread_cpu_time() -> Option<Duration> {
         return None;
     }
     Some(Duration::new(u64::try_from(now.tv_sec).ok()?, u32::try_from(now.tv_nsec).ok()?))
+}
+
+/// Nice value of the threads that run plugins.
+const NICENESS: libc::c_int = 10;
+
+/// Lower the calling thread's scheduling priority. Under a flood, acknowledging (short,
+/// latency-bound) then gets the CPU before plugin work (long, throughput-bound), which
+/// catches up as soon as the flood eases. Only threads that hold no lock do this (the pool's,
+/// the warm-up's, the runtime's pre-initialization): the thread that holds the write lock
+/// for a batch's commit keeps normal priority, or ingest would wait for the lock behind a
+/// thread the scheduler keeps off the CPU.
+pub fn yield_cpu_to_ingest() {
+    // SAFETY: setpriority only reads its integer arguments; who = 0 with PRIO_PROCESS
+    // means the calling thread on Linux.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS) } != 0;
+    if failed {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower a background thread's priority");
+    }
 }
 
 #[cfg(test)]

@@ -244,8 +244,11 @@ async fn run_code(
     let loaded = match runs {
         Code::Plugin(name) => Services::blocking(|| (services.plugin)(name, code.sha256.as_deref())),
         // A compile on first use only (seconds), so off the runtime's threads like a plugin's.
-        Code::Source { language, .. } => Services::blocking(|| {
-            services.engine.runtime(language).map_err(|e| format!("the {} runtime cannot load: {e}", language.as_str()))
+        Code::Source { language, source } => Services::blocking(|| {
+            // Pinned when saved; a step stored without it is hashed here.
+            let sha256 = code.sha256.clone().unwrap_or_else(|| crate::plugins::source_sha256(source));
+            (services.engine.script_runtime(language, source, &sha256))
+                .map_err(|e| format!("the {} runtime cannot load: {e}", language.as_str()))
         }),
     };
     let loaded = match loaded {

@@ -149,8 +149,7 @@ fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
     crate::model::workflow::for_each_code_mut(actions, "", &mut |_, code| {
         let name = match code.code() {
             Some(Code::Source { source, .. }) => {
-                use sha2::Digest as _;
-                code.sha256 = Some(hex::encode(sha2::Sha256::digest(source.as_bytes())));
+                code.sha256 = Some(crate::plugins::source_sha256(source));
                 return Ok(());
             }
             Some(Code::Plugin(name)) if crate::plugins::builtin::find(name).is_none() => name.to_string(),
@@ -174,6 +173,18 @@ fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
         let field = validate::field_of(&address);
         ApiError::invalid(&format!("{field}.sha256"), message)
     })
+}
+
+/// Ask for a snapshot of each source written in `actions`, made in the background: the
+/// workflow runs at once on the shared runtime, and on its own snapshot seconds later.
+fn want_snapshots(engine: &Arc<PluginEngine>, actions: &[Action]) {
+    crate::model::workflow::walk(actions, "", &mut |_, action| {
+        if let Action::CustomCode(code) = action
+            && let (Some(Code::Source { language, source }), Some(sha256)) = (code.code(), &code.sha256)
+        {
+            engine.want_snapshot(language, source, sha256);
+        }
+    });
 }
 
 /// Check names, object, triggers and actions against the store; source written in a step
@@ -236,6 +247,7 @@ pub async fn create(
         validate(&store, &engine, &workflow)?;
         pin(&store, &mut workflow.actions)?;
         store.put_workflow(&workflow)?;
+        want_snapshots(&engine, &workflow.actions);
         Ok(workflow)
     })
     .await?;
@@ -316,6 +328,7 @@ pub async fn update(
             pin(&store, &mut w.actions)?;
         }
         store.put_workflow(&w)?;
+        want_snapshots(&engine, &w.actions);
         Ok(w)
     })
     .await?;

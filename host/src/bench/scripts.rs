@@ -1,8 +1,9 @@
 //! `wasmhook-bench scripts`: what one call of custom code costs, each in a fresh pooled
 //! instance, interleaved in one run: JavaScript written in a step on the built-in runtime
-//! (as built: the engine starts every call; pre-initialized: the snapshot with the engine
-//! started), the componentize-js action (`plugins/lead-score-js`, when it is built), and
-//! the Rust `date-diff` action; with each call's linear memory and what preparing cost.
+//! (as built: the engine starts every call; the shared snapshot with the engine started;
+//! the source's own snapshot, its code compiled too), the componentize-js action
+//! (`plugins/lead-score-js`, when it is built), and the Rust `date-diff` action; with each
+//! call's linear memory and what preparing cost.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -45,6 +46,12 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
     let preinitialized = started.elapsed();
     let snapshot = engine.runtime(Language::Javascript)?;
     anyhow::ensure!(!Arc::ptr_eq(&plain, &snapshot), "the runtime was not pre-initialized");
+    let started = Instant::now();
+    let sha256 = crate::plugins::source_sha256(SNIPPET);
+    engine.prepare_source(Language::Javascript, SNIPPET, &sha256).map_err(anyhow::Error::msg)?;
+    let own_made = started.elapsed();
+    let own = engine.script_runtime(Language::Javascript, SNIPPET, &sha256)?;
+    anyhow::ensure!(!Arc::ptr_eq(&own, &snapshot), "the snippet has no snapshot of its own");
     let date_diff = engine.load(
         builtin::find("date-diff").ok_or_else(|| anyhow::anyhow!("date-diff is built in"))?.bytes,
         World::Action,
@@ -57,25 +64,29 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         Err(_) => None,
     };
 
-    let memory = std::cell::RefCell::new(vec![0usize; 6]);
+    let memory = std::cell::RefCell::new(vec![0usize; 7]);
     let keep = |row: usize, report: CallReport| {
         memory.borrow_mut()[row] = report.memory_bytes;
         report.result.is_ok()
     };
     let mut variants: Vec<Variant<'_>> = vec![
         ("JavaScript source step, runtime as built", Box::new(|i| keep(0, script(&engine, &plain, i)))),
-        ("JavaScript source step, pre-initialized runtime", Box::new(|i| keep(1, script(&engine, &snapshot, i)))),
-        ("Rust action (date-diff)", Box::new(|i| keep(2, date_diff_call(&engine, &date_diff, i)))),
-        ("(reference) empty JavaScript main, pre-initialized", Box::new(|i| keep(3, empty(&engine, &snapshot, i)))),
         (
-            "(reference) compile the snippet only, pre-initialized",
-            Box::new(|i| keep(4, compile_only(&engine, &snapshot, i))),
+            "JavaScript source step, shared pre-initialized runtime",
+            Box::new(|i| keep(1, script(&engine, &snapshot, i))),
+        ),
+        ("JavaScript source step, its own snapshot (source compiled)", Box::new(|i| keep(2, script(&engine, &own, i)))),
+        ("Rust action (date-diff)", Box::new(|i| keep(3, date_diff_call(&engine, &date_diff, i)))),
+        ("(reference) empty JavaScript main, shared runtime", Box::new(|i| keep(4, empty(&engine, &snapshot, i)))),
+        (
+            "(reference) compile the snippet only, shared runtime",
+            Box::new(|i| keep(5, compile_only(&engine, &snapshot, i))),
         ),
     ];
     if let Some(lead_score) = &lead_score {
         variants.push((
             "componentize-js action (lead-score-js)",
-            Box::new(|i| keep(5, lead_score_call(&engine, lead_score, i))),
+            Box::new(|i| keep(6, lead_score_call(&engine, lead_score, i))),
         ));
     }
     let rows = measure_interleaved(iterations, &mut variants)?;
@@ -102,20 +113,24 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
     let median = |i: usize| rows[i].quantile(0.5).max(1e-9);
     writeln!(
         out,
-        "as built / pre-initialized = {:.1}; pre-initialized / Rust action = {:.1}",
+        "as built / shared = {:.1}; shared / own = {:.2}; own / Rust action = {:.1}",
         median(0) / median(1),
-        median(1) / median(2)
+        median(1) / median(2),
+        median(2) / median(3)
     )?;
     if lead_score.is_some() {
-        writeln!(out, "componentize-js / pre-initialized = {:.1}", median(5) / median(1))?;
+        writeln!(out, "componentize-js / own snapshot = {:.1}", median(6) / median(2))?;
     }
     writeln!(
         out,
-        "runtime as built: {:.1} MB, compiled in {:.1} s; pre-initialized snapshot: {:.1} MB, made and compiled in {:.1} s",
+        "runtime as built: {:.1} MB, compiled in {:.1} s; shared snapshot: {:.1} MB, made and compiled in {:.1} s; \
+         the snippet's own: {:.1} MB in {:.1} s",
         builtin::JAVASCRIPT.len() as f64 / 1e6,
         compiled.as_secs_f64(),
         snapshot.size as f64 / 1e6,
-        preinitialized.as_secs_f64()
+        preinitialized.as_secs_f64(),
+        own.size as f64 / 1e6,
+        own_made.as_secs_f64()
     )?;
     Ok(out)
 }

@@ -20,6 +20,7 @@ use super::limits::{Limits, MAX_MEMORY_CEILING};
 use super::outbound::{AllowedHost, Exchanges, OutboundHooks, OutboundPolicy};
 use super::outcome::{CallReport, LoadError, PluginFailure};
 use super::sandbox::{CapturedOutput, SandboxState};
+use super::source_snapshots::{MAX_SOURCE_SNAPSHOTS, SourceSnapshots};
 use crate::model::workflow::Language;
 use crate::value::Property;
 
@@ -131,6 +132,8 @@ pub struct PluginEngine {
     /// The JavaScript runtime: held without hashing its 8 MB again per call, and locked
     /// while it compiles so two first callers do not both compile it.
     javascript: Mutex<ScriptRuntime>,
+    /// Snapshots of the runtime with a step's source compiled, by the source's hash.
+    sources: Mutex<SourceSnapshots<LoadedPlugin>>,
     // Dropping the sender stops the epoch ticker thread.
     _ticker: Sender<()>,
 }
@@ -214,6 +217,7 @@ impl PluginEngine {
             action_slots: tokio::sync::Semaphore::new(ACTION_SLOTS),
             cache: Mutex::new(HashMap::new()),
             javascript: Mutex::new(ScriptRuntime::default()),
+            sources: Mutex::new(SourceSnapshots::new(MAX_SOURCE_SNAPSHOTS)),
             _ticker: tx,
         })
     }
@@ -283,6 +287,20 @@ impl PluginEngine {
         if let Some(hit) = candidates.iter().find_map(|w| self.lock_cache().get(&key(*w)).cloned()) {
             return Ok(hit);
         }
+        let loaded = self.compile(bytes, expected, &candidates, sha256.clone())?;
+        self.lock_cache().insert(key(loaded.world), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Compile `bytes` (hash `sha256`) as one of the `candidates` worlds, link it, and check
+    /// its exports; kept by no cache.
+    fn compile(
+        &self,
+        bytes: &[u8],
+        expected: Option<World>,
+        candidates: &[World],
+        sha256: String,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         let exports: Vec<String> =
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
@@ -318,9 +336,7 @@ impl PluginEngine {
                 Pre::Script(script::ScriptPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?)
             }
         };
-        let loaded = Arc::new(LoadedPlugin { sha256: sha256.clone(), size: bytes.len(), world, pre });
-        self.lock_cache().insert(key(world), loaded.clone());
-        Ok(loaded)
+        Ok(Arc::new(LoadedPlugin { sha256, size: bytes.len(), world, pre }))
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
@@ -468,6 +484,7 @@ impl PluginEngine {
             // A one-shot compile that ends by itself; nothing waits for it, and a call
             // meanwhile runs on the runtime as built.
             let spawned = std::thread::Builder::new().name("wasmhook-preinit".into()).spawn(move || {
+                crate::cpu_clock::yield_cpu_to_ingest();
                 if let Err(e) = engine.prepare_runtime(language) {
                     tracing::warn!(language = language.as_str(), error = %e, "the runtime could not be pre-initialized");
                 }
@@ -477,6 +494,73 @@ impl PluginEngine {
             }
         }
         Ok(plain)
+    }
+
+    /// The fastest runtime ready for `source` in `language` (hash `sha256`): its own
+    /// snapshot with the source compiled, else [`runtime`](Self::runtime)'s shared one;
+    /// asks for the source's own snapshot (made on a thread of its own) if it was never
+    /// asked for.
+    pub fn script_runtime(
+        self: &Arc<Self>,
+        language: Language,
+        source: &str,
+        sha256: &str,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        if let Some(own) = self.lock_sources().get(sha256) {
+            return Ok(own);
+        }
+        self.want_snapshot(language, source, sha256);
+        self.runtime(language)
+    }
+
+    /// Ask for a snapshot of the runtime with `source` compiled, made in the background
+    /// (seconds) unless it was asked for before: saving a workflow asks for its sources'.
+    pub fn want_snapshot(self: &Arc<Self>, language: Language, source: &str, sha256: &str) {
+        if !self.lock_sources().want(sha256, source) {
+            return;
+        }
+        let engine = Arc::clone(self);
+        // A one-shot worker that ends when the queue is empty; nothing waits for it.
+        let spawned = std::thread::Builder::new().name("wasmhook-preinit".into()).spawn(move || {
+            crate::cpu_clock::yield_cpu_to_ingest();
+            loop {
+                // Taken in a statement of its own: a guard in a `while let` would live
+                // through the body, which locks again.
+                let job = engine.lock_sources().next_job();
+                let Some((sha256, source)) = job else { break };
+                let started = Instant::now();
+                match engine.preinitialize(language, &source) {
+                    Ok(snapshot) => {
+                        tracing::info!(
+                            source_sha256 = %sha256,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "a step's source is compiled into a snapshot of its own"
+                        );
+                        engine.lock_sources().made(sha256, snapshot);
+                    }
+                    Err(e) => tracing::warn!(source_sha256 = %sha256, error = %e, "no snapshot for a step's source"),
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            // The queue stays marked as worked on: its sources keep the shared snapshot.
+            tracing::warn!(error = %e, "no thread to make a step's snapshot");
+        }
+    }
+
+    /// Make the snapshot of `source` (hash `sha256`) now, on this thread, unless it exists
+    /// (the benchmark and tests, which measure it).
+    pub fn prepare_source(&self, language: Language, source: &str, sha256: &str) -> Result<(), String> {
+        if self.lock_sources().get(sha256).is_some() {
+            return Ok(());
+        }
+        let snapshot = self.preinitialize(language, source)?;
+        self.lock_sources().made(sha256.to_string(), snapshot);
+        Ok(())
+    }
+
+    fn lock_sources(&self) -> std::sync::MutexGuard<'_, SourceSnapshots<LoadedPlugin>> {
+        self.sources.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Make the pre-initialized snapshot of `language`'s runtime now, on this thread, unless
@@ -491,7 +575,7 @@ impl PluginEngine {
             held.preparing = true;
         }
         let started = Instant::now();
-        let snapshot = self.preinitialize(language)?;
+        let snapshot = self.preinitialize(language, "")?;
         tracing::info!(
             language = language.as_str(),
             seconds = started.elapsed().as_secs_f64(),
@@ -520,17 +604,19 @@ impl PluginEngine {
         self.load_as(super::builtin::JAVASCRIPT, Some(World::Script), &unbounded, None)
     }
 
-    /// Run the runtime's initializer once in a sandbox like a call's (nothing granted) and
-    /// compile the snapshot taken after it.
-    fn preinitialize(&self, language: Language) -> Result<Arc<LoadedPlugin>, String> {
+    /// Run the runtime's initializer once in a sandbox like a call's (nothing granted), with
+    /// `source` to compile ("": none), and compile the snapshot taken after it (kept by no
+    /// cache: the callers bound how many they keep).
+    fn preinitialize(&self, language: Language, source: &str) -> Result<Arc<LoadedPlugin>, String> {
         let Language::Javascript = language;
         let limits = Limits { timeout: PREINIT_TIMEOUT, ..Limits::default() };
         let run = Run::new(&limits);
         let call = CallContext { event_id: "preinit".into(), webhook_id: String::new(), received_at_ms: 0 };
         let (mut store, budget) = self.store(&run, &call, &limits, World::Script, Arc::from([]));
-        let snapshot = super::preinit::snapshot(&mut store, &self.action_linker, super::builtin::JAVASCRIPT, &budget)?;
-        let unbounded = Limits { component_bytes: usize::MAX, ..Limits::default() };
-        self.load_as(&snapshot, Some(World::Script), &unbounded, None)
+        let snapshot =
+            super::preinit::snapshot(&mut store, &self.action_linker, super::builtin::JAVASCRIPT, source, &budget)?;
+        let sha256 = hex::encode(Sha256::digest(&snapshot));
+        self.compile(&snapshot, Some(World::Script), &[World::Script], sha256)
             .map_err(|e| format!("the snapshot does not load: {e}"))
     }
 

@@ -8,6 +8,7 @@
 //! - `cpu_budget`: a call's time limit, counted in the CPU time its polls used.
 //! - `block_on`: a transform's call run to its end on the calling thread.
 //! - `preinit`: the script runtime's snapshot with its engine started.
+//! - [`source_snapshots`]: which steps' sources have a snapshot of their own.
 //! - [`builtin`]: the plugins embedded in the binary.
 //! - [`outbound`]: what an action's HTTP requests may reach (allowed hosts, no private network).
 
@@ -21,9 +22,16 @@ pub mod outbound;
 pub mod outcome;
 mod preinit;
 pub mod sandbox;
+pub mod source_snapshots;
 
 pub use crate::model::workflow::Language;
 pub use bindings::through_wit;
 pub use engine::{Allocation, CallContext, LoadedPlugin, PluginEngine, World};
 pub use limits::Limits;
 pub use outcome::{CallReport, LoadError, PluginFailure};
+
+/// The hex SHA-256 a step's source is pinned by (and its snapshot kept under).
+pub fn source_sha256(source: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(source.as_bytes()))
+}

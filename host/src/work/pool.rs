@@ -7,22 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// thread start-up.
 const MIN_ITEMS_PER_THREAD: usize = 8;
 
-/// Nice value of the threads that run plugins.
-const NICENESS: libc::c_int = 10;
-
-/// Lower the calling thread's scheduling priority. Under a flood, acknowledging (short,
-/// latency-bound) then gets the CPU before plugin work (long, throughput-bound), which
-/// catches up as soon as the flood eases. Only the pool's threads do this: the thread that
-/// holds the write lock for a batch's commit keeps normal priority, or ingest would wait
-/// for the lock behind a thread the scheduler keeps off the CPU.
-pub fn yield_cpu_to_ingest() {
-    // SAFETY: setpriority only reads its integer arguments; who = 0 with PRIO_PROCESS
-    // means the calling thread on Linux.
-    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS) } != 0;
-    if failed {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower a background thread's priority");
-    }
-}
+pub use crate::cpu_clock::yield_cpu_to_ingest;
 
 /// `work` applied to every item, on up to `threads` threads; results in item order.
 /// Each started thread first runs `on_start` (the pipeline lowers its CPU priority there);

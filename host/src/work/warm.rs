@@ -28,18 +28,23 @@ pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, node: &Threads) -> st
 }
 
 /// Compile every version in use into the engine's cache; how many loaded.
-fn warm(store: &Store, engine: &PluginEngine, node: &Threads) -> Result<usize, StoreError> {
+fn warm(store: &Store, engine: &Arc<PluginEngine>, node: &Threads) -> Result<usize, StoreError> {
     let mut versions: BTreeSet<String> = store.list_plugins()?.into_iter().map(|p| p.sha256).collect();
     let mut languages = BTreeSet::new();
-    for workflow in store.list_workflows()? {
+    let workflows = store.list_workflows()?;
+    for workflow in &workflows {
         walk(&workflow.actions, "", &mut |_, action| {
             let Action::CustomCode(code) = action else { return };
             match (code.code(), &code.sha256) {
                 (Some(Code::Plugin(_)), Some(sha)) => {
                     versions.insert(sha.clone());
                 }
-                (Some(Code::Source { language, .. }), _) => {
+                (Some(Code::Source { language, source }), sha) => {
                     languages.insert(language);
+                    // Each source's own snapshot, made by the engine's worker meanwhile.
+                    if let Some(sha) = sha {
+                        engine.want_snapshot(language, source, sha);
+                    }
                 }
                 _ => {}
             }
