@@ -172,7 +172,7 @@ fn a_syntax_error_is_refused_when_the_workflow_is_saved_naming_its_line_and_colu
 }
 
 #[test]
-fn a_failing_step_says_why_a_thrown_error_a_missing_module_a_wrong_output_a_runaway_loop() {
+fn a_failing_step_says_why_a_thrown_error_a_missing_module_a_wrong_output_a_runaway_loop_a_memory_blow_up() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("data"));
     let (webhook, _, record) = set_up(&server);
@@ -186,6 +186,10 @@ fn a_failing_step_says_why_a_thrown_error_a_missing_module_a_wrong_output_a_runa
         step("const _ = require('lodash');\nexports.main = async () => ({ outputFields: {} });", json!({})),
         step("exports.main = async (event, callback) => callback({ outputFields: { score: 'many' } });", json!({})),
         step("exports.main = async () => { while (true) {} };", json!({"timeout_ms": 50, "tries": 2})),
+        step(
+            "exports.main = async () => { const kept = []; let s = 'x'; for (;;) { s = s + s; kept.push(s + '!'); } };",
+            json!({"timeout_ms": 2000}),
+        ),
     ]);
     let workflow = ok(save(&server, &webhook, actions), "workflow")["id"].as_str().unwrap().to_string();
 
@@ -208,6 +212,10 @@ fn a_failing_step_says_why_a_thrown_error_a_missing_module_a_wrong_output_a_runa
         runaway["reason"].as_str().unwrap().starts_with("timeout: the plugin ran longer than 50 ms"),
         "{runaway:#}"
     );
+    // Memory that grows without end stops at the sandbox's cap and fails the step.
+    let blown = try_step(&server, &workflow, "4", &record);
+    assert_eq!(blown["outcome"], "failed", "{blown:#}");
+    assert!(blown["reason"].as_str().unwrap().starts_with("memory_limit"), "{blown:#}");
     // The server still answers.
     assert_eq!(server.admin("GET", "/workflows", None).status, 200);
 }
