@@ -102,10 +102,8 @@ pub async fn run(
     let this_try = Try { attempt: next.attempt, first_ms: next.first_started_at_ms.unwrap_or(now_ms), now_ms };
     let (detail, ended, write) = match next.action {
         Action::CustomCode(code) => {
-            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call, &|inputs| {
-                script_event(inputs, subject, &next.address)
-            })
-            .await;
+            let step = ThisStep { subject, address: &next.address };
+            let (detail, ended, retry_reason) = custom_code(code, &this_try, scope, services, call, &step).await;
             reason = retry_reason;
             (detail, ended, None)
         }
@@ -173,21 +171,30 @@ fn webhook_id(enrollment: &str, address: &str) -> String {
     format!("msg_{}", &hex::encode(digest)[..32])
 }
 
-/// The `event` source written in a step receives, in the product's shape: `inputFields`,
-/// `object` (`objectType`, `objectId`), `callbackId` (the same on every try of the step)
-/// and `origin` (the workflow, the step, the enrollment and the event).
-fn script_event(inputs: &Map<String, Json>, subject: &Subject<'_>, address: &str) -> Json {
-    serde_json::json!({
-        "inputFields": inputs,
-        "object": {"objectType": subject.workflow.object, "objectId": subject.record_id},
-        "callbackId": format!("{}/{address}", subject.enrollment),
-        "origin": {
-            "workflowId": subject.workflow.id,
-            "workflowName": subject.workflow.name,
-            "actionAddress": address,
-            "enrollmentId": subject.enrollment,
-        },
-    })
+/// A custom code step as source written in it sees it: for whom, and where in the workflow.
+struct ThisStep<'a> {
+    subject: &'a Subject<'a>,
+    address: &'a str,
+}
+
+impl ThisStep<'_> {
+    /// The `event` source written in a step receives, in the product's shape:
+    /// `inputFields`, `object` (`objectType`, `objectId`), `callbackId` (the same on every
+    /// try of the step) and `origin` (the workflow, the step, the enrollment).
+    fn event(&self, inputs: &Map<String, Json>) -> Json {
+        let ThisStep { subject, address } = self;
+        serde_json::json!({
+            "inputFields": inputs,
+            "object": {"objectType": subject.workflow.object, "objectId": subject.record_id},
+            "callbackId": format!("{}/{address}", subject.enrollment),
+            "origin": {
+                "workflowId": subject.workflow.id,
+                "workflowName": subject.workflow.name,
+                "actionAddress": address,
+                "enrollmentId": subject.enrollment,
+            },
+        })
+    }
 }
 
 async fn custom_code(
@@ -196,12 +203,12 @@ async fn custom_code(
     scope: &Scope<'_>,
     services: &Services,
     call: &CallContext,
-    event: &(dyn Fn(&Map<String, Json>) -> Json + Sync),
+    step: &ThisStep<'_>,
 ) -> (StepDetail, Ended, Option<String>) {
     let inputs: Map<String, Json> =
         code.inputs.iter().map(|(name, source)| (name.clone(), scope.read(source).1)).collect();
     let mut ran = CodeRan::default();
-    let ended = run_code(code, this_try, &inputs, services, call, event, &mut ran).await;
+    let ended = run_code(code, this_try, &inputs, services, call, step, &mut ran).await;
     let detail = StepDetail::CustomCode {
         plugin: code.plugin.clone(),
         language: code.language,
@@ -231,7 +238,7 @@ async fn run_code(
     inputs: &Map<String, Json>,
     services: &Services,
     call: &CallContext,
-    event: &(dyn Fn(&Map<String, Json>) -> Json + Sync),
+    step: &ThisStep<'_>,
     ran: &mut CodeRan,
 ) -> Ended {
     let Some(runs) = code.code() else {
@@ -242,22 +249,24 @@ async fn run_code(
         Err(reason) => return Ended::Failed(reason),
     };
     let loaded = match runs {
-        Code::Plugin(name) => Services::blocking(|| (services.plugin)(name, code.sha256.as_deref())),
+        Code::Plugin(name) => Services::blocking(|| (services.plugin)(name, code.sha256.as_deref()))
+            .map(|plugin| (plugin.sha256.clone(), plugin)),
         // A compile on first use only (seconds), so off the runtime's threads like a plugin's.
         Code::Source { language, source } => Services::blocking(|| {
             // Pinned when saved; a step stored without it is hashed here.
             let sha256 = code.sha256.clone().unwrap_or_else(|| crate::plugins::source_sha256(source));
             (services.engine.script_runtime(language, source, &sha256))
+                .map(|runtime| (sha256, runtime))
                 .map_err(|e| format!("the {} runtime cannot load: {e}", language.as_str()))
         }),
     };
+    // The version that runs: the component's, or the source's.
     let loaded = match loaded {
-        Ok(loaded) => loaded,
+        Ok((version, loaded)) => {
+            ran.sha256 = Some(version);
+            loaded
+        }
         Err(reason) => return Ended::Failed(reason),
-    };
-    ran.sha256 = match runs {
-        Code::Plugin(_) => Some(loaded.sha256.clone()),
-        Code::Source { .. } => code.sha256.clone(),
     };
     let timeout = code.timeout_ms.map_or(Limits::default().timeout, Duration::from_millis).min(MAX_TIMEOUT);
     let limits = Limits { timeout, ..Limits::default() };
@@ -277,7 +286,7 @@ async fn run_code(
             services.engine.action(&loaded, call, &properties, &secrets, &limits, &allowed).await
         }
         Code::Source { source, .. } => {
-            let event = event(inputs).to_string();
+            let event = step.event(inputs).to_string();
             // `Date.now()` in the product is the time the code runs: the clock reads the
             // try's start, not the event's arrival as a plugin's does.
             let call = CallContext { received_at_ms: this_try.now_ms, ..call.clone() };

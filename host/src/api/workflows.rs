@@ -178,13 +178,9 @@ fn pin(store: &Store, actions: &mut [Action]) -> Result<(), ApiError> {
 /// Ask for a snapshot of each source written in `actions`, made in the background: the
 /// workflow runs at once on the shared runtime, and on its own snapshot seconds later.
 fn want_snapshots(engine: &Arc<PluginEngine>, actions: &[Action]) {
-    crate::model::workflow::walk(actions, "", &mut |_, action| {
-        if let Action::CustomCode(code) = action
-            && let (Some(Code::Source { language, source }), Some(sha256)) = (code.code(), &code.sha256)
-        {
-            engine.want_snapshot(language, source, sha256);
-        }
-    });
+    for (language, source, sha256) in crate::model::workflow::written_sources(actions) {
+        engine.want_snapshot(language, source, sha256);
+    }
 }
 
 /// Check names, object, triggers and actions against the store; source written in a step

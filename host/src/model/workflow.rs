@@ -528,6 +528,20 @@ pub fn uses_plugin(actions: &[Action], name: &str) -> Option<String> {
     found
 }
 
+/// The source written in each custom code step of `actions` that has it, pinned: its
+/// language, the source and its hash, in run order.
+pub fn written_sources(actions: &[Action]) -> Vec<(Language, &str, &str)> {
+    let mut found = Vec::new();
+    walk(actions, "", &mut |_, action| {
+        if let Action::CustomCode(code) = action
+            && let (Some(Code::Source { language, source }), Some(sha256)) = (code.code(), &code.sha256)
+        {
+            found.push((language, source, sha256.as_str()));
+        }
+    });
+    found
+}
+
 /// Apply `fix` to every custom code step, with its address, depth first in run order.
 pub fn for_each_code_mut(
     actions: &mut [Action],

@@ -38,7 +38,8 @@ pub const ACTION_SLOTS: usize = 128;
 /// Bytes of each pooled memory kept mapped between instances (reset in place, not unmapped).
 const KEEP_RESIDENT: usize = 2 * 1024 * 1024;
 
-/// CPU time the script runtime's initializer may take (it starts the engine: ~10 ms here).
+/// CPU time the script runtime's initializer may take (it starts the engine, ~4 ms here,
+/// and compiles a step's source).
 const PREINIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The built-in script runtime's compiled forms.
@@ -458,11 +459,11 @@ impl PluginEngine {
         run.ended(raw.map(|checked| checked.map(|()| Vec::new())), &store.data().limiter, limits).result.map(drop)
     }
 
-    /// The built-in runtime of source in `language`, the fastest one ready: the
-    /// pre-initialized snapshot (engine started, ~0.1 ms a call) once it is made, else the
-    /// runtime as built (the engine starts on every call, ~0.6 ms), compiled on first use
-    /// (~2 s here). The first call also starts making the snapshot on a thread of its own
-    /// (seconds), so a workflow saved with source runs at once and soon faster.
+    /// The built-in runtime of source in `language`, the fastest one ready: the shared
+    /// pre-initialized snapshot (engine started, 0.25 ms a call) once it is made, else the
+    /// runtime as built (the engine starts on every call, 4.2 ms), compiled on first use
+    /// (3.3 s here). The first call also starts making the snapshot on a thread of its own
+    /// (6.5 s), so a workflow saved with source runs at once and soon faster.
     pub fn runtime(self: &Arc<Self>, language: Language) -> Result<Arc<LoadedPlugin>, LoadError> {
         let (plain, prepare) = {
             let mut held = self.lock_javascript();
@@ -480,18 +481,12 @@ impl PluginEngine {
             (plain, !std::mem::replace(&mut held.preparing, true))
         };
         if prepare {
-            let engine = Arc::clone(self);
-            // A one-shot compile that ends by itself; nothing waits for it, and a call
-            // meanwhile runs on the runtime as built.
-            let spawned = std::thread::Builder::new().name("wasmhook-preinit".into()).spawn(move || {
-                crate::cpu_clock::yield_cpu_to_ingest();
+            // Meanwhile calls run on the runtime as built.
+            self.in_background(move |engine| {
                 if let Err(e) = engine.prepare_runtime(language) {
                     tracing::warn!(language = language.as_str(), error = %e, "the runtime could not be pre-initialized");
                 }
             });
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "no thread to pre-initialize the runtime; calls start the engine each time");
-            }
         }
         Ok(plain)
     }
@@ -519,10 +514,8 @@ impl PluginEngine {
         if !self.lock_sources().want(sha256, source) {
             return;
         }
-        let engine = Arc::clone(self);
-        // A one-shot worker that ends when the queue is empty; nothing waits for it.
-        let spawned = std::thread::Builder::new().name("wasmhook-preinit".into()).spawn(move || {
-            crate::cpu_clock::yield_cpu_to_ingest();
+        // Ends when the queue is empty; meanwhile its sources run on the shared snapshot.
+        self.in_background(move |engine| {
             loop {
                 // Taken in a statement of its own: a guard in a `while let` would live
                 // through the body, which locks again.
@@ -542,9 +535,19 @@ impl PluginEngine {
                 }
             }
         });
+    }
+
+    /// Run `job` on a one-shot, low-priority `wasmhook-preinit` thread that ends by itself
+    /// (nothing waits for it). Without a thread the job is dropped with a warning: what it
+    /// would have made stays unmade, and calls keep the slower runtime.
+    fn in_background(self: &Arc<Self>, job: impl FnOnce(&PluginEngine) + Send + 'static) {
+        let engine = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("wasmhook-preinit".into()).spawn(move || {
+            crate::cpu_clock::yield_cpu_to_ingest();
+            job(&engine);
+        });
         if let Err(e) = spawned {
-            // The queue stays marked as worked on: its sources keep the shared snapshot.
-            tracing::warn!(error = %e, "no thread to make a step's snapshot");
+            tracing::warn!(error = %e, "no thread to pre-initialize the script runtime");
         }
     }
 

@@ -1,14 +1,14 @@
 //! At start, compile the uploaded components the server will run (each upload's current
 //! version, and the versions workflows pin) and pre-initialize the runtimes of source
-//! written in steps on a background thread, so the first event
-//! after a restart does not wait for a compile: a JavaScript component takes ~9 s here.
+//! written in steps on a background thread, so the first event after a restart does not
+//! wait for a compile: a JavaScript component takes ~9 s here.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::threads::Threads;
-use crate::model::workflow::{Action, Code, walk};
+use crate::model::workflow::{Action, Code, walk, written_sources};
 use crate::plugins::{Limits, PluginEngine, World};
 use crate::store::{Store, StoreError};
 
@@ -31,24 +31,19 @@ pub fn spawn(store: Arc<Store>, engine: Arc<PluginEngine>, node: &Threads) -> st
 fn warm(store: &Store, engine: &Arc<PluginEngine>, node: &Threads) -> Result<usize, StoreError> {
     let mut versions: BTreeSet<String> = store.list_plugins()?.into_iter().map(|p| p.sha256).collect();
     let mut languages = BTreeSet::new();
-    let workflows = store.list_workflows()?;
-    for workflow in &workflows {
+    for workflow in store.list_workflows()? {
         walk(&workflow.actions, "", &mut |_, action| {
-            let Action::CustomCode(code) = action else { return };
-            match (code.code(), &code.sha256) {
-                (Some(Code::Plugin(_)), Some(sha)) => {
-                    versions.insert(sha.clone());
-                }
-                (Some(Code::Source { language, source }), sha) => {
-                    languages.insert(language);
-                    // Each source's own snapshot, made by the engine's worker meanwhile.
-                    if let Some(sha) = sha {
-                        engine.want_snapshot(language, source, sha);
-                    }
-                }
-                _ => {}
+            if let Action::CustomCode(code) = action
+                && let (Some(Code::Plugin(_)), Some(sha)) = (code.code(), &code.sha256)
+            {
+                versions.insert(sha.clone());
             }
         });
+        for (language, source, sha256) in written_sources(&workflow.actions) {
+            languages.insert(language);
+            // Each source's own snapshot, made by the engine's worker meanwhile.
+            engine.want_snapshot(language, source, sha256);
+        }
     }
     let mut loaded = 0;
     // The runtimes of source written in steps, pre-initialized, before the uploads: a
