@@ -137,7 +137,7 @@ fn a_syntax_error_is_refused_when_the_workflow_is_saved_naming_its_line_and_colu
     assert_eq!(refused.status, 400, "{:?}", refused.body);
     assert_eq!(refused.body["error"]["field"], "actions[0].source", "{:?}", refused.body);
     let message = refused.body["error"]["message"].as_str().unwrap();
-    assert!(message.starts_with("line 2, column 13"), "{message}");
+    assert!(message.starts_with("line 2, column 13: unexpected token ';'"), "{message}");
 
     // Nested in a branch, the field names its path; nothing was saved meanwhile.
     let branch = json!([{"type": "branch", "if": {"source": "trigger.customer", "op": "is_empty"},
@@ -169,6 +169,22 @@ fn a_syntax_error_is_refused_when_the_workflow_is_saved_naming_its_line_and_colu
     assert_eq!(patch.status, 400, "{:?}", patch.body);
     let kept = ok(server.admin("GET", &format!("/workflows/{workflow}"), None), "workflow");
     assert_eq!(kept["actions"][0]["source"], SCORING);
+
+    // The editor's Test tries a draft without saving it: checked like a save, then run.
+    let route = format!("/workflows/{workflow}/actions/1/test");
+    let record =
+        server.admin("GET", "/objects/contacts/records?external_id=cus_1", None).body["records"][0]["id"].clone();
+    let draft = json!([code_step(SCORING), code_step(&SCORING.replace("seats * 10", "seats * 100"))]);
+    let tried = ok(server.admin("POST", &route, Some(json!({"record_id": record, "actions": draft}))), "draft test");
+    assert_eq!(tried["step"]["outcome"], "succeeded", "{tried:#}");
+    assert_eq!(tried["step"]["outputs"]["score"], 725, "{tried:#}");
+    assert_eq!(tried["step"]["sha256"], sha256(&SCORING.replace("seats * 10", "seats * 100")));
+    let broken_draft = json!({"record_id": record, "actions": [code_step(SCORING), code_step(broken)]});
+    let refused = server.admin("POST", &route, Some(broken_draft));
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["field"], "actions[1].source", "{:?}", refused.body);
+    let kept = ok(server.admin("GET", &format!("/workflows/{workflow}"), None), "workflow");
+    assert_eq!(kept["actions"].as_array().unwrap().len(), 1, "a draft is never saved: {kept:#}");
 }
 
 #[test]
@@ -284,6 +300,22 @@ fn fetch_and_axios_reach_an_allowed_api_through_the_outbound_rules() {
         assert!(log.contains(&line), "{line} not in {log}");
     }
     assert!(!log.contains("email=cus_1"), "{log}");
+    // ... and listed apart, as the editor's Test shows them.
+    let made: Vec<(String, String)> = step["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["request"].as_str().unwrap().to_string(), r["answer"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            (format!("GET {base}/score"), "200".to_string()),
+            (format!("POST {base}/notes"), "200".into()),
+            (format!("GET {base}/missing"), "404".into())
+        ]
+    );
+    assert!(step["requests"][0]["duration_ms"].as_f64().unwrap() > 0.0, "{step:#}");
     assert!(!enrollment.to_string().contains(KEY), "{enrollment}");
     let properties =
         ok(server.admin("GET", &format!("/objects/contacts/records/{record}"), None), "record")["properties"].clone();

@@ -150,6 +150,7 @@ mod tests {
                     secrets: vec![],
                     sha256: None,
                     log: None,
+                    requests: vec![],
                     outputs,
                 },
             )

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use super::plan::Next;
 use super::retry::{self, Decision};
 use super::sources::{Scope, for_property};
-use crate::model::step::{BranchSide, StepDetail, StepEntry, StepOutcome};
+use crate::model::step::{BranchSide, RequestMade, StepDetail, StepEntry, StepOutcome};
 use crate::model::workflow::{Action, Code, Condition, CustomCode, Kind, Op, OutputType, RetrySchedule, Workflow};
 use crate::plugins::outbound::{AllowedHost, Exchange, Paused};
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginEngine, PluginFailure};
@@ -217,6 +217,7 @@ async fn custom_code(
         secrets: code.secrets.clone(),
         sha256: ran.sha256,
         log: ran.log,
+        requests: ran.requests,
         outputs: ran.outputs,
     };
     (detail, ended, ran.retry_reason)
@@ -227,6 +228,7 @@ async fn custom_code(
 struct CodeRan {
     sha256: Option<String>,
     log: Option<String>,
+    requests: Vec<RequestMade>,
     outputs: Option<Map<String, Json>>,
     /// Why a try that will be retried failed.
     retry_reason: Option<String>,
@@ -295,6 +297,7 @@ async fn run_code(
     };
     crate::telemetry::metrics::plugin_called(code.runs(), "action", report.outcome(), report.duration);
     ran.log = requests_ended(&report.requests, &report.log, &secrets);
+    ran.requests = report.requests.iter().map(|r| made(r, &secrets)).collect();
     let returned = match report.result {
         Ok(returned) => returned,
         Err(failure) => return after_failure(code, this_try, &failure, &report.requests, &secrets, ran),
@@ -382,6 +385,16 @@ pub(super) fn requests_ended(requests: &[Exchange], log: &str, secrets: &[(Strin
         crate::telemetry::metrics::outbound_request(&request.destination, request.answer.label(), request.duration);
     }
     (!log.is_empty()).then(|| redact(log, secrets))
+}
+
+/// A request as the step's entry shows it.
+fn made(request: &Exchange, secrets: &[(String, String)]) -> RequestMade {
+    RequestMade {
+        // The code chose the URL: its path could carry a secret.
+        request: redact(&request.request, secrets),
+        answer: request.answer.label(),
+        duration_ms: request.duration.as_secs_f64() * 1000.0,
+    }
 }
 
 /// Run a try again on `schedule`, or fail it when the schedule is spent: how it ended and,

@@ -18,6 +18,10 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("js/events.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/events.js")),
     ("js/plugins.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/plugins.js")),
     ("js/workflows.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/workflows.js")),
+    ("js/workflow_editor.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/workflow_editor.js")),
+    ("js/actions.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/actions.js")),
+    ("js/sources.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/sources.js")),
+    ("js/code_box.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/code_box.js")),
 ];
 
 /// `GET /ui`: the page.

@@ -418,11 +418,16 @@ pub(crate) struct TestBody {
     #[schema(value_type = Option<Object>)]
     trigger: Option<serde_json::Map<String, Json_>>,
     apply: Option<bool>,
+    /// An edited action list not saved yet (the editor's draft): checked like a save, and
+    /// the action at `n` of it is tried instead of the saved one.
+    #[schema(value_type = Option<Vec<Object>>)]
+    actions: Option<Vec<Json_>>,
 }
 
-/// `POST /workflows/{id}/actions/{n}/test {record_id, trigger?, apply?}`: run one action
-/// (`n` is its address: `0`, `2.then.1`) against a real record with the given trigger
-/// data, and answer its step entry. The record changes only with `apply: true`.
+/// `POST /workflows/{id}/actions/{n}/test {record_id, trigger?, apply?, actions?}`: run
+/// one action (`n` is its address: `0`, `2.then.1`) against a real record with the given
+/// trigger data, and answer its step entry. The record changes only with `apply: true`.
+/// With `actions`, an unsaved draft of the list is checked and its action `n` tried.
 #[utoipa::path(
     post, operation_id = "workflows.test_action", path = "/workflows/{id}/actions/{n}/test", tag = "workflows",
     params(
@@ -443,7 +448,12 @@ pub async fn test_action(
 ) -> Result<Json<ActionTestResult>, ApiError> {
     let (store, engine, vault) = (state.store.clone(), state.engine.clone(), state.vault.clone());
     blocking(move || {
-        let workflow = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
+        let mut workflow = store.workflow(&id)?.ok_or_else(|| ApiError::not_found("workflow"))?;
+        if let Some(draft) = body.actions {
+            workflow.actions = parse_actions(draft)?;
+            validate(&store, &engine, &workflow)?;
+            pin(&store, &mut workflow.actions)?;
+        }
         let action = crate::model::workflow::find(&workflow.actions, &address).ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("the workflow has no action {address}"))
         })?;

@@ -72,6 +72,9 @@ pub enum StepDetail {
         /// What it printed (secret values redacted).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         log: Option<String>,
+        /// The HTTP requests it made, in the order they ended.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        requests: Vec<RequestMade>,
         /// The declared outputs it returned, once it succeeded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outputs: Option<Map<String, Json>>,
@@ -121,6 +124,19 @@ pub enum StepDetail {
         /// The side taken.
         branch: BranchSide,
     },
+}
+
+/// One HTTP request a custom code step made, as its entry shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestMade {
+    /// `METHOD scheme://host[:port]/path` (no query, no header values; secret values
+    /// redacted).
+    pub request: String,
+    /// The answer's status code, or `unreachable`, `refused` (not sent: allowed hosts or
+    /// the private-network rule), `broken`.
+    pub answer: String,
+    /// From the request to its answer's head, or to its failure.
+    pub duration_ms: f64,
 }
 
 impl StepDetail {

@@ -9,6 +9,7 @@ import * as wizard from './wizard.js';
 import * as events from './events.js';
 import * as plugins from './plugins.js';
 import * as workflows from './workflows.js';
+import * as workflowEditor from './workflow_editor.js';
 
 const routes = [
   [/^\/webhooks$/, webhooks.list],
@@ -22,6 +23,8 @@ const routes = [
   [/^\/events$/, events.list],
   [/^\/events\/([^/]+)$/, events.detail],
   [/^\/workflows$/, workflows.list],
+  [/^\/workflows\/new$/, workflowEditor.edit],
+  [/^\/workflows\/([^/]+)\/edit$/, workflowEditor.edit],
   [/^\/workflows\/([^/]+)$/, workflows.detail],
   [/^\/enrollments\/([^/]+)$/, workflows.enrollment],
   [/^\/plugins$/, plugins.list],

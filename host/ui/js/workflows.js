@@ -1,14 +1,16 @@
-// Workflows: the list with enable/disable, one workflow's enrollments, and an
-// enrollment's step log.
+// Workflows: the list with enable/disable, one workflow's steps and enrollments, and an
+// enrollment's step log. The editor is workflow_editor.js.
 
 import { api } from './api.js';
 import { h, fill, badge, errorBox, jsonTree, when } from './dom.js';
+import { actionList } from './actions.js';
 
 export async function list() {
   const { workflows } = await api('GET', '/workflows');
   const message = h('div', { 'aria-live': 'polite' });
   return h('div', {},
     h('h1', {}, 'Workflows'),
+    h('div', { class: 'actions' }, h('a', { class: 'button primary', href: '#/workflows/new' }, 'New workflow')),
     message,
     workflows.length === 0 ? h('p', { class: 'muted' }, 'No workflows yet.') :
       h('div', { class: 'table-wrap' }, h('table', {},
@@ -38,8 +40,9 @@ export async function detail({ params: [id] }) {
   return h('div', {},
     h('h1', {}, w.name),
     h('p', {}, `${w.object} · ${w.enabled ? 'enabled' : 'disabled'} · re-enrollment ${w.reenroll ? 'on' : 'off'}`),
-    h('h2', {}, 'Actions'),
-    w.actions.length ? jsonTree(w.actions, { open: 1 }) : h('p', { class: 'muted' }, 'No actions: records are enrolled only.'),
+    h('div', { class: 'actions' }, h('a', { class: 'button primary', href: `#/workflows/${w.id}/edit` }, 'Edit workflow')),
+    h('h2', {}, 'Steps'),
+    w.actions.length ? actionList(w.actions) : h('p', { class: 'muted' }, 'No steps: records are enrolled only.'),
     h('h2', {}, `Enrollments (${enrollments.length})`),
     enrollments.length === 0 ? h('p', { class: 'muted' }, 'None yet.') :
       h('div', { class: 'table-wrap' }, h('table', {},

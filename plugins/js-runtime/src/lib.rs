@@ -115,12 +115,14 @@ fn context() -> Result<Context, PluginError> {
 /// A syntax error as the step shows it: `line L, column C: what`.
 fn syntax(e: &JsError) -> PluginError {
     let text = e.to_string();
-    // Boa ends a parse error's message with ` at line L, col C`.
+    // Boa ends a parse error's message with ` at line L, col C` and, for source without
+    // a path, ` (native)`.
     let message = match text.rsplit_once(" at line ") {
         Some((what, at)) => match at.split_once(", col ") {
             Some((line, column)) => {
                 let what = what.trim_start_matches("SyntaxError: ");
-                format!("line {}, column {}: {what}", line.trim(), column.trim())
+                let column: String = column.trim().chars().take_while(char::is_ascii_digit).collect();
+                format!("line {}, column {column}: {what}", line.trim())
             }
             None => text.clone(),
         },
