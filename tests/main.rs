@@ -31,6 +31,7 @@ mod outbound_retries;
 mod outbound_waits;
 mod pipeline_e2e;
 mod plugin_run_cli;
+mod python_steps;
 mod records_api;
 mod records_import;
 mod scale_out;

@@ -1,7 +1,8 @@
 //! `wasmhook-bench scripts`: what one call of custom code costs, each in a fresh pooled
 //! instance, interleaved in one run: JavaScript written in a step on the built-in runtime
 //! (as built: the engine starts every call; the shared snapshot with the engine started;
-//! the source's own snapshot, its code compiled too), the componentize-js action
+//! the source's own snapshot, its code compiled too), the same snippet in Python on its
+//! runtime (as built, shared snapshot, own snapshot), the componentize-js action
 //! (`plugins/lead-score-js`, when it is built), and the Rust `date-diff` action; with each
 //! call's linear memory and what preparing cost.
 
@@ -23,6 +24,18 @@ const SNIPPET: &str = r#"exports.main = async (event, callback) => {
   const data = { score: (email.length * 7 + (plan === 'pro' ? 30 : 0)) % 100, url, auth };
   callback({ outputFields: { score: data.score, tier: data.score > 50 ? 'hot' : 'cold' } });
 };
+"#;
+
+/// The same snippet in the product's Python shape.
+const PYTHON_SNIPPET: &str = r#"import os
+
+def main(event):
+    fields = event["inputFields"]
+    email, plan = fields["email"], fields["plan"]
+    url = "https://api.example.com/score?email=" + email
+    auth = {"headers": {"Authorization": "Bearer " + os.getenv("SCORING_KEY")}}
+    score = (len(email) * 7 + (30 if plan == "pro" else 0)) % 100
+    return {"outputFields": {"score": score, "tier": "hot" if score > 50 else "cold"}}
 "#;
 
 /// The componentize-js action, where `npm run build` puts it (tests/js_plugin.rs builds it).
@@ -52,6 +65,9 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
     let own_made = started.elapsed();
     let own = engine.script_runtime(Language::Javascript, SNIPPET, &sha256)?;
     anyhow::ensure!(!Arc::ptr_eq(&own, &snapshot), "the snippet has no snapshot of its own");
+    let started = Instant::now();
+    let (py_plain, py_shared, py_own) = python(&engine)?;
+    let python_made = started.elapsed();
     let date_diff = engine.load(
         builtin::find("date-diff").ok_or_else(|| anyhow::anyhow!("date-diff is built in"))?.bytes,
         World::Action,
@@ -64,7 +80,7 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         Err(_) => None,
     };
 
-    let memory = std::cell::RefCell::new(vec![0usize; 7]);
+    let memory = std::cell::RefCell::new(vec![0usize; 10]);
     let keep = |row: usize, report: CallReport| {
         memory.borrow_mut()[row] = report.memory_bytes;
         report.result.is_ok()
@@ -83,10 +99,22 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
             Box::new(|i| keep(5, compile_only(&engine, &snapshot, i))),
         ),
     ];
+    let python_rows: [Variant<'_>; 3] = [
+        ("Python source step, runtime as built", Box::new(|i| keep(6, python_call(&engine, &py_plain, i)))),
+        (
+            "Python source step, shared pre-initialized runtime",
+            Box::new(|i| keep(7, python_call(&engine, &py_shared, i))),
+        ),
+        (
+            "Python source step, its own snapshot (source compiled)",
+            Box::new(|i| keep(8, python_call(&engine, &py_own, i))),
+        ),
+    ];
+    variants.extend(python_rows);
     if let Some(lead_score) = &lead_score {
         variants.push((
             "componentize-js action (lead-score-js)",
-            Box::new(|i| keep(6, lead_score_call(&engine, lead_score, i))),
+            Box::new(|i| keep(9, lead_score_call(&engine, lead_score, i))),
         ));
     }
     let rows = measure_interleaved(iterations, &mut variants)?;
@@ -118,8 +146,16 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         median(1) / median(2),
         median(2) / median(3)
     )?;
+    writeln!(
+        out,
+        "Python: as built / shared = {:.1}; shared / own = {:.2}; own / Rust action = {:.1}; Python own / JavaScript own = {:.2}",
+        median(6) / median(7),
+        median(7) / median(8),
+        median(8) / median(3),
+        median(8) / median(2)
+    )?;
     if lead_score.is_some() {
-        writeln!(out, "componentize-js / own snapshot = {:.1}", median(6) / median(2))?;
+        writeln!(out, "componentize-js / own snapshot = {:.1}", median(9) / median(2))?;
     }
     writeln!(
         out,
@@ -132,7 +168,43 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         own.size as f64 / 1e6,
         own_made.as_secs_f64()
     )?;
+    writeln!(
+        out,
+        "Python runtime as built: {:.1} MB; its shared snapshot: {:.1} MB, the snippet's own: {:.1} MB; \
+         all three compiled and made in {:.1} s",
+        builtin::PYTHON.len() as f64 / 1e6,
+        py_shared.size as f64 / 1e6,
+        py_own.size as f64 / 1e6,
+        python_made.as_secs_f64()
+    )?;
     Ok(out)
+}
+
+/// The Python runtime as built, its shared snapshot and the snippet's own.
+#[allow(clippy::type_complexity)]
+fn python(engine: &Arc<PluginEngine>) -> anyhow::Result<(Arc<LoadedPlugin>, Arc<LoadedPlugin>, Arc<LoadedPlugin>)> {
+    let plain =
+        engine.load(builtin::PYTHON, World::Script, &Limits { component_bytes: usize::MAX, ..Limits::default() })?;
+    engine.prepare_runtime(Language::Python).map_err(anyhow::Error::msg)?;
+    let shared = engine.runtime(Language::Python)?;
+    anyhow::ensure!(!Arc::ptr_eq(&plain, &shared), "the Python runtime was not pre-initialized");
+    let sha256 = crate::plugins::source_sha256(PYTHON_SNIPPET);
+    engine.prepare_source(Language::Python, PYTHON_SNIPPET, &sha256).map_err(anyhow::Error::msg)?;
+    let own = engine.script_runtime(Language::Python, PYTHON_SNIPPET, &sha256)?;
+    anyhow::ensure!(!Arc::ptr_eq(&own, &shared), "the Python snippet has no snapshot of its own");
+    Ok((plain, shared, own))
+}
+
+fn python_call(engine: &PluginEngine, runtime: &LoadedPlugin, i: usize) -> CallReport {
+    let emails = ["ada@example.com", "grace@hopper.org", "linus@kernel.org"];
+    let event = serde_json::json!({
+        "inputFields": {"email": emails[i % emails.len()], "plan": if i.is_multiple_of(2) { "pro" } else { "free" }},
+        "object": {"objectType": "contacts", "objectId": "rec_bench"},
+        "callbackId": format!("enr_bench/{i}"),
+    })
+    .to_string();
+    let secrets = [("SCORING_KEY".to_string(), "sk_bench".to_string())];
+    wasmtime_wasi::runtime::in_tokio(engine.script(runtime, &call(i), PYTHON_SNIPPET, &event, &secrets, &limits(), &[]))
 }
 
 fn line(out: &mut String, row: &Row, memory: usize) -> anyhow::Result<()> {

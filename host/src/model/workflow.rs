@@ -94,13 +94,27 @@ pub struct CustomCode {
 pub enum Language {
     /// JavaScript (ECMAScript 2023, run by the built-in Boa runtime).
     Javascript,
+    /// Python 3 (run by the built-in RustPython runtime).
+    Python,
 }
 
 impl Language {
+    /// Every language, in the order the engine keeps their runtimes.
+    pub const ALL: [Language; 2] = [Language::Javascript, Language::Python];
+
     /// Its name in steps and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Javascript => "javascript",
+            Language::Python => "python",
+        }
+    }
+
+    /// Its place in [`Language::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Language::Javascript => 0,
+            Language::Python => 1,
         }
     }
 }

@@ -41,6 +41,18 @@ pub const BUILTINS: &[Builtin] = &[
 /// engine); not a plugin of its own, so not in [`BUILTINS`].
 pub const JAVASCRIPT: &[u8] = include_bytes!(concat!(env!("WASMHOOK_GUEST_DIR"), "/js_runtime.wasm"));
 
+/// The runtime of `"language": "python"` custom code (the `script` world, on RustPython);
+/// not a plugin of its own either.
+pub const PYTHON: &[u8] = include_bytes!(concat!(env!("WASMHOOK_GUEST_DIR"), "/py_runtime.wasm"));
+
+/// The runtime component of `language`.
+pub fn runtime(language: crate::model::workflow::Language) -> &'static [u8] {
+    match language {
+        crate::model::workflow::Language::Javascript => JAVASCRIPT,
+        crate::model::workflow::Language::Python => PYTHON,
+    }
+}
+
 /// Look up a built-in by name.
 pub fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

@@ -58,6 +58,18 @@ struct ScriptRuntime {
 /// (100 KB) takes a few ms.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A source's snapshot is kept under its language and hash: the same text can be valid
+/// in two languages (`x = 1`).
+fn snapshot_key(language: Language, sha256: &str) -> String {
+    format!("{}:{sha256}", language.as_str())
+}
+
+/// The language a [`snapshot_key`] names.
+fn key_language(key: &str) -> Option<Language> {
+    let (name, _) = key.split_once(':')?;
+    Language::ALL.into_iter().find(|l| l.as_str() == name)
+}
+
 /// Deepest guest stack; a runaway recursion ends as a `trap` long before the host's stack.
 const MAX_WASM_STACK: usize = 512 * 1024;
 
@@ -132,7 +144,8 @@ pub struct PluginEngine {
     cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     /// The JavaScript runtime: held without hashing its 8 MB again per call, and locked
     /// while it compiles so two first callers do not both compile it.
-    javascript: Mutex<ScriptRuntime>,
+    /// Each language's runtime, by [`Language::index`].
+    runtimes: [Mutex<ScriptRuntime>; 2],
     /// Snapshots of the runtime with a step's source compiled, by the source's hash.
     sources: Mutex<SourceSnapshots<LoadedPlugin>>,
     // Dropping the sender stops the epoch ticker thread.
@@ -217,7 +230,7 @@ impl PluginEngine {
             outbound,
             action_slots: tokio::sync::Semaphore::new(ACTION_SLOTS),
             cache: Mutex::new(HashMap::new()),
-            javascript: Mutex::new(ScriptRuntime::default()),
+            runtimes: Default::default(),
             sources: Mutex::new(SourceSnapshots::new(MAX_SOURCE_SNAPSHOTS)),
             _ticker: tx,
         })
@@ -466,7 +479,7 @@ impl PluginEngine {
     /// (6.5 s), so a workflow saved with source runs at once and soon faster.
     pub fn runtime(self: &Arc<Self>, language: Language) -> Result<Arc<LoadedPlugin>, LoadError> {
         let (plain, prepare) = {
-            let mut held = self.lock_javascript();
+            let mut held = self.lock_runtime(language);
             if let Some(started) = &held.started {
                 return Ok(started.clone());
             }
@@ -501,7 +514,7 @@ impl PluginEngine {
         source: &str,
         sha256: &str,
     ) -> Result<Arc<LoadedPlugin>, LoadError> {
-        if let Some(own) = self.lock_sources().get(sha256) {
+        if let Some(own) = self.lock_sources().get(&snapshot_key(language, sha256)) {
             return Ok(own);
         }
         self.want_snapshot(language, source, sha256);
@@ -511,7 +524,7 @@ impl PluginEngine {
     /// Ask for a snapshot of the runtime with `source` compiled, made in the background
     /// (seconds) unless it was asked for before: saving a workflow asks for its sources'.
     pub fn want_snapshot(self: &Arc<Self>, language: Language, source: &str, sha256: &str) {
-        if !self.lock_sources().want(sha256, source) {
+        if !self.lock_sources().want(&snapshot_key(language, sha256), source) {
             return;
         }
         // Ends when the queue is empty; meanwhile its sources run on the shared snapshot.
@@ -520,18 +533,19 @@ impl PluginEngine {
                 // Taken in a statement of its own: a guard in a `while let` would live
                 // through the body, which locks again.
                 let job = engine.lock_sources().next_job();
-                let Some((sha256, source)) = job else { break };
+                let Some((key, source)) = job else { break };
+                let language = key_language(&key).unwrap_or(language);
                 let started = Instant::now();
                 match engine.preinitialize(language, &source) {
                     Ok(snapshot) => {
                         tracing::info!(
-                            source_sha256 = %sha256,
+                            source = %key,
                             seconds = started.elapsed().as_secs_f64(),
                             "a step's source is compiled into a snapshot of its own"
                         );
-                        engine.lock_sources().made(sha256, snapshot);
+                        engine.lock_sources().made(key, snapshot);
                     }
-                    Err(e) => tracing::warn!(source_sha256 = %sha256, error = %e, "no snapshot for a step's source"),
+                    Err(e) => tracing::warn!(source = %key, error = %e, "no snapshot for a step's source"),
                 }
             }
         });
@@ -554,11 +568,12 @@ impl PluginEngine {
     /// Make the snapshot of `source` (hash `sha256`) now, on this thread, unless it exists
     /// (the benchmark and tests, which measure it).
     pub fn prepare_source(&self, language: Language, source: &str, sha256: &str) -> Result<(), String> {
-        if self.lock_sources().get(sha256).is_some() {
+        let key = snapshot_key(language, sha256);
+        if self.lock_sources().get(&key).is_some() {
             return Ok(());
         }
         let snapshot = self.preinitialize(language, source)?;
-        self.lock_sources().made(sha256.to_string(), snapshot);
+        self.lock_sources().made(key, snapshot);
         Ok(())
     }
 
@@ -571,7 +586,7 @@ impl PluginEngine {
     /// that want it before the first call (the start-up warm-up, the benchmark, tests).
     pub fn prepare_runtime(&self, language: Language) -> Result<(), String> {
         {
-            let mut held = self.lock_javascript();
+            let mut held = self.lock_runtime(language);
             if held.started.is_some() {
                 return Ok(());
             }
@@ -585,39 +600,41 @@ impl PluginEngine {
             snapshot_bytes = snapshot.size,
             "the runtime of source written in steps is pre-initialized"
         );
-        self.lock_javascript().started = Some(snapshot);
+        self.lock_runtime(language).started = Some(snapshot);
         Ok(())
     }
 
     /// Whether `language`'s runtime runs from its pre-initialized snapshot yet.
     pub fn runtime_preinitialized(&self, language: Language) -> bool {
-        let Language::Javascript = language;
-        self.lock_javascript().started.is_some()
+        self.lock_runtime(language).started.is_some()
     }
 
-    fn lock_javascript(&self) -> std::sync::MutexGuard<'_, ScriptRuntime> {
-        self.javascript.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock_runtime(&self, language: Language) -> std::sync::MutexGuard<'_, ScriptRuntime> {
+        self.runtimes[language.index()].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The runtime of `language` as built, compiled.
     fn load_script_runtime(&self, language: Language) -> Result<Arc<LoadedPlugin>, LoadError> {
-        let Language::Javascript = language;
         // Built in, so not held to an upload's size limit.
         let unbounded = Limits { component_bytes: usize::MAX, ..Limits::default() };
-        self.load_as(super::builtin::JAVASCRIPT, Some(World::Script), &unbounded, None)
+        self.load_as(super::builtin::runtime(language), Some(World::Script), &unbounded, None)
     }
 
     /// Run the runtime's initializer once in a sandbox like a call's (nothing granted), with
     /// `source` to compile ("": none), and compile the snapshot taken after it (kept by no
     /// cache: the callers bound how many they keep).
     fn preinitialize(&self, language: Language, source: &str) -> Result<Arc<LoadedPlugin>, String> {
-        let Language::Javascript = language;
         let limits = Limits { timeout: PREINIT_TIMEOUT, ..Limits::default() };
         let run = Run::new(&limits);
         let call = CallContext { event_id: "preinit".into(), webhook_id: String::new(), received_at_ms: 0 };
         let (mut store, budget) = self.store(&run, &call, &limits, World::Script, Arc::from([]));
-        let snapshot =
-            super::preinit::snapshot(&mut store, &self.action_linker, super::builtin::JAVASCRIPT, source, &budget)?;
+        let snapshot = super::preinit::snapshot(
+            &mut store,
+            &self.action_linker,
+            super::builtin::runtime(language),
+            source,
+            &budget,
+        )?;
         let sha256 = hex::encode(Sha256::digest(&snapshot));
         self.compile(&snapshot, Some(World::Script), &[World::Script], sha256)
             .map_err(|e| format!("the snapshot does not load: {e}"))

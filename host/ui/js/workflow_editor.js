@@ -15,6 +15,16 @@ const STARTER = `exports.main = async (event, callback) => {
 };
 `;
 
+const PYTHON_STARTER = `import os
+
+def main(event):
+    email = event["inputFields"]["email"]
+    return {"outputFields": {"domain": email.split("@")[1]}}
+`;
+
+const STARTERS = { javascript: STARTER, python: PYTHON_STARTER };
+const LANGUAGES = { javascript: 'JavaScript', python: 'Python' };
+
 const KINDS = [
   { value: 'custom_code', label: 'Custom code' },
   { value: 'set_property', label: 'Set property' },
@@ -93,13 +103,17 @@ export async function edit({ params: [id], go }) {
 
   function customCode(action, address) {
     const written = action.source !== undefined;
-    const codeChoice = select([{ value: 'javascript', label: 'JavaScript written here' },
+    const codeChoice = select([
+      ...Object.entries(LANGUAGES).map(([value, name]) => ({ value, label: `${name} written here` })),
       ...context.plugins.map((p) => ({ value: `plugin:${p}`, label: `Plugin: ${p}` }))],
-    written ? 'javascript' : `plugin:${action.plugin}`, {
+    written ? action.language : `plugin:${action.plugin}`, {
       onchange: (e) => {
-        if (e.target.value === 'javascript') {
+        const language = e.target.value;
+        if (LANGUAGES[language]) {
           delete action.plugin;
-          Object.assign(action, { language: 'javascript', source: action.source ?? STARTER });
+          // A starter replaces only an untouched starter of the other language.
+          const untouched = action.source === undefined || Object.values(STARTERS).includes(action.source);
+          Object.assign(action, { language, source: untouched ? STARTERS[language] : action.source });
         } else {
           delete action.language;
           delete action.source;
@@ -111,10 +125,11 @@ export async function edit({ params: [id], go }) {
     });
     const parts = [field('Code', codeChoice)];
     if (written) {
-      const box = codeBox('Source (JavaScript)', action.source, (text) => { action.source = text; });
+      const box = codeBox(`Source (${LANGUAGES[action.language] || action.language})`, action.source, (text) => { action.source = text; });
       slots.get(fieldOf(address)).code = box;
-      parts.push(box.element, h('p', { class: 'muted' },
-        'exports.main = async (event, callback) => … · event.inputFields · process.env.NAME for secrets · console.log · fetch and require(\'axios\') to the allowed hosts. Tab indents; Esc then Tab leaves the box.'));
+      parts.push(box.element, h('p', { class: 'muted' }, action.language === 'python'
+        ? 'def main(event): return {"outputFields": {…}} · event["inputFields"] · os.getenv("NAME") for secrets · print · json · requests to the allowed hosts. Tab indents; Esc then Tab leaves the box.'
+        : 'exports.main = async (event, callback) => … · event.inputFields · process.env.NAME for secrets · console.log · fetch and require(\'axios\') to the allowed hosts. Tab indents; Esc then Tab leaves the box.'));
     } else if (action.sha256) {
       parts.push(h('p', { class: 'muted' }, `Pinned to sha256 ${action.sha256.slice(0, 12)}…; saving keeps this version.`));
     }
@@ -124,7 +139,7 @@ export async function edit({ params: [id], go }) {
         const listed = e.target.value.split(/[\s,]+/).filter(Boolean);
         if (listed.length) action.allowed_hosts = listed; else delete action.allowed_hosts;
       } });
-    parts.push(field('Allowed hosts', hosts, 'Where fetch and axios may send requests: https://api.example.com, https://*.example.org (comma-separated).'));
+    parts.push(field('Allowed hosts', hosts, 'Where the code may send requests: https://api.example.com, https://*.example.org (comma-separated).'));
     return parts;
   }
 
