@@ -6,10 +6,9 @@
 
 use crate::support;
 
+use super::source_steps::{KEY, save, try_step};
 use serde_json::{Value, json};
-use support::{Server, ok, ready_webhook, start};
-
-const KEY: &str = "sk_live_python_5e0a";
+use support::{Server, ok, start};
 
 /// The product's Python shape, without the network: every input type in, every output
 /// type out, a secret, `print`, `json`.
@@ -32,22 +31,11 @@ def main(event):
     }
 "#;
 
+/// `source_steps`' contacts, secret, webhook and record, and a boolean property.
 fn set_up(server: &Server) -> (String, String, String) {
-    for property in [
-        json!({"name": "score", "type": "number"}),
-        json!({"name": "tier", "type": "string"}),
-        json!({"name": "about", "type": "string"}),
-        json!({"name": "vip", "type": "boolean"}),
-    ] {
-        ok(server.admin("POST", "/objects/contacts/properties", Some(property)), "property");
-    }
-    assert_eq!(server.admin("PUT", "/secrets/SCORING_KEY", Some(json!({"value": KEY}))).status, 204);
-    let (webhook, hook) = ready_webhook(server, "signups");
-    let record = ok(
-        server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"external_id": "cus_1"}}))),
-        "record",
-    );
-    (webhook, hook, record["id"].as_str().unwrap().to_string())
+    let made = super::source_steps::set_up(server);
+    ok(server.admin("POST", "/objects/contacts/properties", Some(json!({"name": "vip", "type": "boolean"}))), "vip");
+    made
 }
 
 fn python_step(source: &str) -> Value {
@@ -56,16 +44,6 @@ fn python_step(source: &str) -> Value {
            "secrets": ["SCORING_KEY"],
            "outputs": [{"name": "score", "type": "number"}, {"name": "tier", "type": "string"},
                        {"name": "about", "type": "string"}, {"name": "vip", "type": "boolean"}]})
-}
-
-fn save(server: &Server, webhook: &str, actions: Value) -> support::Answer {
-    let workflow = json!({"name": "Score in Python", "object": "contacts", "triggers": [webhook], "actions": actions});
-    server.admin("POST", "/workflows", Some(workflow))
-}
-
-fn try_step(server: &Server, workflow: &str, address: &str, record: &str) -> Value {
-    let route = format!("/workflows/{workflow}/actions/{address}/test");
-    ok(server.admin("POST", &route, Some(json!({"record_id": record}))), "action test")["step"].clone()
 }
 
 #[test]

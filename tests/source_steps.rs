@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use support::{Server, ok, ready_webhook, start};
 
-const KEY: &str = "sk_live_scoring_77f1";
+pub(crate) const KEY: &str = "sk_live_scoring_77f1";
 
 /// The snippet of the issue without the network: inputs, the object, the origin, a secret
 /// in `process.env`, `console.log`, and `callback({outputFields})`.
@@ -36,7 +36,7 @@ fn sha256(text: &str) -> String {
 
 /// Contacts with the properties the steps write, the secret, and a ready webhook: the
 /// webhook's id and hook path, and the record `cus_1`'s id.
-fn set_up(server: &Server) -> (String, String, String) {
+pub(crate) fn set_up(server: &Server) -> (String, String, String) {
     for property in [
         json!({"name": "score", "type": "number"}),
         json!({"name": "tier", "type": "string"}),
@@ -61,13 +61,13 @@ fn code_step(source: &str) -> Value {
                        {"name": "about", "type": "string"}]})
 }
 
-fn save(server: &Server, webhook: &str, actions: Value) -> support::Answer {
+pub(crate) fn save(server: &Server, webhook: &str, actions: Value) -> support::Answer {
     let workflow = json!({"name": "Score signups", "object": "contacts", "triggers": [webhook], "actions": actions});
     server.admin("POST", "/workflows", Some(workflow))
 }
 
 /// Try step `address` of `workflow` against `record` through the test route: its step entry.
-fn try_step(server: &Server, workflow: &str, address: &str, record: &str) -> Value {
+pub(crate) fn try_step(server: &Server, workflow: &str, address: &str, record: &str) -> Value {
     let route = format!("/workflows/{workflow}/actions/{address}/test");
     ok(server.admin("POST", &route, Some(json!({"record_id": record}))), "action test")["step"].clone()
 }

@@ -159,13 +159,21 @@ async fn page_text(c: &Client) -> String {
 
 /// Wait until `main` shows `needle`.
 async fn wait_text(c: &Client, needle: &str) {
+    wait_in(c, "main", needle).await;
+}
+
+/// Wait until the element matching `selector` shows `needle`; its text.
+async fn wait_in(c: &Client, selector: &str, needle: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = page_text(c).await;
+        let now = match c.find(Locator::Css(selector)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         if now.contains(needle) {
-            return;
+            return now;
         }
-        assert!(Instant::now() < deadline, "`{needle}` never appeared; the page says:\n{now}");
+        assert!(Instant::now() < deadline, "`{needle}` never appeared in `{selector}`; it says:\n{now}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -7,7 +7,8 @@
 //! clicked, reads as a list, and a real event runs it end to end.
 
 use super::{
-    WAIT, assert_labelled, browser, click_button, eventually, heading, labelled, screenshot, sign_in, wait_text,
+    WAIT, assert_labelled, browser, click_button, eventually, heading, labelled, screenshot, sign_in, wait_in,
+    wait_text,
 };
 use crate::support::{self, ok, ready_webhook};
 
@@ -69,20 +70,10 @@ async fn add_step(c: &Client, adder: &str, kind: &str) {
     c.find(Locator::XPath(&button)).await.unwrap().click().await.unwrap();
 }
 
-/// Wait until the element matching `selector` shows `needle`; its text.
-async fn wait_in(c: &Client, selector: &str, needle: &str) -> String {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let now = match c.find(Locator::Css(selector)).await {
-            Ok(el) => el.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if now.contains(needle) {
-            return now;
-        }
-        assert!(std::time::Instant::now() < deadline, "`{needle}` never appeared in `{selector}`; it says:\n{now}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+/// Clear a text control and type `text` into it.
+async fn retype(el: &Element, text: &str) {
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +111,7 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     add_step(c, "Kind of step to add", "custom_code").await;
 
     // The code, with a mistake on line 3; its inputs, secret, output and allowed host.
-    let code = labelled(c, "Source (JavaScript)").await;
-    code.clear().await.unwrap();
-    code.send_keys(BROKEN).await.unwrap();
+    retype(&labelled(c, "Source (JavaScript)").await, BROKEN).await;
     click_button(c, "Add input").await;
     last_labelled(c, "Input name").await.send_keys("customer").await.unwrap();
     last_labelled(c, "Input value").await.select_by_label("Trigger: customer").await.unwrap();
@@ -145,9 +134,7 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     assert_eq!(server.admin("GET", "/workflows", None).body["workflows"], json!([]));
     screenshot(c, "20-editor-syntax-error").await;
 
-    let code = labelled(c, "Source (JavaScript)").await;
-    code.clear().await.unwrap();
-    code.send_keys(FIXED).await.unwrap();
+    retype(&labelled(c, "Source (JavaScript)").await, FIXED).await;
     click_button(c, "Save workflow").await;
     heading(c, "Score signups").await;
     let workflows = ok(server.admin("GET", "/workflows", None), "workflows")["workflows"].clone();
@@ -158,9 +145,7 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     heading(c, "Edit Score signups").await;
     css(c, "section[data-address='0'] details.test summary").await.click().await.unwrap();
     labelled(c, "Record value").await.send_keys("cus_1").await.unwrap();
-    let trigger = labelled(c, "Trigger data (JSON)").await;
-    trigger.clear().await.unwrap();
-    trigger.send_keys(r#"{"customer": "cus_1"}"#).await.unwrap();
+    retype(&labelled(c, "Trigger data (JSON)").await, r#"{"customer": "cus_1"}"#).await;
     click_button(c, "Run test").await;
     let result = wait_in(c, "section[data-address='0'] .test-result", "succeeded").await;
     let outputs = css(c, "section[data-address='0'] .test-result table.outputs").await.text().await.unwrap();
@@ -181,9 +166,7 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     labelled(c, "If").await.select_by_label("Record: tier").await.unwrap();
     labelled(c, "Compared with").await.send_keys("gold").await.unwrap();
     add_step(c, "Kind of step to add (2.then)", "send_webhook").await;
-    let url = labelled(c, "URL").await;
-    url.clear().await.unwrap();
-    url.send_keys(&format!("{base}/notes")).await.unwrap();
+    retype(&labelled(c, "URL").await, &format!("{base}/notes")).await;
     click_button(c, "Add body field").await;
     labelled(c, "Body field").await.send_keys("tier").await.unwrap();
     labelled(c, "Body value").await.select_by_label("Step 1 output: tier").await.unwrap();

@@ -47,27 +47,8 @@ const NOW_MS: i64 = 1_709_294_400_000;
 /// Measure every variant `iterations` times, interleaved, and render the table.
 pub fn run(iterations: u32) -> anyhow::Result<String> {
     let engine = Arc::new(PluginEngine::new()?);
-    let started = Instant::now();
-    let plain = engine.load(
-        builtin::JAVASCRIPT,
-        World::Script,
-        &Limits { component_bytes: usize::MAX, ..Limits::default() },
-    )?;
-    let compiled = started.elapsed();
-    let started = Instant::now();
-    engine.prepare_runtime(Language::Javascript).map_err(anyhow::Error::msg)?;
-    let preinitialized = started.elapsed();
-    let snapshot = engine.runtime(Language::Javascript)?;
-    anyhow::ensure!(!Arc::ptr_eq(&plain, &snapshot), "the runtime was not pre-initialized");
-    let started = Instant::now();
-    let sha256 = crate::plugins::source_sha256(SNIPPET);
-    engine.prepare_source(Language::Javascript, SNIPPET, &sha256).map_err(anyhow::Error::msg)?;
-    let own_made = started.elapsed();
-    let own = engine.script_runtime(Language::Javascript, SNIPPET, &sha256)?;
-    anyhow::ensure!(!Arc::ptr_eq(&own, &snapshot), "the snippet has no snapshot of its own");
-    let started = Instant::now();
-    let (py_plain, py_shared, py_own) = python(&engine)?;
-    let python_made = started.elapsed();
+    let js = Forms::prepare(&engine, Language::Javascript, SNIPPET)?;
+    let py = Forms::prepare(&engine, Language::Python, PYTHON_SNIPPET)?;
     let date_diff = engine.load(
         builtin::find("date-diff").ok_or_else(|| anyhow::anyhow!("date-diff is built in"))?.bytes,
         World::Action,
@@ -86,31 +67,31 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
         report.result.is_ok()
     };
     let mut variants: Vec<Variant<'_>> = vec![
-        ("JavaScript source step, runtime as built", Box::new(|i| keep(0, script(&engine, &plain, i)))),
+        ("JavaScript source step, runtime as built", Box::new(|i| keep(0, script(&engine, &js.plain, SNIPPET, i)))),
         (
             "JavaScript source step, shared pre-initialized runtime",
-            Box::new(|i| keep(1, script(&engine, &snapshot, i))),
+            Box::new(|i| keep(1, script(&engine, &js.shared, SNIPPET, i))),
         ),
-        ("JavaScript source step, its own snapshot (source compiled)", Box::new(|i| keep(2, script(&engine, &own, i)))),
+        (
+            "JavaScript source step, its own snapshot (source compiled)",
+            Box::new(|i| keep(2, script(&engine, &js.own, SNIPPET, i))),
+        ),
         ("Rust action (date-diff)", Box::new(|i| keep(3, date_diff_call(&engine, &date_diff, i)))),
-        ("(reference) empty JavaScript main, shared runtime", Box::new(|i| keep(4, empty(&engine, &snapshot, i)))),
+        ("(reference) empty JavaScript main, shared runtime", Box::new(|i| keep(4, empty(&engine, &js.shared, i)))),
         (
             "(reference) compile the snippet only, shared runtime",
-            Box::new(|i| keep(5, compile_only(&engine, &snapshot, i))),
+            Box::new(|i| keep(5, compile_only(&engine, &js.shared, i))),
         ),
-    ];
-    let python_rows: [Variant<'_>; 3] = [
-        ("Python source step, runtime as built", Box::new(|i| keep(6, python_call(&engine, &py_plain, i)))),
+        ("Python source step, runtime as built", Box::new(|i| keep(6, script(&engine, &py.plain, PYTHON_SNIPPET, i)))),
         (
             "Python source step, shared pre-initialized runtime",
-            Box::new(|i| keep(7, python_call(&engine, &py_shared, i))),
+            Box::new(|i| keep(7, script(&engine, &py.shared, PYTHON_SNIPPET, i))),
         ),
         (
             "Python source step, its own snapshot (source compiled)",
-            Box::new(|i| keep(8, python_call(&engine, &py_own, i))),
+            Box::new(|i| keep(8, script(&engine, &py.own, PYTHON_SNIPPET, i))),
         ),
     ];
-    variants.extend(python_rows);
     if let Some(lead_score) = &lead_score {
         variants.push((
             "componentize-js action (lead-score-js)",
@@ -157,54 +138,58 @@ pub fn run(iterations: u32) -> anyhow::Result<String> {
     if lead_score.is_some() {
         writeln!(out, "componentize-js / own snapshot = {:.1}", median(9) / median(2))?;
     }
-    writeln!(
-        out,
-        "runtime as built: {:.1} MB, compiled in {:.1} s; shared snapshot: {:.1} MB, made and compiled in {:.1} s; \
-         the snippet's own: {:.1} MB in {:.1} s",
-        builtin::JAVASCRIPT.len() as f64 / 1e6,
-        compiled.as_secs_f64(),
-        snapshot.size as f64 / 1e6,
-        preinitialized.as_secs_f64(),
-        own.size as f64 / 1e6,
-        own_made.as_secs_f64()
-    )?;
-    writeln!(
-        out,
-        "Python runtime as built: {:.1} MB; its shared snapshot: {:.1} MB, the snippet's own: {:.1} MB; \
-         all three compiled and made in {:.1} s",
-        builtin::PYTHON.len() as f64 / 1e6,
-        py_shared.size as f64 / 1e6,
-        py_own.size as f64 / 1e6,
-        python_made.as_secs_f64()
-    )?;
+    js.describe(&mut out, "JavaScript")?;
+    py.describe(&mut out, "Python")?;
     Ok(out)
 }
 
-/// The Python runtime as built, its shared snapshot and the snippet's own.
-#[allow(clippy::type_complexity)]
-fn python(engine: &Arc<PluginEngine>) -> anyhow::Result<(Arc<LoadedPlugin>, Arc<LoadedPlugin>, Arc<LoadedPlugin>)> {
-    let plain =
-        engine.load(builtin::PYTHON, World::Script, &Limits { component_bytes: usize::MAX, ..Limits::default() })?;
-    engine.prepare_runtime(Language::Python).map_err(anyhow::Error::msg)?;
-    let shared = engine.runtime(Language::Python)?;
-    anyhow::ensure!(!Arc::ptr_eq(&plain, &shared), "the Python runtime was not pre-initialized");
-    let sha256 = crate::plugins::source_sha256(PYTHON_SNIPPET);
-    engine.prepare_source(Language::Python, PYTHON_SNIPPET, &sha256).map_err(anyhow::Error::msg)?;
-    let own = engine.script_runtime(Language::Python, PYTHON_SNIPPET, &sha256)?;
-    anyhow::ensure!(!Arc::ptr_eq(&own, &shared), "the Python snippet has no snapshot of its own");
-    Ok((plain, shared, own))
+/// A language's runtime in its three forms, and what making each cost.
+struct Forms {
+    plain: Arc<LoadedPlugin>,
+    shared: Arc<LoadedPlugin>,
+    own: Arc<LoadedPlugin>,
+    language: Language,
+    compiled: Duration,
+    shared_made: Duration,
+    own_made: Duration,
 }
 
-fn python_call(engine: &PluginEngine, runtime: &LoadedPlugin, i: usize) -> CallReport {
-    let emails = ["ada@example.com", "grace@hopper.org", "linus@kernel.org"];
-    let event = serde_json::json!({
-        "inputFields": {"email": emails[i % emails.len()], "plan": if i.is_multiple_of(2) { "pro" } else { "free" }},
-        "object": {"objectType": "contacts", "objectId": "rec_bench"},
-        "callbackId": format!("enr_bench/{i}"),
-    })
-    .to_string();
-    let secrets = [("SCORING_KEY".to_string(), "sk_bench".to_string())];
-    wasmtime_wasi::runtime::in_tokio(engine.script(runtime, &call(i), PYTHON_SNIPPET, &event, &secrets, &limits(), &[]))
+impl Forms {
+    /// Compile `language`'s runtime as built, make its shared snapshot and `source`'s own.
+    fn prepare(engine: &Arc<PluginEngine>, language: Language, source: &str) -> anyhow::Result<Forms> {
+        let started = Instant::now();
+        let unbounded = Limits { component_bytes: usize::MAX, ..Limits::default() };
+        let plain = engine.load(builtin::runtime(language), World::Script, &unbounded)?;
+        let compiled = started.elapsed();
+        let started = Instant::now();
+        engine.prepare_runtime(language).map_err(anyhow::Error::msg)?;
+        let shared_made = started.elapsed();
+        let shared = engine.runtime(language)?;
+        anyhow::ensure!(!Arc::ptr_eq(&plain, &shared), "the {} runtime was not pre-initialized", language.as_str());
+        let started = Instant::now();
+        let sha256 = crate::plugins::source_sha256(source);
+        engine.prepare_source(language, source, &sha256).map_err(anyhow::Error::msg)?;
+        let own_made = started.elapsed();
+        let own = engine.script_runtime(language, source, &sha256)?;
+        anyhow::ensure!(!Arc::ptr_eq(&own, &shared), "the {} snippet has no snapshot of its own", language.as_str());
+        Ok(Forms { plain, shared, own, language, compiled, shared_made, own_made })
+    }
+
+    /// One line: sizes and how long each form took to make.
+    fn describe(&self, out: &mut String, name: &str) -> anyhow::Result<()> {
+        writeln!(
+            out,
+            "{name} runtime as built: {:.1} MB, compiled in {:.1} s; shared snapshot: {:.1} MB, made and compiled in \
+             {:.1} s; the snippet's own: {:.1} MB in {:.1} s",
+            builtin::runtime(self.language).len() as f64 / 1e6,
+            self.compiled.as_secs_f64(),
+            self.shared.size as f64 / 1e6,
+            self.shared_made.as_secs_f64(),
+            self.own.size as f64 / 1e6,
+            self.own_made.as_secs_f64()
+        )?;
+        Ok(())
+    }
 }
 
 fn line(out: &mut String, row: &Row, memory: usize) -> anyhow::Result<()> {
@@ -222,7 +207,8 @@ fn limits() -> Limits {
     Limits { timeout: Duration::from_secs(1), ..Limits::default() }
 }
 
-fn script(engine: &PluginEngine, runtime: &LoadedPlugin, i: usize) -> CallReport {
+/// One call of the scoring snippet in `source`'s language.
+fn script(engine: &PluginEngine, runtime: &LoadedPlugin, source: &str, i: usize) -> CallReport {
     let emails = ["ada@example.com", "grace@hopper.org", "linus@kernel.org"];
     let event = serde_json::json!({
         "inputFields": {"email": emails[i % emails.len()], "plan": if i.is_multiple_of(2) { "pro" } else { "free" }},
@@ -231,7 +217,7 @@ fn script(engine: &PluginEngine, runtime: &LoadedPlugin, i: usize) -> CallReport
     })
     .to_string();
     let secrets = [("SCORING_KEY".to_string(), "sk_bench".to_string())];
-    wasmtime_wasi::runtime::in_tokio(engine.script(runtime, &call(i), SNIPPET, &event, &secrets, &limits(), &[]))
+    wasmtime_wasi::runtime::in_tokio(engine.script(runtime, &call(i), source, &event, &secrets, &limits(), &[]))
 }
 
 fn empty(engine: &PluginEngine, runtime: &LoadedPlugin, i: usize) -> CallReport {

@@ -99,9 +99,6 @@ pub enum Language {
 }
 
 impl Language {
-    /// Every language, in the order the engine keeps their runtimes.
-    pub const ALL: [Language; 2] = [Language::Javascript, Language::Python];
-
     /// Its name in steps and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -110,7 +107,7 @@ impl Language {
         }
     }
 
-    /// Its place in [`Language::ALL`].
+    /// Its place in tables kept per language (0, 1, …).
     pub fn index(self) -> usize {
         match self {
             Language::Javascript => 0,

@@ -60,15 +60,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A source's snapshot is kept under its language and hash: the same text can be valid
 /// in two languages (`x = 1`).
-fn snapshot_key(language: Language, sha256: &str) -> String {
-    format!("{}:{sha256}", language.as_str())
-}
-
-/// The language a [`snapshot_key`] names.
-fn key_language(key: &str) -> Option<Language> {
-    let (name, _) = key.split_once(':')?;
-    Language::ALL.into_iter().find(|l| l.as_str() == name)
-}
+type SourceKey = (Language, String);
 
 /// Deepest guest stack; a runaway recursion ends as a `trap` long before the host's stack.
 const MAX_WASM_STACK: usize = 512 * 1024;
@@ -142,12 +134,12 @@ pub struct PluginEngine {
     outbound: OutboundPolicy,
     action_slots: tokio::sync::Semaphore,
     cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
-    /// The JavaScript runtime: held without hashing its 8 MB again per call, and locked
-    /// while it compiles so two first callers do not both compile it.
-    /// Each language's runtime, by [`Language::index`].
+    /// Each language's runtime, by [`Language::index`]: held without hashing its
+    /// component again per call, and locked while it compiles so two first callers do
+    /// not both compile it.
     runtimes: [Mutex<ScriptRuntime>; 2],
-    /// Snapshots of the runtime with a step's source compiled, by the source's hash.
-    sources: Mutex<SourceSnapshots<LoadedPlugin>>,
+    /// Snapshots of a runtime with a step's source compiled, by language and hash.
+    sources: Mutex<SourceSnapshots<SourceKey, LoadedPlugin>>,
     // Dropping the sender stops the epoch ticker thread.
     _ticker: Sender<()>,
 }
@@ -473,10 +465,11 @@ impl PluginEngine {
     }
 
     /// The built-in runtime of source in `language`, the fastest one ready: the shared
-    /// pre-initialized snapshot (engine started, 0.25 ms a call) once it is made, else the
-    /// runtime as built (the engine starts on every call, 4.2 ms), compiled on first use
-    /// (3.3 s here). The first call also starts making the snapshot on a thread of its own
-    /// (6.5 s), so a workflow saved with source runs at once and soon faster.
+    /// pre-initialized snapshot (engine started; JavaScript 0.36 ms a call, Python 0.64 ms)
+    /// once it is made, else the runtime as built (the engine starts on every call: 5.4 ms,
+    /// 21 ms), compiled on first use (seconds). The first call also starts making the
+    /// snapshot on a thread of its own (~8 s of CPU), so a workflow saved with source runs
+    /// at once and soon faster.
     pub fn runtime(self: &Arc<Self>, language: Language) -> Result<Arc<LoadedPlugin>, LoadError> {
         let (plain, prepare) = {
             let mut held = self.lock_runtime(language);
@@ -514,7 +507,7 @@ impl PluginEngine {
         source: &str,
         sha256: &str,
     ) -> Result<Arc<LoadedPlugin>, LoadError> {
-        if let Some(own) = self.lock_sources().get(&snapshot_key(language, sha256)) {
+        if let Some(own) = self.lock_sources().get(&(language, sha256.to_string())) {
             return Ok(own);
         }
         self.want_snapshot(language, source, sha256);
@@ -524,7 +517,7 @@ impl PluginEngine {
     /// Ask for a snapshot of the runtime with `source` compiled, made in the background
     /// (seconds) unless it was asked for before: saving a workflow asks for its sources'.
     pub fn want_snapshot(self: &Arc<Self>, language: Language, source: &str, sha256: &str) {
-        if !self.lock_sources().want(&snapshot_key(language, sha256), source) {
+        if !self.lock_sources().want((language, sha256.to_string()), source) {
             return;
         }
         // Ends when the queue is empty; meanwhile its sources run on the shared snapshot.
@@ -534,18 +527,24 @@ impl PluginEngine {
                 // through the body, which locks again.
                 let job = engine.lock_sources().next_job();
                 let Some((key, source)) = job else { break };
-                let language = key_language(&key).unwrap_or(language);
+                let (language, sha256) = (key.0, key.1.as_str());
                 let started = Instant::now();
                 match engine.preinitialize(language, &source) {
                     Ok(snapshot) => {
                         tracing::info!(
-                            source = %key,
+                            language = language.as_str(),
+                            source_sha256 = %sha256,
                             seconds = started.elapsed().as_secs_f64(),
                             "a step's source is compiled into a snapshot of its own"
                         );
                         engine.lock_sources().made(key, snapshot);
                     }
-                    Err(e) => tracing::warn!(source = %key, error = %e, "no snapshot for a step's source"),
+                    Err(e) => tracing::warn!(
+                        language = language.as_str(),
+                        source_sha256 = %sha256,
+                        error = %e,
+                        "no snapshot for a step's source"
+                    ),
                 }
             }
         });
@@ -568,7 +567,7 @@ impl PluginEngine {
     /// Make the snapshot of `source` (hash `sha256`) now, on this thread, unless it exists
     /// (the benchmark and tests, which measure it).
     pub fn prepare_source(&self, language: Language, source: &str, sha256: &str) -> Result<(), String> {
-        let key = snapshot_key(language, sha256);
+        let key = (language, sha256.to_string());
         if self.lock_sources().get(&key).is_some() {
             return Ok(());
         }
@@ -577,7 +576,7 @@ impl PluginEngine {
         Ok(())
     }
 
-    fn lock_sources(&self) -> std::sync::MutexGuard<'_, SourceSnapshots<LoadedPlugin>> {
+    fn lock_sources(&self) -> std::sync::MutexGuard<'_, SourceSnapshots<SourceKey, LoadedPlugin>> {
         self.sources.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 

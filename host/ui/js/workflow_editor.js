@@ -32,6 +32,11 @@ const KINDS = [
   { value: 'send_webhook', label: 'Send webhook' },
 ];
 
+/** A step kind's name as the editor shows it. */
+function kindName(type) {
+  return (KINDS.find((k) => k.value === type) || { label: type }).label;
+}
+
 const OUTPUT_TYPES = ['string', 'number', 'boolean', 'enumeration', 'datetime'].map((t) => ({ value: t, label: t }));
 
 /** A new action of `kind`, ready to fill in. */
@@ -328,8 +333,8 @@ export async function edit({ params: [id], go }) {
             : action.type === 'branch' ? branch(action, address) : sendWebhook(action, address);
         const move = (to) => { actions.splice(to, 0, actions.splice(i, 1)[0]); draw(); };
         return h('section', { class: 'card step', 'data-address': address,
-          'aria-label': `Step ${stepNumber(address)}: ${(KINDS.find((k) => k.value === action.type) || {}).label}` },
-        h('h3', {}, `${stepNumber(address)}. ${(KINDS.find((k) => k.value === action.type) || { label: action.type }).label}`),
+          'aria-label': `Step ${stepNumber(address)}: ${kindName(action.type)}` },
+        h('h3', {}, `${stepNumber(address)}. ${kindName(action.type)}`),
         error, body,
         action.type === 'branch' ? null : testPanel(address),
         h('div', { class: 'actions' },
