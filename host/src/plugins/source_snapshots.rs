@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// Sources with a snapshot at once. Each holds its compiled code in memory (the runtime's
 /// component with the source, compiled: 8.7 MB for JavaScript, 18.9 MB for Python), so a
 /// server with many workflows keeps the ones used last; the others run on the shared
-/// snapshot (README, *Benchmark*: 3 and 2.3 times slower a call).
+/// snapshot (README, *Benchmark*: 2.8 and 2.1 times slower a call).
 pub const MAX_SOURCE_SNAPSHOTS: usize = 8;
 
 /// The sources' snapshots by key (the engine's: language and the source's SHA-256), with

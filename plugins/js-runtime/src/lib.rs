@@ -162,40 +162,54 @@ fn get(object: &JsValue, key: &str, context: &mut Context) -> JsValue {
 }
 
 fn run(source: &str, event: &str, secrets: Vec<(String, String)>) -> Result<String, PluginError> {
-    let Started { mut context, driver, compiled } = started()?;
-    let script = match compiled {
+    let mut started = started()?;
+    let ran = run_in(&mut started, source, event, secrets);
+    // The instance is discarded after this call, so tearing the engine down (collecting
+    // its whole heap) is wasted work.
+    std::mem::forget(started);
+    ran
+}
+
+fn run_in(
+    started: &mut Started,
+    source: &str,
+    event: &str,
+    secrets: Vec<(String, String)>,
+) -> Result<String, PluginError> {
+    let Started { context, driver, compiled } = started;
+    let script = match compiled.take() {
         Some((compiled_source, script)) if compiled_source == source => script,
-        _ => Script::parse(Source::from_bytes(source), None, &mut context).map_err(|e| syntax(&e))?,
+        _ => Script::parse(Source::from_bytes(source), None, context).map_err(|e| syntax(&e))?,
     };
-    script.evaluate(&mut context).map_err(|e| failed(e, &mut context))?;
+    script.evaluate(context).map_err(|e| failed(e, context))?;
     let event: serde_json::Value =
         serde_json::from_str(event).map_err(|e| error("internal", format!("the event is not JSON: {e}")))?;
-    let event = JsValue::from_json(&event, &mut context).map_err(|e| failed(e, &mut context))?;
+    let event = JsValue::from_json(&event, context).map_err(|e| failed(e, context))?;
     let env: serde_json::Map<String, serde_json::Value> =
         secrets.into_iter().map(|(name, value)| (name, serde_json::Value::String(value))).collect();
-    let env = JsValue::from_json(&serde_json::Value::Object(env), &mut context).map_err(|e| failed(e, &mut context))?;
-    let out = driver.call(&JsValue::undefined(), &[event, env], &mut context).map_err(|e| failed(e, &mut context))?;
-    context.run_jobs().map_err(|e| failed(e, &mut context))?;
-    let called = get(&out, "called", &mut context).to_boolean();
-    if get(&out, "failed", &mut context).to_boolean() && !called {
-        let thrown_value = get(&out, "error", &mut context);
-        return Err(error("thrown", thrown(&thrown_value, &mut context)));
+    let env = JsValue::from_json(&serde_json::Value::Object(env), context).map_err(|e| failed(e, context))?;
+    let out = driver.call(&JsValue::undefined(), &[event, env], context).map_err(|e| failed(e, context))?;
+    context.run_jobs().map_err(|e| failed(e, context))?;
+    let called = get(&out, "called", context).to_boolean();
+    if get(&out, "failed", context).to_boolean() && !called {
+        let thrown_value = get(&out, "error", context);
+        return Err(error("thrown", thrown(&thrown_value, context)));
     }
-    if !called && !get(&out, "done", &mut context).to_boolean() {
+    if !called && !get(&out, "done", context).to_boolean() {
         return Err(error(
             "unfinished",
             "exports.main neither called the callback nor finished (it awaits a promise that never settles)",
         ));
     }
-    let value = get(&out, "value", &mut context);
-    let fields = get(&value, "outputFields", &mut context);
+    let value = get(&out, "value", context);
+    let fields = get(&value, "outputFields", context);
     if fields.is_undefined() || fields.is_null() {
         return Ok("{}".into());
     }
     if !fields.is_object() {
         return Err(error("invalid_output", "outputFields must be an object of name: value"));
     }
-    let json = fields.to_json(&mut context).map_err(|e| failed(e, &mut context))?;
+    let json = fields.to_json(context).map_err(|e| failed(e, context))?;
     Ok(json.map_or_else(|| "{}".into(), |j| j.to_string()))
 }
 
