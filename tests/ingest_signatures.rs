@@ -83,12 +83,15 @@ fn github_signatures_are_checked_counted_and_rotated() {
     let again = post(&server, &hook, &headers, body);
     assert_eq!(again.body["status"], "duplicate");
     assert_eq!(again.body["event_id"], ok.body["event_id"]);
-    // Rotation done: only the new secret.
-    server.admin(
+    // Rotation done: only the new secret. The answer counts refusals as `GET` does.
+    let failures_before = server.admin("GET", &format!("/webhooks/{id}/signature"), None).body["failures"].clone();
+    assert!(failures_before.as_u64().unwrap() > 0, "{failures_before}");
+    let rotated = server.admin(
         "PUT",
         &format!("/webhooks/{id}/signature"),
         Some(json!({"scheme": "github", "secret": "new-secret"})),
     );
+    assert_eq!(rotated.body["failures"], failures_before, "{:?}", rotated.body);
     refused(&[("X-Hub-Signature-256", &sign("old-secret"))], body, "signature_mismatch");
 
     let counted = server.admin("GET", &format!("/webhooks/{id}/signature"), None).body;
@@ -123,6 +126,14 @@ fn standard_webhooks_checks_the_timestamp_and_bad_settings_are_refused() {
     bad(json!({"scheme": "standard-webhooks", "secret": "whsec_%%%"}), "secret");
     bad(json!({"scheme": "hmac-sha256", "secret": "x"}), "header");
     bad(json!({"scheme": "github", "secret": "x", "tolerance_s": 0}), "tolerance_s");
+    // Header names no request can carry would leave a webhook that never verifies.
+    bad(json!({"scheme": "hmac-sha256", "secret": "x", "header": "x\r\nInjected: 1"}), "header");
+    bad(
+        json!({"scheme": "hmac-sha256", "secret": "x", "header": "X-Sig", "timestamp_header": "X Ts"}),
+        "timestamp_header",
+    );
+    let dedup = server.admin("PUT", &format!("/webhooks/{id}/dedup"), Some(json!({"header": "x\r\nInjected: 1"})));
+    assert_eq!((dedup.status, &dedup.body["error"]["field"]), (400, &json!("header")), "{:?}", dedup.body);
 
     let key = b"0123456789abcdef0123456789abcdef";
     let secret = format!("whsec_{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key));
@@ -144,8 +155,16 @@ fn standard_webhooks_checks_the_timestamp_and_bad_settings_are_refused() {
         );
         post(&server, &hook, &[("webhook-id", "msg_1"), ("webhook-timestamp", &ts), ("webhook-signature", &sig)], body)
     };
-    assert_eq!(send(now - 600).body["error"]["code"], "signature_timestamp_out_of_tolerance");
-    assert_eq!(send(now + 600).body["error"]["code"], "signature_timestamp_out_of_tolerance");
+    // The message says which way the clock is off, and stays sane for absurd timestamps.
+    let stale = send(now - 600).body;
+    assert_eq!(stale["error"]["code"], "signature_timestamp_out_of_tolerance");
+    let said = stale["error"]["message"].as_str().unwrap().to_string();
+    assert!(said.contains(" s in the past (tolerance 300 s)"), "{said}");
+    let ahead = send(now + 600).body;
+    assert_eq!(ahead["error"]["code"], "signature_timestamp_out_of_tolerance");
+    assert!(ahead["error"]["message"].as_str().unwrap().contains(" s in the future"), "{ahead}");
+    let in_ms = send(now * 1000).body;
+    assert!(in_ms["error"]["message"].as_str().unwrap().contains("more than a year in the future"), "{in_ms}");
     let ok = send(now - 10);
     assert_eq!(ok.status, 202, "{:?}", ok.body);
 }

@@ -26,6 +26,19 @@ fn unique_properties_are_limited_typed_and_enforced() {
     let flag = define(json!({"name": "vip", "type": "bool", "unique": true}));
     assert_eq!(flag.status, 400);
     assert_eq!(flag.body["error"]["field"], "unique");
+    // Names, labels and options are bounded, and the message says the bound.
+    let long_name = define(json!({"name": "x".repeat(101), "type": "string"}));
+    assert_eq!(long_name.body["error"]["field"], "name");
+    assert!(long_name.body["error"]["message"].as_str().unwrap().contains("1 to 100"), "{:?}", long_name.body);
+    let long_label = define(json!({"name": "notes", "label": "x".repeat(256), "type": "string"}));
+    assert_eq!(long_label.body["error"]["field"], "label");
+    assert!(long_label.body["error"]["message"].as_str().unwrap().contains("255"), "{:?}", long_label.body);
+    let repeated = define(json!({"name": "tier", "type": "enum", "options": ["a", "a"]}));
+    assert_eq!(repeated.body["error"]["field"], "options[1]");
+    let many: Vec<String> = (0..1001).map(|i| format!("o{i}")).collect();
+    let too_many = define(json!({"name": "tier", "type": "enum", "options": many}));
+    assert_eq!(too_many.body["error"]["field"], "options");
+    assert!(too_many.body["error"]["message"].as_str().unwrap().contains("1000"), "{:?}", too_many.body);
     let again = define(json!({"name": "email", "type": "string"}));
     assert_eq!(again.status, 409);
     for i in 0..8 {

@@ -38,6 +38,35 @@ fn serve_creates_data_dir_and_guards_the_admin_api() {
         let (status, body) = get(&server.addr, "/api/v1/plugins", Some("whk_admin_wrong"));
         assert_eq!(status, 401);
         assert_eq!(body["error"]["code"], "invalid_token");
+        // Every 401 says which scheme to use; the scheme is matched in any case.
+        for authorization in ["", "Bearer whk_admin_wrong", "Basic dXNlcjpwYXNz"] {
+            let headers: Vec<(&str, &str)> =
+                if authorization.is_empty() { vec![] } else { vec![("Authorization", authorization)] };
+            let answer = support::request_with(&server.addr, "GET", "/api/v1/plugins", &headers, b"");
+            assert_eq!(answer.status, 401, "{authorization}");
+            assert_eq!(answer.header("www-authenticate").as_deref(), Some("Bearer"), "{authorization}");
+        }
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let authorization = format!("{scheme} {token}");
+            let answer = support::request_with(
+                &server.addr,
+                "GET",
+                "/api/v1/plugins",
+                &[("Authorization", &authorization)],
+                b"",
+            );
+            assert_eq!(answer.status, 200, "{scheme}");
+        }
+
+        // A filter naming no event status is refused, not answered with nothing.
+        let (status, body) = get(&server.addr, "/api/v1/events?status=bogus", Some(&token));
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["field"], "status");
+        assert!(body["error"]["message"].as_str().unwrap().contains("unmatched"), "{body}");
+        assert_eq!(get(&server.addr, "/api/v1/events?status=unmatched", Some(&token)).0, 200);
+        let replay = server.admin("POST", "/events/replay", Some(serde_json::json!({"status": "bogus"})));
+        assert_eq!(replay.status, 400, "{:?}", replay.body);
+        assert_eq!(replay.body["error"]["field"], "status");
 
         let (status, body) = get(&server.addr, "/api/v1/plugins", Some(&token));
         assert_eq!(status, 200);
@@ -54,4 +83,67 @@ fn serve_creates_data_dir_and_guards_the_admin_api() {
     let server = start(&data);
     assert_eq!(server.printed_token, None);
     assert_eq!(get(&server.addr, "/api/v1/plugins", Some(&token)).0, 200);
+}
+
+/// Mode bits of `path` (permissions only).
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_dir_and_every_file_in_it_are_private_to_the_servers_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nested").join("wasmhook-data");
+    let server = start(&data);
+    // A webhook (and its `external_id` property), an event, and an import, which spools its
+    // upload into a directory of the data dir.
+    let (_, hook) = support::ready_webhook(&server, "modes");
+    assert_eq!(server.post_hook(&hook, &serde_json::json!({"customer": "a"})).status, 202);
+    let answer = server.import("contacts", b"{\"external_id\": \"a\"}\n", true);
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(mode(&data), 0o700);
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&path), expected, "{name}: {:o}", mode(&path));
+        seen.push(name);
+    }
+    seen.sort();
+    let mut expected = vec!["admin-token", "imports", "secrets.key"];
+    if !support::on_postgres() {
+        // The database, its write-ahead log and its shared-memory index.
+        expected.extend(["wasmhook.db", "wasmhook.db-shm", "wasmhook.db-wal"]);
+    } else {
+        expected.push("node-id");
+    }
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_data_dir_others_can_read_is_named_in_a_warning_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(start(&data));
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("admin-token"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let log = dir.path().join("log");
+    let server = support::start_with(&data, Some((&log, "warn")), &[]);
+    assert_eq!(get(&server.addr, "/healthz", None).0, 200);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let warnings: Vec<&str> = logged.lines().filter(|l| l.contains("other local users may read")).collect();
+    assert_eq!(warnings.len(), 2, "{logged}");
+    assert!(warnings[0].contains(&*data.display().to_string()) && warnings[0].contains("0755"), "{logged}");
+    assert!(warnings[0].contains("chmod 0700"), "{logged}");
+    assert!(warnings[1].contains("admin-token") && warnings[1].contains("0644"), "{logged}");
+    assert!(warnings[1].contains("chmod 0600"), "{logged}");
+    // Modes an admin chose are theirs to change; the server does not widen or narrow them.
+    assert_eq!(mode(&data), 0o755);
 }

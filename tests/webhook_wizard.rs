@@ -72,6 +72,16 @@ fn mapping_refuses_datetime_and_bad_entries_naming_the_field() {
     assert_eq!(twice.body["error"]["field"], "properties[1].path");
     let no_options = put(json!([{"path": "plan", "type": "enum"}]));
     assert_eq!(no_options.body["error"]["field"], "properties[0].options");
+    // Options are bounded in number and length, and each is there once; the message gives the bound.
+    let many: Vec<String> = (0..1001).map(|i| format!("o{i}")).collect();
+    let too_many = put(json!([{"path": "plan", "type": "enum", "options": many}]));
+    assert_eq!(too_many.body["error"]["field"], "properties[0].options");
+    assert!(too_many.body["error"]["message"].as_str().unwrap().contains("1 to 1000 options"), "{:?}", too_many.body);
+    let repeated = put(json!([{"path": "plan", "type": "enum", "options": ["a", "b", "a"]}]));
+    assert_eq!(repeated.body["error"]["field"], "properties[0].options[2]");
+    let long_option = put(json!([{"path": "plan", "type": "enum", "options": ["a", "x".repeat(256)]}]));
+    assert_eq!(long_option.body["error"]["field"], "properties[0].options[1]");
+    assert!(long_option.body["error"]["message"].as_str().unwrap().contains("255"), "{:?}", long_option.body);
     let long_label = put(json!([{"path": "plan", "type": "string", "label": "x".repeat(256)}]));
     assert_eq!(long_label.body["error"]["field"], "properties[0].label");
     let unknown = put(json!([{"path": "plan", "type": "color"}]));

@@ -359,6 +359,29 @@ fn workflow_actions_are_checked_when_saved() {
         "actions[0].then[0].secrets[0]",
         "secret name",
     );
+    // Bounds: 200 steps in all (branches' count), each webhook a trigger once.
+    let step = json!({"type": "set_property", "property": "greeting", "value": {"value": "hi"}});
+    let nested = json!([{"type": "branch", "if": {"source": "trigger.name", "op": "is_empty"},
+                         "then": vec![step.clone(); 150], "else": vec![step.clone(); 50]}]);
+    refused(nested, "actions", "at most 200 steps");
+    let long_name = server.admin(
+        "POST",
+        "/workflows",
+        Some(json!({"name": "w".repeat(256), "object": "contacts", "triggers": [webhook], "actions": []})),
+    );
+    assert_eq!(long_name.body["error"]["field"], "name", "{:?}", long_name.body);
+    assert!(long_name.body["error"]["message"].as_str().unwrap().contains("255"), "{:?}", long_name.body);
+    let twice = server.admin(
+        "POST",
+        "/workflows",
+        Some(json!({"name": "w", "object": "contacts", "triggers": [webhook, webhook], "actions": [step]})),
+    );
+    assert_eq!(twice.status, 400, "{:?}", twice.body);
+    assert_eq!(twice.body["error"]["field"], "triggers[1]", "{:?}", twice.body);
+    assert!(twice.body["error"]["message"].as_str().unwrap().contains("a trigger already"), "{:?}", twice.body);
+    let listed = server.admin("GET", "/workflows", None).body;
+    assert_eq!(listed["workflows"].as_array().map(Vec::len), Some(0), "nothing refused was stored: {listed}");
+
     let answer = server.admin("PUT", "/secrets/bad%20name", Some(json!({"value": "x"})));
     assert_eq!(answer.status, 400);
     assert_eq!(server.admin("PUT", "/secrets/OK", Some(json!({}))).body["error"]["field"], "value");

@@ -76,6 +76,15 @@ impl Node {
         let workers = workers.max(1);
         let metrics = crate::telemetry::metrics::install().doing("installing the metrics recorder")?;
         let store = Store::open_database(data_dir, database.as_ref()).doing("opening the store")?;
+        // Made 0700/0600 now; a data dir from an older version or made by hand may be wider.
+        for (path, mode) in crate::store::files::wider_than_private(data_dir) {
+            let private = if path.is_dir() { "0700" } else { "0600" };
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:04o}"),
+                "other local users may read this data (it holds webhook tokens and secrets): chmod {private} it"
+            );
+        }
         let (admin_token, source) =
             AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).doing("admin token")?;
         // Compile the built-ins at start so a broken build fails now, not on the first event.

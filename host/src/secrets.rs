@@ -52,11 +52,8 @@ impl Vault {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = vec![0u8; 32];
                 rand::rng().fill_bytes(&mut key);
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(&path).map_err(io)?;
+                let mut file =
+                    crate::store::files::private_file_options().write(true).create_new(true).open(&path).map_err(io)?;
                 file.write_all(&key).map_err(io)?;
                 file.sync_all().map_err(io)?;
                 key

@@ -19,6 +19,10 @@ pub const MAX_MAPPED: usize = 5000;
 /// Longest property path.
 pub const MAX_PATH: usize = 1024;
 
+/// Most options of an enum property (the product we replace allows 5,000 on a record
+/// property; a mapping picks from far fewer).
+pub const MAX_OPTIONS: usize = 1000;
+
 /// Most steps in a transform chain.
 pub const MAX_STEPS: usize = 32;
 
@@ -29,6 +33,24 @@ pub struct Refusal {
     pub field: String,
     /// Why, for people.
     pub message: String,
+}
+
+/// An enum's options: 1 to [`MAX_OPTIONS`], distinct, each 1 to [`MAX_LABEL`] characters.
+/// `field` names the options in the request.
+pub fn check_options(options: &[String], field: &str) -> Result<(), Refusal> {
+    if options.is_empty() || options.len() > MAX_OPTIONS {
+        return refuse(field, format!("an enum needs 1 to {MAX_OPTIONS} options ({} given)", options.len()));
+    }
+    let mut seen = HashSet::with_capacity(options.len());
+    for (i, option) in options.iter().enumerate() {
+        if option.is_empty() || option.chars().count() > MAX_LABEL {
+            return refuse(format!("{field}[{i}]"), format!("an option is 1 to {MAX_LABEL} characters"));
+        }
+        if !seen.insert(option) {
+            return refuse(format!("{field}[{i}]"), format!("`{option}` is an option already"));
+        }
+    }
+    Ok(())
 }
 
 fn refuse<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, Refusal> {
@@ -99,10 +121,7 @@ pub fn check_mapping(entries: Vec<MappingEntry>) -> Result<Vec<MappedProperty>, 
                 }
             };
             if kind == PropertyType::Enum {
-                let distinct: HashSet<&String> = e.options.iter().collect();
-                if e.options.is_empty() || e.options.iter().any(String::is_empty) || distinct.len() != e.options.len() {
-                    return refuse(field("options"), "an enum needs distinct, non-empty option values");
-                }
+                check_options(&e.options, &field("options"))?;
             } else if !e.options.is_empty() {
                 return refuse(field("options"), "options are only for enum properties");
             }
@@ -224,7 +243,7 @@ mod tests {
         );
         assert_eq!(field(check_mapping(vec![entry("", "string", &[])])), "properties[0].path");
         assert_eq!(field(check_mapping(vec![entry("plan", "enum", &[])])), "properties[0].options");
-        assert_eq!(field(check_mapping(vec![entry("plan", "enum", &["a", "a"])])), "properties[0].options");
+        assert_eq!(field(check_mapping(vec![entry("plan", "enum", &["a", "a"])])), "properties[0].options[1]");
         assert_eq!(field(check_mapping(vec![entry("n", "number", &["1"])])), "properties[0].options");
         let mut long = entry("a", "string", &[]);
         long.label = Some("x".repeat(MAX_LABEL + 1));

@@ -32,10 +32,20 @@ pub struct Check<'a> {
 /// and every try sends it into the runtime.
 pub const MAX_SOURCE_BYTES: usize = 100 * 1024;
 
+/// Most steps in a workflow, counting those inside branches: each is a row of the
+/// enrollment's log and a card in the editor, and the product we replace stops near here.
+pub const MAX_ACTIONS: usize = 200;
+
 /// Check every action of `actions` (the whole list, as saved).
 pub fn validate(actions: &[Action], check: &Check<'_>) -> Result<(), Invalid> {
     let mut order = Vec::new();
     walk(actions, "", &mut |address, _| order.push(address.to_string()));
+    if order.len() > MAX_ACTIONS {
+        return Err(Invalid {
+            field: "actions".into(),
+            message: format!("a workflow has at most {MAX_ACTIONS} steps, branches' included ({} given)", order.len()),
+        });
+    }
     let mut result = Ok(());
     walk(actions, "", &mut |address, action| {
         if result.is_ok() {

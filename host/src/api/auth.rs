@@ -56,11 +56,8 @@ impl AdminToken {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = format!("whk_admin_{}", hex::encode(bytes));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path)?;
+        let mut file =
+            crate::store::files::private_file_options().write(true).create(true).truncate(true).open(&path)?;
         file.write_all(token.as_bytes())?;
         file.sync_all()?;
         Ok((AdminToken(token), TokenSource::Generated))
@@ -78,23 +75,40 @@ impl AdminToken {
     }
 }
 
-/// Middleware: 401 unless `Authorization: Bearer <admin token>`.
+/// Middleware: 401 unless `Authorization: Bearer <admin token>` (the scheme in any case, as
+/// RFC 9110 says schemes are); every 401 carries `WWW-Authenticate: Bearer`.
 pub async fn require_admin(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if state.admin_token.matches(token.trim()) => next.run(request).await,
-        Some(_) => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the admin token is not valid").into_response()
-        }
+    let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
+    let refused = match presented {
+        Some(token) if state.admin_token.matches(token) => return next.run(request).await,
+        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the admin token is not valid"),
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_token",
             "send the admin token as `Authorization: Bearer <token>`",
-        )
-        .into_response(),
+        ),
+    };
+    let mut response = refused.into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The token of a `Bearer` credential, the scheme matched case-insensitively.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_scheme_is_matched_in_any_case_and_others_are_not_bearer() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearerabc"), None);
     }
 }

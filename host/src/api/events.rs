@@ -34,6 +34,19 @@ pub struct ListQuery {
     ids: Option<String>,
 }
 
+/// A `status` filter: an event status by name, or a 400 naming the field and the names
+/// (an unknown one would otherwise match nothing and look like an empty log).
+fn status_filter(status: Option<&str>) -> Result<Option<EventStatus>, ApiError> {
+    status
+        .map(|name| {
+            EventStatus::parse(name).map_err(|_| {
+                let names: Vec<&str> = EventStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid("status", format!("`{name}` is not an event status; one of: {}", names.join(", ")))
+            })
+        })
+        .transpose()
+}
+
 /// Most ids one `ids=` lookup takes.
 const MAX_IDS: usize = 100;
 
@@ -166,7 +179,8 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
         return Err(ApiError::invalid("since", "give `since` (oldest first) or `cursor` (newest first), not both"));
     }
     let following = q.since.is_some();
-    let filter = EventFilter { webhook: q.webhook, status: q.status, limit, cursor: q.cursor, since: q.since };
+    let status = status_filter(q.status.as_deref())?;
+    let filter = EventFilter { webhook: q.webhook, status, limit, cursor: q.cursor, since: q.since };
     let store = state.store.clone();
     let events = blocking(move || Ok(store.list_events(&filter)?)).await?;
     // Newest first pages on with `cursor`, oldest first with `since`; both take the last id.
@@ -265,9 +279,9 @@ pub async fn replay_many(
     if filter.webhook.is_none() && filter.status.is_none() {
         return Err(ApiError::invalid("webhook", "name a webhook or a status (or both) to replay"));
     }
+    let status = status_filter(filter.status.as_deref())?;
     let store = state.store.clone();
-    let count =
-        blocking(move || Ok(store.requeue_matching(filter.webhook.as_ref(), filter.status.as_deref())?)).await?;
+    let count = blocking(move || Ok(store.requeue_matching(filter.webhook.as_ref(), status)?)).await?;
     state.ingest.backlog.added(count as u64);
     state.ingest.waker.wake();
     Ok((StatusCode::ACCEPTED, Json(ReplayCount { replayed: count })))

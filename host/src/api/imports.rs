@@ -158,8 +158,18 @@ pub async fn start(
 /// durable before the import is registered. Returns its size.
 async fn spool(body: Body, dir: &std::path::Path, path: &std::path::Path) -> Result<u64, ApiError> {
     let io = |e: std::io::Error| ApiError::unavailable(format!("cannot store the upload: {e}"));
-    tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    let file = tokio::fs::File::create(path).await.map_err(io)?;
+    let made = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::store::files::create_private_dir(&made))
+        .await
+        .map_err(|e| io(std::io::Error::other(e)))?
+        .map_err(io)?;
+    let file = tokio::fs::OpenOptions::from(crate::store::files::private_file_options())
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .await
+        .map_err(io)?;
     let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
     let mut body = body;
     let mut total = 0u64;

@@ -36,6 +36,20 @@ fn record_error(e: RecordError) -> ApiError {
     }
 }
 
+/// An object's or property's name and label, refused with the bounds in the message.
+fn check_name_and_label(name: &str, label: Option<&str>) -> Result<(), ApiError> {
+    if !valid_name(name) {
+        return Err(ApiError::invalid(
+            "name",
+            format!("names are 1 to {MAX_NAME} lowercase letters, digits and `_`, starting with a letter"),
+        ));
+    }
+    if label.is_some_and(|l| l.trim().is_empty() || l.chars().count() > crate::wizard::MAX_LABEL) {
+        return Err(ApiError::invalid("label", format!("a label is 1 to {} characters", crate::wizard::MAX_LABEL)));
+    }
+    Ok(())
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
@@ -136,9 +150,7 @@ pub async fn create_object(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<NewObject>,
 ) -> Result<Response, ApiError> {
-    if !valid_name(&body.name) {
-        return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
-    }
+    check_name_and_label(&body.name, body.label.as_deref())?;
     let label = body.label.unwrap_or_else(|| body.name.clone());
     let (store, name) = (state.store.clone(), body.name.clone());
     let created = blocking({
@@ -194,9 +206,7 @@ pub async fn create_property(
     Path(object): Path<String>,
     JsonBody(body): JsonBody<NewProperty>,
 ) -> Result<Response, ApiError> {
-    if !valid_name(&body.name) {
-        return Err(ApiError::invalid("name", "names are lowercase letters, digits and `_`, starting with a letter"));
-    }
+    check_name_and_label(&body.name, body.label.as_deref())?;
     let Some(kind) = PropertyType::from_admin(&body.kind) else {
         return Err(ApiError::invalid(
             "type",
@@ -206,8 +216,10 @@ pub async fn create_property(
     if body.unique && !kind.may_be_unique() {
         return Err(ApiError::invalid("unique", "only string and number properties can be unique"));
     }
-    if (kind == PropertyType::Enum) == body.options.is_empty() {
-        return Err(ApiError::invalid("options", "an enum needs options, and only an enum has them"));
+    if kind == PropertyType::Enum {
+        crate::wizard::check_options(&body.options, "options").map_err(|r| ApiError::invalid(&r.field, r.message))?;
+    } else if !body.options.is_empty() {
+        return Err(ApiError::invalid("options", "only an enum has options"));
     }
     let def = PropertyDef {
         label: body.label.unwrap_or_else(|| body.name.clone()),

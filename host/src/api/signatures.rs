@@ -110,11 +110,22 @@ pub async fn put(
     Path(id): Path<WebhookId>,
     JsonBody(body): JsonBody<SignatureBody>,
 ) -> Result<Json<SignatureView>, ApiError> {
+    let id_text = id.as_str().to_string();
     let scheme_name = body.scheme.ok_or_else(|| ApiError::invalid("scheme", "scheme is required"))?;
     let mut scheme_json = json!({"scheme": scheme_name});
     if scheme_name == "hmac-sha256" {
         scheme_json["header"] =
             json!(body.header.ok_or_else(|| ApiError::invalid("header", "hmac-sha256 needs the signature's header"))?);
+        // A name no request can carry would leave a webhook that never verifies.
+        for (field, name) in
+            [("header", scheme_json["header"].as_str()), ("timestamp_header", body.timestamp_header.as_deref())]
+        {
+            if let Some(name) = name
+                && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            {
+                return Err(ApiError::invalid(field, format!("{name:?} is not a valid header name")));
+            }
+        }
         for (key, value) in
             [("encoding", body.encoding), ("prefix", body.prefix), ("timestamp_header", body.timestamp_header)]
         {
@@ -164,7 +175,8 @@ pub async fn put(
     })
     .await?;
     tracing::info!(scheme = ?settings.scheme, "webhook signature set");
-    Ok(Json(render(&settings, 0)))
+    // The same count `GET` answers: refusals since start, which a new setting does not reset.
+    Ok(Json(render(&settings, state.ingest.senders.failures(id_text.as_str()))))
 }
 
 /// `GET /webhooks/{id}/signature`: the settings (never the secrets) and refusals since start.

@@ -17,6 +17,7 @@ use crate::act::validate;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{EnrollmentId, EventId, RecordId, WebhookId, WorkflowId, now_ms};
 use crate::model::step::StepEntry;
+use crate::model::webhook::MAX_WEBHOOKS;
 use crate::model::workflow::{Action, Code};
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
 use crate::plugins::{CallContext, PluginEngine, World};
@@ -192,7 +193,16 @@ fn validate(store: &Store, engine: &Arc<PluginEngine>, w: &Workflow) -> Result<(
     let Some(defs) = store.properties(&w.object)? else {
         return Err(ApiError::invalid("object", format!("no object `{}`", w.object)));
     };
+    if w.triggers.len() > MAX_WEBHOOKS as usize {
+        return Err(ApiError::invalid("triggers", format!("at most {MAX_WEBHOOKS} triggers, one per webhook")));
+    }
     for (i, trigger) in w.triggers.iter().enumerate() {
+        if w.triggers[..i].contains(trigger) {
+            return Err(ApiError::invalid(
+                &format!("triggers[{i}]"),
+                format!("webhook `{trigger}` is a trigger already"),
+            ));
+        }
         if store.webhook(trigger)?.is_none() {
             return Err(ApiError::invalid(&format!("triggers[{i}]"), format!("no webhook `{trigger}`")));
         }

@@ -11,6 +11,18 @@ use subtle::ConstantTimeEq;
 pub use crate::model::signature::Encoding;
 use crate::model::signature::{TAG_BYTES, hmac_sha256, standard_webhooks_key};
 
+/// How far a timestamp is from our clock, in words with the direction: `off` is our clock
+/// minus the timestamp. Past a year the seconds say nothing a sender can act on (a
+/// timestamp in milliseconds, or zero), so the message says so instead.
+fn how_far(off: i64) -> String {
+    const YEAR_S: u64 = 365 * 86_400;
+    let direction = if off >= 0 { "in the past" } else { "in the future" };
+    match off.unsigned_abs() {
+        s if s > YEAR_S => format!("more than a year {direction} (is it in seconds since 1970?)"),
+        s => format!("{s} s {direction}"),
+    }
+}
+
 /// Default tolerance between the sender's timestamp and our clock.
 pub const DEFAULT_TOLERANCE_S: i64 = 300;
 
@@ -53,8 +65,9 @@ pub enum Refusal {
     /// A header is present but not in the scheme's form.
     #[error("the `{0}` header is malformed")]
     Malformed(String),
-    /// The signed timestamp is too far from our clock.
-    #[error("the timestamp is {0} s away from the server's clock (tolerance {1} s)")]
+    /// The signed timestamp is too far from our clock: by how much (our clock minus the
+    /// timestamp, so positive is in the past) and the tolerance.
+    #[error("the timestamp is {far} (tolerance {tolerance} s)", far = how_far(*.0), tolerance = .1)]
     Stale(i64, i64),
     /// No signature matches any active secret.
     #[error("no signature matches")]
@@ -300,5 +313,16 @@ mod tests {
         assert_eq!(check("1000", 1301).unwrap_err().code(), "signature_timestamp_out_of_tolerance");
         assert_eq!(check("1000", 699).unwrap_err().code(), "signature_timestamp_out_of_tolerance", "future too");
         assert_eq!(check("soon", 1000).unwrap_err().code(), "signature_malformed");
+        let said = |ts: &'static str, now: i64| check(ts, now).unwrap_err().to_string();
+        assert_eq!(said("1000", 1301), "the timestamp is 301 s in the past (tolerance 300 s)");
+        assert_eq!(said("1000", 699), "the timestamp is 301 s in the future (tolerance 300 s)");
+        assert_eq!(
+            said("-9223372036854775808", 1000),
+            "the timestamp is more than a year in the past (is it in seconds since 1970?) (tolerance 300 s)"
+        );
+        assert_eq!(
+            said("1700000000000", 1_700_000_000),
+            "the timestamp is more than a year in the future (is it in seconds since 1970?) (tolerance 300 s)"
+        );
     }
 }

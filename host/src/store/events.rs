@@ -78,7 +78,7 @@ pub struct EventFilter {
     /// Only this webhook's events.
     pub webhook: Option<WebhookId>,
     /// Only events with this status.
-    pub status: Option<String>,
+    pub status: Option<EventStatus>,
     /// Page size.
     pub limit: u32,
     /// Events with ids after this one (newest first, so: older than this one).
@@ -194,12 +194,16 @@ impl Store {
     }
 
     /// Queue again every event of a webhook and/or status; returns how many.
-    pub fn requeue_matching(&self, webhook: Option<&WebhookId>, status: Option<&str>) -> Result<usize, StoreError> {
+    pub fn requeue_matching(
+        &self,
+        webhook: Option<&WebhookId>,
+        status: Option<EventStatus>,
+    ) -> Result<usize, StoreError> {
         let changed = self.with(|db| {
             db.execute(
                 "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL
                  WHERE (?1 IS NULL OR webhook_id = ?1) AND (?2 IS NULL OR status = ?2) AND status != 'accepted'",
-                args![webhook.map(WebhookId::as_str), status],
+                args![webhook.map(WebhookId::as_str), status.map(EventStatus::as_str)],
             )
         })?;
         Ok(usize::try_from(changed).unwrap_or(usize::MAX))
@@ -224,7 +228,12 @@ impl Store {
                        AND (?2 IS NULL OR status = ?2)
                        AND {order} LIMIT ?4"
                 ),
-                args![filter.webhook.as_ref().map(WebhookId::as_str), filter.status.as_deref(), bound, filter.limit],
+                args![
+                    filter.webhook.as_ref().map(WebhookId::as_str),
+                    filter.status.map(EventStatus::as_str),
+                    bound,
+                    filter.limit
+                ],
                 event,
             )
         })

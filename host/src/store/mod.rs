@@ -14,6 +14,7 @@
 
 pub mod batch;
 pub mod events;
+pub mod files;
 pub mod gate;
 pub mod imports;
 mod migrations;
@@ -105,13 +106,15 @@ pub const NODE_FILE: &str = "node-id";
 /// data dir is one node's; two nodes never share one).
 fn node_name(data_dir: &Path) -> Result<String, StoreError> {
     let io = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
-    std::fs::create_dir_all(data_dir).map_err(io)?;
+    files::create_private_dir(data_dir).map_err(io)?;
     let path = data_dir.join(NODE_FILE);
     match std::fs::read_to_string(&path) {
         Ok(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
         Ok(_) | Err(_) => {
             let name = crate::model::ids::new_id(crate::model::ids::IdKind::Node, crate::model::ids::now_ms());
-            std::fs::write(&path, &name).map_err(io)?;
+            let mut file =
+                files::private_file_options().write(true).create(true).truncate(true).open(&path).map_err(io)?;
+            std::io::Write::write_all(&mut file, name.as_bytes()).map_err(io)?;
             Ok(name)
         }
     }

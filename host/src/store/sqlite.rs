@@ -42,9 +42,10 @@ pub struct Sqlite {
 impl Sqlite {
     /// Open (creating if needed) `<data_dir>/wasmhook.db` and migrate it.
     pub fn open(data_dir: &Path) -> Result<Sqlite, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let dir_error = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
+        super::files::create_private_dir(data_dir).map_err(dir_error)?;
         let path = data_dir.join(DB_FILE);
+        super::files::create_private_file(&path).map_err(dir_error)?;
         let mut conn = Connection::open(&path)?;
         // SQLite quietly falls back to read-only when it cannot open the file for writing;
         // serving then would acknowledge nothing and retry every write forever.
