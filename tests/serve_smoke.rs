@@ -119,7 +119,8 @@ fn the_data_dir_and_every_file_in_it_are_private_to_the_servers_user() {
         // The database, its write-ahead log and its shared-memory index.
         expected.extend(["wasmhook.db", "wasmhook.db-shm", "wasmhook.db-wal"]);
     } else {
-        expected.push("node-id");
+        // The node's name, and the test's note of its database (made by the test, 0600 too).
+        expected.extend(["node-id", "test-database"]);
     }
     expected.sort();
     assert_eq!(seen, expected);

@@ -117,13 +117,22 @@ pub fn database_for(data_dir: &Path) -> Option<String> {
     if !on_postgres() {
         return None;
     }
-    std::fs::create_dir_all(data_dir).expect("data dir");
+    // Made private, as the server makes its own (serve_smoke checks every file's mode).
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data_dir).expect("data dir");
     let named = data_dir.join("test-database");
     let url = match std::fs::read_to_string(&named) {
         Ok(url) => url,
         Err(_) => {
             let url = new_database();
-            std::fs::write(&named, &url).expect("database name file");
+            let mut file = std::fs::OpenOptions::new();
+            file.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+            file.open(&named).and_then(|mut f| f.write_all(url.as_bytes())).expect("database name file");
             url
         }
     };
