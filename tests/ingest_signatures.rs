@@ -204,3 +204,45 @@ fn a_webhook_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
     assert_eq!(server.admin("DELETE", &format!("/webhooks/{busy}/rate-limit"), None).status, 200);
     assert_eq!(post(&server, &busy_hook, &[], r#"{"n":4}"#).status, 202, "back to the default");
 }
+
+#[test]
+fn slack_url_verification_is_answered_not_stored_and_retries_are_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "slack"}))).body;
+    let id = webhook["id"].as_str().unwrap();
+    let hook = hook_path(webhook["url"].as_str().unwrap());
+    let set =
+        server.admin("PUT", &format!("/webhooks/{id}/signature"), Some(json!({"scheme": "slack", "secret": "s"})));
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    // The Slack preset: dedup by the event's `event_id`.
+    assert_eq!(server.admin("GET", &format!("/webhooks/{id}"), None).body["dedup"]["body_path"], "event_id");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let slack = |body: &str, extra: &[(&str, &str)]| {
+        let signature = format!("v0={}", hmac_hex(b"s", &[b"v0:", now.as_bytes(), b":", body.as_bytes()]));
+        let mut headers = vec![("X-Slack-Request-Timestamp", now.as_str()), ("X-Slack-Signature", signature.as_str())];
+        headers.extend_from_slice(extra);
+        post(&server, &hook, &headers, body)
+    };
+
+    // Slack's Request URL check: the challenge comes back, and nothing is stored.
+    let check = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let answered = slack(check, &[]);
+    assert_eq!(answered.status, 200, "{:?}", answered.body);
+    assert_eq!(answered.body, json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}));
+    assert!(events(&server, id).is_empty(), "the handshake is not an event");
+    assert_eq!(server.admin("GET", &format!("/webhooks/{id}"), None).body["state"], "awaiting_test_event");
+    // Unsigned, it is refused like any other request.
+    assert_eq!(post(&server, &hook, &[], check).status, 401);
+
+    // An event, then Slack's retry of it: the retry answers the first event's id.
+    let event = r#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"app_mention","text":"hi"}}"#;
+    let first = slack(event, &[]);
+    assert_eq!(first.status, 202, "{:?}", first.body);
+    assert_eq!(first.body["status"], "test_event");
+    let retry = slack(event, &[("X-Slack-Retry-Num", "1"), ("X-Slack-Retry-Reason", "http_timeout")]);
+    assert_eq!(retry.status, 202, "{:?}", retry.body);
+    assert_eq!(retry.body["status"], "duplicate");
+    assert_eq!(retry.body["event_id"], first.body["event_id"]);
+    assert_eq!(events(&server, id).len(), 2, "the event and its duplicate are both in the log");
+}

@@ -37,7 +37,9 @@ fn dedup_preset(scheme: &Scheme) -> Option<Dedup> {
         Scheme::Github => header("X-GitHub-Delivery"),
         Scheme::Shopify => header("X-Shopify-Webhook-Id"),
         Scheme::Stripe => Some(Dedup { header: None, body_path: Some("id".into()) }),
-        Scheme::Slack | Scheme::HmacSha256 { .. } => None,
+        // Slack retries an event (`X-Slack-Retry-Num`) with the same `event_id`.
+        Scheme::Slack => Some(Dedup { header: None, body_path: Some("event_id".into()) }),
+        Scheme::HmacSha256 { .. } => None,
     }
 }
 

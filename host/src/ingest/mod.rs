@@ -10,6 +10,7 @@
 //! - [`refresh`]: on a shared database, sender checks and rate limits re-read every second.
 //! - [`signature`]: sender verification schemes on the raw body.
 //! - [`senders`]: which webhooks check their senders, in memory.
+//! - [`slack`]: Slack's signed Request URL check, answered instead of stored.
 //! - [`tokens`]: per-webhook values found by token hash, honouring rotation grace periods.
 //! - [`writer`]: group commit of many requests per transaction.
 
@@ -21,6 +22,7 @@ pub mod payload;
 pub(crate) mod refresh;
 pub(crate) mod senders;
 pub mod signature;
+pub(crate) mod slack;
 pub(crate) mod tokens;
 pub(crate) mod writer;
 
@@ -86,6 +88,7 @@ impl Deref for Ingest {
            ("X-Request-Id" = Option<String>, Header, description = "Kept as the request id if plain (≤ 128 characters of A-Z a-z 0-9 - _ . :)")),
     request_body(content = Object, content_type = "application/json", description = "An object (one event) or an array of objects (one event each)"),
     responses(
+        (status = 200, description = "Slack's Request URL check (`url_verification`, signed, on a webhook with the `slack` scheme): `{challenge}`; not stored", body = Object),
         (status = 202, description = "Stored durably: `{event_id, status}`, or `{event_ids, events}` for a batch", body = Delivered),
         (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
         (status = 401, description = "Signature missing or refused", body = ErrorBody),
@@ -104,8 +107,8 @@ pub async fn receive(
     body: Body,
 ) -> Response {
     match accept(state, token, request_id.map(|Extension(RequestId(id))| id), headers, body).await {
-        Ok(response) => {
-            crate::telemetry::metrics::ingest_answered(202, "accepted");
+        Ok((response, code)) => {
+            crate::telemetry::metrics::ingest_answered(response.status().as_u16(), code);
             response
         }
         Err(error) => {
@@ -121,7 +124,7 @@ async fn accept(
     request_id: Option<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Response, &'static str), ApiError> {
     // Hashed once for both in-memory tables (rate limits, sender checks).
     let token_key = crate::store::webhooks::token_hash(&token);
     let arrived_ms = now_ms();
@@ -167,7 +170,9 @@ async fn accept(
             )
         })?
         .map_err(|_| too_large())?;
+    let mut signed_by_slack = false;
     if let Some(check) = state.senders.for_token_hash(&token_key, arrived_ms) {
+        signed_by_slack = matches!(check.verifier.scheme(), signature::Scheme::Slack);
         let now = arrived_ms.div_euclid(1000);
         if let Err(refusal) = check.verifier.verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &bytes, now)
         {
@@ -182,6 +187,13 @@ async fn accept(
     }
     check_content_type(&headers)?;
     let payload::Split { payloads, parsed, batch } = payload::split(&bytes)?;
+    if signed_by_slack
+        && !batch
+        && let Some(challenge) = parsed.first().and_then(slack::url_challenge)
+    {
+        let answer = axum::Json(serde_json::json!({ "challenge": challenge }));
+        return Ok(((StatusCode::OK, answer).into_response(), "url_verification"));
+    }
     let received_at_ms = now_ms();
     let ids: Vec<EventId> = payloads.iter().map(|_| EventId::new(received_at_ms)).collect();
     let job = IngestJob {
@@ -222,7 +234,7 @@ async fn accept(
     } else {
         Delivered::One(stored(&receipts[0]))
     };
-    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+    Ok(((StatusCode::ACCEPTED, axum::Json(body)).into_response(), "accepted"))
 }
 
 /// A refused body is answered in the error shape: 400 for JSON that does not parse, 422

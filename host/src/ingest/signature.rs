@@ -100,6 +100,11 @@ pub struct Verifier {
 pub struct BadSecret(pub String);
 
 impl Verifier {
+    /// The scheme it checks.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
     /// Build a verifier from the admin's secrets (1 or 2 during rotation). Standard
     /// Webhooks secrets are `whsec_<base64>` and are decoded; other schemes use the bytes.
     pub fn new(scheme: Scheme, secrets: &[String], tolerance_s: i64) -> Result<Verifier, BadSecret> {
