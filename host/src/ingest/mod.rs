@@ -88,7 +88,7 @@ impl Deref for Ingest {
            ("X-Request-Id" = Option<String>, Header, description = "Kept as the request id if plain (≤ 128 characters of A-Z a-z 0-9 - _ . :)")),
     request_body(content = Object, content_type = "application/json", description = "An object (one event) or an array of objects (one event each)"),
     responses(
-        (status = 200, description = "Slack's Request URL check (`url_verification`, signed, on a webhook with the `slack` scheme): `{challenge}`; not stored", body = Object),
+        (status = 200, description = "Slack's Request URL check (`url_verification`, signed, on a webhook with the `slack` scheme): `{challenge}`; not stored", body = SlackChallenge),
         (status = 202, description = "Stored durably: `{event_id, status}`, or `{event_ids, events}` for a batch", body = Delivered),
         (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
         (status = 401, description = "Signature missing or refused", body = ErrorBody),
@@ -191,7 +191,7 @@ async fn accept(
         && !batch
         && let Some(challenge) = parsed.first().and_then(slack::url_challenge)
     {
-        let answer = axum::Json(serde_json::json!({ "challenge": challenge }));
+        let answer = axum::Json(SlackChallenge { challenge: challenge.to_string() });
         return Ok(((StatusCode::OK, answer).into_response(), "url_verification"));
     }
     let received_at_ms = now_ms();
@@ -251,6 +251,12 @@ impl From<payload::PayloadError> for ApiError {
             }
         }
     }
+}
+
+/// The answer to Slack's Request URL check: the challenge it sent.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SlackChallenge {
+    challenge: String,
 }
 
 /// The answer to a delivery: one event, or a batch's events in order.
