@@ -21,6 +21,12 @@ fn events(server: &Server, webhook: &str) -> Vec<Value> {
     server.admin("GET", &format!("/events?webhook={webhook}"), None).body["events"].as_array().unwrap().clone()
 }
 
+/// A new webhook's id and ingest path.
+fn new_webhook(server: &Server, name: &str) -> (String, String) {
+    let webhook = server.admin("POST", "/webhooks", Some(json!({ "name": name }))).body;
+    (webhook["id"].as_str().unwrap().to_string(), hook_path(webhook["url"].as_str().unwrap()))
+}
+
 fn post(server: &Server, hook: &str, headers: &[(&str, &str)], body: &str) -> support::Answer {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
@@ -31,9 +37,8 @@ fn post(server: &Server, hook: &str, headers: &[(&str, &str)], body: &str) -> su
 fn github_signatures_are_checked_counted_and_rotated() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "github"}))).body;
-    let id = webhook["id"].as_str().unwrap();
-    let hook = hook_path(webhook["url"].as_str().unwrap());
+    let (id, hook) = new_webhook(&server, "github");
+    let id = id.as_str();
     let set = server.admin(
         "PUT",
         &format!("/webhooks/{id}/signature"),
@@ -112,9 +117,8 @@ fn github_signatures_are_checked_counted_and_rotated() {
 fn standard_webhooks_checks_the_timestamp_and_bad_settings_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "svix"}))).body;
-    let id = webhook["id"].as_str().unwrap();
-    let hook = hook_path(webhook["url"].as_str().unwrap());
+    let (id, hook) = new_webhook(&server, "svix");
+    let id = id.as_str();
     let bad = |body: Value, field: &str| {
         let answer = server.admin("PUT", &format!("/webhooks/{id}/signature"), Some(body));
         assert_eq!(answer.status, 400, "{:?}", answer.body);
@@ -209,9 +213,8 @@ fn a_webhook_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
 fn slack_url_verification_is_answered_not_stored_and_retries_are_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let webhook = server.admin("POST", "/webhooks", Some(json!({"name": "slack"}))).body;
-    let id = webhook["id"].as_str().unwrap();
-    let hook = hook_path(webhook["url"].as_str().unwrap());
+    let (id, hook) = new_webhook(&server, "slack");
+    let id = id.as_str();
     let set =
         server.admin("PUT", &format!("/webhooks/{id}/signature"), Some(json!({"scheme": "slack", "secret": "s"})));
     assert_eq!(set.status, 200, "{:?}", set.body);

@@ -166,6 +166,15 @@ fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// `name` as a header name, or a 400 naming `field`: a setting naming a header no request
+/// can carry (`"x\r\nInjected: 1"`) would never match.
+pub fn check_header_name(field: &str, name: &str) -> Result<(), ApiError> {
+    match axum::http::HeaderName::from_bytes(name.as_bytes()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ApiError::invalid(field, format!("{name:?} is not a valid header name"))),
+    }
+}
+
 /// Unix ms as RFC 3339 UTC text.
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

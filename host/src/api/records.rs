@@ -217,7 +217,7 @@ pub async fn create_property(
         return Err(ApiError::invalid("unique", "only string and number properties can be unique"));
     }
     if kind == PropertyType::Enum {
-        crate::wizard::check_options(&body.options, "options").map_err(|r| ApiError::invalid(&r.field, r.message))?;
+        crate::wizard::check_options(&body.options, "options")?;
     } else if !body.options.is_empty() {
         return Err(ApiError::invalid("options", "only an enum has options"));
     }

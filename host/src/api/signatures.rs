@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
+use crate::http::{ApiError, ErrorBody, JsonBody, blocking, check_header_name};
 use crate::ingest::senders::{SignatureSettings, secret_name};
 use crate::ingest::signature::{DEFAULT_TOLERANCE_S, Scheme, Verifier};
 use crate::model::ids::{WebhookId, now_ms};
@@ -118,15 +118,10 @@ pub async fn put(
     if scheme_name == "hmac-sha256" {
         scheme_json["header"] =
             json!(body.header.ok_or_else(|| ApiError::invalid("header", "hmac-sha256 needs the signature's header"))?);
-        // A name no request can carry would leave a webhook that never verifies.
         for (field, name) in
             [("header", scheme_json["header"].as_str()), ("timestamp_header", body.timestamp_header.as_deref())]
         {
-            if let Some(name) = name
-                && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
-            {
-                return Err(ApiError::invalid(field, format!("{name:?} is not a valid header name")));
-            }
+            name.map_or(Ok(()), |name| check_header_name(field, name))?;
         }
         for (key, value) in
             [("encoding", body.encoding), ("prefix", body.prefix), ("timestamp_header", body.timestamp_header)]

@@ -468,7 +468,7 @@ impl PluginEngine {
     /// pre-initialized snapshot (engine started; JavaScript 0.38 ms a call, Python 0.42 ms)
     /// once it is made, else the runtime as built (the engine starts on every call: 5.2 ms,
     /// 21 ms), compiled on first use (seconds). The first call also starts making the
-    /// snapshot on a thread of its own (~8 s of CPU), so a workflow saved with source runs
+    /// snapshot on a thread of its own (~9 s), so a workflow saved with source runs
     /// at once and soon faster.
     pub fn runtime(self: &Arc<Self>, language: Language) -> Result<Arc<LoadedPlugin>, LoadError> {
         let (plain, prepare) = {

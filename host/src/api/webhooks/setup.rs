@@ -195,10 +195,8 @@ pub async fn put_dedup(
     if dedup.header.is_some() && dedup.body_path.is_some() {
         return Err(ApiError::invalid("header", "choose a header or a body path, not both"));
     }
-    if let Some(h) = &dedup.header
-        && axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()
-    {
-        return Err(ApiError::invalid("header", format!("`{h}` is not a valid header name")));
+    if let Some(h) = &dedup.header {
+        crate::http::check_header_name("header", h)?;
     }
     if dedup.body_path.as_ref().is_some_and(|p| p.is_empty() || p.len() > wizard::MAX_PATH) {
         return Err(ApiError::invalid("body_path", format!("body_path must be 1 to {} bytes", wizard::MAX_PATH)));
