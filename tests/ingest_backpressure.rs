@@ -16,13 +16,6 @@ fn sample(metrics: &str, series: &str) -> f64 {
     metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
 }
 
-fn scrape(server: &Server) -> String {
-    let answer = request(&server.addr, "GET", "/metrics", Some(&server.token), None, b"");
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    assert!(answer.headers.to_ascii_lowercase().contains("content-type: text/plain"), "{}", answer.headers);
-    answer.text
-}
-
 fn waiting(server: &Server, webhook: &str) -> usize {
     let pending = server.admin("GET", &format!("/events?webhook={webhook}&status=accepted&limit=500"), None);
     pending.body["events"].as_array().map_or(usize::MAX, Vec::len)
@@ -57,7 +50,7 @@ fn past_the_backlog_bound_ingest_answers_503_and_recovers_when_the_pipeline_catc
     }
     assert!((10..=13).contains(&accepted), "about the bound is accepted, got {accepted}");
     assert_eq!(accepted + refused, 40);
-    let metrics = scrape(&server);
+    let metrics = server.metrics();
     assert_eq!(sample(&metrics, "wasmhook_backlog_bound"), 10.0);
     assert_eq!(sample(&metrics, "wasmhook_backlog_refused_total"), f64::from(refused));
     assert_eq!(
@@ -74,7 +67,7 @@ fn past_the_backlog_bound_ingest_answers_503_and_recovers_when_the_pipeline_catc
     assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1", "n": "after"})).status, 202);
     let log = server.admin("GET", &format!("/events?webhook={webhook}&limit=500"), None);
     assert_eq!(log.body["events"].as_array().unwrap().len(), 2 + accepted as usize, "refused requests stored nothing");
-    let metrics = scrape(&server);
+    let metrics = server.metrics();
     assert_eq!(
         sample(&metrics, r#"wasmhook_ingest_requests_total{status="202",code="accepted"}"#),
         f64::from(1 + accepted + 1)
@@ -92,7 +85,7 @@ fn rate_limited_requests_are_counted_per_webhook_and_metrics_need_the_admin_toke
     assert_eq!(server.admin("PUT", &format!("/webhooks/{id}/rate-limit"), Some(limit)).status, 200);
     let statuses: Vec<u16> = (0..5).map(|n| server.post_hook(&hook, &json!({ "n": n })).status).collect();
     assert_eq!(statuses, [202, 202, 429, 429, 429]);
-    let metrics = scrape(&server);
+    let metrics = server.metrics();
     assert_eq!(sample(&metrics, &format!(r#"wasmhook_rate_limited_total{{webhook="{id}"}}"#)), 3.0);
     assert_eq!(sample(&metrics, r#"wasmhook_ingest_requests_total{status="429",code="rate_limited"}"#), 3.0);
     assert_eq!(sample(&metrics, "wasmhook_backlog_refused_total"), 0.0);

@@ -124,3 +124,137 @@ fn unknown_and_deleted_tokens_are_indistinguishable_404s() {
     assert_eq!(deleted.status, 404);
     assert_eq!(deleted.body, unknown.body);
 }
+
+/// Send raw bytes on a new connection, optionally closing the sending side after them, and
+/// read the answer until the server closes: (status, error code).
+fn raw(addr: &str, bytes: &[u8], half_close: bool) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    stream.write_all(bytes).unwrap();
+    if half_close {
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let code = serde_json::from_str::<serde_json::Value>(body)
+        .map_or(String::new(), |b| b["error"]["code"].as_str().unwrap_or_default().to_string());
+    (status, code)
+}
+
+#[test]
+fn framing_errors_are_400s_with_their_own_codes_and_only_oversize_is_413() {
+    let h = hook();
+    let addr = &h.server.addr;
+    let head = |framing: &str| {
+        format!("POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n", h.path)
+    };
+    let chunked = head("Transfer-Encoding: chunked");
+    let cases: [(&str, Vec<u8>, bool, u16, &str); 5] = [
+        (
+            "a chunk size that is not hexadecimal",
+            format!("{chunked}zz\r\n{{}}\r\n0\r\n\r\n").into_bytes(),
+            false,
+            400,
+            "chunk_malformed",
+        ),
+        (
+            "a chunk longer than it declares",
+            format!("{chunked}2\r\n{{\"a\":1}}\r\n0\r\n\r\n").into_bytes(),
+            false,
+            400,
+            "chunk_malformed",
+        ),
+        (
+            "a body shorter than its Content-Length",
+            format!("{}{{\"a\":1}}", head("Content-Length: 100")).into_bytes(),
+            true,
+            400,
+            "body_incomplete",
+        ),
+        (
+            "a coding before chunked",
+            format!("{}7\r\n{{\"a\":1}}\r\n0\r\n\r\n", head("Transfer-Encoding: gzip, chunked")).into_bytes(),
+            false,
+            501,
+            "transfer_encoding_not_supported",
+        ),
+        (
+            "a chunked body over the limit",
+            {
+                let mut bytes = chunked.clone().into_bytes();
+                for _ in 0..17 {
+                    bytes.extend_from_slice(format!("10000\r\n{}\r\n", " ".repeat(0x10000)).as_bytes());
+                }
+                bytes.extend_from_slice(b"0\r\n\r\n");
+                bytes
+            },
+            false,
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (case, bytes, half_close, status, code) in &cases {
+        assert_eq!(raw(addr, bytes, *half_close), (*status, code.to_string()), "{case}");
+    }
+    assert_eq!(h.stored(), 0, "refused requests store nothing");
+    // A well-framed chunked body is fine.
+    assert_eq!(raw(addr, format!("{chunked}7\r\n{{\"a\":1}}\r\n0\r\n\r\n").as_bytes(), false).0, 202);
+    let page = h.server.metrics();
+    let answered = |status: &str, code: &str| {
+        support::metric_sum(&page, "wasmhook_ingest_requests_total", &[("status", status), ("code", code)])
+    };
+    assert_eq!(answered("400", "chunk_malformed"), 2.0, "{page}");
+    assert_eq!(answered("400", "body_incomplete"), 1.0, "{page}");
+    assert_eq!(answered("501", "transfer_encoding_not_supported"), 1.0, "{page}");
+    assert_eq!(answered("413", "payload_too_large"), 1.0, "{page}");
+}
+
+/// Run `program` with `args`; its standard output, one line per try.
+fn client_stack(program: &str, args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed for this test (.ci/install-test-tools installs it): {e}"));
+    assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// The bug this guards against was intermittent (2 of 5 tries each, before lingering
+/// closes), so each client stack tries 20 times, each on a new connection.
+#[test]
+fn a_413_reaches_node_fetch_and_python_urllib_for_a_2_mib_body() {
+    const TRIES: usize = 20;
+    let h = hook();
+    let url = format!("http://{}{}", h.server.addr, h.path);
+    let node = r#"
+        const [url, tries] = [process.argv[1], Number(process.argv[2])];
+        const body = JSON.stringify({ blob: "x".repeat(2 * 1024 * 1024) });
+        for (let i = 0; i < tries; i++) {
+            try {
+                const answer = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+                console.log(answer.status, JSON.parse(await answer.text()).error.code);
+            } catch (e) { console.log("error", e.message, e.cause && e.cause.code); }
+        }"#;
+    let python = r#"
+import json, sys, urllib.request, urllib.error
+url, tries = sys.argv[1], int(sys.argv[2])
+body = json.dumps({"blob": "x" * (2 * 1024 * 1024)}).encode()
+for _ in range(tries):
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"}, method="POST")
+    try:
+        print(urllib.request.urlopen(request).status, "accepted")
+    except urllib.error.HTTPError as e:
+        print(e.code, json.load(e)["error"]["code"])
+    except Exception as e:
+        print("error", type(e).__name__, e)
+"#;
+    let tries = TRIES.to_string();
+    let expected = vec!["413 payload_too_large".to_string(); TRIES];
+    assert_eq!(client_stack("node", &["--input-type=module", "-e", node, &url, &tries]), expected, "Node fetch");
+    assert_eq!(client_stack("python3", &["-c", python, &url, &tries]), expected, "Python urllib");
+    assert_eq!(h.stored(), 0);
+}

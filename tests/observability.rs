@@ -4,49 +4,10 @@
 
 use crate::support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, ok, ready_webhook, request, request_with, start, start_with};
-
-/// One series of a Prometheus text page: name, labels, value.
-fn series(page: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
-    page.lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| {
-            let (key, value) = line.rsplit_once(' ').expect("a sample line");
-            let (name, labels) = match key.split_once('{') {
-                Some((name, rest)) => (name, rest.trim_end_matches('}')),
-                None => (key, ""),
-            };
-            let labels = labels
-                .split(',')
-                .filter(|l| !l.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').expect("label=value");
-                    (k.to_string(), v.trim_matches('"').to_string())
-                })
-                .collect();
-            (name.to_string(), labels, value.parse().expect("a number"))
-        })
-        .collect()
-}
-
-/// The sum of `name`'s series that carry all of `labels`.
-fn sum(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    series(page)
-        .into_iter()
-        .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
-        .map(|(_, _, value)| value)
-        .sum()
-}
-
-fn scrape(server: &Server) -> String {
-    let answer = request(&server.addr, "GET", "/metrics", Some(&server.token), None, b"");
-    assert_eq!(answer.status, 200);
-    answer.text
-}
+use support::{metric_sum, ok, ready_webhook, request, request_with, start, start_with};
 
 #[test]
 fn metrics_count_known_traffic() {
@@ -73,52 +34,61 @@ fn metrics_count_known_traffic() {
     server.drained(&webhook, Duration::from_secs(20));
     let deadline = Instant::now() + Duration::from_secs(20);
     let page = loop {
-        let page = scrape(&server);
-        if sum(&page, "wasmhook_enrollments_ended_total", &[]) >= 5.0 || Instant::now() > deadline {
+        let page = server.metrics();
+        if metric_sum(&page, "wasmhook_enrollments_ended_total", &[]) >= 5.0 || Instant::now() > deadline {
             break page;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
 
     // Ingest: the test event and seven deliveries accepted; one of each refusal.
-    assert_eq!(sum(&page, "wasmhook_ingest_requests_total", &[("status", "202")]), 8.0, "{page}");
+    assert_eq!(metric_sum(&page, "wasmhook_ingest_requests_total", &[("status", "202")]), 8.0, "{page}");
     for status in ["400", "415", "404"] {
-        assert_eq!(sum(&page, "wasmhook_ingest_requests_total", &[("status", status)]), 1.0, "{status}");
+        assert_eq!(metric_sum(&page, "wasmhook_ingest_requests_total", &[("status", status)]), 1.0, "{status}");
     }
-    assert_eq!(sum(&page, "wasmhook_events_received_total", &[("status", "test_event")]), 1.0);
-    assert_eq!(sum(&page, "wasmhook_events_received_total", &[("status", "accepted")]), 7.0);
+    assert_eq!(metric_sum(&page, "wasmhook_events_received_total", &[("status", "test_event")]), 1.0);
+    assert_eq!(metric_sum(&page, "wasmhook_events_received_total", &[("status", "accepted")]), 7.0);
     // Events by final status, and how long each took from receipt.
-    assert_eq!(sum(&page, "wasmhook_events_processed_total", &[("status", "enrolled")]), 5.0, "{page}");
-    assert_eq!(sum(&page, "wasmhook_events_processed_total", &[("status", "unmatched")]), 2.0);
-    assert_eq!(sum(&page, "wasmhook_event_latency_seconds_count", &[]), 7.0);
-    assert_eq!(sum(&page, "wasmhook_event_latency_seconds_bucket", &[("le", "+Inf")]), 7.0);
+    assert_eq!(metric_sum(&page, "wasmhook_events_processed_total", &[("status", "enrolled")]), 5.0, "{page}");
+    assert_eq!(metric_sum(&page, "wasmhook_events_processed_total", &[("status", "unmatched")]), 2.0);
+    assert_eq!(metric_sum(&page, "wasmhook_event_latency_seconds_count", &[]), 7.0);
+    assert_eq!(metric_sum(&page, "wasmhook_event_latency_seconds_bucket", &[("le", "+Inf")]), 7.0);
     // Stage latency histograms: every event was coerced, transformed and matched; five enrolled.
     for (stage, count) in [("coerce", 7.0), ("transform", 7.0), ("match", 7.0), ("enroll", 5.0)] {
-        assert_eq!(sum(&page, "wasmhook_stage_duration_seconds_count", &[("stage", stage)]), count, "{stage}");
-        assert_eq!(sum(&page, "wasmhook_stage_duration_seconds_bucket", &[("stage", stage), ("le", "+Inf")]), count);
+        assert_eq!(metric_sum(&page, "wasmhook_stage_duration_seconds_count", &[("stage", stage)]), count, "{stage}");
+        assert_eq!(
+            metric_sum(&page, "wasmhook_stage_duration_seconds_bucket", &[("stage", stage), ("le", "+Inf")]),
+            count
+        );
     }
     // Plugin calls by plugin, world and outcome, with their durations.
     let normalize = [("plugin", "normalize"), ("world", "transform")];
-    assert_eq!(sum(&page, "wasmhook_plugin_calls_total", &[normalize[0], normalize[1], ("outcome", "ok")]), 7.0);
-    assert_eq!(sum(&page, "wasmhook_plugin_call_duration_seconds_count", &normalize), 7.0);
-    assert!(sum(&page, "wasmhook_plugin_call_duration_seconds_sum", &normalize) > 0.0);
+    assert_eq!(metric_sum(&page, "wasmhook_plugin_calls_total", &[normalize[0], normalize[1], ("outcome", "ok")]), 7.0);
+    assert_eq!(metric_sum(&page, "wasmhook_plugin_call_duration_seconds_count", &normalize), 7.0);
+    assert!(metric_sum(&page, "wasmhook_plugin_call_duration_seconds_sum", &normalize) > 0.0);
     let date_diff = [("plugin", "date-diff"), ("world", "action"), ("outcome", "ok")];
-    assert_eq!(sum(&page, "wasmhook_plugin_calls_total", &date_diff), 5.0);
+    assert_eq!(metric_sum(&page, "wasmhook_plugin_calls_total", &date_diff), 5.0);
     // Enrollments: started, ended, running; action steps by type and outcome.
-    assert_eq!(sum(&page, "wasmhook_enrollments_started_total", &[]), 5.0);
-    assert_eq!(sum(&page, "wasmhook_enrollments_ended_total", &[("status", "completed")]), 5.0);
-    assert_eq!(sum(&page, "wasmhook_enrollments_running", &[]), 0.0);
-    assert_eq!(sum(&page, "wasmhook_action_steps_total", &[("type", "custom_code"), ("outcome", "succeeded")]), 5.0);
-    assert_eq!(sum(&page, "wasmhook_backlog_events", &[]), 0.0);
+    assert_eq!(metric_sum(&page, "wasmhook_enrollments_started_total", &[]), 5.0);
+    assert_eq!(metric_sum(&page, "wasmhook_enrollments_ended_total", &[("status", "completed")]), 5.0);
+    assert_eq!(metric_sum(&page, "wasmhook_enrollments_running", &[]), 0.0);
+    assert_eq!(
+        metric_sum(&page, "wasmhook_action_steps_total", &[("type", "custom_code"), ("outcome", "succeeded")]),
+        5.0
+    );
+    assert_eq!(metric_sum(&page, "wasmhook_backlog_events", &[]), 0.0);
 
     // A failing plugin is counted by its outcome.
     let bad = json!([{"plugin": "normalize", "config": {"customer": "no-such-op"}}]);
     ok(server.admin("PUT", &format!("/webhooks/{webhook}/transforms"), Some(bad)), "transforms");
     assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202);
     server.drained(&webhook, Duration::from_secs(20));
-    let page = scrape(&server);
-    assert_eq!(sum(&page, "wasmhook_plugin_calls_total", &[("plugin", "normalize"), ("outcome", "guest_error")]), 1.0);
-    assert_eq!(sum(&page, "wasmhook_events_processed_total", &[("status", "failed")]), 1.0);
+    let page = server.metrics();
+    assert_eq!(
+        metric_sum(&page, "wasmhook_plugin_calls_total", &[("plugin", "normalize"), ("outcome", "guest_error")]),
+        1.0
+    );
+    assert_eq!(metric_sum(&page, "wasmhook_events_processed_total", &[("status", "failed")]), 1.0);
 }
 
 #[test]

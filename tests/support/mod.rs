@@ -254,8 +254,34 @@ pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str
     }
 }
 
+/// The sum of the samples of `name` in a Prometheus text page that carry all of `labels`.
+pub fn metric_sum(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    page.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| {
+            let (key, value) = line.rsplit_once(' ').expect("a sample line");
+            let (series, labelled) = key.split_once('{').map_or((key, ""), |(n, rest)| (n, rest.trim_end_matches('}')));
+            let found: std::collections::BTreeMap<&str, &str> = labelled
+                .split(',')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| pair.split_once('=').map(|(k, v)| (k, v.trim_matches('"'))).expect("label=value"))
+                .collect();
+            let wanted = series == name && labels.iter().all(|(k, v)| found.get(k) == Some(v));
+            wanted.then(|| value.parse::<f64>().expect("a number"))
+        })
+        .sum()
+}
+
 impl Server {
     /// An admin API call with a JSON body.
+    /// The Prometheus page at `/metrics` (asserting it answered as text).
+    pub fn metrics(&self) -> String {
+        let answer = request(&self.addr, "GET", "/metrics", Some(&self.token), None, b"");
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert!(answer.headers.to_ascii_lowercase().contains("content-type: text/plain"), "{}", answer.headers);
+        answer.text
+    }
+
     pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         request(&self.addr, method, &format!("/api/v1{path}"), Some(&self.token), Some("application/json"), &bytes)

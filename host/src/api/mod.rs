@@ -15,11 +15,13 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
+//! - [`linger`]: closing a connection so an early answer (a 413) reaches its sender.
 //! - [`ui`]: the embedded admin web UI.
 
 pub mod auth;
 pub mod events;
 pub mod imports;
+pub mod linger;
 pub mod metrics;
 pub mod openapi;
 pub mod plugins;

@@ -2,6 +2,7 @@
 //! `axum::serve` does not set: a deadline for each request's headers (slow clients and idle
 //! keep-alive connections cannot hold a connection open), a bound on header size (431
 //! beyond it) and on open connections (beyond it, new ones wait in the kernel's backlog).
+//! Connections close by lingering ([`super::linger`]) so an early answer reaches its sender.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+use super::linger::Lingering;
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +65,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .max_header_size(limits.max_header_bytes);
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection =
+            http.serve_connection(TokioIo::new(Lingering::new(stream)), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -1,10 +1,11 @@
 //! `POST /hooks/{token}`: the only public route. Checks run cheapest first, so a refusal
-//! costs as little as possible: rate limit → backlog bound → declared size → body (within
+//! costs as little as possible: rate limit → backlog bound → declared size and framing → body (within
 //! its deadline) → sender signature on the raw bytes → content type → JSON and its bounds;
 //! then the payloads are committed and the answer is 202. Everything else happens off
 //! this path.
 //!
 //! - [`backlog`]: the bound on events waiting for the pipeline.
+//! - [`framing`]: a body over the limit (413) told apart from a misframed one (400, 501).
 //! - [`limits`]: per-webhook request rate limits.
 //! - [`payload`]: the body split into events, within depth, key and size bounds.
 //! - [`refresh`]: on a shared database, sender checks and rate limits re-read every second.
@@ -17,6 +18,7 @@
 use std::sync::Arc;
 
 pub(crate) mod backlog;
+pub(crate) mod framing;
 pub(crate) mod limits;
 pub mod payload;
 pub(crate) mod refresh;
@@ -90,7 +92,7 @@ impl Deref for Ingest {
     responses(
         (status = 200, description = "Slack's Request URL check (`url_verification`, signed, on a webhook with the `slack` scheme): `{challenge}`; not stored", body = SlackChallenge),
         (status = 202, description = "Stored durably: `{event_id, status}`, or `{event_ids, events}` for a batch", body = Delivered),
-        (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, with line and column; or a misframed body: `chunk_malformed`, `body_incomplete`", body = ErrorBody),
         (status = 401, description = "Signature missing or refused", body = ErrorBody),
         (status = 404, description = "Unknown or deleted URL", body = ErrorBody),
         (status = 408, description = "The body did not arrive in time", body = ErrorBody),
@@ -98,6 +100,7 @@ impl Deref for Ingest {
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "Neither an object nor an array of objects, or too deep or wide", body = ErrorBody),
         (status = 429, description = "Over the webhook's rate limit; see Retry-After", body = ErrorBody),
+        (status = 501, description = "A Transfer-Encoding other than chunked (e.g. `gzip, chunked`)", body = ErrorBody),
         (status = 503, description = "Backlog full or storage unavailable; see Retry-After", body = ErrorBody)))]
 pub async fn receive(
     State(state): State<Ingest>,
@@ -158,8 +161,9 @@ async fn accept(
     if let Some(length) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && length > MAX_BODY_BYTES
     {
-        return Err(too_large());
+        return Err(framing::too_large(MAX_BODY_BYTES));
     }
+    framing::check_transfer_encoding(&headers)?;
     let bytes = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES))
         .await
         .map_err(|_| {
@@ -169,7 +173,7 @@ async fn accept(
                 format!("the body did not arrive within {} s; nothing was stored", state.body_timeout.as_secs_f64()),
             )
         })?
-        .map_err(|_| too_large())?;
+        .map_err(|error| framing::body_refused(&error, MAX_BODY_BYTES))?;
     let mut signed_by_slack = false;
     if let Some(check) = state.senders.for_token_hash(&token_key, arrived_ms) {
         signed_by_slack = matches!(check.verifier.scheme(), signature::Scheme::Slack);
@@ -315,14 +319,6 @@ fn delivery_ids(dedup: &Dedup, headers: &HeaderMap, payloads: &[Json], batch: bo
             .collect();
     }
     vec![None; payloads.len()]
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-    )
 }
 
 /// Only `application/json`, with an optional UTF-8 charset parameter.

@@ -115,6 +115,7 @@ pub fn enrollment_ended(status: &'static str) {
 /// Static labels for the statuses ingest answers, so counting allocates nothing.
 fn status_label(status: u16) -> &'static str {
     match status {
+        200 => "200",
         202 => "202",
         400 => "400",
         401 => "401",
@@ -124,6 +125,7 @@ fn status_label(status: u16) -> &'static str {
         415 => "415",
         422 => "422",
         429 => "429",
+        501 => "501",
         503 => "503",
         _ => "other",
     }
