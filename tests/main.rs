@@ -8,6 +8,7 @@
 mod fuzz_checks;
 mod support;
 
+mod backup;
 mod cli_admin;
 mod crash_recovery;
 mod engine_limits;

@@ -1,6 +1,7 @@
 //! Command-line verbs. Each verb lives in its own module; this one only dispatches.
 
 pub(crate) mod admin;
+mod backup;
 mod plugin_run;
 mod serve;
 
@@ -118,6 +119,16 @@ pub enum Command {
         #[command(subcommand)]
         command: RecordsCommand,
     },
+    /// Copy the embedded database of a data dir into a new file, consistently, while a
+    /// server may be serving from it; says what else a restore needs.
+    Backup {
+        /// The data dir `serve` uses.
+        #[arg(long, default_value = "./wasmhook-data", env = "WASMHOOK_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The new file (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// The event log on a server: list, show, replay, follow.
     Events {
         /// The server.
@@ -225,6 +236,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             serve::serve(&data_dir, &options).map(|()| ExitCode::SUCCESS)
         }
+        Command::Backup { data_dir, to } => backup::backup(&data_dir, &to),
         Command::Plugin { connection, command: PluginCommand::Add { name, file, max_size_mib } } => {
             Ok(admin_verb(&connection, |c, f| {
                 admin::plugins::add(c, f, &name, &file, max_size_mib).map(|()| ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 //! - [`sqlite`], [`postgres`]: the two backends, their connections and migrations.
 //! - [`webhooks`]: webhook events, their tokens, states, test event and mapping.
 //! - [`events`]: received deliveries and their statuses.
+//! - [`backup`]: a consistent copy of the SQLite file while it serves.
 //! - [`batch`]: the pipeline worker's write transaction over many events.
 //! - [`gate`]: one writer at a time across connections, ingest first.
 //! - [`records`]: objects, their properties (some unique) and records.
@@ -12,6 +13,7 @@
 //! - [`workflows`]: workflows and their enrollments.
 //! - [`plugins`]: uploaded plugin components.
 
+pub mod backup;
 pub mod batch;
 pub mod events;
 pub mod files;
