@@ -35,6 +35,7 @@ mod plugin_run_cli;
 mod python_steps;
 mod records_api;
 mod records_import;
+mod retention;
 mod scale_out;
 mod schema;
 mod send_webhook;

@@ -24,6 +24,7 @@ fn options(data_dir: &Path) -> NodeOptions {
         max_backlog: 1_000_000,
         request_timeout: Duration::from_secs(10),
         outbound: Default::default(),
+        retention_days: 30.0,
     }
 }
 

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     // The event's journey, in order: a later stage may use an earlier one, never the reverse.
     &["ingest"],
     &["pipeline"],
-    &["act", "import"],
+    &["act", "import", "retention"],
     // The HTTP API: routes onto the stages.
     &["api"],
     // The composition root: starts and stops every part of a server.

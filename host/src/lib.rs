@@ -20,6 +20,7 @@
 //! - [`pipeline`]: coerce → transform → match → enroll, batch by batch on worker threads.
 //! - [`act`]: each enrollment runs its workflow's actions, step by step, resumably.
 //! - [`import`]: bulk record imports, chunk by chunk, resumable.
+//! - [`retention`]: the pruner: old events and ended enrollments deleted in small batches.
 //! - [`api`]: the HTTP API (router, admin routes, connection loop, UI).
 //! - [`node`]: the composition root: starts and stops every part of a server.
 //! - [`cli`]: the command-line verbs (`serve`, admin verbs, `plugin run`).
@@ -43,6 +44,7 @@ pub(crate) mod model;
 pub mod node;
 pub(crate) mod pipeline;
 pub mod plugins;
+pub(crate) mod retention;
 pub(crate) mod secrets;
 pub(crate) mod store;
 pub(crate) mod telemetry;

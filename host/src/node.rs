@@ -37,6 +37,16 @@ pub struct NodeOptions {
     /// What action plugins' HTTP requests may reach besides public addresses, and the CAs
     /// HTTPS is verified against.
     pub outbound: crate::plugins::outbound::OutboundSettings,
+    /// Days events (and ended enrollments) are kept, unless a webhook says otherwise.
+    pub retention_days: f64,
+}
+
+/// The settings the parts behind the HTTP layer start with (checked [`NodeOptions`]).
+struct Sizing {
+    workers: usize,
+    max_backlog: u64,
+    request_timeout: Duration,
+    retention: crate::model::retention::Retention,
 }
 
 /// A node could not start: what it was doing, and why.
@@ -72,7 +82,11 @@ pub struct Node {
 impl Node {
     /// Start a node with its data under `data_dir`; it serves until [`Node::shutdown`].
     pub fn start(data_dir: &Path, options: &NodeOptions) -> Result<Node, StartError> {
-        let NodeOptions { listen, database, workers, max_backlog, request_timeout, outbound } = options.clone();
+        let NodeOptions { listen, database, workers, max_backlog, request_timeout, outbound, retention_days } =
+            options.clone();
+        let retention = crate::model::retention::Retention::from_days(retention_days)
+            .map_err(|bounds| std::io::Error::new(std::io::ErrorKind::InvalidInput, bounds))
+            .doing("reading --retention-days")?;
         let workers = workers.max(1);
         let metrics = crate::telemetry::metrics::install().doing("installing the metrics recorder")?;
         let store = Store::open_database(data_dir, database.as_ref()).doing("opening the store")?;
@@ -94,7 +108,13 @@ impl Node {
             engine.load(b.bytes, b.world, &Limits::default()).doing(format!("built-in plugin {}", b.name))?;
         }
         let threads = Threads::default();
-        let started = Self::start_parts(data_dir, store, engine, workers, max_backlog, request_timeout, &threads);
+        let started = Self::start_parts(
+            data_dir,
+            store,
+            engine,
+            Sizing { workers, max_backlog, request_timeout, retention },
+            &threads,
+        );
         let (store, engine, vault, ingest) = match started {
             Ok(parts) => parts,
             Err(e) => {
@@ -134,6 +154,7 @@ impl Node {
             data_dir: data_dir.to_path_buf(),
             vault,
             metrics,
+            retention,
         });
         let limits = crate::api::server::ConnectionLimits {
             header_timeout: request_timeout,
@@ -164,11 +185,10 @@ impl Node {
         data_dir: &Path,
         store: Store,
         engine: PluginEngine,
-        workers: usize,
-        max_backlog: u64,
-        body_timeout: Duration,
+        sizing: Sizing,
         threads: &Threads,
     ) -> Result<(Arc<Store>, Arc<PluginEngine>, Arc<crate::secrets::Vault>, Ingest), StartError> {
+        let Sizing { workers, max_backlog, request_timeout: body_timeout, retention } = sizing;
         let store = Arc::new(store);
         let engine = Arc::new(engine);
         // Also drains events a previous run accepted but did not finish.
@@ -204,6 +224,9 @@ impl Node {
             tracing::info!(import = %import.id, lines_done = import.lines_done, "resuming an import");
             crate::import::spawn(store.clone(), import, threads).doing("resuming an import")?;
         }
+        // Its own connection: a batch of deletes never waits behind an admin request.
+        let pruner_store = Arc::new(store.worker_connection().doing("opening the pruner's connection")?);
+        crate::retention::spawn(pruner_store, retention, threads).doing("starting the pruner")?;
         let writer = crate::ingest::writer::Writer::spawn(&store, threads).doing("starting the ingest writer")?;
         Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))
     }

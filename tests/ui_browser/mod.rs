@@ -402,6 +402,21 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     })
     .await;
 
+    // The webhook's own retention, set on its page.
+    c.goto(&format!("http://{}/ui#/webhooks/{webhook_id}", server.addr)).await.unwrap();
+    wait_in(c, "#retention-now", "(the server's default)").await;
+    let days = labelled(c, "Keep events for (days)").await;
+    days.clear().await.unwrap();
+    days.send_keys("7").await.unwrap();
+    click_button(c, "Save retention").await;
+    wait_in(c, "#retention-now", "Events are kept 7 days after they arrive (this webhook's own)").await;
+    let retention = server.admin("GET", &format!("/webhooks/{webhook_id}"), None).body["retention"].clone();
+    assert_eq!(retention, json!({"days": 7.0, "source": "webhook"}));
+    c.execute("document.getElementById('retention-now').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(c, "11b-webhook-retention").await;
+    click_button(c, "Use the server default").await;
+    wait_in(c, "#retention-now", "(the server's default)").await;
+
     // Workflows: the enrollment and its (empty) step log; disable from the list.
     click_button(c, "Workflows").await;
     heading(c, "Workflows").await;

@@ -1,6 +1,6 @@
 //! `GET /metrics` in Prometheus text format (behind the admin token): what
 //! [`crate::telemetry::metrics`] recorded on the hot paths, plus gauges read at scrape
-//! time (backlog, per-webhook refusals, running enrollments), so scraping costs the ingest
+//! time (backlog, per-webhook refusals, running enrollments, the database size), so scraping costs the ingest
 //! path nothing.
 
 use std::sync::Arc;
@@ -23,6 +23,16 @@ pub async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     match blocking(move || Ok(store.running_enrollments()?)).await {
         Ok(running) => metrics::gauge!("wasmhook_enrollments_running").set(running as f64),
         Err(e) => tracing::warn!(error = e.message(), "counting running enrollments for /metrics"),
+    }
+    let store = state.store.clone();
+    match blocking(move || Ok(store.size()?)).await {
+        Ok(size) => {
+            metrics::gauge!("wasmhook_database_bytes").set(size.bytes as f64);
+            if let Some(free) = size.free_bytes {
+                metrics::gauge!("wasmhook_database_free_bytes").set(free as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = e.message(), "reading the database size for /metrics"),
     }
     let backlog = &state.ingest.backlog;
     metrics::gauge!("wasmhook_backlog_events").set(backlog.len() as f64);

@@ -70,6 +70,8 @@ pub struct AppState {
     pub vault: Arc<crate::secrets::Vault>,
     /// Renders the Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// How long events are kept when their webhook does not say (`serve --retention-days`).
+    pub retention: crate::model::retention::Retention,
 }
 
 /// A wizard rule's refusal is a 400 naming the field.
@@ -122,6 +124,7 @@ pub fn routes() -> Routes {
         .routes(routes!(webhooks::setup::put_dedup))
         .routes(routes!(webhooks::rotate_token))
         .routes(routes!(webhooks::rate_limit::put, webhooks::rate_limit::reset))
+        .routes(routes!(webhooks::retention::put, webhooks::retention::reset))
         .routes(routes!(signatures::put, signatures::show, signatures::delete))
         .routes(routes!(workflows::create, workflows::list))
         .routes(routes!(workflows::show, workflows::update, workflows::delete))

@@ -9,6 +9,7 @@ mod matching;
 mod neighbours;
 mod nodes;
 mod outbound;
+mod retention;
 mod scripts;
 mod server;
 mod soak;
@@ -122,6 +123,26 @@ pub enum BenchCommand {
         /// The server's backlog bound (`serve --max-backlog`).
         #[arg(long, default_value_t = 100_000)]
         max_backlog: u64,
+        /// The server's retention in days (`serve --retention-days`; default 30).
+        #[arg(long)]
+        retention_days: Option<f64>,
+    },
+    /// Ingest with and without retention pruning running: two soaks at one rate, the
+    /// second with a short retention; the acknowledgement p99 of each and the database
+    /// size over time.
+    Retention {
+        /// Seconds of steady load, each run.
+        #[arg(long, default_value_t = 90.0)]
+        seconds: f64,
+        /// Requests per second, both runs.
+        #[arg(long, default_value_t = 2_000.0)]
+        rate: f64,
+        /// The short retention of the second run, days (0.0002 = 17.3 s).
+        #[arg(long, default_value_t = 0.0002)]
+        retention_days: f64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 5.0)]
+        every: f64,
     },
 }
 
@@ -149,10 +170,18 @@ pub fn run(args: BenchCli) -> anyhow::Result<ExitCode> {
             print!("{}", neighbours::run(&plan)?);
             Ok(ExitCode::SUCCESS)
         }
-        Some(BenchCommand::Soak { seconds, rate, every, max_backlog }) => {
+        Some(BenchCommand::Soak { seconds, rate, every, max_backlog, retention_days }) => {
             anyhow::ensure!(seconds > 0.0 && every > 0.0, "--seconds and --every need numbers above 0");
             anyhow::ensure!(rate.is_none_or(|r| r > 0.0), "--rate needs a number above 0");
-            print!("{}", soak::run(&soak::Plan { seconds, rate, every, max_backlog })?);
+            print!("{}", soak::run(&soak::Plan { seconds, rate, every, max_backlog, retention_days })?.report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(BenchCommand::Retention { seconds, rate, retention_days, every }) => {
+            anyhow::ensure!(
+                seconds > 0.0 && every > 0.0 && rate > 0.0,
+                "--seconds, --rate and --every need numbers above 0"
+            );
+            print!("{}", retention::run(seconds, rate, retention_days, every)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(BenchCommand::Nodes { postgres, events, clients, records }) => {

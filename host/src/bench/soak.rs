@@ -45,6 +45,22 @@ pub struct Plan {
     pub every: f64,
     /// The server's backlog bound (`serve --max-backlog`).
     pub max_backlog: u64,
+    /// The server's retention (`serve --retention-days`); `None`: its default (30 days,
+    /// so nothing is pruned during a soak).
+    pub retention_days: Option<f64>,
+}
+
+/// A soak's report, and the numbers a comparison of two soaks needs.
+#[derive(Debug, Clone)]
+pub struct Soaked {
+    /// The table and summary lines.
+    pub report: String,
+    /// Acknowledgement latency percentiles of the steady load (p50, p99), ms.
+    pub ack_ms: (f64, f64),
+    /// The database's size (file and WAL) at the end of the load, MiB.
+    pub end_db_mib: f64,
+    /// Events retention deleted during the soak.
+    pub pruned: f64,
 }
 
 /// One look at the server from outside.
@@ -58,12 +74,19 @@ struct Sample {
     backlog: f64,
     /// Enrollments with steps still to run.
     running: u64,
+    /// The database file and its WAL, MiB.
+    db_mib: f64,
 }
 
 /// Run the soak and render its table.
-pub fn run(plan: &Plan) -> anyhow::Result<String> {
+pub fn run(plan: &Plan) -> anyhow::Result<Soaked> {
     let dir = tempfile::tempdir()?;
-    let server = Arc::new(Server::start_with(dir.path(), &["--max-backlog", &plan.max_backlog.to_string()])?);
+    let mut options = vec!["--max-backlog".to_string(), plan.max_backlog.to_string()];
+    if let Some(days) = plan.retention_days {
+        options.extend(["--retention-days".to_string(), days.to_string()]);
+    }
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let server = Arc::new(Server::start_with(dir.path(), &options)?);
     let (webhook, hook) = set_up(&server)?;
 
     let burst = load(&server, &hook, 1e6, BURST.as_secs_f64(), &AtomicU64::new(0))?;
@@ -90,11 +113,22 @@ pub fn run(plan: &Plan) -> anyhow::Result<String> {
     }
     let drain_s = drain_started.elapsed().as_secs_f64();
     samples.push(look(&server, dir.path(), plan.seconds + drain_s, acked.load(Ordering::Relaxed))?);
+    let pruned = server.metric(r#"wasmhook_pruned_rows_total{table="events"}"#).unwrap_or(0.0);
     let server = Arc::try_unwrap(server).map_err(|_| anyhow!("the server is still shared"))?;
     drop(server);
 
-    let settled = settled(dir.path(), &webhook, burst.acknowledged.len() + sent.acknowledged.len())?;
-    render(plan, max_rate, rate, &sent, &samples, drain_s, &settled)
+    let acknowledged = burst.acknowledged.len() + sent.acknowledged.len();
+    let settled = settled(dir.path(), &webhook, acknowledged, pruned as u64)?;
+    let mut latencies = sent.latencies_ms.clone();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
+    let end_db_mib = samples.iter().rev().find(|s| s.at_s <= plan.seconds).map_or(0.0, |s| s.db_mib);
+    Ok(Soaked {
+        report: render(plan, max_rate, rate, &sent, &samples, drain_s, &settled, pruned)?,
+        ack_ms: (at(0.5), at(0.99)),
+        end_db_mib,
+        pruned,
+    })
 }
 
 /// Contacts, the webhook (strtotime, match) and its re-enrolling workflow with actions.
@@ -183,6 +217,8 @@ fn look(server: &Server, dir: &Path, at_s: f64, acknowledged: u64) -> anyhow::Re
             .unwrap_or(0.0)
     };
     let open_files = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))?.count();
+    let file_mib = |name: &str| std::fs::metadata(dir.join(name)).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0));
+    let db_mib = file_mib(crate::store::DB_FILE) + file_mib(&format!("{}-wal", crate::store::DB_FILE));
     Ok(Sample {
         at_s,
         acknowledged,
@@ -191,6 +227,7 @@ fn look(server: &Server, dir: &Path, at_s: f64, acknowledged: u64) -> anyhow::Re
         open_files,
         backlog: server.metric("wasmhook_backlog_events")?,
         running: running(dir)?,
+        db_mib,
     })
 }
 
@@ -204,8 +241,8 @@ struct Settled {
 }
 
 /// Count the stopped server's events and enrollments; every acknowledged event must be
-/// there and none left waiting.
-fn settled(dir: &Path, webhook: &str, acknowledged: usize) -> anyhow::Result<Settled> {
+/// there (or pruned by retention) and none left waiting.
+fn settled(dir: &Path, webhook: &str, acknowledged: usize, pruned: u64) -> anyhow::Result<Settled> {
     let db = rusqlite::Connection::open_with_flags(
         dir.join(crate::store::DB_FILE),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -220,11 +257,15 @@ fn settled(dir: &Path, webhook: &str, acknowledged: usize) -> anyhow::Result<Set
     let enrollments_not_completed = count(
         "SELECT count(*) FROM enrollments WHERE status != 'completed' AND event_id IN (SELECT id FROM events WHERE webhook_id = ?1)",
     )?;
-    ensure!(stored >= acknowledged as u64, "{acknowledged} events acknowledged but {stored} stored");
+    ensure!(
+        stored + pruned >= acknowledged as u64,
+        "{acknowledged} events acknowledged but {stored} stored and {pruned} pruned"
+    );
     ensure!(waiting == 0, "{waiting} events still waiting after the drain");
     Ok(Settled { stored, waiting, enrolled, steps_completed, enrollments_not_completed })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     plan: &Plan,
     max_rate: f64,
@@ -233,6 +274,7 @@ fn render(
     samples: &[Sample],
     drain_s: f64,
     settled: &Settled,
+    pruned: f64,
 ) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(
@@ -243,13 +285,19 @@ fn render(
         BURST.as_secs(),
         plan.max_backlog
     )?;
-    writeln!(out, "| t, s | acknowledged | RSS MiB | anonymous MiB | open files | backlog | enrollments running |")?;
-    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|")?;
+    if let Some(days) = plan.retention_days {
+        writeln!(out, "retention {days} days ({:.1} s)", days * 86_400.0)?;
+    }
+    writeln!(
+        out,
+        "| t, s | acknowledged | RSS MiB | anonymous MiB | open files | backlog | enrollments running | database MiB |"
+    )?;
+    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for s in samples {
         writeln!(
             out,
-            "| {:.0} | {} | {:.1} | {:.1} | {} | {:.0} | {} |",
-            s.at_s, s.acknowledged, s.rss_mib, s.anon_mib, s.open_files, s.backlog, s.running
+            "| {:.0} | {} | {:.1} | {:.1} | {} | {:.0} | {} | {:.1} |",
+            s.at_s, s.acknowledged, s.rss_mib, s.anon_mib, s.open_files, s.backlog, s.running, s.db_mib
         )?;
     }
     // Compare the end of the load with the first sample after a tenth of it: start-up
@@ -287,9 +335,25 @@ fn render(
         (end.acknowledged as f64 - warm.acknowledged as f64) / (end.at_s - warm.at_s).max(1e-9),
         (processed(end) - processed(warm)) / (end.at_s - warm.at_s).max(1e-9),
     )?;
+    if let Some(days) = plan.retention_days {
+        // Flat after one retention period and a pruning round: compare the first sample
+        // past that with the last one of the load.
+        let settled_at = days * 86_400.0 * 1.2;
+        if let Some(first) = during.iter().find(|s| s.at_s >= settled_at) {
+            writeln!(
+                out,
+                "database (file + WAL) {:.1} MiB at {:.0} s (one retention period in) → {:.1} MiB at {:.0} s ({:+.1}%); {pruned:.0} events pruned",
+                first.db_mib,
+                first.at_s,
+                end.db_mib,
+                end.at_s,
+                growth(first.db_mib, end.db_mib),
+            )?;
+        }
+    }
     writeln!(
         out,
-        "acknowledged {} (refused {}, ack p99 {p99:.1} ms); stored {}, waiting {}, enrolled {}; enrollments completed {}, not completed {}; lost: 0",
+        "acknowledged {} (refused {}, ack p99 {p99:.1} ms); stored {} (+{pruned:.0} pruned), waiting {}, enrolled {}; enrollments completed {}, not completed {}; lost: 0",
         sent.acknowledged.len(),
         sent.refused,
         settled.stored,

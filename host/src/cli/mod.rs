@@ -79,6 +79,12 @@ pub enum Command {
         #[arg(long, default_value_t = 60, env = "WASMHOOK_OUTBOUND_BREAKER_PAUSE",
               value_parser = clap::value_parser!(u64).range(1..=86_400))]
         outbound_breaker_pause: u64,
+        /// Days events are kept after they arrive, and enrollments after they end (fractions
+        /// allowed); a webhook may have its own (`webhook retention`). Events still waiting
+        /// and running enrollments are never deleted.
+        #[arg(long, default_value_t = crate::model::retention::Retention::DEFAULT_DAYS, env = "WASMHOOK_RETENTION_DAYS",
+              value_parser = retention_days)]
+        retention_days: f64,
         /// Log lines as text, or as one JSON object per line (level from RUST_LOG, default info).
         #[arg(long, value_enum, default_value_t = crate::telemetry::logs::LogFormat::Text, env = "WASMHOOK_LOG_FORMAT")]
         log_format: crate::telemetry::logs::LogFormat,
@@ -208,6 +214,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outbound_ca,
             outbound_breaker_failures,
             outbound_breaker_pause,
+            retention_days,
             log_format,
         } => {
             let workers = workers.map_or_else(crate::pipeline::worker::default_threads, usize::from);
@@ -231,6 +238,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             pause: std::time::Duration::from_secs(outbound_breaker_pause),
                         },
                     },
+                    retention_days,
                 },
                 log_format,
             };
@@ -287,6 +295,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// A `--database` value: only PostgreSQL URLs (SQLite is the default without one).
 fn outbound_range(text: &str) -> Result<crate::plugins::outbound::Cidr, String> {
     crate::plugins::outbound::Cidr::parse(text)
+}
+
+fn retention_days(text: &str) -> Result<f64, String> {
+    let days: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of days"))?;
+    crate::model::retention::Retention::from_days(days).map(|r| r.days())
 }
 
 fn postgres_url(url: &str) -> Result<String, String> {

@@ -7,6 +7,7 @@
 //! - [`ids`]: sortable ids, their prefixes, webhook tokens, the clock.
 //! - [`event`]: an event's status.
 //! - [`property`]: property types (record properties and mapped webhook fields).
+//! - [`retention`]: how long events and ended enrollments are kept.
 //! - [`webhook`]: a webhook's wizard state, mapping, transform chain, match rule, dedup.
 //! - [`workflow`]: workflows, their actions and sources, enrollments.
 //! - [`signature`]: how an HMAC signature is written (hex, base64).
@@ -15,6 +16,7 @@
 pub mod event;
 pub mod ids;
 pub mod property;
+pub mod retention;
 pub mod signature;
 pub mod step;
 pub mod webhook;

@@ -124,6 +124,8 @@ pub struct Webhook {
     pub dedup: Dedup,
     /// Until when (unix ms) the token replaced by the last rotation still works.
     pub previous_token_expires_ms: Option<i64>,
+    /// How long its events are kept, when not the server's default.
+    pub retention: Option<crate::model::retention::Retention>,
 }
 
 #[cfg(test)]

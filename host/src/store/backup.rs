@@ -75,7 +75,10 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<Backup, BackupError> {
         let path = path.to_path_buf();
         move |source| BackupError::File { path, source }
     };
-    let name = to.file_name().ok_or_else(|| BackupError::NotUtf8(to.to_path_buf()))?;
+    let name = to.file_name().ok_or_else(|| BackupError::File {
+        path: to.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+    })?;
     let partial = to.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
     let partial_text = partial.to_str().ok_or_else(|| BackupError::NotUtf8(to.to_path_buf()))?.to_string();
     // Made empty and private first: SQLite writes into an empty file, keeping its mode (the

@@ -389,4 +389,21 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 "#,
         ),
     },
+    // 16
+    Migration {
+        sqlite: "-- Retention: a webhook's own (NULL: the server's default), and ended enrollments found
+    -- by when they ended. An enrollment of a workflow that does not re-enroll keeps its row
+    -- (it is what says the record enrolled once) but loses its log; log_pruned takes it
+    -- out of the index so the pruner does not walk it again.
+    ALTER TABLE webhooks ADD COLUMN retention_ms INTEGER;
+    ALTER TABLE enrollments ADD COLUMN log_pruned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX enrollments_ended ON enrollments(finished_at_ms) WHERE finished_at_ms IS NOT NULL AND log_pruned = 0;",
+        postgres: Some(
+            r#"
+    ALTER TABLE webhooks ADD COLUMN retention_ms BIGINT;
+    ALTER TABLE enrollments ADD COLUMN log_pruned BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX enrollments_ended ON enrollments (finished_at_ms) WHERE finished_at_ms IS NOT NULL AND log_pruned = 0;
+"#,
+        ),
+    },
 ];

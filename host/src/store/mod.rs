@@ -10,6 +10,7 @@
 //! - [`gate`]: one writer at a time across connections, ingest first.
 //! - [`records`]: objects, their properties (some unique) and records.
 //! - [`imports`]: bulk record imports, their progress and errors.
+//! - [`retention`]: deleting what is no longer kept, in small batches; the database size.
 //! - [`workflows`]: workflows and their enrollments.
 //! - [`plugins`]: uploaded plugin components.
 
@@ -23,6 +24,7 @@ mod migrations;
 pub mod plugins;
 pub mod postgres;
 pub mod records;
+pub mod retention;
 pub mod secrets;
 pub mod sql;
 pub mod sqlite;

@@ -7,6 +7,7 @@ use super::gate::Priority;
 use super::sql::{Row, args};
 use super::{Store, StoreError};
 use crate::model::ids::WebhookId;
+use crate::model::retention::Retention;
 use crate::model::webhook::{
     DEFAULT_DEDUP_HEADER, Dedup, MAX_WEBHOOKS, MappedProperty, MatchRule, TransformStep, Webhook, WebhookState,
 };
@@ -29,7 +30,8 @@ pub(crate) fn token_hash(token: &str) -> Vec<u8> {
 }
 
 const SELECT_WEBHOOK: &str = "SELECT id, name, token, state, created_at_ms, test_event_id, mapping_json,
-     transforms_json, match_json, dedup_json, previous_token_expires_ms FROM webhooks WHERE deleted_at_ms IS NULL";
+     transforms_json, match_json, dedup_json, previous_token_expires_ms, retention_ms FROM webhooks
+     WHERE deleted_at_ms IS NULL";
 
 fn webhook(mut row: Row) -> Result<Webhook, StoreError> {
     let state: String = row.get(3)?;
@@ -46,6 +48,7 @@ fn webhook(mut row: Row) -> Result<Webhook, StoreError> {
         matching: matching.as_deref().map(serde_json::from_str).transpose()?,
         dedup: serde_json::from_str(&row.get::<String>(9)?)?,
         previous_token_expires_ms: row.get(10)?,
+        retention: row.get::<Option<i64>>(11)?.map(Retention::from_ms),
     })
 }
 
@@ -92,6 +95,7 @@ impl Store {
             matching: None,
             dedup: Dedup { header: Some(DEFAULT_DEDUP_HEADER.into()), body_path: None },
             previous_token_expires_ms: None,
+            retention: None,
         })
     }
 

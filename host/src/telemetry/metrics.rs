@@ -34,6 +34,8 @@ pub const OUTBOUND_HELD: &str = "wasmhook_outbound_held_tries_total";
 pub const ENROLLMENTS_STARTED: &str = "wasmhook_enrollments_started_total";
 /// Enrollments that ended, by status (`completed`, `failed`).
 pub const ENROLLMENTS_ENDED: &str = "wasmhook_enrollments_ended_total";
+/// Rows retention deleted (or, for `enrollment_logs`, emptied), by table.
+pub const PRUNED_ROWS: &str = "wasmhook_pruned_rows_total";
 
 /// Histogram buckets in seconds: 50 µs to 30 s, for plugin calls and whole-event latency.
 const BUCKETS: &[f64] = &[
@@ -60,6 +62,11 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
 /// Count one ingest answer.
 pub fn ingest_answered(status: u16, code: &'static str) {
     metrics::counter!(INGEST_REQUESTS, "status" => status_label(status), "code" => code).increment(1);
+}
+
+/// Count `rows` of `table` pruned by retention.
+pub fn rows_pruned(table: &'static str, rows: u64) {
+    metrics::counter!(PRUNED_ROWS, "table" => table).increment(rows);
 }
 
 /// Count one event stored by ingest with `status` (`accepted`, `test_event`, `not_ready`, `duplicate`).

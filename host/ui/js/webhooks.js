@@ -59,7 +59,9 @@ export async function detail({ params: [id], go }) {
         ? w.transforms.map((t) => t.plugin).join(' → ') : 'none'),
       h('dt', {}, 'Signature failures'), h('dd', {}, String(w.signature_failures)),
       h('dt', {}, 'Rate limit'), h('dd', {}, w.rate_limit
-        ? `${w.rate_limit.per_second}/s, bursts of ${w.rate_limit.burst} (${w.rate_limit.limited} refused)` : '')),
+        ? `${w.rate_limit.per_second}/s, bursts of ${w.rate_limit.burst} (${w.rate_limit.limited} refused)` : ''),
+      h('dt', {}, 'Events kept'), h('dd', {}, `${w.retention.days} days`
+        + (w.retention.source === 'webhook' ? ' (its own)' : " (the server's default)"))),
     copyableUrl(w.url),
     w.previous_token ? h('p', { class: 'notice' }, `The previous URL keeps working until ${when(w.previous_token.expires_at)}.`) : null,
     h('h2', {}, 'Set-up'),
@@ -77,6 +79,7 @@ export async function detail({ params: [id], go }) {
         h('tbody', {}, mapping.map((p) => h('tr', {},
           h('td', {}, h('code', {}, p.path)), h('td', {}, p.label || ''),
           h('td', {}, p.type + (p.options && p.options.length ? ` (${p.options.join(', ')})` : ''))))))),
+    retentionForm(w, go),
     h('h2', {}, 'Danger zone'),
     h('div', { class: 'actions' },
       h('button', {
@@ -94,6 +97,32 @@ export async function detail({ params: [id], go }) {
         },
       }, 'Delete webhook')),
     message);
+}
+
+/** How long this webhook's events are kept: its own number of days, or the server's. */
+function retentionForm(w, go) {
+  const said = h('div', { 'aria-live': 'polite' });
+  const days = h('input', { type: 'number', min: '0.0001', step: 'any', value: String(w.retention.days), required: true });
+  const whose = w.retention.source === 'webhook' ? "this webhook's own" : "the server's default";
+  const save = async (e) => {
+    e.preventDefault();
+    try {
+      await api('PUT', `/webhooks/${w.id}/retention`, { days: Number(days.value) });
+      go(`#/webhooks/${w.id}`);
+    } catch (err) { fill(said, errorBox(err)); }
+  };
+  const reset = async () => {
+    try { await api('DELETE', `/webhooks/${w.id}/retention`); go(`#/webhooks/${w.id}`); } catch (err) { fill(said, errorBox(err)); }
+  };
+  return h('form', { onsubmit: save },
+    h('h2', {}, 'Retention'),
+    h('p', { id: 'retention-now' }, `Events are kept ${w.retention.days} days after they arrive (${whose}); `
+      + 'then they are deleted, unless still waiting to be processed. The test event is always kept.'),
+    field('Keep events for (days)', days),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, 'Save retention'),
+      w.retention.source === 'webhook' ? h('button', { type: 'button', onclick: reset }, 'Use the server default') : null),
+    said);
 }
 
 /** The transform chain editor: steps of plugin + settings, tried on the test event. */

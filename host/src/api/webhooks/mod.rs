@@ -4,8 +4,10 @@
 //! - [`test_event`]: the captured test event (Review), and asking for a new one.
 //! - [`setup`]: the mapping (Map), the transform chain and trying it, the match rule, dedup.
 //! - [`rate_limit`]: a webhook's own ingest rate limit.
+//! - [`retention`]: how long a webhook's events are kept.
 
 pub mod rate_limit;
+pub mod retention;
 pub mod setup;
 pub mod test_event;
 
@@ -54,6 +56,8 @@ pub(crate) struct WebhookView {
     signature_failures: u64,
     /// The webhook's own rate limit, when it has one.
     rate_limit: Option<RateLimitView>,
+    /// How long its events are kept.
+    retention: RetentionView,
 }
 
 /// A webhook's mapping: payload paths to typed properties.
@@ -89,6 +93,17 @@ pub(crate) struct RateLimitView {
     per_second: f64,
     burst: f64,
     limited: u64,
+}
+
+/// How long a webhook's events are kept after they arrive, and whether that is its own
+/// setting or the server's default.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookRetention)]
+pub(crate) struct RetentionView {
+    days: f64,
+    /// `webhook` (set by `PUT …/retention`) or `default` (`serve --retention-days`).
+    #[schema(example = "default")]
+    source: &'static str,
 }
 
 /// All live webhooks, with the count used of the limit.
@@ -137,6 +152,10 @@ fn render(state: &AppState, w: &Webhook) -> WebhookView {
                 limited: b.limited.load(std::sync::atomic::Ordering::Relaxed),
             }
         }),
+        retention: match w.retention {
+            Some(own) => RetentionView { days: own.days(), source: "webhook" },
+            None => RetentionView { days: state.retention.days(), source: "default" },
+        },
     }
 }
 

@@ -1,4 +1,5 @@
-//! `webhook create|list|show|map|transforms|match|signature`: the wizard's steps as verbs.
+//! `webhook create|list|show|map|transforms|match|signature|retention`: the wizard's steps
+//! and a webhook's settings as verbs.
 
 use std::path::PathBuf;
 
@@ -94,6 +95,18 @@ pub enum WebhookCommand {
         /// Stop checking signatures.
         #[arg(long)]
         remove: bool,
+    },
+    /// Show how long the webhook's events are kept, set its own retention, or go back to the
+    /// server's (`serve --retention-days`).
+    Retention {
+        /// The webhook id.
+        id: String,
+        /// Days its events are kept after they arrive (fractions allowed).
+        #[arg(long, conflicts_with = "default")]
+        days: Option<f64>,
+        /// Use the server's retention again.
+        #[arg(long)]
+        default: bool,
     },
 }
 
@@ -200,6 +213,20 @@ pub fn run(client: &Client, format: Format, command: WebhookCommand) -> Result<(
                 client.get(&path(&id, "/signature"))?
             };
             print(format, &answer, |a| if remove { "signature check removed\n".into() } else { details(a) });
+        }
+        WebhookCommand::Retention { id, days, default } => {
+            let answer = match (days, default) {
+                (Some(days), _) => {
+                    client.call(Method::PUT, &path(&id, "/retention"), Body::Json(&json!({"days": days})))?
+                }
+                (None, true) => client.call(Method::DELETE, &path(&id, "/retention"), Body::Empty)?,
+                (None, false) => client.get(&path(&id, ""))?,
+            };
+            print(format, &answer["retention"], |r| {
+                let whose = if r["source"] == "webhook" { "its own" } else { "the server's default" };
+                let days = r["days"].as_f64().map_or_else(|| cell(r, "days"), |d| d.to_string());
+                format!("events kept {days} days after they arrive ({whose})\n")
+            });
         }
     }
     Ok(())
