@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
 # Ingest benchmark, one run on this machine: durable ingest (wasmhook serve, a ready webhook
-# with the strtotime transform, a match and a workflow) against the bare axum baseline
-# (`wasmhook-bench baseline`: content type + JSON parse, no storage), loaded by wrk from a
-# separate process on loopback with a ~1 KB JSON body and 64 connections; then the
-# acknowledgement latency at half the maximum rate, and a 1,000,000-row record import
-# over HTTP with its progress and the server's RSS.
+# with the strtotime transform, a match and a workflow) against two references measured in
+# the same run (../shared/tools/ingest-ceiling, built from a copy outside the workspace): the
+# bare axum handler (content type + JSON parse, no storage) and the fsync ceiling (the same
+# handler answering only after the body is appended to a file and fdatasync'd by a
+# group-committing thread: the least a durable acknowledgement costs on this disk). Each is
+# loaded by wrk from a separate process on loopback with a ~1 KB JSON body at 64 and at 256
+# connections; then wasmhook's acknowledgement latency at half its maximum rate, and a
+# 1,000,000-row record import over HTTP with its progress and the server's RSS.
 #   bash bench/ingest.sh [seconds] [import rows]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
 IMPORT_ROWS=${2:-1000000}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
-command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3; }
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk > /dev/null; }
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq > /dev/null; }
+command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 > /dev/null; }
 cargo build --release -q -p wasmhook
 BIN=$PWD/target/release/wasmhook
-BENCH=$PWD/target/release/wasmhook-bench
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+
+# The reference servers, built from a copy outside the workspace (../shared is read-only);
+# the build is kept between runs and redone when the source changes.
+CEILING_SRC=$(cd .. && pwd)/shared/tools/ingest-ceiling
+CEILING_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/wasmhook-bench/ingest-ceiling
+mkdir -p "$CEILING_DIR"
+if ! diff -rq "$CEILING_SRC/src" "$CEILING_DIR/src" > /dev/null 2>&1 || [ ! -x "$CEILING_DIR/target/release/ingest-ceiling" ]; then
+  rm -rf "$CEILING_DIR/src" && cp -r "$CEILING_SRC/Cargo.toml" "$CEILING_SRC/src" "$CEILING_DIR/"
+  (cd "$CEILING_DIR" && cargo build --release -q)
+fi
+CEILING=$CEILING_DIR/target/release/ingest-ceiling
 
 python3 - "$WORK/post.lua" <<'PY'
 import json, sys
@@ -27,7 +40,8 @@ open(sys.argv[1], "w").write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["C
 print(f"body: {len(body)} bytes", file=sys.stderr)
 PY
 
-load() { wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" -s "$WORK/post.lua" --latency "$1"; }
+# load URL [connections]
+load() { wrk -t2 -c"${2:-64}" -d"${SECONDS_PER_RUN}s" -s "$WORK/post.lua" --latency "$1"; }
 # Paced load: each connection waits $2 ms (on average; wrk's delay() hook takes whole
 # milliseconds, so it alternates between the two nearest) after each answer, so 64
 # connections offer about 64000/($2 + latency) requests/s; latency is measured without the wait.
@@ -40,16 +54,17 @@ paced() {
 }
 rate() { awk '/Requests\/sec/ {print $2}'; }
 
-# Baseline: measured before and again after the durable run (this machine's rate drifts
-# by tens of percent between runs), the mean is the reference.
-baseline() {
-  "$BENCH" baseline --listen 127.0.0.1:18181 > /dev/null &
+# reference CONNECTIONS [FILE]: the ceiling server (durable when FILE is given) under load.
+reference() {
+  "$CEILING" 127.0.0.1:18181 ${2:+"$2"} > /dev/null 2>&1 &
   local pid=$!
   sleep 1
-  load http://127.0.0.1:18181/hooks/x
+  load http://127.0.0.1:18181/hooks/x "$1"
   kill $pid; wait $pid 2>/dev/null || true
+  rm -f "$WORK/ceiling.log"
 }
-BASE_OUT=$(baseline)
+BARE64=$(reference 64); BARE256=$(reference 256)
+FSYNC64=$(reference 64 "$WORK/ceiling.log"); FSYNC256=$(reference 256 "$WORK/ceiling.log")
 
 # Durable ingest.
 mkdir -p "$WORK/data"
@@ -84,7 +99,9 @@ INGEST_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 # Mapped database pages count in RSS but are the kernel's file cache; anonymous memory is
 # what the process itself holds.
 RSS_ANON_KB=$(awk '/RssAnon/ {print $2}' /proc/$PID/status)
-BASE2_OUT=$(baseline)
+WRITTEN_KB=$(awk '/^write_bytes/ {print int($2 / 1024)}' /proc/$PID/io)
+DURABLE256_OUT=$(load "$HOOK" 256)
+until [ "$(backlog)" = "0" ]; do sleep 0.2; done
 
 # Half the maximum rate, on the same server. wrk waits `delay` after each answer, so a
 # connection's cycle is delay + latency, and latency depends on the rate: short paced runs
@@ -126,31 +143,51 @@ while :; do
 done
 IMPORT_END=$(date +%s.%N)
 
-BASE=$(python3 -c "print(($(echo "$BASE_OUT" | rate) + $(echo "$BASE2_OUT" | rate)) / 2)")
-BASE_RUNS="$(echo "$BASE_OUT" | rate) and $(echo "$BASE2_OUT" | rate)"
 HALF=$(echo "$HALF_OUT" | rate)
 p99() { grep -A4 "Latency Distribution" | awk '$1 == "99%" {print $2}'; }
-python3 - "$BASE" "$DURABLE" "$START" "$LOAD_END" "$DRAIN_END" "$EVENTS" "$BACKLOG_AT_END" "$INGEST_RSS_KB" \
-  "$HALF" "$(echo "$BASE_OUT" | p99)" "$(echo "$DURABLE_OUT" | p99)" "$(echo "$HALF_OUT" | p99)" \
+# One row per connection count: rate and p99 of each server, and the ratios.
+python3 - "$SECONDS_PER_RUN" \
+  "$(echo "$BARE64" | rate)" "$(echo "$BARE64" | p99)" "$(echo "$FSYNC64" | rate)" "$(echo "$FSYNC64" | p99)" \
+  "$(echo "$DURABLE_OUT" | rate)" "$(echo "$DURABLE_OUT" | p99)" \
+  "$(echo "$BARE256" | rate)" "$(echo "$BARE256" | p99)" "$(echo "$FSYNC256" | rate)" "$(echo "$FSYNC256" | p99)" \
+  "$(echo "$DURABLE256_OUT" | rate)" "$(echo "$DURABLE256_OUT" | p99)" <<'PY'
+import sys
+seconds, *cells = sys.argv[1:]
+print(f"| wrk -t2, ~1 KB JSON, {seconds} s each | no storage | fsync ceiling | wasmhook serve | wasmhook / ceiling | p99 wasmhook / ceiling |")
+print("|---|---:|---:|---:|---:|---:|")
+def ms(text):
+    units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    for unit in ("us", "ms", "s"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    return float("nan")
+for connections, row in ((64, cells[:6]), (256, cells[6:])):
+    bare, bare_p99, ceiling, ceiling_p99, ours, ours_p99 = row
+    print(f"| {connections} connections | {float(bare):,.0f} req/s (p99 {bare_p99}) | {float(ceiling):,.0f} (p99 {ceiling_p99}) "
+          f"| {float(ours):,.0f} (p99 {ours_p99}) | {float(ours) / float(ceiling):.2f} | {ms(ours_p99) / ms(ceiling_p99):.1f}x |")
+PY
+echo
+python3 - "$(echo "$BARE64" | rate)" "$DURABLE" "$START" "$LOAD_END" "$DRAIN_END" "$EVENTS" "$BACKLOG_AT_END" "$INGEST_RSS_KB" \
+  "$HALF" "$(echo "$BARE64" | p99)" "$(echo "$DURABLE_OUT" | p99)" "$(echo "$HALF_OUT" | p99)" \
   "$IMPORT_START" "$UPLOADED" "$IMPORT_END" "$STATUS" "$RSS_BEFORE_KB" "$MAX_RSS_KB" "$(stat -c %s "$WORK/records.ndjson")" \
-  "$BASE_RUNS" "$RSS_ANON_KB" <<'PY'
+  "$WRITTEN_KB" "$RSS_ANON_KB" <<'PY'
 import json, sys
 (base, durable, start, load_end, drain_end, events, backlog, rss, half, p99_base, p99_full, p99_half,
- imp_start, uploaded, imp_end, status, rss_before, rss_max, file_bytes, base_runs, rss_anon) = sys.argv[1:]
+ imp_start, uploaded, imp_end, status, rss_before, rss_max, file_bytes, written_kb, rss_anon) = sys.argv[1:]
 base, durable, half = float(base), float(durable), float(half)
 start, load_end, drain_end = float(start), float(load_end), float(drain_end)
 events, backlog = int(events), int(backlog)
 status = json.loads(status)
-print("| measure | value |\n|---|---:|")
-print(f"| bare axum baseline, requests/s (mean of {base_runs}) | {base:,.0f} |")
-print(f"| durable ingest (fsync'd group commit), acknowledgements/s | {durable:,.0f} |")
-print(f"| durable / baseline | {durable / base:.2f} |")
+print("| measure (64 connections) | value |\n|---|---:|")
+print(f"| durable ingest (fsync'd group commit), acknowledgements/s | {durable:,.0f} ({durable / base:.2f} of no storage) |")
+if events:
+    print(f"| disk written by wasmhook serve per event (load and drain, from /proc/PID/io) | {int(written_kb) * 1024 / events:,.0f} bytes |")
 overall = events / (drain_end - start)
 after = backlog / (drain_end - load_end) if backlog else float("nan")
 print(f"| events processed (coerce + strtotime + match + enroll) | {events:,} |")
 print(f"| drain rate, load start to empty backlog, events/s | {overall:,.0f} ({overall / durable:.2f} of ingest) |")
 print(f"| backlog at load end, then drained at events/s | {backlog:,} at {after:,.0f} ({after / durable:.2f} of ingest) |")
-print(f"| p99 acknowledgement at full load: baseline / durable | {p99_base} / {p99_full} |")
+print(f"| p99 acknowledgement at full load: no storage / durable | {p99_base} / {p99_full} |")
 print(f"| p99 acknowledgement at half the maximum rate ({half:,.0f} requests/s, target {durable / 2:,.0f}) | {p99_half} |")
 print(f"| peak RSS of wasmhook serve during ingest (anonymous memory after it) | {int(rss) / 1024:.0f} MiB ({int(rss_anon) / 1024:.0f} MiB) |")
 rows = status["created"] + status["updated"] + status["failed"]
