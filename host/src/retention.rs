@@ -65,25 +65,28 @@ fn round(store: &Store, default: Retention, stopping: &Threads) -> Result<Retent
             shortest = retention;
         }
         let before = retention.cutoff(now);
-        loop {
+        in_batches(stopping, || {
             let deleted = store.prune_events(&webhook.webhook_id, before, webhook.test_event_id.as_ref(), BATCH)?;
             metrics::rows_pruned("events", deleted);
-            if deleted < u64::from(BATCH) || !stopping.sleep(REST) {
-                break;
-            }
-        }
+            Ok(deleted)
+        })?;
     }
     let before = default.cutoff(now);
-    loop {
+    in_batches(stopping, || {
         let pruned = store.prune_enrollments(before, BATCH)?;
         metrics::rows_pruned("enrollments", pruned.deleted);
         metrics::rows_pruned("enrollment_logs", pruned.logs_cleared);
-        if pruned.deleted.max(pruned.logs_cleared) < u64::from(BATCH) || !stopping.sleep(REST) {
-            break;
-        }
-    }
+        Ok(pruned.deleted.max(pruned.logs_cleared))
+    })?;
     metrics::rows_pruned("imports", store.prune_imports(before)?);
     Ok(shortest)
+}
+
+/// Run `batch` (which answers how many rows it took) until one takes less than a full
+/// batch or the node stops, resting [`REST`] between two.
+fn in_batches(stopping: &Threads, mut batch: impl FnMut() -> Result<u64, StoreError>) -> Result<(), StoreError> {
+    while batch()? == u64::from(BATCH) && stopping.sleep(REST) {}
+    Ok(())
 }
 
 #[cfg(test)]

@@ -122,10 +122,11 @@ pub fn run(plan: &Plan) -> anyhow::Result<Soaked> {
     let mut latencies = sent.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
+    let ack_ms = (at(0.5), at(0.99));
     let end_db_mib = samples.iter().rev().find(|s| s.at_s <= plan.seconds).map_or(0.0, |s| s.db_mib);
     Ok(Soaked {
-        report: render(plan, max_rate, rate, &sent, &samples, drain_s, &settled, pruned)?,
-        ack_ms: (at(0.5), at(0.99)),
+        report: render(plan, max_rate, rate, &sent, &samples, drain_s, &settled, ack_ms.1)?,
+        ack_ms,
         end_db_mib,
         pruned,
     })
@@ -238,6 +239,8 @@ struct Settled {
     enrolled: u64,
     steps_completed: u64,
     enrollments_not_completed: u64,
+    /// Events retention deleted (counted by the server before it stopped).
+    pruned: u64,
 }
 
 /// Count the stopped server's events and enrollments; every acknowledged event must be
@@ -262,7 +265,7 @@ fn settled(dir: &Path, webhook: &str, acknowledged: usize, pruned: u64) -> anyho
         "{acknowledged} events acknowledged but {stored} stored and {pruned} pruned"
     );
     ensure!(waiting == 0, "{waiting} events still waiting after the drain");
-    Ok(Settled { stored, waiting, enrolled, steps_completed, enrollments_not_completed })
+    Ok(Settled { stored, waiting, enrolled, steps_completed, enrollments_not_completed, pruned })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -274,7 +277,7 @@ fn render(
     samples: &[Sample],
     drain_s: f64,
     settled: &Settled,
-    pruned: f64,
+    p99: f64,
 ) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(
@@ -310,12 +313,6 @@ fn render(
     let growth = |a: f64, b: f64| if a > 0.0 { (b - a) / a * 100.0 } else { 0.0 };
     let max_backlog = during.iter().map(|s| s.backlog).fold(0.0, f64::max);
     let max_running = during.iter().map(|s| s.running).max().unwrap_or(0);
-    let latencies = {
-        let mut l = sent.latencies_ms.clone();
-        l.sort_by(f64::total_cmp);
-        l
-    };
-    let p99 = latencies.get(((latencies.len() as f64 - 1.0) * 0.99).round() as usize).copied().unwrap_or(0.0);
     writeln!(
         out,
         "anonymous memory {:.1} → {:.1} MiB ({:+.1}%); RSS {:.1} → {:.1} MiB ({:+.1}%, includes the database file's mapped pages); open files {} → {}; backlog at most {max_backlog:.0} events and {max_running} running enrollments, all done {drain_s:.1} s after the load",
@@ -342,21 +339,23 @@ fn render(
         if let Some(first) = during.iter().find(|s| s.at_s >= settled_at) {
             writeln!(
                 out,
-                "database (file + WAL) {:.1} MiB at {:.0} s (one retention period in) → {:.1} MiB at {:.0} s ({:+.1}%); {pruned:.0} events pruned",
+                "database (file + WAL) {:.1} MiB at {:.0} s (one retention period in) → {:.1} MiB at {:.0} s ({:+.1}%); {} events pruned",
                 first.db_mib,
                 first.at_s,
                 end.db_mib,
                 end.at_s,
                 growth(first.db_mib, end.db_mib),
+                settled.pruned,
             )?;
         }
     }
     writeln!(
         out,
-        "acknowledged {} (refused {}, ack p99 {p99:.1} ms); stored {} (+{pruned:.0} pruned), waiting {}, enrolled {}; enrollments completed {}, not completed {}; lost: 0",
+        "acknowledged {} (refused {}, ack p99 {p99:.1} ms); stored {} (+{} pruned), waiting {}, enrolled {}; enrollments completed {}, not completed {}; lost: 0",
         sent.acknowledged.len(),
         sent.refused,
         settled.stored,
+        settled.pruned,
         settled.waiting,
         settled.enrolled,
         settled.steps_completed,

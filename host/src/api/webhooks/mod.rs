@@ -248,6 +248,24 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<WebhookId
     if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
 }
 
+/// Apply `set` to the live webhook `id` (it answers false if there is none: 404), then
+/// answer the webhook as it is now: the shape of every `PUT`/`DELETE` of one setting.
+async fn set_and_show(
+    state: &Arc<AppState>,
+    id: WebhookId,
+    set: impl FnOnce(&crate::store::Store, &WebhookId) -> Result<bool, ApiError> + Send + 'static,
+) -> Result<Json<WebhookView>, ApiError> {
+    let store = state.store.clone();
+    let webhook = blocking(move || {
+        if !set(&store, &id)? {
+            return Err(ApiError::not_found("webhook"));
+        }
+        store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))
+    })
+    .await?;
+    Ok(Json(render(state, &webhook)))
+}
+
 /// Apply a change to which tokens reach which webhook, then rebuild the in-memory tables
 /// the ingest path looks tokens up in.
 async fn change_tokens<T: Send + 'static>(

@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 
-use super::{WebhookView, render};
+use super::{WebhookView, set_and_show};
 use crate::api::AppState;
-use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
+use crate::http::{ApiError, ErrorBody, JsonBody};
 use crate::model::ids::WebhookId;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -70,15 +70,12 @@ async fn set_rate_limit(
     id: WebhookId,
     limit: Option<crate::ingest::limits::RateLimit>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let (store, limits) = (state.store.clone(), state.ingest.limits.clone());
-    let webhook = blocking(move || {
+    let limits = state.ingest.limits.clone();
+    set_and_show(state, id, move |store, id| {
         let json = limit.map(|l| serde_json::to_string(&l)).transpose().map_err(crate::store::StoreError::from)?;
-        if !store.set_rate_limit(&id, json.as_deref())? {
-            return Err(ApiError::not_found("webhook"));
-        }
-        limits.reload(&store)?;
-        store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))
+        let changed = store.set_rate_limit(id, json.as_deref())?;
+        limits.reload(store)?;
+        Ok(changed)
     })
-    .await?;
-    Ok(Json(render(state, &webhook)))
+    .await
 }

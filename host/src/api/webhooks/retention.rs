@@ -7,9 +7,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 
-use super::{WebhookView, render};
+use super::{WebhookView, set_and_show};
 use crate::api::AppState;
-use crate::http::{ApiError, ErrorBody, JsonBody, blocking};
+use crate::http::{ApiError, ErrorBody, JsonBody};
 use crate::model::ids::WebhookId;
 use crate::model::retention::Retention;
 
@@ -65,13 +65,5 @@ async fn set_retention(
     id: WebhookId,
     retention: Option<Retention>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let store = state.store.clone();
-    let webhook = blocking(move || {
-        if !store.set_retention(&id, retention)? {
-            return Err(ApiError::not_found("webhook"));
-        }
-        store.webhook(&id)?.ok_or_else(|| ApiError::not_found("webhook"))
-    })
-    .await?;
-    Ok(Json(render(state, &webhook)))
+    set_and_show(state, id, move |store, id| Ok(store.set_retention(id, retention)?)).await
 }
