@@ -18,6 +18,7 @@ mod hostile_input;
 mod hostile_neighbours;
 mod ingest_backpressure;
 mod ingest_errors;
+mod ingest_log;
 mod ingest_signatures;
 mod ingest_slow_clients;
 mod ingest_tokens;

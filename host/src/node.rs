@@ -202,6 +202,14 @@ impl Node {
         let act_store = store.worker_connection().doing("opening the act stage's connection")?;
         let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers, threads)
             .doing("starting the act stage")?;
+        // Events acknowledged into the ingest log before a crash go into the database before
+        // anything counts or processes what waits there.
+        let recovered = match store.dialect() {
+            Dialect::Sqlite => {
+                Some(crate::ingest::applier::recover(&store, data_dir).doing("applying the ingest log")?)
+            }
+            Dialect::Postgres => None,
+        };
         let backlog = Arc::new(
             crate::ingest::backlog::Backlog::open(&store, max_backlog)
                 .doing("counting events waiting to be processed")?,
@@ -227,7 +235,11 @@ impl Node {
         // Its own connection: a batch of deletes never waits behind an admin request.
         let pruner_store = Arc::new(store.worker_connection().doing("opening the pruner's connection")?);
         crate::retention::spawn(pruner_store, retention, threads).doing("starting the pruner")?;
-        let writer = crate::ingest::writer::Writer::spawn(&store, threads).doing("starting the ingest writer")?;
+        let writer = match recovered {
+            Some(log) => crate::ingest::writer::Writer::spawn_logged(log, &store, waker.clone(), threads),
+            None => crate::ingest::writer::Writer::spawn(&store, threads),
+        }
+        .doing("starting the ingest writer")?;
         Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))
     }
 

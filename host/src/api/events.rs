@@ -204,7 +204,11 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
 )]
 pub async fn show(State(state): State<Arc<AppState>>, Path(id): Path<EventId>) -> Result<Json<EventDetail>, ApiError> {
     let store = state.store.clone();
-    let event = blocking(move || Ok(store.event(&id)?)).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let looked_up = id.clone();
+    let stored = blocking(move || Ok(store.event(&looked_up)?)).await?;
+    // Acknowledged but not in the database yet (it is not taking writes): as ingest decided it.
+    let waiting = || Some(state.ingest.writer.unapplied()?.event(&id)?.stored());
+    let event = stored.or_else(waiting).ok_or_else(|| ApiError::not_found("event"))?;
     let mut detail: serde_json::Map<String, Json_> =
         event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
     let mut take = |key: &str| detail.remove(key).unwrap_or(Json_::Null);

@@ -38,6 +38,11 @@ pub async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     metrics::gauge!("wasmhook_backlog_events").set(backlog.len() as f64);
     metrics::gauge!("wasmhook_backlog_bound").set(backlog.bound() as f64);
     metrics::counter!("wasmhook_backlog_refused_total").absolute(backlog.refused());
+    if let Some(unapplied) = state.ingest.writer.unapplied() {
+        // Acknowledged into the ingest log, not yet in the database: near 0 unless the
+        // database has stopped taking writes.
+        metrics::gauge!("wasmhook_ingest_log_unapplied_events").set(unapplied.events() as f64);
+    }
     // Every live webhook has a bucket: the in-memory table names them without a store read.
     for (webhook, bucket) in state.ingest.limits.buckets() {
         let signature_failures = state.ingest.senders.failures(&webhook);

@@ -28,6 +28,7 @@ pub mod plugins;
 pub mod records;
 pub mod secrets;
 pub mod server;
+pub mod settle;
 pub mod signatures;
 pub mod ui;
 pub mod webhooks;
@@ -156,6 +157,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let Routes { admin, scrape, public } = routes();
     let admin_only = || axum::middleware::from_fn_with_state(state.clone(), auth::require_admin);
     let admin = admin
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), settle::wait_for_acknowledged))
         .route_layer(admin_only())
         // Workflow and mapping bodies are small; plugin uploads have their own, larger limit.
         .layer(DefaultBodyLimit::max(ADMIN_BODY_BYTES));

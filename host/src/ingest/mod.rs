@@ -13,10 +13,14 @@
 //! - [`senders`]: which webhooks check their senders, in memory.
 //! - [`slack`]: Slack's signed Request URL check, answered instead of stored.
 //! - [`tokens`]: per-webhook values found by token hash, honouring rotation grace periods.
-//! - [`writer`]: group commit of many requests per transaction.
+//! - [`writer`]: group commit of many requests: appended to the ingest log (SQLite) or one
+//!   transaction (PostgreSQL).
+//! - [`unapplied`]: what was acknowledged but is not in the database yet.
+//! - [`applier`]: the ingest log recovered at start and stored while serving.
 
 use std::sync::Arc;
 
+pub mod applier;
 pub(crate) mod backlog;
 pub(crate) mod framing;
 pub(crate) mod limits;
@@ -26,7 +30,8 @@ pub(crate) mod senders;
 pub mod signature;
 pub(crate) mod slack;
 pub(crate) mod tokens;
-pub(crate) mod writer;
+pub mod unapplied;
+pub mod writer;
 
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};

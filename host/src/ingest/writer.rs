@@ -2,13 +2,20 @@
 //! being fsync'd wait in a queue and all go into the next transaction, so durability costs
 //! one fsync per batch, not per request, and no request waits for an artificial window.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use tokio::sync::oneshot;
 
-use crate::store::Store;
-use crate::store::events::{IngestJob, Receipt};
+use super::applier::{self, Recovered};
+use super::unapplied::Unapplied;
+use crate::model::ids::{EventId, WebhookId};
+use crate::model::webhook::WebhookState;
+use crate::store::events::{Admission, Admitted, IngestJob, Receipt, Target, admit_group};
+use crate::store::ingest_log::{Appender, LoggedGroup};
+use crate::store::{Store, StoreError};
 use crate::work::threads::Threads;
+use crate::work::waker::Waker;
 
 /// Requests waiting for a commit before ingest answers 503 instead of queueing more.
 pub const QUEUE_CAPACITY: usize = 8192;
@@ -17,11 +24,14 @@ pub const QUEUE_CAPACITY: usize = 8192;
 const MAX_GROUP: usize = 512;
 
 /// Why a request could not be committed; nothing of it was stored.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
     /// The queue is full: the disk is not keeping up.
     #[error("ingest is overloaded; retry shortly")]
     Overloaded,
+    /// The database has not taken the events acknowledged so far (locked, full).
+    #[error("{0} acknowledged events are waiting for the database, which is not taking writes")]
+    Unapplied(usize),
     /// The commit failed (disk full, I/O error, ...).
     #[error("the event could not be stored: {0}")]
     Storage(String),
@@ -38,36 +48,75 @@ pub enum StartError {
     Thread(#[from] std::io::Error),
 }
 
-type Reply = oneshot::Sender<Result<Option<Vec<Receipt>>, String>>;
+type Answer = Option<Vec<Receipt>>;
+type Reply = oneshot::Sender<Result<Answer, WriteError>>;
+
+/// Events acknowledged but not yet in the database, past which ingest answers 503: the
+/// database has stopped taking writes (locked, full) and memory must not grow without end.
+/// 32,768 events of ~1 KB hold ~32 MiB.
+pub const MAX_UNAPPLIED: usize = 32_768;
 
 /// The handle ingest handlers submit to.
 #[derive(Clone)]
 pub struct Writer {
     queue: SyncSender<(IngestJob, Reply)>,
+    unapplied: Option<Arc<Unapplied>>,
 }
 
 impl Writer {
-    /// Start the writer thread on a connection of its own; it ends when every handle is
+    /// Start the writer thread on a connection of its own, acknowledging after its own
+    /// commit (PostgreSQL: nodes keep nothing of their own); it ends when every handle is
     /// dropped.
     pub fn spawn(store: &Store, threads: &Threads) -> Result<Writer, StartError> {
         let store = store.ingest_connection()?;
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
-        threads.spawn("wasmhook-ingest-writer", move || run(&store, &jobs))?;
-        Ok(Writer { queue })
+        threads.spawn("wasmhook-ingest-writer", move || {
+            run(&jobs, |work| store.ingest_many(work).map_err(|e| WriteError::Storage(e.to_string())))
+        })?;
+        Ok(Writer { queue, unapplied: None })
+    }
+
+    /// Start the writer thread acknowledging after the ingest log's `fdatasync` (SQLite),
+    /// and the applier that stores what it acknowledged; both end when every handle is
+    /// dropped and what was acknowledged is stored.
+    pub fn spawn_logged(
+        recovered: Recovered,
+        store: &Store,
+        waker: Waker,
+        threads: &Threads,
+    ) -> Result<Writer, StartError> {
+        let Recovered { dir, appender, applied } = recovered;
+        let unapplied = Arc::new(Unapplied::new(applied, appender.first_seq()));
+        applier::spawn(store.worker_connection()?, unapplied.clone(), dir, waker, threads)?;
+        let mut log =
+            Logged { read: store.worker_connection()?, appender, unapplied: unapplied.clone(), next_seq: applied + 1 };
+        let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
+        let closing = unapplied.clone();
+        threads.spawn("wasmhook-ingest-writer", move || {
+            run(&jobs, |work| log.commit(work));
+            closing.close();
+        })?;
+        Ok(Writer { queue, unapplied: Some(unapplied) })
     }
 
     /// Commit one request; resolves once its events are on disk (or were refused).
-    pub async fn submit(&self, job: IngestJob) -> Result<Option<Vec<Receipt>>, WriteError> {
+    pub async fn submit(&self, job: IngestJob) -> Result<Answer, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.queue.try_send((job, reply)).map_err(|e| match e {
             TrySendError::Full(_) => WriteError::Overloaded,
             TrySendError::Disconnected(_) => WriteError::Storage("the ingest writer stopped".into()),
         })?;
-        answer.await.map_err(|_| WriteError::Storage("the ingest writer stopped".into()))?.map_err(WriteError::Storage)
+        answer.await.map_err(|_| WriteError::Storage("the ingest writer stopped".into()))?
+    }
+
+    /// What was acknowledged but is not in the database yet (SQLite; none on PostgreSQL).
+    pub fn unapplied(&self) -> Option<&Arc<Unapplied>> {
+        self.unapplied.as_ref()
     }
 }
 
-fn run(store: &Store, jobs: &Receiver<(IngestJob, Reply)>) {
+/// Take every request queued meanwhile (up to [`MAX_GROUP`]) and commit them together.
+fn run(jobs: &Receiver<(IngestJob, Reply)>, mut commit: impl FnMut(Vec<IngestJob>) -> Result<Vec<Answer>, WriteError>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -77,18 +126,87 @@ fn run(store: &Store, jobs: &Receiver<(IngestJob, Reply)>) {
             }
         }
         let (work, replies): (Vec<IngestJob>, Vec<Reply>) = group.into_iter().unzip();
-        match store.ingest_many(work) {
+        match commit(work) {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(Ok(answer));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, requests = replies.len(), "ingest commit failed; nothing acknowledged");
+                if let WriteError::Storage(reason) = &e {
+                    tracing::error!(%reason, requests = replies.len(), "ingest commit failed; nothing acknowledged");
+                }
                 for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
+    }
+}
+
+/// The SQLite writer's side of the ingest log: decisions from the database and what is
+/// still waiting in [`Unapplied`], then one record per group appended and `fdatasync`'d.
+struct Logged {
+    read: Store,
+    appender: Appender,
+    unapplied: Arc<Unapplied>,
+    next_seq: u64,
+}
+
+impl Logged {
+    fn commit(&mut self, jobs: Vec<IngestJob>) -> Result<Vec<Answer>, WriteError> {
+        if self.unapplied.events() >= MAX_UNAPPLIED {
+            return Err(WriteError::Unapplied(self.unapplied.events()));
+        }
+        let storage = |e: &dyn std::fmt::Display| WriteError::Storage(e.to_string());
+        let Admitted { answers, rows } =
+            admit_group(&mut FromLog { read: &self.read, unapplied: &self.unapplied }, jobs)
+                .map_err(|e| storage(&e))?;
+        if rows.is_empty() {
+            return Ok(answers);
+        }
+        let group = LoggedGroup { seq: self.next_seq, events: rows };
+        self.appender.append(&group).map_err(|e| storage(&e))?;
+        self.next_seq += 1;
+        self.unapplied.push(Arc::new(group), self.appender.first_seq());
+        Ok(answers)
+    }
+}
+
+/// [`Admission`] for the log: what waits in [`Unapplied`] is looked at before the database,
+/// because the applier stores a group before it forgets it, so whatever the order of the
+/// two a decision never misses it.
+struct FromLog<'a> {
+    read: &'a Store,
+    unapplied: &'a Unapplied,
+}
+
+impl Admission for FromLog<'_> {
+    fn target(&mut self, token: &str, at_ms: i64) -> Result<Option<Target>, StoreError> {
+        let Some(mut target) = self.read.ingest_target(token, at_ms)? else {
+            return Ok(None);
+        };
+        if target.state == WebhookState::AwaitingTestEvent {
+            if self.unapplied.captured(&target.id) {
+                target.state = WebhookState::AwaitingMapping;
+            } else {
+                // The applier may have stored a capture and forgotten it between the read
+                // and the look: read again, after the look.
+                return self.read.ingest_target(token, at_ms);
+            }
+        }
+        Ok(Some(target))
+    }
+
+    fn original(&mut self, webhook: &WebhookId, key: &str) -> Result<Option<EventId>, StoreError> {
+        match self.unapplied.original(webhook, key) {
+            Some(first) => Ok(Some(first)),
+            None => self.read.original_delivery(webhook, key),
+        }
+    }
+
+    fn capture(&mut self, _webhook: &WebhookId, _event: &EventId) -> Result<bool, StoreError> {
+        // One process owns the file, and `target` already saw captures still waiting.
+        Ok(true)
     }
 }

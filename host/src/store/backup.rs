@@ -5,6 +5,10 @@
 //! temporary file beside the target, checked (`PRAGMA quick_check`), flushed to disk, and
 //! only then given its name, which it never takes from an existing file: a crash or a full
 //! disk leaves no half backup under the name an operator will restore from.
+//!
+//! Events the server acknowledged but has not stored in the database yet are in its ingest
+//! log: the log is read before the snapshot, and what the snapshot lacks of it is applied to
+//! the copy, so the backup holds every event acknowledged before it began.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -42,6 +46,12 @@ pub enum BackupError {
     /// The copy did not pass its check.
     #[error("the copy failed its integrity check: {0}")]
     Corrupt(String),
+    /// The ingest log could not be read.
+    #[error(transparent)]
+    Log(#[from] super::ingest_log::LogError),
+    /// What the ingest log held could not be applied to the copy.
+    #[error("applying the ingest log to the copy: {0}")]
+    Apply(#[from] super::StoreError),
 }
 
 /// What a backup made.
@@ -84,7 +94,7 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<Backup, BackupError> {
     // Made empty and private first: SQLite writes into an empty file, keeping its mode (the
     // copy holds webhook tokens in clear, as the database does).
     create_private_file(&partial).map_err(file_error(&partial))?;
-    let made = copy_and_check(&source, &partial_text);
+    let made = copy_and_check(data_dir, &source, &partial_text);
     let result = made.and_then(|(schema_version, events, records)| {
         std::fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(file_error(&partial))?;
         // A hard link, unlike a rename, fails if the name was taken meanwhile.
@@ -100,15 +110,29 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<Backup, BackupError> {
     result
 }
 
-/// `VACUUM INTO` the empty file `into`, then check the copy; its schema version and counts.
-fn copy_and_check(source: &Path, into: &str) -> Result<(i64, i64, i64), BackupError> {
+/// `VACUUM INTO` the empty file `into`, add what the ingest log holds and the snapshot
+/// lacks, then check the copy; its schema version and counts.
+fn copy_and_check(data_dir: &Path, source: &Path, into: &str) -> Result<(i64, i64, i64), BackupError> {
+    // Read first: a segment deleted after this read held only groups the snapshot has.
+    let logged = read_log(data_dir)?;
     let from =
         Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     // The server may hold the write lock for a moment when the snapshot begins.
     from.busy_timeout(Duration::from_secs(30))?;
     from.execute("VACUUM INTO ?1", [into])?;
     drop(from);
-    let copy = Connection::open_with_flags(into, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let copy = Connection::open_with_flags(into, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    // Written in place: a write-ahead log beside the copy would not go with its name.
+    copy.pragma_update(None, "journal_mode", "DELETE")?;
+    let applied: Option<i64> = copy
+        .query_row("SELECT seq FROM ingest_log_applied WHERE id = 1", [], |row| row.get(0))
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let applied = applied.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+    let missing: Vec<&super::ingest_log::LoggedGroup> = logged.iter().filter(|g| g.seq > applied).collect();
+    super::events::apply_logged_to(&copy, &missing)?;
     let check: String = copy.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
     if check != "ok" {
         return Err(BackupError::Corrupt(check));
@@ -117,6 +141,24 @@ fn copy_and_check(source: &Path, into: &str) -> Result<(i64, i64, i64), BackupEr
     let events = copy.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
     let records = copy.query_row("SELECT count(*) FROM records", [], |row| row.get(0))?;
     Ok((schema_version, events, records))
+}
+
+/// Every whole group in the data dir's ingest log (none if it has no log).
+fn read_log(data_dir: &Path) -> Result<Vec<super::ingest_log::LoggedGroup>, BackupError> {
+    let dir = data_dir.join(super::ingest_log::LOG_DIR);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut groups = Vec::new();
+    for (_, path) in super::ingest_log::segments(&dir)? {
+        match super::ingest_log::read_segment(&path) {
+            Ok(read) => groups.extend(read.groups),
+            // Reclaimed meanwhile: the database had all of it before the snapshot.
+            Err(super::ingest_log::LogError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(groups)
 }
 
 /// Make a new name in `path`'s directory durable.

@@ -96,9 +96,8 @@ impl Store {
     /// unknown or deleted token.
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
         self.transaction(Priority::Ingest, |tx| {
-            let mut group = Group::default();
-            let answers = jobs.into_iter().map(|job| ingest_one(tx, &mut group, job)).collect::<Result<Vec<_>, _>>()?;
-            insert_events(tx, &group.rows)?;
+            let Admitted { answers, rows } = admit_group(&mut InTransaction(tx), jobs)?;
+            insert_events(tx, &rows, "")?;
             Ok(answers)
         })
     }
@@ -285,15 +284,47 @@ pub struct IngestJob {
 pub type DeliveryIds = Box<dyn FnOnce(&Dedup, &[Vec<u8>]) -> Vec<Option<String>> + Send>;
 
 /// What ingest needs of a webhook, looked up once per token and group.
-struct Target {
-    id: WebhookId,
-    state: WebhookState,
-    dedup: Dedup,
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The webhook.
+    pub id: WebhookId,
+    /// Its set-up state (decides `accepted`, `not_ready` or the test-event capture).
+    pub state: WebhookState,
+    /// How it recognises a redelivery.
+    pub dedup: Dedup,
+}
+
+/// The lookups and the one change ingest's decisions need, answered by a transaction on
+/// PostgreSQL and by the database plus what the ingest log holds but the database does
+/// not have yet on SQLite.
+pub trait Admission {
+    /// The live webhook behind `token` (or its predecessor within its grace period).
+    fn target(&mut self, token: &str, at_ms: i64) -> Result<Option<Target>, StoreError>;
+    /// The event that first came with delivery id `key` to `webhook`, if any.
+    fn original(&mut self, webhook: &WebhookId, key: &str) -> Result<Option<EventId>, StoreError>;
+    /// Capture `event` as `webhook`'s test event; false if something else captured first.
+    fn capture(&mut self, webhook: &WebhookId, event: &EventId) -> Result<bool, StoreError>;
+}
+
+/// What one group's decisions produced: an answer per request and the rows to store.
+pub struct Admitted {
+    /// Per request: its receipts, or `None` for an unknown or deleted token.
+    pub answers: Vec<Option<Vec<Receipt>>>,
+    /// The events to store, in order.
+    pub rows: Vec<NewEvent>,
+}
+
+/// Decide every request of a group: the webhook by token, dedup by delivery id, the
+/// test-event capture, then `accepted` or `not_ready` by the webhook's state. A redelivery
+/// within the group is a duplicate of the first, as it would be of a stored one.
+pub fn admit_group(admission: &mut dyn Admission, jobs: Vec<IngestJob>) -> Result<Admitted, StoreError> {
+    let mut group = Group::default();
+    let answers = jobs.into_iter().map(|job| ingest_one(admission, &mut group, job)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Admitted { answers, rows: group.rows })
 }
 
 /// What one group commit gathers before it writes: the webhooks looked up, the event rows
-/// to insert, and the delivery ids those rows take (a redelivery within the group is a
-/// duplicate of the first, as it would be of a stored one).
+/// to insert, and the delivery ids those rows take.
 #[derive(Default)]
 struct Group {
     webhooks: HashMap<String, Option<Target>>,
@@ -301,27 +332,163 @@ struct Group {
     originals: HashMap<(WebhookId, String), EventId>,
 }
 
-/// One event row to insert.
-struct NewEvent {
-    id: EventId,
-    webhook_id: WebhookId,
-    received_at_ms: i64,
-    status: EventStatus,
-    reason: Option<String>,
-    payload: Vec<u8>,
-    delivery_id: Option<String>,
-    request_id: Option<String>,
+/// One event row to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Its id.
+    pub id: EventId,
+    /// The webhook that received it.
+    pub webhook_id: WebhookId,
+    /// When its request arrived, unix ms.
+    pub received_at_ms: i64,
+    /// As decided at ingest: `accepted`, `not_ready`, `duplicate` or `test_event`.
+    pub status: EventStatus,
+    /// Why, for people.
+    pub reason: Option<String>,
+    /// The payload as received.
+    pub payload: Vec<u8>,
+    /// Its delivery id, when the webhook dedups.
+    pub delivery_id: Option<String>,
+    /// The HTTP request's id.
+    pub request_id: Option<String>,
+}
+
+impl NewEvent {
+    /// The event as it reads once stored, before the pipeline saw it.
+    pub fn stored(self) -> StoredEvent {
+        StoredEvent {
+            id: self.id,
+            webhook_id: self.webhook_id,
+            received_at_ms: self.received_at_ms,
+            status: self.status,
+            stage: None,
+            reason: self.reason,
+            payload: self.payload,
+            detail: None,
+            matched_record_id: None,
+            request_id: self.request_id,
+        }
+    }
+}
+
+/// [`Admission`] inside the group's own transaction (PostgreSQL): the capture is a
+/// conditional `UPDATE`, so of two nodes only one captures.
+struct InTransaction<'a>(&'a dyn Sql);
+
+impl Admission for InTransaction<'_> {
+    fn target(&mut self, token: &str, at_ms: i64) -> Result<Option<Target>, StoreError> {
+        find_target(self.0, token, at_ms)
+    }
+
+    fn original(&mut self, webhook: &WebhookId, key: &str) -> Result<Option<EventId>, StoreError> {
+        find_original(self.0, webhook, key)
+    }
+
+    fn capture(&mut self, webhook: &WebhookId, event: &EventId) -> Result<bool, StoreError> {
+        capture_test_event(self.0, webhook, event)
+    }
+}
+
+fn find_target(db: &dyn Sql, token: &str, at_ms: i64) -> Result<Option<Target>, StoreError> {
+    let found = db.query_opt(
+        "SELECT id, state, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL AND (token_sha256 = ?1
+         OR (previous_token_sha256 = ?1 AND previous_token_expires_ms > ?2))",
+        args![token_hash(token), at_ms],
+    )?;
+    match found {
+        Some(mut row) => Ok(Some(Target {
+            id: row.get(0)?,
+            state: WebhookState::parse(&row.get::<String>(1)?)?,
+            dedup: serde_json::from_str(&row.get::<String>(2)?)?,
+        })),
+        None => Ok(None),
+    }
+}
+
+fn find_original(db: &dyn Sql, webhook: &WebhookId, key: &str) -> Result<Option<EventId>, StoreError> {
+    db.value_opt(
+        "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
+        args![webhook, key],
+    )
+}
+
+fn capture_test_event(db: &dyn Sql, webhook: &WebhookId, event: &EventId) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping'
+         WHERE id = ?1 AND state = 'awaiting_test_event'",
+        args![webhook, event],
+    )? == 1)
+}
+
+impl Store {
+    /// [`Admission::target`] read from the database, outside any transaction.
+    pub fn ingest_target(&self, token: &str, at_ms: i64) -> Result<Option<Target>, StoreError> {
+        self.with(|db| find_target(db, token, at_ms))
+    }
+
+    /// [`Admission::original`] read from the database, outside any transaction.
+    pub fn original_delivery(&self, webhook: &WebhookId, key: &str) -> Result<Option<EventId>, StoreError> {
+        self.with(|db| find_original(db, webhook, key))
+    }
+
+    /// The last ingest-log group the database has (0 before the first).
+    pub fn log_applied(&self) -> Result<u64, StoreError> {
+        let seq: Option<i64> = self.with(|db| db.value_opt("SELECT seq FROM ingest_log_applied WHERE id = 1", &[]))?;
+        Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+    }
+
+    /// Store logged groups in one transaction with the position they reach, so a group is
+    /// in the database exactly when the position says so; rows already there (same id) are
+    /// left as they are. `durable` commits with a full fsync: a reclaim of the log's
+    /// segments follows, and they must not go before the rows they held are on disk.
+    pub fn apply_logged(&self, groups: &[&super::ingest_log::LoggedGroup], durable: bool) -> Result<(), StoreError> {
+        let Some(last) = groups.last() else {
+            return Ok(());
+        };
+        let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
+        let work = |tx: &dyn Sql| apply_groups(tx, groups, seq);
+        match &self.db {
+            super::Db::Sqlite(s) if durable => s.transaction_synced(Priority::Ingest, work).map(|_| ()),
+            _ => self.transaction(Priority::Ingest, work),
+        }
+    }
+}
+
+fn apply_groups(tx: &dyn Sql, groups: &[&super::ingest_log::LoggedGroup], seq: i64) -> Result<(), StoreError> {
+    for group in groups {
+        insert_events(tx, &group.events, " ON CONFLICT (id) DO NOTHING")?;
+        for event in group.events.iter().filter(|e| e.status == EventStatus::TestEvent) {
+            capture_test_event(tx, &event.webhook_id, &event.id)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO ingest_log_applied (id, seq) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+        args![seq],
+    )?;
+    Ok(())
+}
+
+/// Apply logged groups to a database file that is not the server's (a backup's copy).
+pub fn apply_logged_to(
+    conn: &rusqlite::Connection,
+    groups: &[&super::ingest_log::LoggedGroup],
+) -> Result<(), StoreError> {
+    let Some(last) = groups.last() else {
+        return Ok(());
+    };
+    let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
+    super::sqlite::in_transaction(conn, |tx| apply_groups(tx, groups, seq))
 }
 
 /// Insert the rows a group gathered, a few multi-row statements for all of them.
-fn insert_events(tx: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
+fn insert_events(tx: &dyn Sql, rows: &[NewEvent], suffix: &str) -> Result<(), StoreError> {
     execute_rows(
         tx,
         rows,
         |values| {
             format!(
                 "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
-                 VALUES {values}"
+                 VALUES {values}{suffix}"
             )
         },
         |row| {
@@ -339,24 +506,16 @@ fn insert_events(tx: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
     )
 }
 
-fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<Vec<Receipt>>, StoreError> {
+fn ingest_one(
+    admission: &mut dyn Admission,
+    group: &mut Group,
+    job: IngestJob,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
     let IngestJob { token, ids, payloads, received_at_ms, delivery_ids, request_id } = job;
     let target = match group.webhooks.entry(token) {
         Entry::Occupied(known) => known.into_mut(),
         Entry::Vacant(new) => {
-            let found = tx.query_opt(
-                "SELECT id, state, dedup_json FROM webhooks WHERE deleted_at_ms IS NULL AND (token_sha256 = ?1
-                 OR (previous_token_sha256 = ?1 AND previous_token_expires_ms > ?2))",
-                args![token_hash(new.key()), received_at_ms],
-            )?;
-            let found = match found {
-                Some(mut row) => Some(Target {
-                    id: row.get(0)?,
-                    state: WebhookState::parse(&row.get::<String>(1)?)?,
-                    dedup: serde_json::from_str(&row.get::<String>(2)?)?,
-                }),
-                None => None,
-            };
+            let found = admission.target(new.key(), received_at_ms)?;
             new.insert(found)
         }
     };
@@ -382,10 +541,7 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
         if let Some(key) = &key {
             let seen: Option<EventId> = match group.originals.get(&(webhook_id.clone(), key.clone())) {
                 Some(first) => Some(first.clone()),
-                None => tx.value_opt(
-                    "SELECT id FROM events WHERE webhook_id = ?1 AND delivery_id = ?2 AND status != 'duplicate'",
-                    args![webhook_id, key],
-                )?,
+                None => admission.original(webhook_id, key)?,
             };
             if let Some(first) = seen {
                 let reason = format!("duplicate of {first} (delivery id {key:?})");
@@ -396,13 +552,8 @@ fn ingest_one(tx: &dyn Sql, group: &mut Group, job: IngestJob) -> Result<Option<
             group.originals.insert((webhook_id.clone(), key.clone()), id.clone());
         }
         // Only the request that moves the webhook on captures: on PostgreSQL another node
-        // may have captured meanwhile, and its commit makes this update change nothing.
-        let captured = capture_test_event
-            && tx.execute(
-                "UPDATE webhooks SET test_event_id = ?2, state = 'awaiting_mapping'
-                 WHERE id = ?1 AND state = 'awaiting_test_event'",
-                args![webhook_id, id],
-            )? == 1;
+        // may have captured meanwhile, and its commit makes this capture change nothing.
+        let captured = capture_test_event && admission.capture(webhook_id, id)?;
         if capture_test_event {
             capture_test_event = false;
             // Later requests of this group see the state the capture left.

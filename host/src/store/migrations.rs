@@ -406,4 +406,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 "#,
         ),
     },
+    // 17
+    Migration {
+        sqlite: "-- The ingest log's position the database has applied (one row; see store/ingest_log.rs).
+    CREATE TABLE ingest_log_applied (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);",
+        postgres: Some(
+            r#"
+    -- Unused on PostgreSQL (nodes acknowledge after their own commit); kept so both
+    -- backends count the same migrations.
+    CREATE TABLE ingest_log_applied (id BIGINT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
+"#,
+        ),
+    },
 ];

@@ -20,6 +20,7 @@ pub mod events;
 pub mod files;
 pub mod gate;
 pub mod imports;
+pub mod ingest_log;
 mod migrations;
 pub mod plugins;
 pub mod postgres;
@@ -177,11 +178,13 @@ impl Store {
     /// `synchronous=NORMAL`: atomic and crash-safe, but not fsync'd per commit.
     ///
     /// Why that is enough: everything the worker writes (statuses, details, enrollments)
-    /// is derived from events that ingest committed with a full fsync. If power fails
-    /// before a worker commit reaches the disk, the event is simply `accepted` again and
-    /// is reprocessed at start, and enrollment is idempotent per (workflow, event,
-    /// record). WAL frames are appended in order, so the next fsync'd ingest commit also
-    /// makes every earlier worker commit durable. On PostgreSQL, the shared pool.
+    /// is derived from events that are durable elsewhere first (SQLite: in the ingest log,
+    /// whose segments are deleted only after a fsync'd commit of the database). If power
+    /// fails before a worker commit reaches the disk, the event is simply `accepted` again
+    /// (or applied again from the log) and is reprocessed at start, and enrollment is
+    /// idempotent per (workflow, event, record). WAL frames are appended in order, so a
+    /// checkpoint or the next fsync'd commit makes every earlier commit durable. On
+    /// PostgreSQL, the shared pool.
     pub fn worker_connection(&self) -> Result<Store, StoreError> {
         self.another_connection("NORMAL")
     }

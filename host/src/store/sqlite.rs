@@ -96,10 +96,47 @@ impl Sqlite {
         Ok((out, pass.waited()))
     }
 
+    /// [`transaction`](Self::transaction) committed with a full fsync whatever the
+    /// connection's sync mode: the WAL, with every commit before this one, is on disk when it
+    /// returns.
+    pub fn transaction_synced<T, E: From<StoreError>>(
+        &self,
+        priority: Priority,
+        work: impl FnOnce(&dyn Sql) -> Result<T, E>,
+    ) -> Result<(T, Duration), E> {
+        let normal: i64 =
+            self.conn().pragma_query_value(None, "synchronous", |row| row.get(0)).map_err(StoreError::from)?;
+        self.conn().pragma_update(None, "synchronous", "FULL").map_err(StoreError::from)?;
+        let out = self.transaction(priority, work);
+        // 1 is NORMAL, 2 FULL (the pragma reads back as a number).
+        let back = if normal == 2 { "FULL" } else { "NORMAL" };
+        self.conn().pragma_update(None, "synchronous", back).map_err(StoreError::from)?;
+        out
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions
         // roll back on drop), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Run `work` in one write transaction on a connection opened outside the store (a
+/// backup's copy), committed when it returns `Ok`.
+pub fn in_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match work(&SqliteConn(conn)) {
+        Ok(out) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(out)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
 }
 

@@ -1,0 +1,147 @@
+//! The ingest log's other end (SQLite): at start, groups the database does not have are
+//! applied again ([`recover`]); while serving, one thread ([`spawn`]) stores what ingest
+//! acknowledged, many groups per transaction, recording the position each transaction
+//! reaches, and deletes the segments the database no longer needs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::unapplied::Unapplied;
+use crate::store::ingest_log::{self, Appender, LogError, LoggedGroup};
+use crate::store::{Store, StoreError};
+use crate::work::threads::Threads;
+use crate::work::waker::Waker;
+
+/// Most events stored per transaction. Bigger batches amortise the commit; past a few
+/// thousand the transaction holds the write gate long enough to delay the pipeline's.
+const MAX_APPLY_EVENTS: usize = 4096;
+
+/// Why the log could not be recovered at start.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    /// Reading or writing the log's files.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Applying what it held.
+    #[error("applying the ingest log: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The log after a start: everything it held is in the database, its old segments are
+/// gone, and a new segment is open.
+pub struct Recovered {
+    /// The log's directory.
+    pub dir: PathBuf,
+    /// The new segment.
+    pub appender: Appender,
+    /// The last group the database has; the next group is one more.
+    pub applied: u64,
+}
+
+/// Apply every logged group past the database's position, make that durable, delete the
+/// segments and open a new one. A record cut short by a crash was never acknowledged: it is
+/// reported and ignored.
+pub fn recover(store: &Store, data_dir: &Path) -> Result<Recovered, RecoverError> {
+    let dir = ingest_log::open_dir(data_dir)?;
+    let applied = store.log_applied()?;
+    let mut last = applied;
+    let mut replayed = 0usize;
+    let found = ingest_log::segments(&dir)?;
+    for (_, path) in &found {
+        let read = ingest_log::read_segment(path)?;
+        if read.ignored_bytes > 0 {
+            tracing::warn!(segment = %path.display(), bytes = read.ignored_bytes,
+                "ignored the end of an ingest log segment: a record cut short by a crash, never acknowledged");
+        }
+        let pending: Vec<&LoggedGroup> = read.groups.iter().filter(|g| g.seq > applied).collect();
+        for chunk in chunks(&pending) {
+            store.apply_logged(chunk, false)?;
+            replayed += chunk.iter().map(|g| g.events.len()).sum::<usize>();
+        }
+        last = read.groups.iter().map(|g| g.seq).fold(last, u64::max);
+    }
+    if !found.is_empty() {
+        // Durable before the segments go: an empty group records the position with a fsync.
+        store.apply_logged(&[&LoggedGroup { seq: last, events: Vec::new() }], true)?;
+        ingest_log::remove_all(&dir)?;
+    }
+    if replayed > 0 {
+        tracing::info!(events = replayed, "applied events the ingest log held from before the restart");
+    }
+    let appender = Appender::create(&dir, last + 1)?;
+    Ok(Recovered { dir, appender, applied: last })
+}
+
+/// Consecutive runs of groups of about [`MAX_APPLY_EVENTS`] events.
+fn chunks<'a>(groups: &'a [&'a LoggedGroup]) -> impl Iterator<Item = &'a [&'a LoggedGroup]> {
+    let mut rest = groups;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut events = 0;
+        let mut n = 0;
+        while n < rest.len() && (n == 0 || events + rest[n].events.len() <= MAX_APPLY_EVENTS) {
+            events += rest[n].events.len();
+            n += 1;
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// Start the applier on its own connection; it ends once the writer closed `unapplied` and
+/// everything was applied (or, when stopping, at a failure: the log keeps the rest).
+pub fn spawn(
+    store: Store,
+    unapplied: Arc<Unapplied>,
+    dir: PathBuf,
+    waker: Waker,
+    threads: &Threads,
+) -> std::io::Result<()> {
+    let stop = threads.clone();
+    threads.spawn("wasmhook-applier", move || run(&store, &unapplied, &dir, &waker, &stop))
+}
+
+fn run(store: &Store, unapplied: &Unapplied, dir: &Path, waker: &Waker, threads: &Threads) {
+    let mut reclaimed_before = 0u64;
+    let mut failures = 0u32;
+    while let Some(batch) = unapplied.next_batch(MAX_APPLY_EVENTS) {
+        let groups: Vec<&LoggedGroup> = batch.iter().map(Arc::as_ref).collect();
+        let Some(last) = groups.last().map(|g| g.seq) else { continue };
+        // Segments before the newest hold only groups up to it: once this batch reaches
+        // there, commit with a fsync and delete them.
+        let newest = unapplied.newest_segment();
+        let reclaim = newest > reclaimed_before && last + 1 >= newest;
+        match store.apply_logged(&groups, reclaim) {
+            Ok(()) => {
+                failures = 0;
+                unapplied.applied(last);
+                waker.wake();
+                if reclaim {
+                    match ingest_log::reclaim(dir, last) {
+                        Ok(_) => reclaimed_before = newest,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not delete applied ingest log segments; will retry")
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::error!(error = %e, events = unapplied.events(),
+                    "could not store acknowledged events in the database; they stay in the ingest log, retrying");
+                if threads.stopping() {
+                    tracing::warn!(
+                        "stopping with acknowledged events still in the ingest log; the next start applies them"
+                    );
+                    return;
+                }
+                // 50 ms, doubling to 2 s.
+                threads.sleep(Duration::from_millis(50 << failures.min(6)));
+            }
+        }
+    }
+}
