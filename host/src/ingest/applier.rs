@@ -17,6 +17,10 @@ use crate::work::waker::Waker;
 /// thousand the transaction holds the write gate long enough to delay the pipeline's.
 const MAX_APPLY_EVENTS: usize = 4096;
 
+/// Most payload bytes stored per transaction: the write-ahead log holds a transaction whole,
+/// so a batch of large events is kept to what a nearly full disk can still take.
+const MAX_APPLY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Why the log could not be recovered at start.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
@@ -108,7 +112,7 @@ pub fn spawn(
 fn run(store: &Store, unapplied: &Unapplied, dir: &Path, waker: &Waker, threads: &Threads) {
     let mut reclaimed_before = 0u64;
     let mut failures = 0u32;
-    while let Some(batch) = unapplied.next_batch(MAX_APPLY_EVENTS) {
+    while let Some(batch) = unapplied.next_batch(MAX_APPLY_EVENTS, MAX_APPLY_BYTES) {
         let groups: Vec<&LoggedGroup> = batch.iter().map(Arc::as_ref).collect();
         let Some(last) = groups.last().map(|g| g.seq) else { continue };
         // Segments before the newest hold only groups up to it: once this batch reaches

@@ -89,9 +89,9 @@ impl Unapplied {
         self.arrived.notify_one();
     }
 
-    /// The oldest waiting groups, at least one and about `max_events` events; blocks while
-    /// none wait. `None` once closed with nothing left.
-    pub fn next_batch(&self, max_events: usize) -> Option<Vec<Arc<LoggedGroup>>> {
+    /// The oldest waiting groups, at least one and at most about `max_events` events of
+    /// `max_bytes` payload; blocks while none wait. `None` once closed with nothing left.
+    pub fn next_batch(&self, max_events: usize, max_bytes: usize) -> Option<Vec<Arc<LoggedGroup>>> {
         let mut inner = self.lock();
         while inner.groups.is_empty() {
             if inner.closed {
@@ -100,12 +100,14 @@ impl Unapplied {
             inner = self.arrived.wait(inner).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         let mut batch = Vec::new();
-        let mut events = 0;
+        let (mut events, mut bytes) = (0, 0);
         for group in &inner.groups {
-            if !batch.is_empty() && events + group.events.len() > max_events {
+            let size: usize = group.events.iter().map(|e| e.payload.len()).sum();
+            if !batch.is_empty() && (events + group.events.len() > max_events || bytes + size > max_bytes) {
                 break;
             }
             events += group.events.len();
+            bytes += size;
             batch.push(group.clone());
         }
         Some(batch)
@@ -193,7 +195,7 @@ mod tests {
         assert_eq!(waiting.newest_segment(), 9);
         assert!(!waiting.settled(Duration::from_millis(20)).await, "nothing applied yet");
 
-        let batch = waiting.next_batch(3).unwrap();
+        let batch = waiting.next_batch(3, 1 << 20).unwrap();
         assert_eq!(batch.iter().map(|g| g.seq).collect::<Vec<_>>(), vec![8], "a batch stays near its size");
         let reader = {
             let waiting = waiting.clone();
@@ -206,6 +208,6 @@ mod tests {
         assert!(reader.await.unwrap(), "the read went on once the database had group 9");
         assert_eq!(waiting.events(), 0);
         waiting.close();
-        assert!(waiting.next_batch(10).is_none());
+        assert!(waiting.next_batch(10, 1 << 20).is_none());
     }
 }
