@@ -237,7 +237,7 @@ impl Node {
         crate::retention::spawn(pruner_store, retention, threads).doing("starting the pruner")?;
         let writer = match recovered {
             Some(log) => crate::ingest::writer::Writer::spawn_logged(log, &store, waker.clone(), threads),
-            None => crate::ingest::writer::Writer::spawn(&store, threads),
+            None => crate::ingest::writer::Writer::spawn(&store, waker.clone(), threads),
         }
         .doing("starting the ingest writer")?;
         Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::unapplied::Unapplied;
-use crate::store::ingest_log::{self, Appender, LogError, LoggedGroup};
+use crate::store::ingest_log::{self, Appender, LogError, LoggedGroup, batch_len};
 use crate::store::{Store, StoreError};
 use crate::work::threads::Threads;
 use crate::work::waker::Waker;
@@ -58,10 +58,12 @@ pub fn recover(store: &Store, data_dir: &Path) -> Result<Recovered, RecoverError
             tracing::warn!(segment = %path.display(), bytes = read.ignored_bytes,
                 "ignored the end of an ingest log segment: a record cut short by a crash, never acknowledged");
         }
-        let pending: Vec<&LoggedGroup> = read.groups.iter().filter(|g| g.seq > applied).collect();
-        for chunk in chunks(&pending) {
-            store.apply_logged(chunk, false)?;
-            replayed += chunk.iter().map(|g| g.events.len()).sum::<usize>();
+        let mut pending: &[LoggedGroup] = &read.groups[read.groups.partition_point(|g| g.seq <= applied)..];
+        while !pending.is_empty() {
+            let (batch, rest) = pending.split_at(batch_len(pending, MAX_APPLY_EVENTS, MAX_APPLY_BYTES));
+            store.apply_logged(&batch.iter().collect::<Vec<_>>(), false)?;
+            replayed += batch.iter().map(|g| g.events.len()).sum::<usize>();
+            pending = rest;
         }
         last = read.groups.iter().map(|g| g.seq).fold(last, u64::max);
     }
@@ -75,25 +77,6 @@ pub fn recover(store: &Store, data_dir: &Path) -> Result<Recovered, RecoverError
     }
     let appender = Appender::create(&dir, last + 1)?;
     Ok(Recovered { dir, appender, applied: last })
-}
-
-/// Consecutive runs of groups of about [`MAX_APPLY_EVENTS`] events.
-fn chunks<'a>(groups: &'a [&'a LoggedGroup]) -> impl Iterator<Item = &'a [&'a LoggedGroup]> {
-    let mut rest = groups;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut events = 0;
-        let mut n = 0;
-        while n < rest.len() && (n == 0 || events + rest[n].events.len() <= MAX_APPLY_EVENTS) {
-            events += rest[n].events.len();
-            n += 1;
-        }
-        let (head, tail) = rest.split_at(n);
-        rest = tail;
-        Some(head)
-    })
 }
 
 /// Start the applier on its own connection; it ends once the writer closed `unapplied` and
@@ -143,7 +126,7 @@ fn run(store: &Store, unapplied: &Unapplied, dir: &Path, waker: &Waker, threads:
                     );
                     return;
                 }
-                // 50 ms, doubling to 2 s.
+                // 100 ms, doubling to 3.2 s.
                 threads.sleep(Duration::from_millis(50 << failures.min(6)));
             }
         }

@@ -64,7 +64,8 @@ pub struct IngestState {
     pub limits: Arc<limits::RateLimits>,
     /// Events waiting for the pipeline, against their bound.
     pub backlog: Arc<backlog::Backlog>,
-    /// Wakes the pipeline after a commit that queued events.
+    /// Wakes the pipeline (admin routes: after a replay; ingest's own commits wake it from
+    /// the writer).
     pub waker: Waker,
     /// Time allowed for a request's body to arrive.
     pub body_timeout: Duration,
@@ -231,10 +232,10 @@ async fn accept(
         crate::telemetry::metrics::event_received(receipt.status.as_str());
         tracing::debug!(event_id = %receipt.event_id, status = receipt.status.as_str(), "event stored");
     }
+    // The writer wakes the pipeline once the database has them (on SQLite, the applier).
     let queued = receipts.iter().filter(|r| r.status == EventStatus::Accepted).count() as u64;
     if queued > 0 {
         state.backlog.added(queued);
-        state.waker.wake();
     }
     let stored = |r: &Receipt| EventReceipt { event_id: r.event_id.clone(), status: r.status };
     let body = if batch {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
 use crate::store::events::NewEvent;
-use crate::store::ingest_log::LoggedGroup;
+use crate::store::ingest_log::{LoggedGroup, batch_len};
 
 /// Acknowledged groups not yet in the database, and the decisions they carry.
 pub struct Unapplied {
@@ -99,18 +99,8 @@ impl Unapplied {
             }
             inner = self.arrived.wait(inner).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        let mut batch = Vec::new();
-        let (mut events, mut bytes) = (0, 0);
-        for group in &inner.groups {
-            let size: usize = group.events.iter().map(|e| e.payload.len()).sum();
-            if !batch.is_empty() && (events + group.events.len() > max_events || bytes + size > max_bytes) {
-                break;
-            }
-            events += group.events.len();
-            bytes += size;
-            batch.push(group.clone());
-        }
-        Some(batch)
+        let n = batch_len(inner.groups.iter().map(Arc::as_ref), max_events, max_bytes);
+        Some(inner.groups.iter().take(n).cloned().collect())
     }
 
     /// The database has every group up to `seq`: forget them, and let reads waiting for

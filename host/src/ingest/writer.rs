@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use super::applier::{self, Recovered};
 use super::unapplied::Unapplied;
+use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
 use crate::model::webhook::WebhookState;
 use crate::store::events::{Admission, Admitted, IngestJob, Receipt, Target, admit_group};
@@ -67,11 +68,18 @@ impl Writer {
     /// Start the writer thread on a connection of its own, acknowledging after its own
     /// commit (PostgreSQL: nodes keep nothing of their own); it ends when every handle is
     /// dropped.
-    pub fn spawn(store: &Store, threads: &Threads) -> Result<Writer, StartError> {
+    pub fn spawn(store: &Store, waker: Waker, threads: &Threads) -> Result<Writer, StartError> {
         let store = store.ingest_connection()?;
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
         threads.spawn("wasmhook-ingest-writer", move || {
-            run(&jobs, |work| store.ingest_many(work).map_err(|e| WriteError::Storage(e.to_string())))
+            run(&jobs, |work| {
+                let answers = store.ingest_many(work).map_err(|e| WriteError::Storage(e.to_string()))?;
+                let queued = answers.iter().flatten().flatten().any(|r| r.status == EventStatus::Accepted);
+                if queued {
+                    waker.wake();
+                }
+                Ok(answers)
+            })
         })?;
         Ok(Writer { queue, unapplied: None })
     }

@@ -44,6 +44,20 @@ pub struct LoggedGroup {
     pub events: Vec<NewEvent>,
 }
 
+/// How many of `groups`, from the first, go into one database transaction: at least one,
+/// and no more than `max_events` events or `max_bytes` of payload.
+pub fn batch_len<'a>(groups: impl IntoIterator<Item = &'a LoggedGroup>, max_events: usize, max_bytes: usize) -> usize {
+    let (mut n, mut events, mut bytes) = (0, 0, 0);
+    for group in groups {
+        let size: usize = group.events.iter().map(|e| e.payload.len()).sum();
+        if n > 0 && (events + group.events.len() > max_events || bytes + size > max_bytes) {
+            break;
+        }
+        (n, events, bytes) = (n + 1, events + group.events.len(), bytes + size);
+    }
+    n
+}
+
 /// Why the log could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
