@@ -53,6 +53,8 @@ paced() {
   wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" -s "$WORK/paced.lua" --latency "$1"
 }
 rate() { awk '/Requests\/sec/ {print $2}'; }
+# Answers other than 2xx (wrk counts them in its rate): a refusal is not an acknowledgement.
+refused() { awk '/Non-2xx/ {n = $5} END {print n + 0}'; }
 
 # reference CONNECTIONS [FILE]: the ceiling server (durable when FILE is given) under load.
 reference() {
@@ -87,7 +89,15 @@ curl -sf "${H[@]}" -X PUT $API/webhooks/$ID/rate-limit -d '{"per_second":1000000
 processed() {
   sqlite3 "$WORK/data/wasmhook.db" "select count(*) from events where webhook_id='$ID' and status in ('enrolled','already_enrolled')"
 }
-backlog() { sqlite3 "$WORK/data/wasmhook.db" "select count(*) from events where status = 'accepted'"; }
+# Waiting to be processed: in the database, and acknowledged into the ingest log but not in
+# the database yet (the gauge).
+backlog() {
+  local stored logged
+  stored=$(sqlite3 "$WORK/data/wasmhook.db" "select count(*) from events where status = 'accepted'")
+  logged=$(curl -sf -H "Authorization: Bearer $(cat "$WORK/data/admin-token")" http://127.0.0.1:18182/metrics \
+    | awk '/^wasmhook_ingest_log_unapplied_events/ {printf "%d", $2}')
+  echo $((stored + ${logged:-0}))
+}
 START=$(date +%s.%N)
 DURABLE_OUT=$(load "$HOOK")
 LOAD_END=$(date +%s.%N)
@@ -148,23 +158,23 @@ p99() { grep -A4 "Latency Distribution" | awk '$1 == "99%" {print $2}'; }
 # One row per connection count: rate and p99 of each server, and the ratios.
 python3 - "$SECONDS_PER_RUN" \
   "$(echo "$BARE64" | rate)" "$(echo "$BARE64" | p99)" "$(echo "$FSYNC64" | rate)" "$(echo "$FSYNC64" | p99)" \
-  "$(echo "$DURABLE_OUT" | rate)" "$(echo "$DURABLE_OUT" | p99)" \
+  "$(echo "$DURABLE_OUT" | rate)" "$(echo "$DURABLE_OUT" | p99)" "$(echo "$DURABLE_OUT" | refused)" \
   "$(echo "$BARE256" | rate)" "$(echo "$BARE256" | p99)" "$(echo "$FSYNC256" | rate)" "$(echo "$FSYNC256" | p99)" \
-  "$(echo "$DURABLE256_OUT" | rate)" "$(echo "$DURABLE256_OUT" | p99)" <<'PY'
+  "$(echo "$DURABLE256_OUT" | rate)" "$(echo "$DURABLE256_OUT" | p99)" "$(echo "$DURABLE256_OUT" | refused)" <<'PY'
 import sys
 seconds, *cells = sys.argv[1:]
-print(f"| wrk -t2, ~1 KB JSON, {seconds} s each | no storage | fsync ceiling | wasmhook serve | wasmhook / ceiling | p99 wasmhook / ceiling |")
-print("|---|---:|---:|---:|---:|---:|")
+print(f"| wrk -t2, ~1 KB JSON, {seconds} s each | no storage | fsync ceiling | wasmhook serve | wasmhook / ceiling | p99 wasmhook / ceiling | wasmhook refusals (non-2xx) |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 def ms(text):
     units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
     for unit in ("us", "ms", "s"):
         if text.endswith(unit):
             return float(text[: -len(unit)]) * units[unit]
     return float("nan")
-for connections, row in ((64, cells[:6]), (256, cells[6:])):
-    bare, bare_p99, ceiling, ceiling_p99, ours, ours_p99 = row
+for connections, row in ((64, cells[:7]), (256, cells[7:])):
+    bare, bare_p99, ceiling, ceiling_p99, ours, ours_p99, refusals = row
     print(f"| {connections} connections | {float(bare):,.0f} req/s (p99 {bare_p99}) | {float(ceiling):,.0f} (p99 {ceiling_p99}) "
-          f"| {float(ours):,.0f} (p99 {ours_p99}) | {float(ours) / float(ceiling):.2f} | {ms(ours_p99) / ms(ceiling_p99):.1f}x |")
+          f"| {float(ours):,.0f} (p99 {ours_p99}) | {float(ours) / float(ceiling):.2f} | {ms(ours_p99) / ms(ceiling_p99):.1f}x | {int(refusals):,} |")
 PY
 echo
 python3 - "$(echo "$BARE64" | rate)" "$DURABLE" "$START" "$LOAD_END" "$DRAIN_END" "$EVENTS" "$BACKLOG_AT_END" "$INGEST_RSS_KB" \

@@ -70,19 +70,19 @@ fn all_settled(server: &Server, webhook: &str, ids: &[String]) {
 #[test]
 fn a_full_disk_answers_503_acknowledges_only_what_it_stored_and_recovers() {
     // Room for the database, the ingest log's zero-filled 16 MiB segments (the one being
-    // filled and the next) and the database's share of what they hold.
-    let disk = Tmpfs::mount("64m");
+    // filled and the next, made ahead) and the database's share of what they hold.
+    let disk = Tmpfs::mount("96m");
     let server = start(&disk.path);
     let (webhook, hook) = ready_webhook(&server, "orders");
-    // Leave about 1.5 MiB free: the log's segment has its 16 MiB already, so its rest of
-    // ~800 events of 20 KB is acknowledged (the database catches up once there is room);
-    // the next segment finds the disk full.
+    // Leave about 1.5 MiB free: the log's segments have their 16 MiB already, so their rest
+    // of up to ~1,600 events of 20 KB is acknowledged (the database catches up once there is
+    // room); the segment after them finds the disk full.
     let free = fs_free(&disk.path);
     let filler = disk.path.join("filler");
     std::fs::write(&filler, vec![0u8; (free - 1_536 * 1024) as usize]).unwrap();
 
-    let (before, refused) = post_until_refused(&server, &hook, 20_000, 2_000);
-    let refused = refused.expect("2,000 posts were all accepted; the disk never filled");
+    let (before, refused) = post_until_refused(&server, &hook, 20_000, 3_000);
+    let refused = refused.expect("3,000 posts were all accepted; the disk never filled");
     assert!(!before.is_empty(), "nothing was accepted before the disk filled");
     assert_eq!(refused.status, 503, "{:?}", refused.body);
     assert_eq!(refused.body["error"]["code"], "storage_unavailable");
@@ -144,6 +144,44 @@ fn a_database_locked_by_another_process_holds_events_in_the_ingest_log_until_rel
     all_settled(&server, &webhook, &acknowledged);
     assert_eq!(server.count_events(&webhook, None), acknowledged.len() + 1);
     assert_eq!(support::metric_sum(&server.metrics(), "wasmhook_ingest_log_unapplied_events", &[]), 0.0);
+}
+
+#[test]
+fn events_waiting_for_a_locked_database_are_bounded_by_503s_and_all_stored_once_it_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (webhook, hook) = ready_webhook(&server, "orders");
+    let mut intruder = rusqlite::Connection::open(dir.path().join("wasmhook.db")).unwrap();
+    let lock = intruder.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive).unwrap();
+    // Batches of 1,000 events until ingest refuses: past 32,768 waiting it must.
+    let batch = json!((0..1000).map(|i| json!({"customer": "cus_1", "i": i})).collect::<Vec<_>>());
+    let (mut acknowledged, mut refused) = (Vec::new(), None);
+    for _ in 0..40 {
+        let answer = server.post_hook(&hook, &batch);
+        if answer.status != 202 {
+            refused = Some(answer);
+            break;
+        }
+        acknowledged
+            .extend(answer.body["event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
+    }
+    let refused = refused.expect("40,000 events acknowledged while the database took none: memory has no bound");
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "storage_unavailable");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("waiting for the database") && message.contains("nothing was accepted"), "{message}");
+    assert!(refused.headers.contains("retry-after: 30"), "{}", refused.headers);
+    assert!((32_768..32_768 + 1000).contains(&acknowledged.len()), "refused after {} events", acknowledged.len());
+    let waiting = support::metric_sum(&server.metrics(), "wasmhook_ingest_log_unapplied_events", &[]);
+    assert_eq!(waiting, acknowledged.len() as f64);
+    lock.rollback().unwrap();
+    drop(intruder);
+
+    server.drained(&webhook, Duration::from_secs(180));
+    assert_eq!(server.count_events(&webhook, None), acknowledged.len() + 1, "each acknowledged event once");
+    let some: Vec<String> = acknowledged.iter().step_by(4099).cloned().collect();
+    all_settled(&server, &webhook, &some);
+    assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202, "taking events again");
 }
 
 #[test]
@@ -228,7 +266,7 @@ fn a_damaged_or_missing_plugin_fails_its_own_events_clearly_and_the_rest_carry_o
 
 #[test]
 fn a_read_only_database_is_refused_at_start_with_a_clear_reason_and_nothing_is_lost() {
-    let disk = Tmpfs::mount("40m");
+    let disk = Tmpfs::mount("56m");
     let mut server = start(&disk.path);
     let (webhook, hook) = ready_webhook(&server, "orders");
     let (acknowledged, _) = post_until_refused(&server, &hook, 0, 5);

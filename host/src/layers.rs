@@ -5,8 +5,8 @@
 /// Layers from the bottom up; modules on one line are peers and may not use each other.
 const LAYERS: &[&[&str]] = &[
     // The domain's vocabulary and plain values: no I/O, used by everything; the thread's
-    // CPU clock; the breakers' state machine.
-    &["model", "value", "flatten", "cpu_clock", "circuit"],
+    // CPU clock; the breakers' state machine; the crash points tests arm.
+    &["model", "value", "flatten", "cpu_clock", "circuit", "crash"],
     // Pure rules and leaf services: coercion, telemetry, the WebAssembly engine.
     &["coerce", "telemetry", "plugins"],
     // Storage (SQLite or PostgreSQL) behind one interface.

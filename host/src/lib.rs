@@ -8,6 +8,7 @@
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`cpu_clock`]: the thread's CPU clock (plugin time limits, event costs).
 //! - [`circuit`]: a breaker's state (failures in a row, pause, probe), for transforms and destinations.
+//! - [`crash`]: crash points a test arms (`WASMHOOK_CRASH_AT`) to crash the ingest log's moments.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`telemetry`]: metrics, logs and request ids.
 //! - [`plugins`]: the WebAssembly engine (limits, sandbox, bindings, built-ins).
@@ -34,6 +35,7 @@ pub(crate) mod circuit;
 pub mod cli;
 pub mod coerce;
 pub(crate) mod cpu_clock;
+pub(crate) mod crash;
 pub mod flatten;
 pub(crate) mod http;
 pub(crate) mod import;

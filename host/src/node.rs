@@ -88,6 +88,13 @@ impl Node {
             .map_err(|bounds| std::io::Error::new(std::io::ErrorKind::InvalidInput, bounds))
             .doing("reading --retention-days")?;
         let workers = workers.max(1);
+        if let Some(point) = crate::crash::arm_from_env().doing("reading the crash point")? {
+            tracing::warn!(
+                ?point,
+                "a crash point is armed ({}): this process will abort on purpose",
+                crate::crash::ENV
+            );
+        }
         let metrics = crate::telemetry::metrics::install().doing("installing the metrics recorder")?;
         let store = Store::open_database(data_dir, database.as_ref()).doing("opening the store")?;
         // Made 0700/0600 now; a data dir from an older version or made by hand may be wider.

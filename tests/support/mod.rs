@@ -37,7 +37,13 @@ pub fn start_logging(data_dir: &Path, log: Option<&Path>) -> Server {
 /// Like [`start`], with more `serve` options; with `log`, the server logs at that level
 /// (`RUST_LOG`), appending to that file.
 pub fn start_with(data_dir: &Path, log: Option<(&Path, &str)>, options: &[&str]) -> Server {
+    start_env(data_dir, log, options, &[])
+}
+
+/// Like [`start_with`], with more environment variables for the server.
+pub fn start_env(data_dir: &Path, log: Option<(&Path, &str)>, options: &[&str], env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command.envs(env.iter().copied());
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::unapplied::Unapplied;
-use crate::store::ingest_log::{self, Appender, LogError, LoggedGroup, batch_len};
+use crate::crash;
+use crate::store::ingest_log::{self, LogError, LoggedGroup, Segment, batch_len};
 use crate::store::{Store, StoreError};
 use crate::work::threads::Threads;
 use crate::work::waker::Waker;
@@ -33,12 +34,12 @@ pub enum RecoverError {
 }
 
 /// The log after a start: everything it held is in the database, its old segments are
-/// gone, and a new segment is open.
+/// gone, and a new segment is made.
 pub struct Recovered {
     /// The log's directory.
     pub dir: PathBuf,
-    /// The new segment.
-    pub appender: Appender,
+    /// The new segment, numbered after every segment the log had.
+    pub first: Segment,
     /// The last group the database has; the next group is one more.
     pub applied: u64,
 }
@@ -75,8 +76,9 @@ pub fn recover(store: &Store, data_dir: &Path) -> Result<Recovered, RecoverError
     if replayed > 0 {
         tracing::info!(events = replayed, "applied events the ingest log held from before the restart");
     }
-    let appender = Appender::create(&dir, last + 1)?;
-    Ok(Recovered { dir, appender, applied: last })
+    let number = found.last().map_or(0, |(n, _)| n + 1);
+    let first = ingest_log::make_segment(&dir, number)?;
+    Ok(Recovered { dir, first, applied: last })
 }
 
 /// Start the applier on its own connection; it ends once the writer closed `unapplied` and
@@ -93,23 +95,24 @@ pub fn spawn(
 }
 
 fn run(store: &Store, unapplied: &Unapplied, dir: &Path, waker: &Waker, threads: &Threads) {
-    let mut reclaimed_before = 0u64;
+    let mut reclaimed_below = unapplied.newest_segment().number;
     let mut failures = 0u32;
     while let Some(batch) = unapplied.next_batch(MAX_APPLY_EVENTS, MAX_APPLY_BYTES) {
         let groups: Vec<&LoggedGroup> = batch.iter().map(Arc::as_ref).collect();
         let Some(last) = groups.last().map(|g| g.seq) else { continue };
-        // Segments before the newest hold only groups up to it: once this batch reaches
-        // there, commit with a fsync and delete them.
+        // Segments before the newest hold only groups before its first: once this batch
+        // reaches there, commit with a fsync and delete them.
         let newest = unapplied.newest_segment();
-        let reclaim = newest > reclaimed_before && last + 1 >= newest;
+        let reclaim = newest.number > reclaimed_below && last + 1 >= newest.first_seq;
         match store.apply_logged(&groups, reclaim) {
             Ok(()) => {
+                crash::at(crash::Point::Applied);
                 failures = 0;
                 unapplied.applied(last);
                 waker.wake();
                 if reclaim {
-                    match ingest_log::reclaim(dir, last) {
-                        Ok(_) => reclaimed_before = newest,
+                    match ingest_log::reclaim(dir, newest.number) {
+                        Ok(_) => reclaimed_below = newest.number,
                         Err(e) => {
                             tracing::warn!(error = %e, "could not delete applied ingest log segments; will retry")
                         }

@@ -4,26 +4,21 @@
 //! has caught up with what was acknowledged before they began.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
 use crate::store::events::NewEvent;
-use crate::store::ingest_log::{LoggedGroup, batch_len};
+use crate::store::ingest_log::{LoggedGroup, SegmentStart, batch_len};
 
 /// Acknowledged groups not yet in the database, and the decisions they carry.
 pub struct Unapplied {
     inner: Mutex<Inner>,
     arrived: Condvar,
     applied: tokio::sync::watch::Sender<u64>,
-    /// The first group of the segment being appended to: segments before it may be reclaimed
-    /// once the database has everything up to it.
-    newest_segment: AtomicU64,
 }
 
-#[derive(Default)]
 struct Inner {
     groups: VecDeque<Arc<LoggedGroup>>,
     /// Delivery id → the event that first came with it, and its group.
@@ -32,18 +27,29 @@ struct Inner {
     captured: HashMap<WebhookId, u64>,
     events: usize,
     appended: u64,
+    /// The segment being appended to: segments before it may be deleted once the database
+    /// has every group before its first.
+    newest: SegmentStart,
     closed: bool,
 }
 
 impl Unapplied {
     /// Nothing waiting; the database has every group up to `applied`, and the segment being
-    /// appended to starts at `newest_segment`.
-    pub fn new(applied: u64, newest_segment: u64) -> Unapplied {
+    /// appended to is `newest`.
+    pub fn new(applied: u64, newest: SegmentStart) -> Unapplied {
+        let inner = Inner {
+            groups: VecDeque::new(),
+            deliveries: HashMap::new(),
+            captured: HashMap::new(),
+            events: 0,
+            appended: applied,
+            newest,
+            closed: false,
+        };
         Unapplied {
-            inner: Mutex::new(Inner { appended: applied, ..Inner::default() }),
+            inner: Mutex::new(inner),
             arrived: Condvar::new(),
             applied: tokio::sync::watch::Sender::new(applied),
-            newest_segment: AtomicU64::new(newest_segment),
         }
     }
 
@@ -66,10 +72,10 @@ impl Unapplied {
         self.lock().captured.contains_key(webhook)
     }
 
-    /// A group is in the log (acknowledged); `newest_segment` is where the log appends now.
-    pub fn push(&self, group: Arc<LoggedGroup>, newest_segment: u64) {
-        self.newest_segment.store(newest_segment, Ordering::Release);
+    /// A group is in the log (acknowledged); `newest` is the segment it went into.
+    pub fn push(&self, group: Arc<LoggedGroup>, newest: SegmentStart) {
         let mut inner = self.lock();
+        inner.newest = newest;
         for event in &group.events {
             match (event.status, &event.delivery_id) {
                 (EventStatus::Duplicate, _) => {}
@@ -124,9 +130,9 @@ impl Unapplied {
         self.arrived.notify_all();
     }
 
-    /// The first group of the segment being appended to.
-    pub fn newest_segment(&self) -> u64 {
-        self.newest_segment.load(Ordering::Acquire)
+    /// The segment being appended to.
+    pub fn newest_segment(&self) -> SegmentStart {
+        self.lock().newest
     }
 
     /// A waiting event by id, as ingest decided it.
@@ -163,7 +169,8 @@ mod tests {
 
     #[tokio::test]
     async fn decisions_are_seen_until_applied_and_reads_wait_for_the_database() {
-        let waiting = Arc::new(Unapplied::new(7, 1));
+        let segment = |number, first_seq| SegmentStart { number, first_seq };
+        let waiting = Arc::new(Unapplied::new(7, segment(0, 8)));
         let wh = WebhookId::from_text("wh_1");
         waiting.push(
             Arc::new(LoggedGroup {
@@ -174,15 +181,17 @@ mod tests {
                     event("evt_c", EventStatus::Duplicate, Some("k1")),
                 ],
             }),
-            1,
+            segment(0, 8),
         );
-        waiting
-            .push(Arc::new(LoggedGroup { seq: 9, events: vec![event("evt_d", EventStatus::Accepted, Some("k2"))] }), 9);
+        waiting.push(
+            Arc::new(LoggedGroup { seq: 9, events: vec![event("evt_d", EventStatus::Accepted, Some("k2"))] }),
+            segment(1, 9),
+        );
         assert_eq!(waiting.events(), 4);
         assert!(waiting.captured(&wh));
         assert_eq!(waiting.original(&wh, "k1"), Some(EventId::from_text("evt_b")));
         assert_eq!(waiting.event(&EventId::from_text("evt_d")).map(|e| e.status), Some(EventStatus::Accepted));
-        assert_eq!(waiting.newest_segment(), 9);
+        assert_eq!(waiting.newest_segment(), segment(1, 9));
         assert!(!waiting.settled(Duration::from_millis(20)).await, "nothing applied yet");
 
         let batch = waiting.next_batch(3, 1 << 20).unwrap();

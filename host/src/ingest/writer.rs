@@ -13,7 +13,7 @@ use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
 use crate::model::webhook::WebhookState;
 use crate::store::events::{Admission, Admitted, IngestJob, Receipt, Target, admit_group};
-use crate::store::ingest_log::{Appender, LoggedGroup};
+use crate::store::ingest_log::{Appender, LoggedGroup, Spares};
 use crate::store::{Store, StoreError};
 use crate::work::threads::Threads;
 use crate::work::waker::Waker;
@@ -93,8 +93,13 @@ impl Writer {
         waker: Waker,
         threads: &Threads,
     ) -> Result<Writer, StartError> {
-        let Recovered { dir, appender, applied } = recovered;
-        let unapplied = Arc::new(Unapplied::new(applied, appender.first_seq()));
+        let Recovered { dir, first, applied } = recovered;
+        let spares = Spares::new(first.number() + 1);
+        let appender = Appender::new(first, applied + 1, spares.clone());
+        let unapplied = Arc::new(Unapplied::new(applied, appender.start()));
+        // Ends once the appender is dropped, with the writer.
+        let segments_dir = dir.clone();
+        threads.spawn("wasmhook-log-segments", move || spares.make_ahead(&segments_dir))?;
         applier::spawn(store.worker_connection()?, unapplied.clone(), dir, waker, threads)?;
         let mut log =
             Logged { read: store.worker_connection()?, appender, unapplied: unapplied.clone(), next_seq: applied + 1 };
@@ -176,7 +181,7 @@ impl Logged {
         let group = LoggedGroup { seq: self.next_seq, events: rows };
         self.appender.append(&group).map_err(|e| storage(&e))?;
         self.next_seq += 1;
-        self.unapplied.push(Arc::new(group), self.appender.first_seq());
+        self.unapplied.push(Arc::new(group), self.appender.start());
         Ok(answers)
     }
 }

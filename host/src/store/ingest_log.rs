@@ -4,28 +4,29 @@
 //! cut short by a crash (or whose checksum fails) ends its segment's readable part — it was
 //! never acknowledged, because its group is answered only after `fdatasync`.
 //!
-//! Segments are named by the sequence number of their first group and only the newest is
-//! ever appended to, so a segment is deleted as soon as the next one starts at or below the
-//! position the database has applied.
+//! Segments are numbered in the order they are appended to, and only the newest is ever
+//! appended to, so every segment before it is deleted once the database has applied the
+//! groups up to the newest one's first. The next segment is made ahead ([`Spares`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::events::NewEvent;
 use super::files;
+use crate::crash;
 use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
 
 /// The log's directory inside the data dir.
 pub const LOG_DIR: &str = "ingest-log";
 
-/// A segment is closed and a new one started past this size. Each is zero-filled when made
-/// (see [`Appender::create`]), so this is also the free space a start needs. 16 MiB: the
-/// roll (16 MiB of zeros and a fsync, on the acknowledging path) comes every ~0.8 s of the
-/// fastest ingest measured here; with 4 MiB segments the rolls' fsyncs (a journal commit
-/// that waits for the database's dirty pages) took ack p99 at 64 connections from 8.6 ms to
-/// 546 ms. Segments made ahead by another thread would take the roll off that path.
+/// A segment is closed and the next one taken past this size. Each is zero-filled when made
+/// (see [`make_segment`]), so twice this (the one in use and the one made ahead) is the
+/// free space the log needs. 16 MiB: one fills in ~0.8 s of the fastest ingest measured
+/// here, long after the helper made the next.
 pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Largest record read back; a length above it is damage, not a record (a group holds at
@@ -91,7 +92,7 @@ pub fn open_dir(data_dir: &Path) -> Result<PathBuf, LogError> {
     Ok(dir)
 }
 
-/// The segments in `dir`, oldest first: (first sequence number, path).
+/// The segments in `dir`, oldest first: (number, path).
 pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
@@ -156,90 +157,237 @@ fn decode_record(bytes: &[u8], at: usize) -> Option<(LoggedGroup, usize)> {
     Some((decode_group(body)?, start + length))
 }
 
-/// The newest segment, open for appending groups.
-pub struct Appender {
-    dir: PathBuf,
+/// Where a segment begins: its number (its file's name) and the first group it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentStart {
+    /// Segments are numbered in the order they are appended to; the file is `{number}.log`.
+    pub number: u64,
+    /// The first group appended to it.
+    pub first_seq: u64,
+}
+
+/// A segment file made and zero-filled, not yet appended to.
+pub struct Segment {
     file: File,
     path: PathBuf,
-    first: u64,
+    number: u64,
+}
+
+impl Segment {
+    /// Its number (its file's name).
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+}
+
+/// Make segment `number`: zero-filled, synced, its directory entry durable. A segment half
+/// made (the disk filled) is removed, so a later try makes it anew.
+pub fn make_segment(dir: &Path, number: u64) -> Result<Segment, LogError> {
+    let path = dir.join(format!("{number:020}.log"));
+    let mut file = files::private_file_options().create_new(true).write(true).open(&path).map_err(io(&path))?;
+    // Zero-filled and synced once: a group's write then lands in blocks the file already
+    // has, so its `fdatasync` flushes data only, without a journal commit that would also
+    // wait for the database's dirty pages (ext4's ordered mode; measured: ack p99 55 ms →
+    // 8.6 ms at 64 connections). Written a page at a time: filled with 1 MiB writes, the
+    // page cache keeps 1 MiB folios, and each `fdatasync` of a 20 KB group wrote back a
+    // whole 1 MiB (measured on this kernel, 6.18).
+    let zeros = [0u8; 4096];
+    let mut filled = 0;
+    let mut fill = || {
+        while filled < SEGMENT_BYTES {
+            file.write_all(&zeros)?;
+            filled += zeros.len() as u64;
+        }
+        file.sync_all()?;
+        File::open(dir)?.sync_all()
+    };
+    if let Err(e) = fill() {
+        let _ = std::fs::remove_file(&path);
+        return Err(io(&path)(e));
+    }
+    Ok(Segment { file, path, number })
+}
+
+/// The segment after the newest, made ahead by a helper thread ([`Spares::make_ahead`]) so
+/// a roll takes a ready file: filling and syncing 16 MiB while senders wait took ack p99 at
+/// 64 connections to 546 ms when segments were 4 MiB.
+pub struct Spares {
+    slot: Mutex<Slot>,
+    changed: Condvar,
+}
+
+struct Slot {
+    ready: Option<Segment>,
+    /// The helper's last failure, until a roll reports it to the senders.
+    failed: Option<LogError>,
+    /// The helper is making a segment now.
+    making: bool,
+    next: u64,
+    closed: bool,
+}
+
+/// How long a roll waits for the helper to finish the next segment (it is normally ready
+/// long before: a segment takes ~0.8 s of the fastest ingest to fill).
+const SPARE_WAIT: Duration = Duration::from_secs(10);
+
+/// How long the helper waits to try again after failing to make a segment (the disk full),
+/// unless a roll takes the failure first.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+impl Spares {
+    /// The next segment to make is `next`.
+    pub fn new(next: u64) -> Arc<Spares> {
+        let slot = Slot { ready: None, failed: None, making: false, next, closed: false };
+        Arc::new(Spares { slot: Mutex::new(slot), changed: Condvar::new() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The helper thread's loop: keep one segment ready in `dir`; returns once closed.
+    pub fn make_ahead(&self, dir: &Path) {
+        let mut slot = self.lock();
+        loop {
+            while !slot.closed && slot.ready.is_some() {
+                slot = self.changed.wait(slot).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if slot.closed {
+                return;
+            }
+            let number = slot.next;
+            slot.making = true;
+            drop(slot);
+            let made = make_segment(dir, number);
+            slot = self.lock();
+            slot.making = false;
+            match made {
+                Ok(segment) => {
+                    (slot.ready, slot.failed, slot.next) = (Some(segment), None, number + 1);
+                    self.changed.notify_all();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not make the next ingest log segment; trying again");
+                    slot.failed = Some(e);
+                    self.changed.notify_all();
+                    slot = self.changed.wait_timeout(slot, RETRY_PAUSE).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+        }
+    }
+
+    /// The ready segment; waits for the helper if it is still making it. A failure from
+    /// before this call is old news (the disk may have room now): the helper is asked to
+    /// try again at once, and only that try's failure is returned.
+    fn take(&self) -> Result<Segment, LogError> {
+        let deadline = Instant::now() + SPARE_WAIT;
+        let mut slot = self.lock();
+        if slot.ready.is_none() && !slot.making {
+            slot.failed = None;
+            self.changed.notify_all();
+        }
+        loop {
+            if let Some(segment) = slot.ready.take() {
+                self.changed.notify_all();
+                return Ok(segment);
+            }
+            if let Some(failed) = slot.failed.take() {
+                return Err(failed);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if slot.closed || left.is_zero() {
+                let why = std::io::Error::new(std::io::ErrorKind::TimedOut, "no new segment was ready");
+                return Err(LogError::Io { path: PathBuf::from(format!("segment {}", slot.next)), source: why });
+            }
+            slot = self.changed.wait_timeout(slot, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// The helper stops (the appender is gone).
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+}
+
+/// The newest segment, open for appending groups; the next is made ahead by [`Spares`].
+pub struct Appender {
+    current: Segment,
+    start: SegmentStart,
     len: u64,
+    spares: Arc<Spares>,
     /// Scratch buffer a group is encoded into, kept between groups.
     buffer: Vec<u8>,
 }
 
 impl Appender {
-    /// Start a new segment whose first group will be `first_seq`; the directory entry is
-    /// made durable before anything is acknowledged from it.
-    pub fn create(dir: &Path, first_seq: u64) -> Result<Appender, LogError> {
-        let path = dir.join(format!("{first_seq:020}.log"));
-        let mut file = files::private_file_options().create_new(true).write(true).open(&path).map_err(io(&path))?;
-        // Zero-filled and synced once: a group's write then lands in blocks the file
-        // already has, so its `fdatasync` flushes data only, without a journal commit that
-        // would also wait for the database's dirty pages (ext4's ordered mode; measured:
-        // ack p99 55 ms → 8.6 ms at 64 connections). Written a page at a time: filled with
-        // 1 MiB writes, the page cache keeps 1 MiB folios, and each `fdatasync` of a
-        // 20 KB group wrote back a whole 1 MiB (measured on this kernel, 6.18).
-        let zeros = [0u8; 4096];
-        let mut filled = 0;
-        let mut fill = || {
-            while filled < SEGMENT_BYTES {
-                file.write_all(&zeros)?;
-                filled += zeros.len() as u64;
-            }
-            file.sync_all()
-        };
-        if let Err(e) = fill() {
-            // Not left half made: the next try (the disk has room again) makes it anew.
-            let _ = std::fs::remove_file(&path);
-            return Err(io(&path)(e));
-        }
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-        Ok(Appender { dir: dir.to_path_buf(), file, path, first: first_seq, len: 0, buffer: Vec::new() })
+    /// Append to `first` (made by [`make_segment`]), from group `first_seq` on; later
+    /// segments come from `spares`, whose helper stops when this is dropped.
+    pub fn new(first: Segment, first_seq: u64, spares: Arc<Spares>) -> Appender {
+        let start = SegmentStart { number: first.number, first_seq };
+        Appender { current: first, start, len: 0, spares, buffer: Vec::new() }
     }
 
-    /// The first group of this segment.
-    pub fn first_seq(&self) -> u64 {
-        self.first
+    /// Where the segment being appended to begins.
+    pub fn start(&self) -> SegmentStart {
+        self.start
     }
 
     /// Append `group` as one record and `fdatasync` it; on `Ok` it survives a crash. A
     /// group whose write or sync failed is cut off again and the segment closed, so it is
     /// never read back (its requests were refused) and later groups never follow a torn one.
     pub fn append(&mut self, group: &LoggedGroup) -> Result<(), LogError> {
-        if self.len >= SEGMENT_BYTES {
-            *self = Appender::create(&self.dir, group.seq)?;
-        }
         self.buffer.clear();
         encode_record(group, &mut self.buffer);
-        let written = std::os::unix::fs::FileExt::write_all_at(&self.file, &self.buffer, self.len)
-            .and_then(|()| self.file.sync_data());
+        // A record goes where the segment has its zeros: written past them it would need
+        // new blocks (on a full disk, none) and its sync a journal commit. One larger than
+        // a whole segment goes alone at the start of one.
+        if self.len > 0 && self.len + self.buffer.len() as u64 > SEGMENT_BYTES {
+            self.current = self.spares.take()?;
+            self.start = SegmentStart { number: self.current.number, first_seq: group.seq };
+            self.len = 0;
+        }
+        let file = &self.current.file;
+        if crash::due(crash::Point::LogMidWrite) {
+            let half = &self.buffer[..self.buffer.len() / 2];
+            let _ = std::os::unix::fs::FileExt::write_all_at(file, half, self.len).and_then(|()| file.sync_data());
+            crash::abort(crash::Point::LogMidWrite);
+        }
+        let written =
+            std::os::unix::fs::FileExt::write_all_at(file, &self.buffer, self.len).and_then(|()| file.sync_data());
         match written {
             Ok(()) => {
+                crash::at(crash::Point::LogSynced);
                 self.len += self.buffer.len() as u64;
                 Ok(())
             }
             Err(e) => {
-                let _ = self.file.set_len(self.len).and_then(|()| self.file.sync_data());
+                let _ = file.set_len(self.len).and_then(|()| file.sync_data());
                 // The next group starts a fresh segment, whatever the cut-off managed.
                 self.len = SEGMENT_BYTES;
-                Err(io(&self.path)(e))
+                Err(io(&self.current.path)(e))
             }
         }
     }
 }
 
-/// Delete the segments wholly at or below `applied` (each but the newest, whose successor
-/// starts at or before `applied + 1`); returns how many went. Call only once the database
-/// commit that recorded `applied` is itself durable.
-pub fn reclaim(dir: &Path, applied: u64) -> Result<usize, LogError> {
-    let found = segments(dir)?;
+impl Drop for Appender {
+    fn drop(&mut self) {
+        self.spares.close();
+    }
+}
+
+/// Delete the segments numbered below `newest` (the one being appended to); returns how
+/// many went. Call only once the database has every group they hold, durably.
+pub fn reclaim(dir: &Path, newest: u64) -> Result<usize, LogError> {
     let mut deleted = 0;
-    for pair in found.windows(2) {
-        let ((_, path), (next_first, _)) = (&pair[0], &pair[1]);
-        if *next_first <= applied.saturating_add(1) {
-            std::fs::remove_file(path).map_err(io(path))?;
-            deleted += 1;
+    for (number, path) in segments(dir)? {
+        if number >= newest {
+            break;
         }
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        deleted += 1;
+        crash::at(crash::Point::ReclaimMidDelete);
     }
     if deleted > 0 {
         File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
@@ -433,29 +581,62 @@ mod tests {
         assert!(decode_all(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).groups.is_empty());
     }
 
+    /// An appender on segment 0 of `dir`, with its helper making the next ones.
+    fn appender(dir: &Path, spare_dir: &Path) -> (Appender, std::thread::JoinHandle<()>) {
+        let spares = Spares::new(1);
+        let helper = {
+            let (spares, dir) = (spares.clone(), spare_dir.to_path_buf());
+            std::thread::spawn(move || spares.make_ahead(&dir))
+        };
+        (Appender::new(make_segment(dir, 0).unwrap(), 1, spares), helper)
+    }
+
     #[test]
-    fn appended_groups_roll_into_segments_that_reclaim_deletes_once_applied() {
+    fn appended_groups_roll_into_segments_made_ahead_that_reclaim_deletes_once_applied() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = Appender::create(dir.path(), 1).unwrap();
+        let (mut log, helper) = appender(dir.path(), dir.path());
         log.append(&group(1, 2)).unwrap();
         // Force the roll a full segment would cause.
         log.len = SEGMENT_BYTES;
         log.append(&group(2, 2)).unwrap();
         log.append(&group(3, 2)).unwrap();
+        assert_eq!(log.start(), SegmentStart { number: 1, first_seq: 2 });
         log.len = SEGMENT_BYTES;
         log.append(&group(4, 1)).unwrap();
-        let firsts: Vec<u64> = segments(dir.path()).unwrap().iter().map(|(f, _)| *f).collect();
-        assert_eq!(firsts, vec![1, 2, 4]);
-        let read = read_segment(&segments(dir.path()).unwrap()[1].1).unwrap();
-        assert_eq!(read.groups.iter().map(|g| g.seq).collect::<Vec<_>>(), vec![2, 3]);
-        // Applied through 2: the segment holding 2 and 3 still has 3 unapplied.
-        assert_eq!(reclaim(dir.path(), 2).unwrap(), 1);
-        assert_eq!(segments(dir.path()).unwrap().len(), 2);
-        // The newest segment stays even when everything is applied: it is being appended to.
-        assert_eq!(reclaim(dir.path(), 4).unwrap(), 1);
-        let left: Vec<u64> = segments(dir.path()).unwrap().iter().map(|(f, _)| *f).collect();
-        assert_eq!(left, vec![4]);
+        assert_eq!(log.start(), SegmentStart { number: 2, first_seq: 4 });
+        let numbers = || segments(dir.path()).unwrap().iter().map(|(n, _)| *n).collect::<Vec<u64>>();
+        let read = |n: usize| read_segment(&segments(dir.path()).unwrap()[n].1).unwrap();
+        assert_eq!(read(1).groups.iter().map(|g| g.seq).collect::<Vec<_>>(), vec![2, 3]);
+        // Once the newest holds group 4, everything before it may go; never the newest.
+        assert_eq!(reclaim(dir.path(), 2).unwrap(), 2);
+        assert_eq!(read(0).groups.iter().map(|g| g.seq).collect::<Vec<_>>(), vec![4]);
+        drop(log);
+        helper.join().unwrap();
+        // The one made ahead (if the helper got to it before the appender went) is empty.
+        let left = numbers();
+        assert!(left == [2] || left == [2, 3], "{left:?}");
+        if left.len() == 2 {
+            let spare = read(1);
+            assert!(spare.groups.is_empty() && spare.ignored_bytes == 0);
+        }
         remove_all(dir.path()).unwrap();
         assert!(segments(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_segment_that_could_not_be_made_refuses_one_group_and_the_next_try_is_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("not-yet");
+        let (mut log, helper) = appender(dir.path(), &gone);
+        log.len = SEGMENT_BYTES;
+        assert!(matches!(log.append(&group(1, 1)), Err(LogError::Io { .. })));
+        // Room again (here: the directory exists): the very next group gets a segment.
+        std::fs::create_dir(&gone).unwrap();
+        log.append(&group(2, 1)).unwrap();
+        assert_eq!(log.start(), SegmentStart { number: 1, first_seq: 2 });
+        drop(log);
+        helper.join().unwrap();
+        let read = read_segment(&segments(&gone).unwrap()[0].1).unwrap();
+        assert_eq!(read.groups.iter().map(|g| g.seq).collect::<Vec<_>>(), vec![2]);
     }
 }
