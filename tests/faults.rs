@@ -76,7 +76,15 @@ fn a_full_disk_answers_503_acknowledges_only_what_it_stored_and_recovers() {
     let (webhook, hook) = ready_webhook(&server, "orders");
     // Leave about 1.5 MiB free: the log's segments have their 16 MiB already, so their rest
     // of up to ~1,600 events of 20 KB is acknowledged (the database catches up once there is
-    // room); the segment after them finds the disk full.
+    // room); the segment after them finds the disk full. The one made ahead first, so the
+    // space it takes is not counted as free.
+    let log = disk.path.join("ingest-log");
+    let made = |e: &std::fs::DirEntry| e.metadata().is_ok_and(|m| m.len() == 16 << 20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&log).unwrap().filter_map(Result::ok).filter(made).count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the next segment was not made ahead");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let free = fs_free(&disk.path);
     let filler = disk.path.join("filler");
     std::fs::write(&filler, vec![0u8; (free - 1_536 * 1024) as usize]).unwrap();

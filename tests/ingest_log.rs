@@ -236,3 +236,51 @@ fn a_backup_holds_events_the_database_did_not_have_yet() {
     }
     server.drained(&webhook, Duration::from_secs(30));
 }
+
+#[test]
+fn events_of_a_webhook_measured_cheap_are_processed_from_memory_with_the_enrollment_rules_kept() {
+    if support::on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (webhook, hook) = ready_webhook(&server, "orders");
+    let record =
+        server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"external_id": "cus_1"}})));
+    assert_eq!(record.status, 201, "{:?}", record.body);
+    let flow = json!({"name": "welcome", "object": "contacts", "triggers": [webhook], "actions": []});
+    let flow = server.admin("POST", "/workflows", Some(flow));
+    assert_eq!(flow.status, 201, "{:?}", flow.body);
+    let workflow = flow.body["id"].as_str().unwrap().to_string();
+    let record = record.body["id"].as_str().unwrap().to_string();
+    let post = |n: usize| {
+        let answer = server.post_hook(&hook, &json!({"customer": "cus_1", "n": n}));
+        assert_eq!(answer.status, 202, "{:?}", answer.body);
+        answer.body["event_id"].as_str().unwrap().to_string()
+    };
+    let from_log = |server: &support::Server| {
+        support::metric_sum(&server.metrics(), "wasmhook_events_processed_from_log_total", &[])
+    };
+    // A new webhook's first events go through the pipeline's lanes, which measure its cost.
+    let first: Vec<String> = (0..3).map(post).collect();
+    server.drained(&webhook, Duration::from_secs(30));
+    let before = from_log(&server);
+    assert_eq!(before, 0.0, "a webhook not measured yet is never processed by the applier");
+
+    // Measured cheap: from now on the applier processes its events as it stores them.
+    let later: Vec<String> = (3..40).map(post).collect();
+    server.drained(&webhook, Duration::from_secs(30));
+    assert_eq!(from_log(&server) - before, later.len() as f64, "each processed from memory");
+    let status = |id: &String| server.admin("GET", &format!("/events/{id}"), None).body;
+    assert_eq!(status(&first[0])["status"], "enrolled");
+    for id in &later {
+        let event = status(id);
+        // One enrollment per record for this workflow: the rule holds on this path too.
+        assert_eq!(event["status"], "already_enrolled", "{event:#}");
+        assert_eq!(event["matched_record_id"], record.as_str(), "{event:#}");
+    }
+    let enrollments = server.admin("GET", &format!("/workflows/{workflow}/enrollments"), None).body;
+    let enrollments = enrollments["enrollments"].as_array().unwrap();
+    assert_eq!(enrollments.len(), 1, "{enrollments:#?}");
+    assert_eq!(enrollments[0]["event_id"], first[0].as_str());
+}

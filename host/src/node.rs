@@ -221,7 +221,7 @@ impl Node {
             crate::ingest::backlog::Backlog::open(&store, max_backlog)
                 .doing("counting events waiting to be processed")?,
         );
-        let waker =
+        let (waker, from_log) =
             crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act, backlog.clone(), threads)
                 .doing("starting the pipeline worker")?;
         crate::work::warm::spawn(store.clone(), engine.clone(), threads).doing("starting the plugin warm-up")?;
@@ -243,7 +243,9 @@ impl Node {
         let pruner_store = Arc::new(store.worker_connection().doing("opening the pruner's connection")?);
         crate::retention::spawn(pruner_store, retention, threads).doing("starting the pruner")?;
         let writer = match recovered {
-            Some(log) => crate::ingest::writer::Writer::spawn_logged(log, &store, waker.clone(), threads),
+            Some(log) => {
+                crate::ingest::writer::Writer::spawn_logged(log, &store, Box::new(from_log), waker.clone(), threads)
+            }
             None => crate::ingest::writer::Writer::spawn(&store, waker.clone(), threads),
         }
         .doing("starting the ingest writer")?;

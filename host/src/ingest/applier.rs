@@ -22,6 +22,17 @@ const MAX_APPLY_EVENTS: usize = 4096;
 /// so a batch of large events is kept to what a nearly full disk can still take.
 const MAX_APPLY_BYTES: usize = 4 * 1024 * 1024;
 
+/// How the applier stores a batch of acknowledged groups: the pipeline's
+/// (`pipeline::from_log`) processes what it can at once and stores it processed, in the
+/// same transaction, and the rest as it came (`accepted`, for the pipeline's lanes). A
+/// trait so the ingest layer does not reach up into the pipeline.
+pub trait Apply: Send {
+    /// Store `groups` with the position they reach, in one transaction (`durable`: with a
+    /// full fsync, segments are deleted next). `behind`: acknowledged events waiting after
+    /// them.
+    fn apply(&self, store: &Store, groups: &[&LoggedGroup], durable: bool, behind: usize) -> Result<(), StoreError>;
+}
+
 /// Why the log could not be recovered at start.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
@@ -87,24 +98,26 @@ pub fn spawn(
     store: Store,
     unapplied: Arc<Unapplied>,
     dir: PathBuf,
+    apply: Box<dyn Apply>,
     waker: Waker,
     threads: &Threads,
 ) -> std::io::Result<()> {
     let stop = threads.clone();
-    threads.spawn("wasmhook-applier", move || run(&store, &unapplied, &dir, &waker, &stop))
+    threads.spawn("wasmhook-applier", move || run(&store, &unapplied, &dir, apply.as_ref(), &waker, &stop))
 }
 
-fn run(store: &Store, unapplied: &Unapplied, dir: &Path, waker: &Waker, threads: &Threads) {
+fn run(store: &Store, unapplied: &Unapplied, dir: &Path, apply: &dyn Apply, waker: &Waker, threads: &Threads) {
     let mut reclaimed_below = unapplied.newest_segment().number;
     let mut failures = 0u32;
     while let Some(batch) = unapplied.next_batch(MAX_APPLY_EVENTS, MAX_APPLY_BYTES) {
         let groups: Vec<&LoggedGroup> = batch.iter().map(Arc::as_ref).collect();
         let Some(last) = groups.last().map(|g| g.seq) else { continue };
+        let behind = unapplied.events().saturating_sub(groups.iter().map(|g| g.events.len()).sum());
         // Segments before the newest hold only groups before its first: once this batch
         // reaches there, commit with a fsync and delete them.
         let newest = unapplied.newest_segment();
         let reclaim = newest.number > reclaimed_below && last + 1 >= newest.first_seq;
-        match store.apply_logged(&groups, reclaim) {
+        match apply.apply(store, &groups, reclaim, behind) {
             Ok(()) => {
                 crash::at(crash::Point::Applied);
                 failures = 0;

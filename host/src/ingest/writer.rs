@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use tokio::sync::oneshot;
 
-use super::applier::{self, Recovered};
+use super::applier::{self, Apply, Recovered};
 use super::unapplied::Unapplied;
 use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
@@ -90,6 +90,7 @@ impl Writer {
     pub fn spawn_logged(
         recovered: Recovered,
         store: &Store,
+        apply: Box<dyn Apply>,
         waker: Waker,
         threads: &Threads,
     ) -> Result<Writer, StartError> {
@@ -100,7 +101,7 @@ impl Writer {
         // Ends once the appender is dropped, with the writer.
         let segments_dir = dir.clone();
         threads.spawn("wasmhook-log-segments", move || spares.make_ahead(&segments_dir))?;
-        applier::spawn(store.worker_connection()?, unapplied.clone(), dir, waker, threads)?;
+        applier::spawn(store.worker_connection()?, unapplied.clone(), dir, apply, waker, threads)?;
         let mut log =
             Logged { read: store.worker_connection()?, appender, unapplied: unapplied.clone(), next_seq: applied + 1 };
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);

@@ -81,6 +81,12 @@ impl FairShare {
         }
     }
 
+    /// Whether `webhook` was measured cheap: its events may be processed where a slow one
+    /// would hold up more than the pipeline (the ingest log's applier).
+    pub fn measured_cheap(&self, webhook: &WebhookId) -> bool {
+        self.cost_us.get(webhook).is_some_and(|&cost| cost < SLOW_EVENT.as_micros() as f64)
+    }
+
     /// What each event of a batch cost (its webhook, its CPU phase).
     pub fn observe_batch<'a>(&mut self, costs: impl IntoIterator<Item = (&'a WebhookId, Duration)>) {
         let mut per_webhook: HashMap<&WebhookId, (usize, Duration)> = HashMap::new();
@@ -155,6 +161,9 @@ mod tests {
         share.observe(&id("slow"), 2, Duration::from_millis(80));
         assert_eq!(share.lane(&id("cheap")), Lane::Fast);
         assert_eq!(share.lane(&id("slow")), Lane::Slow);
+        // Only a measured cheap one is processed by the ingest log's applier.
+        assert!(share.measured_cheap(&id("cheap")));
+        assert!(!share.measured_cheap(&id("slow")) && !share.measured_cheap(&id("new")));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod breaker;
 pub mod config;
 pub mod enroll;
 pub mod fair;
+pub mod from_log;
 pub mod matching;
 pub mod transform;
 pub mod worker;

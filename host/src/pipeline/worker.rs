@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 
 use super::config::{BatchConfig, TransformPlugins};
 use super::fair::{FairShare, Lane};
-use super::{conclude, prepare};
+use super::from_log::FromLog;
+use super::{Prepared, conclude, prepare};
 use crate::ingest::backlog::{Backlog, RecountClock};
 use crate::model::event::EventStatus;
 use crate::model::ids::WebhookId;
 use crate::plugins::PluginEngine;
+use crate::store::batch::Batch;
 use crate::store::events::{Finished, StoredEvent};
 use crate::store::gate::MAX_BACKGROUND_WAIT;
 use crate::store::{Store, StoreError};
@@ -56,22 +58,23 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// What both lanes share.
-struct Shared {
-    engine: Arc<PluginEngine>,
+/// What both lanes (and the ingest log's applier, through [`FromLog`]) share.
+pub(super) struct Shared {
+    pub(super) engine: Arc<PluginEngine>,
     /// Compiled plugins and their breakers: a webhook moving lanes keeps its breaker.
-    plugins: TransformPlugins,
-    share: Mutex<FairShare>,
-    /// Webhooks a lane is processing a batch of.
-    taken: Mutex<HashSet<WebhookId>>,
-    act: Waker,
-    backlog: Arc<Backlog>,
+    pub(super) plugins: TransformPlugins,
+    pub(super) share: Mutex<FairShare>,
+    /// Webhooks a lane (or the applier) is processing a batch of.
+    pub(super) taken: Mutex<HashSet<WebhookId>>,
+    pub(super) act: Waker,
+    pub(super) backlog: Arc<Backlog>,
 }
 
 /// Start the worker; `threads` bounds how many OS threads run cheap webhooks' plugins at
 /// once (the slow lane adds one). It stops when every [`Waker`] is dropped.
 /// `act` is woken after each batch (new enrollments may have steps to run).
 /// `backlog` is told what the worker finishes, and recounted now and then.
+/// Also returns the way the ingest log's applier stores events processed (SQLite).
 pub fn spawn(
     store: Arc<Store>,
     engine: Arc<PluginEngine>,
@@ -79,7 +82,7 @@ pub fn spawn(
     act: Waker,
     backlog: Arc<Backlog>,
     node: &Threads,
-) -> std::io::Result<Waker> {
+) -> std::io::Result<(Waker, FromLog)> {
     let slow_store = store.worker_connection().map_err(std::io::Error::other)?;
     let shared = Arc::new(Shared {
         engine,
@@ -92,11 +95,13 @@ pub fn spawn(
     let (fast_tx, fast_rx) = sync_channel(1);
     let (slow_tx, slow_rx) = sync_channel(1);
     let (fast, fast_node, slow_node) = (shared.clone(), node.clone(), node.clone());
+    let shared_for_log = shared.clone();
     node.spawn("wasmhook-pipeline", move || run(Lane::Fast, &store, &fast, threads, &fast_rx, &fast_node))?;
     node.spawn("wasmhook-pipeline-slow", move || {
         run(Lane::Slow, &slow_store, &shared, SLOW_LANE_THREADS, &slow_rx, &slow_node)
     })?;
-    Ok(Waker::of(vec![fast_tx, slow_tx]))
+    let from_log = FromLog::new(shared_for_log, threads);
+    Ok((Waker::of(vec![fast_tx, slow_tx]), from_log))
 }
 
 fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiver<()>, node: &Threads) {
@@ -265,45 +270,15 @@ pub fn process_batch(
     budget: Option<Duration>,
 ) -> Result<Vec<Option<Duration>>, StoreError> {
     let config = BatchConfig::load(store, engine, plugins, events)?;
-    let spent: Mutex<HashMap<WebhookId, Duration>> = Mutex::default();
-    let over_budget = |webhook: &WebhookId| {
-        let spent = spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        budget.is_some_and(|budget| spent.get(webhook).is_some_and(|s| *s >= budget))
-    };
-    let timed = pool::map_parallel(threads, events, yield_cpu_to_ingest, |event| {
-        if over_budget(&event.webhook_id) {
-            return None;
-        }
-        let (started, cpu_started) = (Instant::now(), cpu_now());
-        let prepared = prepare(engine, &config, event);
-        let took = started.elapsed();
-        *spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event.webhook_id.clone()).or_default() +=
-            took;
-        Some((prepared, cpu_now().saturating_sub(cpu_started)))
-    });
+    let timed = prepare_all(engine, &config, threads, events, budget);
     let costs = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
     let mut prepared = timed.into_iter();
     let (mut rest, mut chunk) = (events, COMMIT_EVERY);
     while !rest.is_empty() {
         let (part, tail) = rest.split_at(chunk.min(rest.len()));
-        let (settled, waited) = store.batch_timed(|batch| {
-            let mut settled = Vec::with_capacity(part.len());
-            for (event, prepared) in part.iter().zip(prepared.by_ref()) {
-                let Some((prepared, _)) = prepared else { continue };
-                let concluded = conclude(batch, &config, event, prepared)?;
-                batch.finish_event(&event.id, &concluded.finished)?;
-                settled.push((event, concluded.finished.status, concluded.enrollments));
-            }
-            Ok(settled)
-        })?;
-        // Counted and logged once committed: a rolled-back batch is processed again.
-        let now = crate::model::ids::now_ms();
-        for (event, status, enrollments) in settled {
-            let latency = Duration::from_millis(u64::try_from(now - event.received_at_ms).unwrap_or(0));
-            crate::telemetry::metrics::event_processed(status.as_str(), latency);
-            crate::telemetry::metrics::enrollments_started(enrollments);
-            tracing::debug!(event_id = %event.id, request_id = event.request_id.as_deref(), status = status.as_str(), "event processed");
-        }
+        let (settled, waited) =
+            store.batch_timed(|batch| conclude_all(batch, &config, part.iter().zip(prepared.by_ref())))?;
+        settled_metrics(settled);
         // Held back as long as the gate ever holds a background writer: ingest is busy
         // without a pause, so each entry is dear and the next commit takes more events
         // (short commits under a steady load would cap processing at a chunk per wait).
@@ -311,6 +286,66 @@ pub fn process_batch(
         rest = tail;
     }
     Ok(costs)
+}
+
+/// An event's CPU phase done, and the CPU time it took; `None` if not started.
+pub(super) type Timed = Option<(Prepared, Duration)>;
+
+/// Coerce and transform `events` on `threads` pool threads; with a `budget`, a webhook's
+/// events are not started once its events in this call spent it.
+pub(super) fn prepare_all(
+    engine: &PluginEngine,
+    config: &BatchConfig,
+    threads: usize,
+    events: &[StoredEvent],
+    budget: Option<Duration>,
+) -> Vec<Timed> {
+    let spent: Mutex<HashMap<WebhookId, Duration>> = Mutex::default();
+    let over_budget = |webhook: &WebhookId| {
+        let spent = spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        budget.is_some_and(|budget| spent.get(webhook).is_some_and(|s| *s >= budget))
+    };
+    pool::map_parallel(threads, events, yield_cpu_to_ingest, |event| {
+        if over_budget(&event.webhook_id) {
+            return None;
+        }
+        let (started, cpu_started) = (Instant::now(), cpu_now());
+        let prepared = prepare(engine, config, event);
+        let took = started.elapsed();
+        *spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event.webhook_id.clone()).or_default() +=
+            took;
+        Some((prepared, cpu_now().saturating_sub(cpu_started)))
+    })
+}
+
+/// What one event's processing ended in, once its batch is committed.
+pub(super) type Settled<'e> = (&'e StoredEvent, EventStatus, usize);
+
+/// Match, enroll and record the final status of each prepared event, in `batch`.
+pub(super) fn conclude_all<'e>(
+    batch: &Batch<'_>,
+    config: &BatchConfig,
+    events: impl Iterator<Item = (&'e StoredEvent, Timed)>,
+) -> Result<Vec<Settled<'e>>, StoreError> {
+    let mut settled = Vec::new();
+    for (event, prepared) in events {
+        let Some((prepared, _)) = prepared else { continue };
+        let concluded = conclude(batch, config, event, prepared)?;
+        batch.finish_event(&event.id, &concluded.finished)?;
+        settled.push((event, concluded.finished.status, concluded.enrollments));
+    }
+    Ok(settled)
+}
+
+/// Counted and logged once committed: a rolled-back batch is processed again.
+pub(super) fn settled_metrics(settled: Vec<Settled<'_>>) {
+    let now = crate::model::ids::now_ms();
+    for (event, status, enrollments) in settled {
+        let latency = Duration::from_millis(u64::try_from(now - event.received_at_ms).unwrap_or(0));
+        crate::telemetry::metrics::event_processed(status.as_str(), latency);
+        crate::telemetry::metrics::enrollments_started(enrollments);
+        tracing::debug!(event_id = %event.id, request_id = event.request_id.as_deref(), status = status.as_str(), "event processed");
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::events::Finished;
+use super::events::{Finished, apply_groups};
 use super::gate::Priority;
+use super::ingest_log::LoggedGroup;
 use super::records::record_id_by_unique;
 use super::sql::{Dialect, Sql, args, execute_rows};
 use super::workflows::StepSaved;
@@ -51,6 +52,29 @@ impl Store {
             batch.write_finished()?;
             Ok(out)
         })
+    }
+
+    /// Store ingest-log groups with the position they reach (as [`Store::apply_logged`])
+    /// and run `work`, a pipeline batch on their events, in the same transaction: an event
+    /// processed from memory reaches the disk once, already processed. `durable` commits
+    /// with a full fsync (segments are deleted next).
+    pub fn apply_logged_batch<T>(
+        &self,
+        groups: &[&LoggedGroup],
+        durable: bool,
+        work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let run = |tx: &dyn Sql| {
+            apply_groups(tx, groups)?;
+            let batch = Batch { tx, finished: RefCell::default() };
+            let out = work(&batch)?;
+            batch.write_finished()?;
+            Ok(out)
+        };
+        match &self.db {
+            super::Db::Sqlite(s) if durable => s.transaction_synced(Priority::Ingest, run).map(|(out, _)| out),
+            _ => self.transaction(Priority::Ingest, run),
+        }
     }
 }
 

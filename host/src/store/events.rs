@@ -442,19 +442,16 @@ impl Store {
     /// left as they are. `durable` commits with a full fsync: a reclaim of the log's
     /// segments follows, and they must not go before the rows they held are on disk.
     pub fn apply_logged(&self, groups: &[&super::ingest_log::LoggedGroup], durable: bool) -> Result<(), StoreError> {
-        let Some(last) = groups.last() else {
-            return Ok(());
-        };
-        let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
-        let work = |tx: &dyn Sql| apply_groups(tx, groups, seq);
-        match &self.db {
-            super::Db::Sqlite(s) if durable => s.transaction_synced(Priority::Ingest, work).map(|_| ()),
-            _ => self.transaction(Priority::Ingest, work),
-        }
+        self.apply_logged_batch(groups, durable, |_| Ok(()))
     }
 }
 
-fn apply_groups(tx: &dyn Sql, groups: &[&super::ingest_log::LoggedGroup], seq: i64) -> Result<(), StoreError> {
+/// The groups' rows and the position they reach, written in `tx`.
+pub(super) fn apply_groups(tx: &dyn Sql, groups: &[&super::ingest_log::LoggedGroup]) -> Result<(), StoreError> {
+    let Some(last) = groups.last() else {
+        return Ok(());
+    };
+    let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
     for group in groups {
         insert_events(tx, &group.events, " ON CONFLICT (id) DO NOTHING")?;
         for event in group.events.iter().filter(|e| e.status == EventStatus::TestEvent) {
@@ -473,11 +470,7 @@ pub fn apply_logged_to(
     conn: &rusqlite::Connection,
     groups: &[&super::ingest_log::LoggedGroup],
 ) -> Result<(), StoreError> {
-    let Some(last) = groups.last() else {
-        return Ok(());
-    };
-    let seq = i64::try_from(last.seq).unwrap_or(i64::MAX);
-    super::sqlite::in_transaction(conn, |tx| apply_groups(tx, groups, seq))
+    super::sqlite::in_transaction(conn, |tx| apply_groups(tx, groups))
 }
 
 /// Insert the rows a group gathered, a few multi-row statements for all of them.

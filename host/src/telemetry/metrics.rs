@@ -32,6 +32,8 @@ pub const OUTBOUND_DURATION: &str = "wasmhook_outbound_request_duration_seconds"
 pub const OUTBOUND_HELD: &str = "wasmhook_outbound_held_tries_total";
 /// Enrollments created by the pipeline.
 pub const ENROLLMENTS_STARTED: &str = "wasmhook_enrollments_started_total";
+/// Events processed by the ingest log's applier, from memory (SQLite).
+pub const EVENTS_FROM_LOG: &str = "wasmhook_events_processed_from_log_total";
 /// Enrollments that ended, by status (`completed`, `failed`).
 pub const ENROLLMENTS_ENDED: &str = "wasmhook_enrollments_ended_total";
 /// Rows retention deleted (or, for `enrollment_logs`, emptied), by table.
@@ -107,6 +109,11 @@ pub fn outbound_step_held(destination: &str) {
 /// Count one action step.
 pub fn action_step(kind: &'static str, outcome: &'static str) {
     metrics::counter!(ACTION_STEPS, "type" => kind, "outcome" => outcome).increment(1);
+}
+
+/// Count events the ingest log's applier processed from memory (stored once, processed).
+pub fn events_processed_from_log(count: u64) {
+    metrics::counter!(EVENTS_FROM_LOG).increment(count);
 }
 
 /// Count enrollments the pipeline created.
