@@ -57,7 +57,11 @@ rate() { awk '/Requests\/sec/ {print $2}'; }
 refused() { awk '/Non-2xx/ {n = $5} END {print n + 0}'; }
 
 # reference CONNECTIONS [FILE]: the ceiling server (durable when FILE is given) under load.
+# Each measurement starts from a quiet disk: `sync` first, so the writeback left by what ran
+# before (an earlier run, the previous server's data) does not stall its fsyncs (without
+# it the ceiling's own p99 read 190–794 ms in some runs).
 reference() {
+  sync
   "$CEILING" 127.0.0.1:18181 ${2:+"$2"} > /dev/null 2>&1 &
   local pid=$!
   sleep 1
@@ -98,6 +102,7 @@ backlog() {
     | awk '/^wasmhook_ingest_log_unapplied_events/ {printf "%d", $2}')
   echo $((stored + ${logged:-0}))
 }
+sync
 START=$(date +%s.%N)
 DURABLE_OUT=$(load "$HOOK")
 LOAD_END=$(date +%s.%N)
@@ -110,6 +115,7 @@ INGEST_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 # what the process itself holds.
 RSS_ANON_KB=$(awk '/RssAnon/ {print $2}' /proc/$PID/status)
 WRITTEN_KB=$(awk '/^write_bytes/ {print int($2 / 1024)}' /proc/$PID/io)
+sync
 DURABLE256_OUT=$(load "$HOOK" 256)
 until [ "$(backlog)" = "0" ]; do sleep 0.2; done
 

@@ -244,9 +244,10 @@ impl Node {
         crate::retention::spawn(pruner_store, retention, threads).doing("starting the pruner")?;
         let writer = match recovered {
             Some(log) => {
-                crate::ingest::writer::Writer::spawn_logged(log, &store, Box::new(from_log), waker.clone(), threads)
+                let apply = Box::new(from_log);
+                crate::ingest::writer::Writer::spawn_logged(log, &store, apply, waker.clone(), backlog.clone(), threads)
             }
-            None => crate::ingest::writer::Writer::spawn(&store, waker.clone(), threads),
+            None => crate::ingest::writer::Writer::spawn(&store, waker.clone(), backlog.clone(), threads),
         }
         .doing("starting the ingest writer")?;
         Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))

@@ -29,8 +29,8 @@ const MAX_APPLY_BYTES: usize = 4 * 1024 * 1024;
 pub trait Apply: Send {
     /// Store `groups` with the position they reach, in one transaction (`durable`: with a
     /// full fsync, segments are deleted next). `behind`: acknowledged events waiting after
-    /// them.
-    fn apply(&self, store: &Store, groups: &[&LoggedGroup], durable: bool, behind: usize) -> Result<(), StoreError>;
+    /// them. Returns how many events it left `accepted` for the pipeline's lanes.
+    fn apply(&self, store: &Store, groups: &[&LoggedGroup], durable: bool, behind: usize) -> Result<usize, StoreError>;
 }
 
 /// Why the log could not be recovered at start.
@@ -118,11 +118,15 @@ fn run(store: &Store, unapplied: &Unapplied, dir: &Path, apply: &dyn Apply, wake
         let newest = unapplied.newest_segment();
         let reclaim = newest.number > reclaimed_below && last + 1 >= newest.first_seq;
         match apply.apply(store, &groups, reclaim, behind) {
-            Ok(()) => {
+            Ok(left) => {
                 crash::at(crash::Point::Applied);
                 failures = 0;
                 unapplied.applied(last);
-                waker.wake();
+                // Only for work: woken after every batch, the lanes spent a tenth of the CPU
+                // looking for accepted events while only `not_ready` ones were acknowledged.
+                if left > 0 {
+                    waker.wake();
+                }
                 if reclaim {
                     match ingest_log::reclaim(dir, newest.number) {
                         Ok(_) => reclaimed_below = newest.number,

@@ -2,9 +2,12 @@
 //! pipeline, ingest answers 503 with `Retry-After` instead of letting the backlog (and the
 //! time to the last event's enrollment) grow without limit.
 //!
-//! The gauge is kept without touching the database on the ingest path: ingest adds what it
-//! commits, the worker subtracts what it finishes and now and then recounts from the store
-//! (which also picks up replays). Between recounts it can only over-count, never under-.
+//! The gauge is kept without touching the database on the ingest path: the ingest writer
+//! adds what it commits, the worker subtracts what it finishes and now and then recounts
+//! from the store (which also picks up replays), and the ingest log's applier subtracts what
+//! it finished from memory (never stored waiting, so no recount sees it). Between recounts it
+//! over-counts rather than under-: only an applier batch finished while a recount runs can
+//! make it read low, by that batch, until the next recount.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -77,13 +80,20 @@ impl Backlog {
         let _ = self.counted.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some(c.saturating_sub(n)));
     }
 
+    /// The ingest log's applier finished `n` events from memory: ingest added them, and
+    /// they were never stored waiting, so no recount will see them.
+    pub fn finished_unstored(&self, n: u64) {
+        let _ = self.added.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |a| Some(a.saturating_sub(n)));
+    }
+
     /// Recount from the store. Ingest commits racing the count are in both the count and
     /// `added` until the next recount: an over-count, on the safe side.
     pub fn recount(&self, store: &Store) -> Result<(), StoreError> {
         let before = self.added.load(Ordering::Relaxed);
         let stored = store.count_accepted()?;
         self.counted.store(stored, Ordering::Relaxed);
-        self.added.fetch_sub(before, Ordering::Relaxed);
+        // Saturating: the applier may have taken its own finished events off meanwhile.
+        let _ = self.added.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |a| Some(a.saturating_sub(before)));
         Ok(())
     }
 }

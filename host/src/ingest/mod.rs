@@ -232,11 +232,8 @@ async fn accept(
         crate::telemetry::metrics::event_received(receipt.status.as_str());
         tracing::debug!(event_id = %receipt.event_id, status = receipt.status.as_str(), "event stored");
     }
-    // The writer wakes the pipeline once the database has them (on SQLite, the applier).
-    let queued = receipts.iter().filter(|r| r.status == EventStatus::Accepted).count() as u64;
-    if queued > 0 {
-        state.backlog.added(queued);
-    }
+    // The writer counted them in the backlog, and the pipeline is woken once the database
+    // has them (on SQLite, by the applier).
     let stored = |r: &Receipt| EventReceipt { event_id: r.event_id.clone(), status: r.status };
     let body = if batch {
         let event_ids = receipts.iter().map(|r| r.event_id.clone()).collect();

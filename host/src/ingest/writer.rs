@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use tokio::sync::oneshot;
 
 use super::applier::{self, Apply, Recovered};
+use super::backlog::Backlog;
 use super::unapplied::Unapplied;
 use crate::model::event::EventStatus;
 use crate::model::ids::{EventId, WebhookId};
@@ -68,14 +69,15 @@ impl Writer {
     /// Start the writer thread on a connection of its own, acknowledging after its own
     /// commit (PostgreSQL: nodes keep nothing of their own); it ends when every handle is
     /// dropped.
-    pub fn spawn(store: &Store, waker: Waker, threads: &Threads) -> Result<Writer, StartError> {
+    pub fn spawn(store: &Store, waker: Waker, backlog: Arc<Backlog>, threads: &Threads) -> Result<Writer, StartError> {
         let store = store.ingest_connection()?;
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
         threads.spawn("wasmhook-ingest-writer", move || {
             run(&jobs, |work| {
                 let answers = store.ingest_many(work).map_err(|e| WriteError::Storage(e.to_string()))?;
-                let queued = answers.iter().flatten().flatten().any(|r| r.status == EventStatus::Accepted);
-                if queued {
+                let queued = answers.iter().flatten().flatten().filter(|r| r.status == EventStatus::Accepted).count();
+                if queued > 0 {
+                    backlog.added(queued as u64);
                     waker.wake();
                 }
                 Ok(answers)
@@ -92,6 +94,7 @@ impl Writer {
         store: &Store,
         apply: Box<dyn Apply>,
         waker: Waker,
+        backlog: Arc<Backlog>,
         threads: &Threads,
     ) -> Result<Writer, StartError> {
         let Recovered { dir, first, applied } = recovered;
@@ -102,8 +105,13 @@ impl Writer {
         let segments_dir = dir.clone();
         threads.spawn("wasmhook-log-segments", move || spares.make_ahead(&segments_dir))?;
         applier::spawn(store.worker_connection()?, unapplied.clone(), dir, apply, waker, threads)?;
-        let mut log =
-            Logged { read: store.worker_connection()?, appender, unapplied: unapplied.clone(), next_seq: applied + 1 };
+        let mut log = Logged {
+            read: store.worker_connection()?,
+            appender,
+            unapplied: unapplied.clone(),
+            backlog,
+            next_seq: applied + 1,
+        };
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
         let closing = unapplied.clone();
         threads.spawn("wasmhook-ingest-writer", move || {
@@ -164,6 +172,7 @@ struct Logged {
     read: Store,
     appender: Appender,
     unapplied: Arc<Unapplied>,
+    backlog: Arc<Backlog>,
     next_seq: u64,
 }
 
@@ -182,6 +191,9 @@ impl Logged {
         let group = LoggedGroup { seq: self.next_seq, events: rows };
         self.appender.append(&group).map_err(|e| storage(&e))?;
         self.next_seq += 1;
+        // Counted before the applier can see them: it may finish them from memory at once.
+        let queued = group.events.iter().filter(|e| e.status == EventStatus::Accepted).count();
+        self.backlog.added(queued as u64);
         self.unapplied.push(Arc::new(group), self.appender.start());
         Ok(answers)
     }

@@ -58,7 +58,8 @@ impl FromLog {
         (events, cheap.values().filter(|c| **c).count())
     }
 
-    /// Process `events` from memory and store them, with the groups, in one transaction.
+    /// Process `events` from memory and store them, with the groups, in one transaction;
+    /// how many were finished (the rest, past their webhook's share, stay `accepted`).
     fn process(
         &self,
         store: &Store,
@@ -66,7 +67,7 @@ impl FromLog {
         durable: bool,
         events: &[StoredEvent],
         webhooks: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         let shared = &self.shared;
         let config = BatchConfig::load(store, &shared.engine, &shared.plugins, events)?;
         let budget = FairShare::budget(webhooks, self.threads);
@@ -74,36 +75,39 @@ impl FromLog {
         let costs: Vec<Option<Duration>> = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
         let settled = store
             .apply_logged_batch(groups, durable, |batch| conclude_all(batch, &config, events.iter().zip(timed)))?;
-        let finished = settled.len() as u64;
+        let settled_len = settled.len();
+        let finished = settled_len as u64;
         settled_metrics(settled);
         crate::telemetry::metrics::events_processed_from_log(finished);
         let ran = events.iter().zip(costs).filter_map(|(e, cost)| Some((&e.webhook_id, cost?)));
         shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe_batch(ran);
-        shared.backlog.finished(finished);
+        shared.backlog.finished_unstored(finished);
         shared.act.wake();
-        Ok(())
+        Ok(settled_len)
     }
 }
 
 impl Apply for FromLog {
-    fn apply(&self, store: &Store, groups: &[&LoggedGroup], durable: bool, behind: usize) -> Result<(), StoreError> {
+    fn apply(&self, store: &Store, groups: &[&LoggedGroup], durable: bool, behind: usize) -> Result<usize, StoreError> {
+        let accepted = groups.iter().flat_map(|g| &g.events).filter(|e| e.status == EventStatus::Accepted).count();
+        let as_logged = || store.apply_logged(groups, durable).map(|()| accepted);
         if behind > BEHIND {
-            return store.apply_logged(groups, durable);
+            return as_logged();
         }
         let (events, webhooks) = self.pick(groups);
         if events.is_empty() {
-            return store.apply_logged(groups, durable);
+            return as_logged();
         }
         let outcome =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.process(store, groups, durable, &events, webhooks)));
         match outcome {
-            Ok(result) => result,
+            Ok(result) => result.map(|finished| accepted.saturating_sub(finished)),
             Err(panic) => {
                 // A bug in wasmhook (plugin traps are values): the lanes process these events
                 // one by one, giving the one that panics a visible end.
                 tracing::error!(message = %panic_message(panic.as_ref()), events = events.len(),
                     "processing events from the ingest log panicked; they are stored as they came, for the pipeline");
-                store.apply_logged(groups, durable)
+                as_logged()
             }
         }
     }
