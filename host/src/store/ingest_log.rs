@@ -248,6 +248,9 @@ impl Spares {
     /// The helper thread's loop: keep one segment ready in `dir`; returns once closed.
     pub fn make_ahead(&self, dir: &Path) {
         let mut slot = self.lock();
+        // Failures in a row: the first is a warning, its repeats (every second while the
+        // disk stays full) are debug lines, and the end of the run is reported.
+        let mut failing = 0u64;
         loop {
             while !slot.closed && slot.ready.is_some() {
                 slot = self.changed.wait(slot).unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -265,9 +268,18 @@ impl Spares {
                 Ok(segment) => {
                     (slot.ready, slot.failed, slot.next) = (Some(segment), None, number + 1);
                     self.changed.notify_all();
+                    if failing > 0 {
+                        tracing::info!(failures = failing, "made the next ingest log segment again");
+                        failing = 0;
+                    }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not make the next ingest log segment; trying again");
+                    if failing == 0 {
+                        tracing::warn!(error = %e, "could not make the next ingest log segment; trying again");
+                    } else {
+                        tracing::debug!(error = %e, failures = failing + 1, "still cannot make the next ingest log segment");
+                    }
+                    failing += 1;
                     slot.failed = Some(e);
                     self.changed.notify_all();
                     slot = self.changed.wait_timeout(slot, RETRY_PAUSE).unwrap_or_else(|p| p.into_inner()).0;
