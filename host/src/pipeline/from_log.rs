@@ -9,11 +9,10 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::config::BatchConfig;
 use super::fair::FairShare;
-use super::worker::{Shared, conclude_all, prepare_all, settled_metrics};
+use super::worker::{Shared, conclude_all, cpu_costs, prepare_all, settled_metrics};
 use crate::ingest::applier::Apply;
 use crate::model::event::EventStatus;
 use crate::model::ids::WebhookId;
@@ -46,13 +45,12 @@ impl FromLog {
     /// transactions are serialised, so each event is processed once and each enrollment
     /// rule holds.
     fn pick(&self, groups: &[&LoggedGroup]) -> (Vec<StoredEvent>, usize) {
-        let share = self.shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut cheap: HashMap<&WebhookId, bool> = HashMap::new();
         let events: Vec<StoredEvent> = groups
             .iter()
             .flat_map(|g| &g.events)
             .filter(|e| e.status == EventStatus::Accepted)
-            .filter(|e| *cheap.entry(&e.webhook_id).or_insert_with(|| share.measured_cheap(&e.webhook_id)))
+            .filter(|e| *cheap.entry(&e.webhook_id).or_insert_with(|| self.shared.measured_cheap(&e.webhook_id)))
             .map(|e| e.clone().stored())
             .collect();
         (events, cheap.values().filter(|c| **c).count())
@@ -72,15 +70,14 @@ impl FromLog {
         let config = BatchConfig::load(store, &shared.engine, &shared.plugins, events)?;
         let budget = FairShare::budget(webhooks, self.threads);
         let timed = prepare_all(&shared.engine, &config, self.threads, events, Some(budget));
-        let costs: Vec<Option<Duration>> = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
+        let costs = cpu_costs(&timed);
         let settled = store
             .apply_logged_batch(groups, durable, |batch| conclude_all(batch, &config, events.iter().zip(timed)))?;
         let settled_len = settled.len();
         let finished = settled_len as u64;
         settled_metrics(settled);
         crate::telemetry::metrics::events_processed_from_log(finished);
-        let ran = events.iter().zip(costs).filter_map(|(e, cost)| Some((&e.webhook_id, cost?)));
-        shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe_batch(ran);
+        shared.observe(events, costs);
         shared.backlog.finished_unstored(finished);
         shared.act.wake();
         Ok(settled_len)

@@ -63,11 +63,29 @@ pub(super) struct Shared {
     pub(super) engine: Arc<PluginEngine>,
     /// Compiled plugins and their breakers: a webhook moving lanes keeps its breaker.
     pub(super) plugins: TransformPlugins,
-    pub(super) share: Mutex<FairShare>,
-    /// Webhooks a lane (or the applier) is processing a batch of.
-    pub(super) taken: Mutex<HashSet<WebhookId>>,
+    share: Mutex<FairShare>,
+    /// Webhooks a lane is processing a batch of (the applier needs none: the events it
+    /// processes are not stored yet, so no lane can take them).
+    taken: Mutex<HashSet<WebhookId>>,
     pub(super) act: Waker,
     pub(super) backlog: Arc<Backlog>,
+}
+
+impl Shared {
+    fn share(&self) -> std::sync::MutexGuard<'_, FairShare> {
+        self.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What processing `events` cost (their CPU phases, `None` if not started): it sets
+    /// each webhook's share of later batches and its lane.
+    pub(super) fn observe(&self, events: &[StoredEvent], costs: Vec<Option<Duration>>) {
+        self.share().observe_batch(events.iter().zip(costs).filter_map(|(e, cost)| Some((&e.webhook_id, cost?))));
+    }
+
+    /// Whether `webhook` was measured cheap (see [`FairShare::measured_cheap`]).
+    pub(super) fn measured_cheap(&self, webhook: &WebhookId) -> bool {
+        self.share().measured_cheap(webhook)
+    }
 }
 
 /// Start the worker; `threads` bounds how many OS threads run cheap webhooks' plugins at
@@ -136,8 +154,7 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
             |part| {
                 let costs = process_batch(store, &shared.engine, &shared.plugins, threads, part, budget)?;
                 finished.set(finished.get() + costs.iter().flatten().count() as u64);
-                let ran = part.iter().zip(costs).filter_map(|(e, cost)| Some((&e.webhook_id, cost?)));
-                shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).observe_batch(ran);
+                shared.observe(part, costs);
                 Ok(())
             },
             |event, why| fail_internal(store, event, why),
@@ -192,7 +209,7 @@ fn next_batch<'a>(
 ) -> Result<(Vec<StoredEvent>, Taken<'a>, Option<Duration>), StoreError> {
     let waiting = store.webhooks_waiting()?;
     let quotas = {
-        let share = shared.share.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let share = shared.share();
         let mut taken = shared.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mine: Vec<WebhookId> =
             waiting.into_iter().filter(|w| share.lane(w) == lane && !taken.contains(w)).collect();
@@ -271,7 +288,7 @@ pub fn process_batch(
 ) -> Result<Vec<Option<Duration>>, StoreError> {
     let config = BatchConfig::load(store, engine, plugins, events)?;
     let timed = prepare_all(engine, &config, threads, events, budget);
-    let costs = timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect();
+    let costs = cpu_costs(&timed);
     let mut prepared = timed.into_iter();
     let (mut rest, mut chunk) = (events, COMMIT_EVERY);
     while !rest.is_empty() {
@@ -290,6 +307,11 @@ pub fn process_batch(
 
 /// An event's CPU phase done, and the CPU time it took; `None` if not started.
 pub(super) type Timed = Option<(Prepared, Duration)>;
+
+/// The CPU time each event's CPU phase took (`None`: not started).
+pub(super) fn cpu_costs(timed: &[Timed]) -> Vec<Option<Duration>> {
+    timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect()
+}
 
 /// Coerce and transform `events` on `threads` pool threads; with a `budget`, a webhook's
 /// events are not started once its events in this call spent it.

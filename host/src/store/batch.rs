@@ -46,12 +46,7 @@ impl Store {
         &self,
         work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>,
     ) -> Result<(T, Duration), StoreError> {
-        self.transaction_timed(Priority::Background, |tx| {
-            let batch = Batch { tx, finished: RefCell::default() };
-            let out = work(&batch)?;
-            batch.write_finished()?;
-            Ok(out)
-        })
+        self.transaction_timed(Priority::Background, |tx| Batch::run(tx, work))
     }
 
     /// Store ingest-log groups with the position they reach (as [`Store::apply_logged`])
@@ -66,15 +61,22 @@ impl Store {
     ) -> Result<T, StoreError> {
         let run = |tx: &dyn Sql| {
             apply_groups(tx, groups)?;
-            let batch = Batch { tx, finished: RefCell::default() };
-            let out = work(&batch)?;
-            batch.write_finished()?;
-            Ok(out)
+            Batch::run(tx, work)
         };
         match &self.db {
             super::Db::Sqlite(s) if durable => s.transaction_synced(Priority::Ingest, run).map(|(out, _)| out),
             _ => self.transaction(Priority::Ingest, run),
         }
+    }
+}
+
+impl<'a> Batch<'a> {
+    /// Run `work` on a batch in `tx`, then write the final statuses it gathered.
+    fn run<T>(tx: &'a dyn Sql, work: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let batch = Batch { tx, finished: RefCell::default() };
+        let out = work(&batch)?;
+        batch.write_finished()?;
+        Ok(out)
     }
 }
 
