@@ -66,6 +66,8 @@ reference() {
   local pid=$!
   sleep 1
   load http://127.0.0.1:18181/hooks/x "$1"
+  # Its CPU (user + system ticks) for the whole run, to set wasmhook's per event against.
+  awk '{print $14 + $15}' /proc/$pid/stat > "$WORK/ceiling-cpu-$1${2:+-fsync}"
   kill $pid; wait $pid 2>/dev/null || true
   rm -f "$WORK/ceiling.log"
 }
@@ -102,13 +104,24 @@ backlog() {
     | awk '/^wasmhook_ingest_log_unapplied_events/ {printf "%d", $2}')
   echo $((stored + ${logged:-0}))
 }
+# CPU ticks (user + system) of each of wasmhook's threads, by thread name, and of the whole
+# process (which keeps the ticks of threads that have ended: the plugin pool's are started
+# per batch).
+thread_cpu() {
+  echo "process $(awk '{print $14 + $15}' /proc/$PID/stat)"
+  for t in /proc/$PID/task/*; do
+    echo "$(tr ' ' '_' < "$t/comm") $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+  done
+}
 sync
+thread_cpu > "$WORK/cpu-before"
 START=$(date +%s.%N)
 DURABLE_OUT=$(load "$HOOK")
 LOAD_END=$(date +%s.%N)
 BACKLOG_AT_END=$(backlog)
 until [ "$(backlog)" = "0" ]; do sleep 0.2; done
 DRAIN_END=$(date +%s.%N)
+thread_cpu > "$WORK/cpu-after"
 EVENTS=$(processed)
 INGEST_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 # Mapped database pages count in RSS but are the kernel's file cache; anonymous memory is
@@ -211,4 +224,41 @@ total_s = float(imp_end) - float(imp_start)
 print(f"| record import over HTTP: {rows:,} rows ({int(file_bytes) / 2**20:.0f} MiB NDJSON), {status['state']} | "
       f"{total_s:.0f} s, {rows / total_s:,.0f} rows/s (upload {float(uploaded) - float(imp_start):.1f} s) |")
 print(f"| RSS during the import: before / peak | {int(rss_before) / 1024:.0f} MiB / {int(rss_max) / 1024:.0f} MiB |")
+PY
+
+# Where the CPU goes: wasmhook's per event (load and drain at 64 connections) by thread,
+# against the fsync ceiling's per request at 64 connections, in the same run.
+python3 - "$WORK/cpu-before" "$WORK/cpu-after" "$(cat "$WORK/ceiling-cpu-64-fsync")" \
+  "$(echo "$FSYNC64" | awk '/requests in/ {print $1}')" "$EVENTS" "$(getconf CLK_TCK)" <<'PY'
+import collections, sys
+before_path, after_path, ceiling_ticks, ceiling_requests, events, hz = sys.argv[1:]
+def by_thread(path):
+    totals = collections.Counter()
+    for line in open(path):
+        name, _, ticks = line.rpartition(" ")
+        totals[name] += int(ticks or 0)
+    return totals
+spent = by_thread(after_path)
+spent.subtract(by_thread(before_path))
+process = spent.pop("process")
+# Thread names are cut to 15 characters by the kernel.
+groups = [
+    ("acknowledging: HTTP, parse, hand to the writer (tokio workers)", ("tokio-rt-worker",)),
+    ("appending to the ingest log (writer, segments made ahead)", ("wasmhook-ingest", "wasmhook-log-se")),
+    ("storing from the log, and processing there while it keeps up (applier)", ("wasmhook-applie",)),
+    ("processing stored events: claim, match, enroll, statuses (pipeline lanes)", ("wasmhook-pipeli",)),
+]
+us = lambda ticks: ticks / int(hz) * 1e6 / max(int(events), 1)
+ceiling = int(ceiling_ticks) / int(hz) * 1e6 / max(int(ceiling_requests), 1)
+print()
+print(f"| CPU per event, 64 connections, load and drain ({int(events):,} events) | µs | × the fsync ceiling's per request ({ceiling:.1f} µs) |")
+print("|---|---:|---:|")
+total = 0
+for label, names in groups:
+    ticks = sum(spent.pop(n, 0) for n in names)
+    total += ticks
+    print(f"| {label} | {us(ticks):.1f} | {us(ticks) / ceiling:.2f} |")
+rest = process - total
+print(f"| coerce and plugin calls (the pool's threads, started per batch), and other threads | {us(rest):.1f} | {us(rest) / ceiling:.2f} |")
+print(f"| all of wasmhook serve | {us(process):.1f} | {us(process) / ceiling:.2f} |")
 PY

@@ -1,6 +1,6 @@
-//! `wasmhook-bench nodes`: ingest and drain rates of one node on SQLite, one node on
-//! PostgreSQL and two nodes on one PostgreSQL database, measured in one run on this
-//! machine, with the CPU each part used, to show where the limit is.
+//! `wasmhook-bench nodes`: ingest and drain rates of one node on SQLite, and one, two and
+//! three nodes on one PostgreSQL database, measured in one run on this machine, with the
+//! CPU each part used (and PostgreSQL's per drained event), to show where the limit is.
 //!
 //! Per setup: a fresh store; contacts imported; a webhook mapped but not yet matched, so
 //! the events ingested are kept `not_ready` and the ingest phase measures ingest alone
@@ -162,7 +162,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<String> {
     rows.push(measure(plan, "1 node, SQLite", &[dir.path().join("sqlite")], None)?);
     if let Some(server) = &plan.postgres {
         let server = server.trim_end_matches('/');
-        for nodes in [1usize, 2] {
+        for nodes in [1usize, 2, 3] {
             let database = Database::create(server)?;
             let dirs: Vec<_> = (0..nodes).map(|n| dir.path().join(format!("pg{nodes}-{n}"))).collect();
             let name = format!("{nodes} node{}, PostgreSQL", if nodes > 1 { "s" } else { "" });
@@ -267,14 +267,20 @@ fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
     )?;
     writeln!(
         out,
-        "| setup | ingest events/s | ack p50 ms | ack p99 ms | ingest CPU nodes / postgres / machine | drain events/s | drain CPU nodes / postgres / machine |"
+        "| setup | ingest events/s | ack p50 ms | ack p99 ms | ingest CPU nodes / postgres / machine | drain events/s | drain CPU nodes / postgres / machine | PostgreSQL CPU per drained event, ms |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---|---:|---|")?;
+    writeln!(out, "|---|---:|---:|---:|---|---:|---|---:|")?;
     for r in rows {
         let cpu = |c: Cpu| format!("{:.2} / {:.2} / {:.2}", c.nodes, c.postgres, c.machine);
+        // Cores × seconds per event: the database's cost of one event, whatever the rate.
+        let per_event = if r.name.contains("PostgreSQL") && r.drain_per_s > 0.0 {
+            format!("{:.3}", r.drain_cpu.postgres / r.drain_per_s * 1e3)
+        } else {
+            "—".to_string()
+        };
         writeln!(
             out,
-            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} |",
+            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} | {per_event} |",
             r.name,
             r.ingest_per_s,
             r.p50_ms,
@@ -291,12 +297,13 @@ fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
             pg1.ingest_per_s / sqlite.ingest_per_s,
             pg1.drain_per_s / sqlite.drain_per_s
         )?;
-        if let Some(pg2) = rest.first() {
+        for (n, more) in rest.iter().enumerate() {
             write!(
                 out,
-                "; PG 2 nodes / 1 node: ingest = {:.2}, drain = {:.2}",
-                pg2.ingest_per_s / pg1.ingest_per_s,
-                pg2.drain_per_s / pg1.drain_per_s
+                "; PG {} nodes / 1 node: ingest = {:.2}, drain = {:.2}",
+                n + 2,
+                more.ingest_per_s / pg1.ingest_per_s,
+                more.drain_per_s / pg1.drain_per_s
             )?;
         }
         writeln!(out)?;

@@ -10,6 +10,7 @@
 //! - [`breaker`]: plugins paused after timing out again and again.
 //! - [`transform`]: the webhook's chain of `transform` plugins.
 //! - [`matching`]: the enrollment property against a unique record property.
+//! - `read_ahead`: what matching and enrolling a batch will ask, read for all of it at once.
 //! - [`enroll`]: into every enabled workflow the webhook triggers.
 //! - [`worker`]: the thread that drains accepted events batch by batch.
 
@@ -19,6 +20,7 @@ pub mod enroll;
 pub mod fair;
 pub mod from_log;
 pub mod matching;
+mod read_ahead;
 pub mod transform;
 pub mod worker;
 

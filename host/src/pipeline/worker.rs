@@ -30,6 +30,7 @@ use crate::plugins::PluginEngine;
 use crate::store::batch::Batch;
 use crate::store::events::{Finished, StoredEvent};
 use crate::store::gate::MAX_BACKGROUND_WAIT;
+use crate::store::sql::Dialect;
 use crate::store::{Store, StoreError};
 use crate::work::panic::panic_message;
 use crate::work::pool::{self, yield_cpu_to_ingest};
@@ -43,8 +44,11 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// full or read-only): retrying is cheap but its log line is not.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
-/// Events per commit. The write lock is the one thing the worker and ingest share: a short
-/// hold lets a waiting ingest group in between two commits (see `store::gate`).
+/// Batches processed again at once after colliding with another node's commit, in a row.
+const MAX_COLLISIONS_IN_A_ROW: u32 = 3;
+
+/// Events per commit on SQLite. The write lock is the one thing the worker and ingest share:
+/// a short hold lets a waiting ingest group in between two commits (see `store::gate`).
 const COMMIT_EVERY: usize = 32;
 
 /// Most events per commit when ingest keeps the write gate busy (about 10 ms of lock).
@@ -125,6 +129,7 @@ pub fn spawn(
 fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiver<()>, node: &Threads) {
     let mut recount = RecountClock::default();
     let mut retry_delay = IDLE_POLL;
+    let mut collisions = 0;
     // Stopping leaves what is not processed `accepted`: the next start drains it.
     while !node.stopping() {
         let (events, taken, budget) = match next_batch(lane, store, shared, threads) {
@@ -164,6 +169,14 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
             Ok(()) => {
                 shared.backlog.finished(finished.get());
                 retry_delay = IDLE_POLL;
+                collisions = 0;
+            }
+            // Another node's commit collided with this batch's enrollments: processed again
+            // at once, it reads what that node committed (a few times in a row at most; then
+            // as any other error, so a collision that keeps coming cannot spin).
+            Err(StoreError::Conflict(what)) if collisions < MAX_COLLISIONS_IN_A_ROW => {
+                collisions += 1;
+                tracing::debug!(what, "a batch collided with another node's; again");
             }
             Err(e) => {
                 // What did not commit stays `accepted` and is retried (the backlog gauge
@@ -290,7 +303,10 @@ pub fn process_batch(
     let timed = prepare_all(engine, &config, threads, events, budget);
     let costs = cpu_costs(&timed);
     let mut prepared = timed.into_iter();
-    let (mut rest, mut chunk) = (events, COMMIT_EVERY);
+    // PostgreSQL has no write lock for ingest to wait on: the batch commits at once (each
+    // commit, and each chunk's read-ahead and status statements, is a round trip).
+    let whole = store.dialect() == Dialect::Postgres;
+    let (mut rest, mut chunk) = (events, if whole { events.len() } else { COMMIT_EVERY });
     while !rest.is_empty() {
         let (part, tail) = rest.split_at(chunk.min(rest.len()));
         let (settled, waited) =
@@ -299,7 +315,13 @@ pub fn process_batch(
         // Held back as long as the gate ever holds a background writer: ingest is busy
         // without a pause, so each entry is dear and the next commit takes more events
         // (short commits under a steady load would cap processing at a chunk per wait).
-        chunk = if waited >= MAX_BACKGROUND_WAIT { (chunk * 2).min(MAX_COMMIT) } else { COMMIT_EVERY };
+        chunk = if whole {
+            chunk
+        } else if waited >= MAX_BACKGROUND_WAIT {
+            (chunk * 2).min(MAX_COMMIT)
+        } else {
+            COMMIT_EVERY
+        };
         rest = tail;
     }
     Ok(costs)
@@ -349,9 +371,11 @@ pub(super) fn conclude_all<'e>(
     config: &BatchConfig,
     events: impl Iterator<Item = (&'e StoredEvent, Timed)>,
 ) -> Result<Vec<Settled<'e>>, StoreError> {
-    let mut settled = Vec::new();
+    let events: Vec<(&StoredEvent, Prepared)> =
+        events.filter_map(|(event, prepared)| Some((event, prepared?.0))).collect();
+    super::read_ahead::read_ahead(batch, config, &events)?;
+    let mut settled = Vec::with_capacity(events.len());
     for (event, prepared) in events {
-        let Some((prepared, _)) = prepared else { continue };
         let concluded = conclude(batch, config, event, prepared)?;
         batch.finish_event(&event.id, &concluded.finished)?;
         settled.push((event, concluded.finished.status, concluded.enrollments));

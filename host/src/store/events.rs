@@ -496,7 +496,8 @@ fn insert_events(tx: &dyn Sql, rows: &[NewEvent], suffix: &str) -> Result<(), St
                 &row.request_id,
             ]
         },
-    )
+    )?;
+    Ok(())
 }
 
 fn ingest_one(

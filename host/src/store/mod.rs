@@ -6,7 +6,8 @@
 //! - [`webhooks`]: webhook events, their tokens, states, test event and mapping.
 //! - [`events`]: received deliveries and their statuses.
 //! - [`backup`]: a consistent copy of the SQLite file while it serves.
-//! - [`batch`]: the pipeline worker's write transaction over many events.
+//! - [`batch`]: the pipeline worker's write transaction over many events; `read_ahead`:
+//!   what it reads for all of its events at once.
 //! - [`gate`]: one writer at a time across connections, ingest first.
 //! - [`records`]: objects, their properties (some unique) and records.
 //! - [`imports`]: bulk record imports, their progress and errors.
@@ -24,6 +25,7 @@ pub mod ingest_log;
 mod migrations;
 pub mod plugins;
 pub mod postgres;
+mod read_ahead;
 pub mod records;
 pub mod retention;
 pub mod secrets;

@@ -180,9 +180,9 @@ macro_rules! args {
 pub(crate) use args;
 
 /// Rows per multi-row statement (`INSERT … VALUES (…), (…)`, `UPDATE … FROM (VALUES …)`):
-/// many rows go in a few statements (each a round trip on PostgreSQL), of at most six
+/// many rows go in a few statements (each a round trip on PostgreSQL), of at most seven
 /// sizes, so SQLite's statement cache keeps them all prepared.
-const ROWS_PER_STATEMENT: [usize; 6] = [32, 16, 8, 4, 2, 1];
+const ROWS_PER_STATEMENT: [usize; 7] = [128, 32, 16, 8, 4, 2, 1];
 
 /// `(?1, …, ?c), (?c+1, …)`: `rows` rows of `columns` placeholders, numbered in order.
 fn value_rows(rows: usize, columns: usize) -> String {
@@ -196,22 +196,51 @@ fn value_rows(rows: usize, columns: usize) -> String {
 }
 
 /// Run `statement` over `rows` in a few multi-row statements: `statement` gets a chunk's
-/// `(?1, …), (…)` list, `fields` gives a row's arguments in column order.
+/// `(?1, …), (…)` list, `fields` gives a row's arguments in column order. How many rows
+/// the statements changed.
 pub fn execute_rows<R, const N: usize>(
     db: &dyn Sql,
     rows: &[R],
     statement: impl Fn(&str) -> String,
     fields: impl for<'r> Fn(&'r R) -> [&'r dyn ToArg; N],
-) -> Result<(), StoreError> {
-    let mut rest = rows;
+) -> Result<u64, StoreError> {
+    let (mut rest, mut changed) = (rows, 0);
     while !rest.is_empty() {
         let size = ROWS_PER_STATEMENT.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(size);
         let args: Vec<&dyn ToArg> = chunk.iter().flat_map(&fields).collect();
-        db.execute(&statement(&value_rows(size, N)), &args)?;
+        changed += db.execute(&statement(&value_rows(size, N)), &args)?;
         rest = tail;
     }
-    Ok(())
+    Ok(changed)
+}
+
+/// Rows per multi-row query ([`query_rows`]): reads return what they find in one answer
+/// each, so larger chunks than writes take, still of few sizes for the statement cache.
+const ROWS_PER_QUERY: [usize; 5] = [128, 32, 8, 2, 1];
+
+/// Run the query `statement` over `rows` in a few multi-row statements and collect what
+/// they return. `statement` gets a chunk's `(?1, …), (…)` list (for one column, `(?1),
+/// (?2), …`: an `IN` list too) and the number of the first placeholder after it, where
+/// `fixed` is bound (the same for every chunk).
+pub fn query_rows<R, const N: usize>(
+    db: &dyn Sql,
+    rows: &[R],
+    fixed: &[&dyn ToArg],
+    statement: impl Fn(&str, usize) -> String,
+    fields: impl for<'r> Fn(&'r R) -> [&'r dyn ToArg; N],
+) -> Result<Vec<Row>, StoreError> {
+    let mut found = Vec::new();
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = ROWS_PER_QUERY.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        let mut args: Vec<&dyn ToArg> = chunk.iter().flat_map(&fields).collect();
+        args.extend_from_slice(fixed);
+        found.extend(db.query(&statement(&value_rows(size, N), size * N + 1), &args)?);
+        rest = tail;
+    }
+    Ok(found)
 }
 
 /// One column value as read back.
