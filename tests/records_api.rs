@@ -182,3 +182,59 @@ fn ndjson_import_creates_updates_and_reports_failed_lines() {
         1
     );
 }
+
+#[test]
+fn an_import_frees_and_takes_unique_values_in_file_order_and_refuses_one_held_by_another_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    for name in ["external_id", "email"] {
+        let property = json!({"name": name, "type": "string", "unique": true});
+        assert_eq!(server.admin("POST", "/objects/contacts/properties", Some(property)).status, 201);
+    }
+    let create = |external_id: &str, email: &str| {
+        let body = json!({"properties": {"external_id": external_id, "email": email}});
+        server.admin("POST", "/objects/contacts/records", Some(body)).body["id"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (create("cus_1", "a@example.com"), create("cus_2", "b@example.com"));
+    let ndjson = concat!(
+        // b@example.com is B's: refused, and cus_1 keeps its email.
+        "{\"external_id\": \"cus_1\", \"email\": \"b@example.com\"}\n",
+        // Created.
+        "{\"external_id\": \"cus_3\", \"email\": \"c@example.com\"}\n",
+        // c@example.com names line 2's record: merged into it, which gives up cus_3.
+        "{\"email\": \"c@example.com\", \"external_id\": \"cus_9\"}\n",
+        // cus_3 is free again: created.
+        "{\"external_id\": \"cus_3\"}\n",
+        // Line 2's record, now cus_9, changes its email...
+        "{\"external_id\": \"cus_9\", \"email\": \"d@example.com\"}\n",
+        // ... so c@example.com is free for a new record.
+        "{\"external_id\": \"cus_10\", \"email\": \"c@example.com\"}\n",
+    );
+    let answer = server.import("contacts", ndjson.as_bytes(), true);
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(
+        (answer.body["created"].as_i64(), answer.body["updated"].as_i64()),
+        (Some(3), Some(2)),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(answer.body["failed"], 1, "{:?}", answer.body);
+    assert_eq!(answer.body["errors"][0]["line"], 1);
+    let error = answer.body["errors"][0]["error"].as_str().unwrap();
+    assert!(error.contains("email") && error.contains(&b), "{error}");
+
+    let find = |query: &str| {
+        let found = server.admin("GET", &format!("/objects/contacts/records?{query}"), None).body;
+        let records = found["records"].as_array().unwrap().clone();
+        assert_eq!(records.len(), 1, "{query}: {found}");
+        records[0].clone()
+    };
+    assert_eq!(find("external_id=cus_1")["id"], a.as_str());
+    assert_eq!(find("external_id=cus_1")["properties"]["email"], "a@example.com");
+    let moved = find("external_id=cus_9");
+    assert_eq!(moved["properties"]["email"], "d@example.com", "{moved}");
+    let again = find("external_id=cus_3");
+    assert_ne!(again["id"], moved["id"]);
+    assert_eq!(find("email=c%40example.com")["properties"]["external_id"], "cus_10");
+    assert_eq!(find("email=b%40example.com")["id"], b.as_str());
+}

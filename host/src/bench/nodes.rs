@@ -39,6 +39,8 @@ struct Row {
     drain_per_s: f64,
     ingest_cpu: Cpu,
     drain_cpu: Cpu,
+    /// Contacts imported per second (one NDJSON import over HTTP, waited for).
+    import_per_s: f64,
 }
 
 /// Cores used during a phase: by the wasmhook nodes, by PostgreSQL, by everything.
@@ -182,7 +184,9 @@ fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Optio
         nodes.push(Server::start_with(dir, &options)?);
     }
     let first = &nodes[0];
+    let started = Instant::now();
     first.contacts(plan.records)?;
+    let import_per_s = plan.records as f64 / started.elapsed().as_secs_f64();
     // Mapped, not matched: what arrives now is kept `not_ready`, for the replay below.
     let webhook = first.admin("POST", "/webhooks", &json!({"name": "bench"}))?;
     let id = webhook["id"].as_str().ok_or_else(|| anyhow!("no webhook id"))?.to_string();
@@ -252,6 +256,7 @@ fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Optio
         drain_per_s: queued as f64 / drain_s,
         ingest_cpu,
         drain_cpu,
+        import_per_s,
     })
 }
 
@@ -259,7 +264,7 @@ fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(
         out,
-        "{} events per setup from {} clients over {} contacts; {} cores here. CPU in cores used during the phase.",
+        "{} events per setup from {} clients over {} contacts (imported first: one NDJSON file over HTTP); {} cores here. CPU in cores used during the phase.",
         plan.events,
         plan.clients,
         plan.records,
@@ -267,9 +272,9 @@ fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
     )?;
     writeln!(
         out,
-        "| setup | ingest events/s | ack p50 ms | ack p99 ms | ingest CPU nodes / postgres / machine | drain events/s | drain CPU nodes / postgres / machine | PostgreSQL CPU per drained event, ms |"
+        "| setup | ingest events/s | ack p50 ms | ack p99 ms | ingest CPU nodes / postgres / machine | drain events/s | drain CPU nodes / postgres / machine | PostgreSQL CPU per drained event, ms | record import rows/s |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---|---:|---|---:|")?;
+    writeln!(out, "|---|---:|---:|---:|---|---:|---|---:|---:|")?;
     for r in rows {
         let cpu = |c: Cpu| format!("{:.2} / {:.2} / {:.2}", c.nodes, c.postgres, c.machine);
         // Cores × seconds per event: the database's cost of one event, whatever the rate.
@@ -280,14 +285,15 @@ fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
         };
         writeln!(
             out,
-            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} | {per_event} |",
+            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} | {per_event} | {:.0} |",
             r.name,
             r.ingest_per_s,
             r.p50_ms,
             r.p99_ms,
             cpu(r.ingest_cpu),
             r.drain_per_s,
-            cpu(r.drain_cpu)
+            cpu(r.drain_cpu),
+            r.import_per_s
         )?;
     }
     if let [sqlite, pg1, rest @ ..] = rows {

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::gate::Priority;
+use super::import_chunk::Applied;
 use super::records::{RecordError, unique_holder, unique_key};
 use super::sql::{Row, Sql, args};
 use super::{Store, StoreError};
@@ -134,7 +135,9 @@ impl Store {
 
     /// Apply one chunk: create or update its rows and advance the import's progress, in
     /// one transaction. A row whose first present unique property names an existing
-    /// record updates (merges into) it; others are created.
+    /// record updates (merges into) it; others are created. The chunk is applied as a set
+    /// (`import_chunk`); if another node committed one of its unique values meanwhile, it
+    /// is applied again a row at a time, each row in a savepoint.
     pub fn apply_import_chunk(
         &self,
         import_id: &ImportId,
@@ -144,60 +147,92 @@ impl Store {
         mut new_id: impl FnMut() -> RecordId,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.transaction(Priority::Background, |tx| {
-            let (mut created, mut updated) = (0i64, 0i64);
-            let mut refused = chunk.refused;
-            for (line, row) in chunk.rows {
-                let existing = unique
-                    .iter()
-                    .find_map(|p| {
-                        let key = row.get(p).and_then(unique_key)?;
-                        unique_holder(tx, object, p, &key).transpose()
-                    })
-                    .transpose()?;
-                // One savepoint per row: a refused row leaves no trace, the others commit together.
-                tx.execute("SAVEPOINT import_row", &[])?;
-                match upsert_row(tx, object, unique, row, existing, &mut new_id, now_ms) {
-                    Ok(outcome) => {
-                        tx.execute("RELEASE SAVEPOINT import_row", &[])?;
-                        match outcome {
-                            ImportOutcome::Created => created += 1,
-                            ImportOutcome::Updated => updated += 1,
-                        }
-                    }
-                    Err(RecordError::Store(e)) => return Err(e),
-                    Err(e) => {
-                        tx.execute("ROLLBACK TO SAVEPOINT import_row", &[])?;
-                        tx.execute("RELEASE SAVEPOINT import_row", &[])?;
-                        refused.push((line, e.to_string()));
-                    }
+        let Chunk { rows, refused, bytes_done, lines_done } = chunk;
+        let progress = Progress { import_id, bytes_done, lines_done, refused };
+        let as_set = self.transaction(Priority::Background, |tx| {
+            let applied = super::import_chunk::apply(tx, object, unique, rows.clone(), &mut new_id, now_ms)?;
+            record_progress(tx, &progress, applied)
+        });
+        match as_set {
+            Err(StoreError::Conflict(_)) => self.transaction(Priority::Background, |tx| {
+                let applied = apply_row_by_row(tx, object, unique, rows, &mut new_id, now_ms)?;
+                record_progress(tx, &progress, applied)
+            }),
+            other => other,
+        }
+    }
+}
+
+/// Where a chunk leaves the import's file, and the lines refused before the store.
+struct Progress<'a> {
+    import_id: &'a ImportId,
+    bytes_done: i64,
+    lines_done: i64,
+    refused: Vec<(i64, String)>,
+}
+
+/// Apply `rows` one at a time, each in a savepoint: a refused row leaves no trace.
+pub(super) fn apply_row_by_row(
+    tx: &dyn Sql,
+    object: &str,
+    unique: &[String],
+    rows: Vec<(i64, Map<String, Json>)>,
+    new_id: &mut impl FnMut() -> RecordId,
+    now_ms: i64,
+) -> Result<Applied, StoreError> {
+    let mut applied = Applied { created: 0, updated: 0, refused: Vec::new() };
+    for (line, row) in rows {
+        let existing = unique
+            .iter()
+            .find_map(|p| {
+                let key = row.get(p).and_then(unique_key)?;
+                unique_holder(tx, object, p, &key).transpose()
+            })
+            .transpose()?;
+        tx.execute("SAVEPOINT import_row", &[])?;
+        match upsert_row(tx, object, unique, row, existing, new_id, now_ms) {
+            Ok(outcome) => {
+                tx.execute("RELEASE SAVEPOINT import_row", &[])?;
+                match outcome {
+                    ImportOutcome::Created => applied.created += 1,
+                    ImportOutcome::Updated => applied.updated += 1,
                 }
             }
-            refused.sort_by_key(|(line, _)| *line);
-            let mut progress =
-                tx.query_one("SELECT errors_json, failed FROM imports WHERE id = ?1", args![import_id])?;
-            let (errors_json, failed_before): (String, i64) = (progress.get(0)?, progress.get(1)?);
-            let mut errors: Vec<Json> = serde_json::from_str(&errors_json)?;
-            let room = MAX_REPORTED_ERRORS.saturating_sub(errors.len());
-            errors.extend(
-                refused.iter().take(room).map(|(line, error)| serde_json::json!({"line": line, "error": error})),
-            );
-            tx.execute(
-                "UPDATE imports SET bytes_done = ?2, lines_done = ?3, created = created + ?4, updated = updated + ?5,
-                     failed = ?6, errors_json = ?7 WHERE id = ?1",
-                args![
-                    import_id,
-                    chunk.bytes_done,
-                    chunk.lines_done,
-                    created,
-                    updated,
-                    failed_before + refused.len() as i64,
-                    serde_json::to_string(&errors)?
-                ],
-            )?;
-            Ok(())
-        })
+            Err(RecordError::Store(e)) => return Err(e),
+            Err(e) => {
+                tx.execute("ROLLBACK TO SAVEPOINT import_row", &[])?;
+                tx.execute("RELEASE SAVEPOINT import_row", &[])?;
+                applied.refused.push((line, e.to_string()));
+            }
+        }
     }
+    Ok(applied)
+}
+
+/// Count what a chunk did and keep its first refusals in the import's report.
+fn record_progress(tx: &dyn Sql, progress: &Progress<'_>, applied: Applied) -> Result<(), StoreError> {
+    let mut refused = progress.refused.clone();
+    refused.extend(applied.refused);
+    refused.sort_by_key(|(line, _)| *line);
+    let mut row = tx.query_one("SELECT errors_json, failed FROM imports WHERE id = ?1", args![progress.import_id])?;
+    let (errors_json, failed_before): (String, i64) = (row.get(0)?, row.get(1)?);
+    let mut errors: Vec<Json> = serde_json::from_str(&errors_json)?;
+    let room = MAX_REPORTED_ERRORS.saturating_sub(errors.len());
+    errors.extend(refused.iter().take(room).map(|(line, error)| serde_json::json!({"line": line, "error": error})));
+    tx.execute(
+        "UPDATE imports SET bytes_done = ?2, lines_done = ?3, created = created + ?4, updated = updated + ?5,
+             failed = ?6, errors_json = ?7 WHERE id = ?1",
+        args![
+            progress.import_id,
+            progress.bytes_done,
+            progress.lines_done,
+            applied.created,
+            applied.updated,
+            failed_before + refused.len() as i64,
+            serde_json::to_string(&errors)?
+        ],
+    )?;
+    Ok(())
 }
 
 /// What importing one row did.
@@ -206,6 +241,7 @@ enum ImportOutcome {
     Updated,
 }
 
+/// Create or update one row's record (row-by-row path).
 fn upsert_row(
     db: &dyn Sql,
     object: &str,

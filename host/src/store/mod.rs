@@ -10,7 +10,8 @@
 //!   what it reads for all of its events at once.
 //! - [`gate`]: one writer at a time across connections, ingest first.
 //! - [`records`]: objects, their properties (some unique) and records.
-//! - [`imports`]: bulk record imports, their progress and errors.
+//! - [`imports`]: bulk record imports, their progress and errors; `import_chunk`: a
+//!   chunk applied as a set.
 //! - [`retention`]: deleting what is no longer kept, in small batches; the database size.
 //! - [`workflows`]: workflows and their enrollments.
 //! - [`plugins`]: uploaded plugin components.
@@ -20,6 +21,7 @@ pub mod batch;
 pub mod events;
 pub mod files;
 pub mod gate;
+mod import_chunk;
 pub mod imports;
 pub mod ingest_log;
 mod migrations;
