@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail, ensure};
 use serde_json::{Value as Json, json};
 
-use super::server::{Sent, Server, paced};
+use super::server::{Sent, Server, Until, paced};
 
 /// The hostile webhooks: a name and its transform step's config.
 const HOSTILE: &[(&str, &[(&str, &str)])] = &[
@@ -112,7 +112,9 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
         .into_iter()
         .map(|hook| {
             let (addr, stop) = (server.addr.clone(), stop.clone());
-            std::thread::spawn(move || paced(&addr, &hook, HOSTILE_RATE, None, &stop, &AtomicU64::new(0), payload))
+            std::thread::spawn(move || {
+                paced(&addr, &hook, HOSTILE_RATE, Until::Stopped, &stop, &AtomicU64::new(0), payload)
+            })
         })
         .collect();
     let started = Instant::now();
@@ -121,7 +123,7 @@ fn phase(plan: &Plan, hostile: Option<&[u8]>) -> anyhow::Result<Phase> {
             let (addr, hook) = (server.addr.clone(), healthy_hook.clone());
             let (rate, seconds) = (plan.rate / HEALTHY_CLIENTS as f64, plan.seconds);
             std::thread::spawn(move || {
-                paced(&addr, &hook, rate, Some(seconds), &AtomicBool::new(false), &AtomicU64::new(0), payload)
+                paced(&addr, &hook, rate, Until::AllOf(seconds), &AtomicBool::new(false), &AtomicU64::new(0), payload)
             })
         })
         .collect();

@@ -34,17 +34,32 @@ impl Sent {
     }
 }
 
-/// How long past its `seconds` a paced sender may run to send what it fell behind with.
+/// When a paced sender stops (besides being told to).
+#[derive(Clone, Copy)]
+pub enum Until {
+    /// Only when told to.
+    Stopped,
+    /// After this many seconds of its schedule; it may run a second past them to send what
+    /// it fell behind with (a checkpoint, a neighbour's burst: 125 ms once on a loaded
+    /// machine), but beyond what the server can take the wall clock ends the run.
+    Seconds(f64),
+    /// Once every request of this many seconds of its schedule is sent, however long that
+    /// takes: a fixed count, for a bench that compares runs by what each lost (a loaded CI
+    /// machine once stalled a 2 s schedule's sender for 2.8 s).
+    AllOf(f64),
+}
+
+/// How long past its schedule an [`Until::Seconds`] sender may run to catch up.
 const CATCH_UP_S: f64 = 1.0;
 
-/// Post `payload(n)` to `hook` at `rate` a second, for `seconds` or until `stop`. Latency
+/// Post `payload(n)` to `hook` at `rate` a second, `until` its end or `stop`. Latency
 /// counts from each request's scheduled time, so a stalled server is not hidden by a
 /// client that waits for it. `acked` counts acknowledgements as they come.
 pub fn paced(
     addr: &str,
     hook: &str,
     rate: f64,
-    seconds: Option<f64>,
+    until: Until,
     stop: &AtomicBool,
     acked: &AtomicU64,
     payload: impl Fn(u32) -> Json,
@@ -55,12 +70,13 @@ pub fn paced(
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
     for n in 0u32.. {
         let due = started + interval * n;
-        // Beyond what the server can take, requests fall behind their schedule: the wall
-        // clock ends the run then, a second late, so that a stall of the server (a checkpoint,
-        // a neighbour's burst: 125 ms once on a loaded machine) is caught up, not counted as a
-        // shortfall of the schedule.
-        let over = |s: f64| (due - started).as_secs_f64() >= s || started.elapsed().as_secs_f64() >= s + CATCH_UP_S;
-        if stop.load(Ordering::Relaxed) || seconds.is_some_and(over) {
+        let scheduled = (due - started).as_secs_f64();
+        let over = match until {
+            Until::Stopped => false,
+            Until::Seconds(s) => scheduled >= s || started.elapsed().as_secs_f64() >= s + CATCH_UP_S,
+            Until::AllOf(s) => scheduled >= s,
+        };
+        if stop.load(Ordering::Relaxed) || over {
             break;
         }
         if let Some(wait) = due.checked_duration_since(Instant::now()) {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure};
 use serde_json::json;
 
-use super::server::{Sent, Server, paced};
+use super::server::{Sent, Server, Until, paced};
 
 /// Contacts the events are spread over. With re-enrollment on, a contact enrolls again
 /// as soon as its last run is done, so the act stage runs flat out on these while most
@@ -164,7 +164,9 @@ fn load(server: &Server, hook: &str, rate: f64, seconds: f64, acked: &AtomicU64)
                     })
                 };
                 let (addr, stop) = (&server.addr, &stop);
-                scope.spawn(move || paced(addr, hook, rate / CLIENTS as f64, Some(seconds), stop, acked, payload))
+                scope.spawn(move || {
+                    paced(addr, hook, rate / CLIENTS as f64, Until::Seconds(seconds), stop, acked, payload)
+                })
             })
             .collect();
         let mut sent = Sent::default();
