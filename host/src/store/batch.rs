@@ -11,7 +11,7 @@ use super::gate::Priority;
 use super::ingest_log::LoggedGroup;
 use super::read_ahead::ReadAhead;
 use super::records::{record_id_by_unique, unique_key};
-use super::sql::{Dialect, Sql, args, execute_rows};
+use super::sql::{Dialect, Sql, ToArg, args, execute_rows};
 use super::workflows::StepSaved;
 use super::{Store, StoreError};
 use crate::model::ids::{EnrollmentId, EventId, RecordId, WorkflowId};
@@ -345,44 +345,36 @@ impl Batch<'_> {
 /// NOTHING`), and the count says so; SQLite has one writer at a time.
 fn insert_enrollments(tx: &dyn Sql, rows: &[NewEnrollment]) -> Result<u64, StoreError> {
     const COLUMNS: &str = "id, workflow_id, record_id, event_id, enrolled_at_ms, status, trigger_json, next_attempt_at_ms, finished_at_ms";
+    fn fields(row: &NewEnrollment) -> [&dyn ToArg; 10] {
+        [
+            &row.id,
+            &row.workflow_id,
+            &row.record_id,
+            &row.event_id,
+            &row.at_ms,
+            &row.status,
+            &row.trigger,
+            &row.at_ms,
+            &row.finished_at_ms,
+            &row.once_key,
+        ]
+    }
     match tx.dialect() {
+        // Only PostgreSQL's schema has once_key (SQLite has one writer: the checks suffice).
         Dialect::Sqlite => execute_rows(
             tx,
             rows,
             |values| format!("INSERT INTO enrollments ({COLUMNS}) VALUES {values}"),
             |row| {
-                [
-                    &row.id,
-                    &row.workflow_id,
-                    &row.record_id,
-                    &row.event_id,
-                    &row.at_ms,
-                    &row.status,
-                    &row.trigger,
-                    &row.at_ms,
-                    &row.finished_at_ms,
-                ]
+                let [id, workflow, record, event, at, status, trigger, next, finished, _once] = fields(row);
+                [id, workflow, record, event, at, status, trigger, next, finished]
             },
         ),
-        // Only PostgreSQL's schema has once_key (SQLite has one writer: the checks suffice).
         Dialect::Postgres => execute_rows(
             tx,
             rows,
             |values| format!("INSERT INTO enrollments ({COLUMNS}, once_key) VALUES {values} ON CONFLICT DO NOTHING"),
-            |row| {
-                [
-                    &row.id,
-                    &row.workflow_id,
-                    &row.record_id,
-                    &row.event_id,
-                    &row.at_ms,
-                    &row.status,
-                    &row.trigger,
-                    &row.at_ms,
-                    &row.finished_at_ms,
-                    &row.once_key,
-                ]
-            },
+            fields,
         ),
     }
 }

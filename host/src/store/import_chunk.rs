@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value as Json};
 
 use super::StoreError;
-use super::records::{RecordError, unique_key};
+use super::records::{RecordError, unique_holders, unique_key};
 use super::sql::{Sql, ToArg, execute_rows, query_rows};
 use crate::model::ids::RecordId;
 
@@ -52,7 +52,7 @@ pub(super) fn apply(
     let mut holders: HashMap<(String, String), Option<RecordId>> = HashMap::new();
     for property in unique {
         let keys: Vec<String> = rows.iter().filter_map(|(_, row)| row.get(property).and_then(unique_key)).collect();
-        for (key, holder) in read_holders(tx, object, property, &keys)? {
+        for (key, holder) in unique_holders(tx, object, property, &keys)? {
             holders.insert((property.clone(), key), holder);
         }
     }
@@ -133,33 +133,6 @@ pub(super) fn apply(
     }
     write(tx, object, unique, &order, &records, now_ms)?;
     Ok(applied)
-}
-
-/// The holder of each of `keys` (one indexed seek per key, in a few queries).
-fn read_holders(
-    tx: &dyn Sql,
-    object: &str,
-    property: &str,
-    keys: &[String],
-) -> Result<Vec<(String, Option<RecordId>)>, StoreError> {
-    let mut keys: Vec<&String> = keys.iter().collect();
-    keys.sort();
-    keys.dedup();
-    let rows = query_rows(
-        tx,
-        &keys,
-        &[&object, &property],
-        |values, next| {
-            format!(
-                "SELECT v.column1,
-                     (SELECT record_id FROM record_unique_values WHERE object = ?{next} AND property = ?{} AND value = v.column1)
-                 FROM (VALUES {values}) AS v",
-                next + 1
-            )
-        },
-        |key| [*key as &dyn ToArg],
-    )?;
-    rows.into_iter().map(|mut row| Ok((row.get(0)?, row.get(1)?))).collect()
 }
 
 /// The properties of each of `ids`.

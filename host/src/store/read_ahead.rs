@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::StoreError;
+use super::records::unique_holders;
 use super::sql::{Sql, ToArg, query_rows};
 use crate::model::ids::{EnrollmentId, EventId, RecordId, WorkflowId};
 
@@ -67,27 +68,8 @@ impl ReadAhead {
             }
         };
         let holders = &mut self.holders[at].1;
-        let keys: Vec<&String> =
-            keys.iter().collect::<HashSet<_>>().into_iter().filter(|k| !holders.contains_key(*k)).collect();
-        let rows = query_rows(
-            db,
-            &keys,
-            &[&object, &property],
-            |values, next| {
-                format!(
-                    "SELECT v.column1,
-                         (SELECT record_id FROM record_unique_values
-                          WHERE object = ?{next} AND property = ?{} AND value = v.column1)
-                     FROM (VALUES {values}) AS v",
-                    next + 1
-                )
-            },
-            |key| [*key as &dyn ToArg],
-        )?;
-        for mut row in rows {
-            let (key, record): (String, Option<RecordId>) = (row.get(0)?, row.get(1)?);
-            holders.insert(key, record);
-        }
+        let unread = keys.iter().filter(|k| !holders.contains_key(*k));
+        holders.extend(unique_holders(db, object, property, unread)?);
         Ok(())
     }
 
