@@ -92,6 +92,30 @@ fn a_node_serves_enrolls_stops_and_starts_again_on_its_data() {
     assert_eq!(event["status"], "enrolled", "{event}");
     assert_eq!(event["matched_record_id"], record["id"], "{event}");
 
+    // The node lists itself (one node on its own database), with the work it did: counted
+    // in its next heartbeat.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let listed = loop {
+        let nodes = ok(admin(&node, "GET", "/nodes", None), "nodes");
+        let listed = nodes["nodes"].as_array().unwrap().clone();
+        assert_eq!(listed.len(), 1, "{nodes}");
+        if listed[0]["work"]["events_processed"].as_u64() >= Some(1) {
+            break listed[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no heartbeat counted the work: {nodes}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(listed["this_node"], true, "{listed}");
+    assert_eq!(listed["live"], true, "{listed}");
+    assert_eq!(listed["version"], env!("CARGO_PKG_VERSION"), "{listed}");
+    assert_eq!(listed["address"], node.addr().to_string(), "{listed}");
+    assert_eq!(listed["pid"], u64::from(std::process::id()), "{listed}");
+    assert!(listed["work"]["events_received"].as_u64() >= Some(2), "{listed}");
+    assert_eq!(listed["claims"], json!({"events": 0, "enrollments": 0}), "{listed}");
+    let refused = admin(&node, "GET", "/nodes?all=maybe", None);
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["field"], "all");
+
     let token = node.admin_token().to_string();
     shut_down(node);
 
@@ -102,5 +126,11 @@ fn a_node_serves_enrolls_stops_and_starts_again_on_its_data() {
     let event = ok(admin(&again, "GET", &format!("/events/{event_id}"), None), "event after a restart");
     assert_eq!(event["status"], "enrolled");
     assert_eq!(ok(admin(&again, "GET", &format!("/webhooks/{id}"), None), "webhook")["state"], "ready");
+    // The same node (its name is kept in the data dir), started again.
+    let nodes = ok(admin(&again, "GET", "/nodes?all=true", None), "nodes");
+    assert_eq!(nodes["nodes"].as_array().unwrap().len(), 1, "{nodes}");
+    assert_eq!(nodes["nodes"][0]["id"], listed["id"], "{nodes}");
+    assert!(nodes["nodes"][0]["started_at"].as_str() > listed["started_at"].as_str(), "{nodes}");
+    assert_eq!(nodes["nodes"][0]["stopped_at"], Value::Null, "{nodes}");
     shut_down(again);
 }

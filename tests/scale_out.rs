@@ -243,6 +243,7 @@ fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
     a.server.drained(&webhook_id, Duration::from_secs(30));
     a.server.child.kill().unwrap();
     a.server.child.wait().unwrap();
+    let dead = std::fs::read_to_string(root.path().join("a").join("node-id")).unwrap();
 
     // As if node A had claimed these five and died before finishing them: accepted, claimed
     // by A, its lease running for another 4 s.
@@ -252,7 +253,7 @@ fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
         &database,
         &format!(
             "UPDATE events SET status = 'accepted', stage = NULL, reason = NULL,
-                 claimed_by = 'node_dead', lease_until_ms = {lease_until} WHERE id IN ({list})"
+                 claimed_by = '{dead}', lease_until_ms = {lease_until} WHERE id IN ({list})"
         ),
     );
     let c = node(root.path(), "c", &database, Some(&root.path().join("a")));
@@ -260,8 +261,14 @@ fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
     std::thread::sleep(Duration::from_millis(1_000));
     let held = psql(&database, &format!("SELECT count(*) FROM events WHERE status = 'accepted' AND id IN ({list})"));
     let now = psql(&database, "SELECT (extract(epoch FROM now()) * 1000)::bigint");
+    let nodes = ok(c.server.admin("GET", "/nodes?all=true", None), "nodes");
     if now.parse::<i64>().unwrap() < lease_until.parse::<i64>().unwrap() {
         assert_eq!(held, "5", "events taken before their claim ran out");
+        // The listing shows whose they are: node A's (killed: no last heartbeat said so).
+        let a_listed = nodes["nodes"].as_array().unwrap().iter().find(|n| n["id"] == dead.as_str()).cloned();
+        let a_listed = a_listed.unwrap_or_else(|| panic!("node A is listed: {nodes}"));
+        assert_eq!(a_listed["claims"]["events"], 5, "{nodes}");
+        assert_eq!(a_listed["stopped_at"], Value::Null, "{nodes}");
     }
     // ...then takes them over, once each.
     c.server.drained(&webhook_id, Duration::from_secs(30));
@@ -277,10 +284,154 @@ fn events_claimed_by_a_node_that_died_are_taken_over_once_its_lease_runs_out() {
         .filter(|entry| entry["fields"]["message"] == "took over events whose claim ran out")
         .collect();
     // In one batch or several (a new webhook's first batches are small).
-    assert!(took_over.iter().all(|t| t["fields"]["from"] == "node_dead"), "{took_over:?}");
+    assert!(took_over.iter().all(|t| t["fields"]["from"] == dead.as_str()), "{took_over:?}");
     assert_eq!(took_over.iter().map(|t| t["fields"]["events"].as_u64().unwrap()).sum::<u64>(), 5, "{took_over:?}");
     let processed = processed_lines(&[&c.log]);
     assert!(ids.iter().all(|id| processed.get(id) == Some(&1)), "{processed:?}");
+}
+
+/// `GET /nodes` from `server`, `all` or only the live ones: node id → the node.
+fn nodes(server: &Server, all: bool) -> HashMap<String, Value> {
+    let nodes = ok(server.admin("GET", if all { "/nodes?all=true" } else { "/nodes" }, None), "nodes");
+    nodes["nodes"].as_array().unwrap().iter().map(|n| (n["id"].as_str().unwrap().to_string(), n.clone())).collect()
+}
+
+/// The name node `name` keeps in its data dir.
+fn node_id(root: &Path, name: &str) -> String {
+    std::fs::read_to_string(root.join(name).join("node-id")).unwrap().trim().to_string()
+}
+
+#[test]
+fn every_node_lists_the_cluster_and_a_node_stopped_cleanly_leaves_the_live_list() {
+    let root = tempfile::tempdir().unwrap();
+    let database = support::new_database();
+    let a = node(root.path(), "a", &database, None);
+    let mut c = node(root.path(), "c", &database, Some(&root.path().join("a")));
+    let (a_id, c_id) = (node_id(root.path(), "a"), node_id(root.path(), "c"));
+    assert_ne!(a_id, c_id);
+    let (webhook_id, hook) = support::ready_webhook(&a.server, "orders");
+    for n in 0..5 {
+        ok(c.server.post_hook(&hook, &json!({"customer": format!("cus_{n}")})), "event");
+    }
+    a.server.drained(&webhook_id, Duration::from_secs(30));
+
+    // Both list both, each marking itself; node C's work shows in a heartbeat within seconds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let listed = loop {
+        let listed = nodes(&a.server, false);
+        if listed.get(&c_id).and_then(|n| n["work"]["events_received"].as_u64()) >= Some(5) {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "node C's heartbeat never counted its 5 events: {listed:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for (id, server, this_node) in [(&a_id, &a.server, true), (&c_id, &c.server, false)] {
+        let node = &listed[id];
+        assert_eq!(node["live"], true, "{node}");
+        assert_eq!(node["this_node"], this_node, "{node}");
+        assert_eq!(node["address"], server.addr.as_str(), "{node}");
+        assert_eq!(node["version"], env!("CARGO_PKG_VERSION"), "{node}");
+        assert_eq!(node["pid"], server.child.id(), "{node}");
+        assert!(node["heartbeat_age_s"].as_f64().unwrap() < 10.0, "{node}");
+    }
+    assert_eq!(nodes(&c.server, false)[&c_id]["this_node"], true);
+    // The work of the cluster is in the nodes' counts: events received (the test event
+    // went to A, five to C) and processed (by either).
+    let work = |field: &str| listed.values().map(|n| n["work"][field].as_u64().unwrap()).sum::<u64>();
+    assert!(work("events_received") >= 6, "{listed:?}");
+    assert!(work("events_processed") >= 5, "{listed:?}");
+
+    // The CLI's table: both ids, the answering node starred.
+    let out = support::run_bounded(
+        &["nodes", "--server", &format!("http://{}", a.server.addr), "--token", &a.server.token],
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains(&format!("{a_id} *")) && table.contains(&c_id), "{table}");
+    assert_eq!(table.matches(" live ").count(), 2, "{table}");
+
+    // Node C stops cleanly (SIGINT, as Ctrl-C): its last heartbeat says so, and the live
+    // list drops it at once.
+    let interrupted = std::process::Command::new("kill").args(["-INT", &c.server.child.id().to_string()]).status();
+    assert!(interrupted.unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.server.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "node C did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let live = nodes(&a.server, false);
+    assert_eq!(live.keys().collect::<Vec<_>>(), vec![&a_id], "{live:?}");
+    let all = nodes(&a.server, true);
+    assert_eq!(all[&c_id]["live"], false, "{all:?}");
+    assert!(all[&c_id]["stopped_at"].is_string(), "{all:?}");
+    let out = support::run_bounded(
+        &["nodes", "--all", "--server", &format!("http://{}", a.server.addr), "--token", &a.server.token],
+        Duration::from_secs(60),
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().any(|l| l.starts_with(&c_id) && l.contains(" stopped ")), "{table}");
+}
+
+#[test]
+fn a_webhook_rate_limit_holds_across_the_cluster_not_per_node() {
+    let root = tempfile::tempdir().unwrap();
+    let database = support::new_database();
+    let a = node(root.path(), "a", &database, None);
+    let shared = Some(root.path().join("a"));
+    let b = node(root.path(), "b", &database, shared.as_deref());
+    let c = node(root.path(), "c", &database, shared.as_deref());
+    let (webhook_id, hook) = support::ready_webhook(&a.server, "limited");
+    let (per_second, burst) = (40.0, 20.0);
+    let limit = json!({"per_second": per_second, "burst": burst});
+    ok(a.server.admin("PUT", &format!("/webhooks/{webhook_id}/rate-limit"), Some(limit)), "rate limit");
+    // Every node re-reads limits within a second (docs/deploy.md); a few rounds of slack,
+    // which also lets the shared bucket fill to its burst.
+    std::thread::sleep(Duration::from_millis(3_000));
+
+    // A flood on all three nodes at once: one sender per node.
+    let flood = Duration::from_secs(4);
+    let started = Instant::now();
+    let senders: Vec<_> = [&a, &b, &c]
+        .iter()
+        .map(|n| {
+            let (addr, hook) = (n.server.addr.clone(), hook.clone());
+            std::thread::spawn(move || {
+                let (mut admitted, mut limited) = (0u64, 0u64);
+                while started.elapsed() < flood {
+                    let body = json!({"customer": "cus_1"}).to_string();
+                    let answer = request(&addr, "POST", &hook, None, Some("application/json"), body.as_bytes());
+                    match answer.status {
+                        202 => admitted += 1,
+                        429 => {
+                            assert_eq!(answer.body["error"]["code"], "rate_limited", "{:?}", answer.body);
+                            limited += 1;
+                        }
+                        other => panic!("{other}: {:?}", answer.body),
+                    }
+                    // Hundreds of requests a second per node, ten times the limit at least:
+                    // a flood, without taking the cores the suite's other tests run on.
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                (admitted, limited)
+            })
+        })
+        .collect();
+    let counts: Vec<(u64, u64)> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+    let took = started.elapsed().as_secs_f64();
+    let admitted: u64 = counts.iter().map(|c| c.0).sum();
+    // One bucket for the cluster: its burst plus its rate over the flood, within 10% (a
+    // bucket per node would admit about three times as much).
+    let expected = burst + per_second * took;
+    let off = (admitted as f64 - expected).abs() / expected;
+    eprintln!("rate limit across 3 nodes: {admitted} admitted in {took:.2} s ({counts:?}); one bucket: {expected:.0}");
+    assert!(
+        off <= 0.10,
+        "{admitted} admitted in {took:.2} s by three nodes ({counts:?}); one bucket admits {expected:.0}"
+    );
+    assert!(counts.iter().all(|&(_, limited)| limited > 0), "every node refused some: {counts:?}");
 }
 
 /// Whether every connection to `database` (other than psql's own) uses TLS: (with TLS,

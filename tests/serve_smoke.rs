@@ -120,14 +120,14 @@ fn the_data_dir_and_every_file_in_it_are_private_to_the_servers_user() {
         let path = segment.unwrap().path();
         assert_eq!(mode(&path), 0o600, "{}: {:o}", path.display(), mode(&path));
     }
-    let mut expected = vec!["admin-token", "imports", "secrets.key"];
+    let mut expected = vec!["admin-token", "imports", "node-id", "secrets.key"];
     if !support::on_postgres() {
         // The database, its write-ahead log and its shared-memory index, and the ingest log
         // (a directory of segments, each 0600 too: checked below).
         expected.extend(["ingest-log", "wasmhook.db", "wasmhook.db-shm", "wasmhook.db-wal"]);
     } else {
-        // The node's name, and the test's note of its database (made by the test, 0600 too).
-        expected.extend(["node-id", "test-database"]);
+        // The test's note of its database (made by the test, 0600 too).
+        expected.extend(["test-database"]);
     }
     expected.sort();
     assert_eq!(seen, expected);

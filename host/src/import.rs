@@ -104,7 +104,9 @@ fn run(store: &Store, import: &Import, node: &Threads) -> Result<Ran, ImportErro
         chunk.bytes_done = offset;
         chunk.lines_done = line_no;
         let now = now_ms();
+        let rows = chunk.rows.len() as u64;
         store.apply_import_chunk(&import.id, &import.object, &unique, chunk, || RecordId::new(now), now)?;
+        crate::telemetry::metrics::rows_imported(rows);
         if at_end {
             return Ok(Ran::ToTheEnd);
         }

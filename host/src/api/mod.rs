@@ -12,6 +12,7 @@
 //! - [`imports`]: bulk record imports and their progress.
 //! - [`workflows`]: workflows, their enrollments, and trying one action.
 //! - [`secrets`]: secrets for custom code actions (write-only).
+//! - [`nodes`]: the nodes serving from the database, from their heartbeats.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
@@ -23,6 +24,7 @@ pub mod events;
 pub mod imports;
 pub mod linger;
 pub mod metrics;
+pub mod nodes;
 pub mod openapi;
 pub mod plugins;
 pub mod records;
@@ -73,6 +75,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// How long events are kept when their webhook does not say (`serve --retention-days`).
     pub retention: crate::model::retention::Retention,
+    /// This node's name (`GET /nodes` marks it).
+    pub node_id: String,
 }
 
 /// A wizard rule's refusal is a 400 naming the field.
@@ -144,7 +148,8 @@ pub fn routes() -> Routes {
         .routes(routes!(records::show_record, records::update_record, records::delete_record))
         .routes(routes!(imports::start))
         .routes(routes!(imports::list))
-        .routes(routes!(imports::show));
+        .routes(routes!(imports::show))
+        .routes(routes!(nodes::list));
     let public = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(crate::ingest::receive))
         .routes(routes!(healthz))

@@ -32,6 +32,7 @@ use crate::http::{ErrorBody, ErrorDetail};
         (name = "records", description = "Objects, properties, records and imports"),
         (name = "plugins", description = "WebAssembly components"),
         (name = "secrets", description = "Secrets for custom code actions"),
+        (name = "nodes", description = "The nodes serving from the database: heartbeats, claims, work done"),
         (name = "operations", description = "Health, metrics and this document")
     ),
     components(schemas(ErrorBody, ErrorDetail))

@@ -144,6 +144,16 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::events::EventCommand,
     },
+    /// The nodes serving from the server's database (one on the embedded store): heartbeat,
+    /// version, claims held, work done.
+    Nodes {
+        /// The server.
+        #[command(flatten)]
+        connection: admin::Connection,
+        /// Also the nodes that stopped or went silent in the last day.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Plugin verbs.
@@ -261,6 +271,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Workflow { connection, command } => {
             Ok(admin_verb(&connection, |c, f| admin::workflows::run(c, f, command).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Nodes { connection, all } => {
+            Ok(admin_verb(&connection, |c, f| admin::nodes::list(c, f, all).map(|()| ExitCode::SUCCESS)))
         }
         Command::Events { connection, command } => {
             Ok(admin_verb(&connection, |c, f| admin::events::run(c, f, command).map(|()| ExitCode::SUCCESS)))

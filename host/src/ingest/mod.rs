@@ -138,7 +138,7 @@ async fn accept(
     let token_key = crate::store::webhooks::token_hash(&token);
     let arrived_ms = now_ms();
     if let Some(bucket) = state.limits.for_token_hash(&token_key, arrived_ms)
-        && let Err(wait_s) = bucket.take()
+        && let Err(wait_s) = bucket.take().await
     {
         let limit = bucket.limit();
         return Err(ApiError::new(

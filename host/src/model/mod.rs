@@ -5,6 +5,7 @@
 //! default.
 //!
 //! - [`ids`]: sortable ids, their prefixes, webhook tokens, the clock.
+//! - [`node`]: a node of a cluster and the work it did.
 //! - [`event`]: an event's status.
 //! - [`property`]: property types (record properties and mapped webhook fields).
 //! - [`retention`]: how long events and ended enrollments are kept.
@@ -15,6 +16,7 @@
 
 pub mod event;
 pub mod ids;
+pub mod node;
 pub mod property;
 pub mod retention;
 pub mod signature;

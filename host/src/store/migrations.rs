@@ -418,4 +418,58 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 "#,
         ),
     },
+    // 18
+    Migration {
+        sqlite: "-- The nodes serving from this database (one on SQLite): what each heartbeat says.
+    CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        address TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        heartbeat_at_ms INTEGER NOT NULL,
+        stopped_at_ms INTEGER,
+        events_received INTEGER NOT NULL,
+        events_processed INTEGER NOT NULL,
+        steps_run INTEGER NOT NULL,
+        rows_imported INTEGER NOT NULL
+    ) STRICT;
+    -- A webhook's rate limit shared by the nodes (unused on SQLite: one node's bucket is
+    -- in its memory; kept so both backends count the same migrations).
+    CREATE TABLE rate_buckets (
+        webhook_id TEXT PRIMARY KEY,
+        micro_tokens INTEGER NOT NULL,
+        micro_granted INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) STRICT;",
+        postgres: Some(
+            r#"
+    -- The nodes serving from this database: what each heartbeat says (GET /nodes).
+    CREATE TABLE nodes (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        version TEXT NOT NULL,
+        address TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid BIGINT NOT NULL,
+        started_at_ms BIGINT NOT NULL,
+        heartbeat_at_ms BIGINT NOT NULL,
+        stopped_at_ms BIGINT,
+        events_received BIGINT NOT NULL,
+        events_processed BIGINT NOT NULL,
+        steps_run BIGINT NOT NULL,
+        rows_imported BIGINT NOT NULL
+    );
+    -- A webhook's rate limit shared by the nodes: the tokens left (in millionths, so
+    -- fractional rates refill exactly in integers), refilled by the time since the last
+    -- grant; nodes take them in small grants (ingest/limits.rs).
+    CREATE TABLE rate_buckets (
+        webhook_id TEXT COLLATE "C" PRIMARY KEY,
+        micro_tokens BIGINT NOT NULL,
+        micro_granted BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+"#,
+        ),
+    },
 ];

@@ -15,6 +15,8 @@
 //! - [`retention`]: deleting what is no longer kept, in small batches; the database size.
 //! - [`workflows`]: workflows and their enrollments.
 //! - [`plugins`]: uploaded plugin components.
+//! - [`nodes`]: the nodes serving from the database, their heartbeats and claims.
+//! - [`rate_buckets`]: webhooks' rate limits shared by a cluster's nodes.
 
 pub mod backup;
 pub mod batch;
@@ -25,8 +27,10 @@ mod import_chunk;
 pub mod imports;
 pub mod ingest_log;
 mod migrations;
+pub mod nodes;
 pub mod plugins;
 pub mod postgres;
+pub mod rate_buckets;
 mod read_ahead;
 pub mod records;
 pub mod retention;
@@ -110,10 +114,10 @@ pub enum StoreError {
 /// The file in the data dir that names this node in claims on a shared database.
 pub const NODE_FILE: &str = "node-id";
 
-/// This node's name: made once and kept in the data dir, so a node restarted after a crash
+/// This node's name (`node-id` in its data dir): made once and kept in the data dir, so a node restarted after a crash
 /// takes its own unfinished claims back at once instead of waiting out their lease (the
 /// data dir is one node's; two nodes never share one).
-fn node_name(data_dir: &Path) -> Result<String, StoreError> {
+pub fn node_name(data_dir: &Path) -> Result<String, StoreError> {
     let io = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
     files::create_private_dir(data_dir).map_err(io)?;
     let path = data_dir.join(NODE_FILE);

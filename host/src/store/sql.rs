@@ -23,6 +23,22 @@ impl Dialect {
             Dialect::Postgres => String::new(),
         }
     }
+
+    /// The smaller-of-several function: SQLite's `min`, PostgreSQL's `LEAST`.
+    pub fn least(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "min",
+            Dialect::Postgres => "LEAST",
+        }
+    }
+
+    /// The larger-of-several function: SQLite's `max`, PostgreSQL's `GREATEST`.
+    pub fn greatest(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "max",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
 }
 
 /// One bound parameter. A NULL keeps its type: PostgreSQL checks every parameter's type.

@@ -2,6 +2,7 @@
 //! hot paths pay an atomic add; `/metrics` renders them (api::metrics) with gauges read at
 //! scrape time. Without an installed recorder (tests, benches) every call is a no-op.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
@@ -36,6 +37,8 @@ pub const ENROLLMENTS_STARTED: &str = "wasmhook_enrollments_started_total";
 pub const EVENTS_FROM_LOG: &str = "wasmhook_events_processed_from_log_total";
 /// Enrollments that ended, by status (`completed`, `failed`).
 pub const ENROLLMENTS_ENDED: &str = "wasmhook_enrollments_ended_total";
+/// Record import rows applied (created, updated or refused as a duplicate).
+pub const IMPORT_ROWS: &str = "wasmhook_import_rows_total";
 /// Rows retention deleted (or, for `enrollment_logs`, emptied), by table.
 pub const PRUNED_ROWS: &str = "wasmhook_pruned_rows_total";
 
@@ -71,13 +74,47 @@ pub fn rows_pruned(table: &'static str, rows: u64) {
     metrics::counter!(PRUNED_ROWS, "table" => table).increment(rows);
 }
 
+/// This process's work, for its heartbeat (`GET /nodes`): counted beside the metrics,
+/// which the facade does not read back. Shared by the nodes of one process, like them.
+static WORK: Work = Work {
+    events_received: AtomicU64::new(0),
+    events_processed: AtomicU64::new(0),
+    steps_run: AtomicU64::new(0),
+    rows_imported: AtomicU64::new(0),
+};
+
+struct Work {
+    events_received: AtomicU64,
+    events_processed: AtomicU64,
+    steps_run: AtomicU64,
+    rows_imported: AtomicU64,
+}
+
+/// The work this process did since it started.
+pub fn work_done() -> crate::model::node::WorkDone {
+    crate::model::node::WorkDone {
+        events_received: WORK.events_received.load(Ordering::Relaxed),
+        events_processed: WORK.events_processed.load(Ordering::Relaxed),
+        steps_run: WORK.steps_run.load(Ordering::Relaxed),
+        rows_imported: WORK.rows_imported.load(Ordering::Relaxed),
+    }
+}
+
+/// Count `rows` import rows applied.
+pub fn rows_imported(rows: u64) {
+    WORK.rows_imported.fetch_add(rows, Ordering::Relaxed);
+    metrics::counter!(IMPORT_ROWS).increment(rows);
+}
+
 /// Count one event stored by ingest with `status` (`accepted`, `test_event`, `not_ready`, `duplicate`).
 pub fn event_received(status: &'static str) {
+    WORK.events_received.fetch_add(1, Ordering::Relaxed);
     metrics::counter!(EVENTS_RECEIVED, "status" => status).increment(1);
 }
 
 /// Count one event the pipeline finished, and how long after its receipt.
 pub fn event_processed(status: &'static str, latency: Duration) {
+    WORK.events_processed.fetch_add(1, Ordering::Relaxed);
     metrics::counter!(EVENTS_PROCESSED, "status" => status).increment(1);
     metrics::histogram!(EVENT_LATENCY).record(latency.as_secs_f64());
 }
@@ -108,6 +145,7 @@ pub fn outbound_step_held(destination: &str) {
 
 /// Count one action step.
 pub fn action_step(kind: &'static str, outcome: &'static str) {
+    WORK.steps_run.fetch_add(1, Ordering::Relaxed);
     metrics::counter!(ACTION_STEPS, "type" => kind, "outcome" => outcome).increment(1);
 }
 

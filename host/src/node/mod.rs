@@ -3,6 +3,10 @@
 //! warm-up, settings refresh on a shared database) and serves HTTP on its own runtime;
 //! [`Node::shutdown`] stops them all and joins them. `wasmhook serve` only parses flags,
 //! prints and waits for Ctrl-C; tests start nodes in-process where a process adds nothing.
+//!
+//! - [`heartbeat`]: what the node says of itself in the `nodes` table, every few seconds.
+
+pub mod heartbeat;
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -131,16 +135,20 @@ impl Node {
                 return Err(e);
             }
         };
+        // Serving starts with the heartbeat, so the node is listed as soon as it answers.
         let bound =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().doing("starting the runtime").and_then(
                 |runtime| {
                     let listener =
                         runtime.block_on(tokio::net::TcpListener::bind(&listen)).doing(format!("binding {listen}"))?;
                     let addr = listener.local_addr().doing("reading the listening address")?;
-                    Ok((runtime, listener, addr))
+                    let node_id = crate::store::node_name(data_dir).doing("reading the node's name")?;
+                    let seen = Self::seen(&node_id, addr);
+                    heartbeat::start(store.clone(), seen, &threads).doing("starting the heartbeat")?;
+                    Ok((runtime, listener, addr, node_id))
                 },
             );
-        let (runtime, listener, addr) = match bound {
+        let (runtime, listener, addr, node_id) = match bound {
             Ok(bound) => bound,
             Err(e) => {
                 drop(ingest);
@@ -162,6 +170,7 @@ impl Node {
             vault,
             metrics,
             retention,
+            node_id,
         });
         let limits = crate::api::server::ConnectionLimits {
             header_timeout: request_timeout,
@@ -203,7 +212,11 @@ impl Node {
         let vault = Arc::new(crate::secrets::Vault::open(data_dir).doing("opening the secrets key")?);
         let senders = Arc::new(crate::ingest::senders::Senders::default());
         senders.reload(&store, &vault).doing("loading webhook signature settings")?;
-        let limits = Arc::new(crate::ingest::limits::RateLimits::default());
+        // On a shared database the nodes share each webhook's bucket: the limit is the cluster's.
+        let limits = Arc::new(match store.dialect() {
+            Dialect::Sqlite => crate::ingest::limits::RateLimits::default(),
+            Dialect::Postgres => crate::ingest::limits::RateLimits::shared(store.clone()),
+        });
         limits.reload(&store).doing("loading webhook rate limits")?;
         // Also resumes enrollments a previous run left between two steps.
         let act_store = store.worker_connection().doing("opening the act stage's connection")?;
@@ -251,6 +264,22 @@ impl Node {
         }
         .doing("starting the ingest writer")?;
         Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))
+    }
+
+    /// What this node's first heartbeat says of it.
+    fn seen(id: &str, addr: SocketAddr) -> crate::model::node::NodeSeen {
+        let started_at_ms = crate::model::ids::now_ms();
+        crate::model::node::NodeSeen {
+            id: id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            address: addr.to_string(),
+            host: heartbeat::host_name(),
+            pid: i64::from(std::process::id()),
+            started_at_ms,
+            heartbeat_at_ms: started_at_ms,
+            stopped_at_ms: None,
+            work: crate::model::node::WorkDone::default(),
+        }
     }
 
     /// The address it listens on.
