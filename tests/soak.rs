@@ -52,6 +52,8 @@ fn a_short_soak_keeps_memory_files_and_backlog_flat_and_loses_nothing() {
     assert!(growth.abs() < 10.0, "anonymous memory moved {growth}% after warm-up:\n{stdout}");
     let files_start = after(&stdout, "; open files ");
     let files_end = after(&stdout, &format!("open files {files_start} → "));
-    assert!(files_end <= files_start, "open files grew {files_start} → {files_end}:\n{stdout}");
+    // Sockets are not counted (connections come and go with the senders); one more file
+    // may be open for a moment (the ingest log's next segment being made), a leak grows.
+    assert!(files_end <= files_start + 1.0, "open files grew {files_start} → {files_end}:\n{stdout}");
     assert!(after(&stdout, "backlog at most ") <= 20_000.0, "{stdout}");
 }

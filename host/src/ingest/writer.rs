@@ -25,6 +25,10 @@ pub const QUEUE_CAPACITY: usize = 8192;
 /// Most requests in one transaction.
 const MAX_GROUP: usize = 512;
 
+/// Writer threads committing groups to PostgreSQL at once: while one group waits for its
+/// WAL flush the next one is being sent (the server flushes concurrent commits together).
+const DATABASE_WRITERS: usize = 2;
+
 /// Why a request could not be committed; nothing of it was stored.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
@@ -70,19 +74,27 @@ impl Writer {
     /// commit (PostgreSQL: nodes keep nothing of their own); it ends when every handle is
     /// dropped.
     pub fn spawn(store: &Store, waker: Waker, backlog: Arc<Backlog>, threads: &Threads) -> Result<Writer, StartError> {
-        let store = store.ingest_connection()?;
+        let store = Arc::new(store.ingest_connection()?);
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
-        threads.spawn("wasmhook-ingest-writer", move || {
-            run(&jobs, |work| {
-                let answers = store.ingest_many(work).map_err(|e| WriteError::Storage(e.to_string()))?;
-                let queued = answers.iter().flatten().flatten().filter(|r| r.status == EventStatus::Accepted).count();
-                if queued > 0 {
-                    backlog.added(queued as u64);
-                    waker.wake();
-                }
-                Ok(answers)
-            })
-        })?;
+        let jobs = Arc::new(std::sync::Mutex::new(jobs));
+        for _ in 0..DATABASE_WRITERS {
+            let (store, jobs, waker, backlog) = (store.clone(), jobs.clone(), waker.clone(), backlog.clone());
+            threads.spawn("wasmhook-ingest-writer", move || {
+                run(
+                    || next_group(&jobs.lock().unwrap_or_else(|p| p.into_inner())),
+                    |work| {
+                        let answers = store.ingest_many(work).map_err(|e| WriteError::Storage(e.to_string()))?;
+                        let queued =
+                            answers.iter().flatten().flatten().filter(|r| r.status == EventStatus::Accepted).count();
+                        if queued > 0 {
+                            backlog.added(queued as u64);
+                            waker.wake();
+                        }
+                        Ok(answers)
+                    },
+                )
+            })?;
+        }
         Ok(Writer { queue, unapplied: None })
     }
 
@@ -115,7 +127,7 @@ impl Writer {
         let (queue, jobs) = sync_channel(QUEUE_CAPACITY);
         let closing = unapplied.clone();
         threads.spawn("wasmhook-ingest-writer", move || {
-            run(&jobs, |work| log.commit(work));
+            run(|| next_group(&jobs), |work| log.commit(work));
             closing.close();
         })?;
         Ok(Writer { queue, unapplied: Some(unapplied) })
@@ -137,16 +149,25 @@ impl Writer {
     }
 }
 
-/// Take every request queued meanwhile (up to [`MAX_GROUP`]) and commit them together.
-fn run(jobs: &Receiver<(IngestJob, Reply)>, mut commit: impl FnMut(Vec<IngestJob>) -> Result<Vec<Answer>, WriteError>) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
+/// The next request and every one queued meanwhile (up to [`MAX_GROUP`]); `None` once
+/// every handle is dropped.
+fn next_group(jobs: &Receiver<(IngestJob, Reply)>) -> Option<Vec<(IngestJob, Reply)>> {
+    let mut group = vec![jobs.recv().ok()?];
+    while group.len() < MAX_GROUP {
+        match jobs.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
         }
+    }
+    Some(group)
+}
+
+/// Commit each group [`next_group`] takes, together, and answer its requests.
+fn run(
+    mut next: impl FnMut() -> Option<Vec<(IngestJob, Reply)>>,
+    mut commit: impl FnMut(Vec<IngestJob>) -> Result<Vec<Answer>, WriteError>,
+) {
+    while let Some(group) = next() {
         let (work, replies): (Vec<IngestJob>, Vec<Reply>) = group.into_iter().unzip();
         match commit(work) {
             Ok(answers) => {

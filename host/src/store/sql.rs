@@ -201,7 +201,7 @@ pub(crate) use args;
 const ROWS_PER_STATEMENT: [usize; 7] = [128, 32, 16, 8, 4, 2, 1];
 
 /// `(?1, …, ?c), (?c+1, …)`: `rows` rows of `columns` placeholders, numbered in order.
-fn value_rows(rows: usize, columns: usize) -> String {
+pub fn value_rows(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             let marks: Vec<String> = (1..=columns).map(|c| format!("?{}", r * columns + c)).collect();
