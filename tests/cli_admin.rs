@@ -152,6 +152,25 @@ fn every_admin_verb_drives_the_server() {
     assert_eq!(out.status.code(), Some(1), "{printed}");
     assert!(printed.contains("created 0, updated 1, failed 1") && printed.contains("line 2: "), "{printed}");
 
+    // records list | show: a table with the properties, filters, pages, one record's lines.
+    let listed = ok(&server, &["records", "list", "contacts", "--where", "email=ada@example.com"]);
+    assert!(listed.starts_with("ID") && listed.contains("Ada L.") && !listed.contains("bob@"), "{listed}");
+    let page = ok(&server, &["records", "list", "contacts", "--limit", "1", "--sort", "-updated"]);
+    assert!(page.contains("ada@example.com") && page.contains("more: --cursor"), "the updated one first: {page}");
+    let cursor = page.lines().last().unwrap().trim_start_matches("more: --cursor ").to_string();
+    let next = ok(&server, &["records", "list", "contacts", "--limit", "1", "--sort", "-updated", "--cursor", &cursor]);
+    assert!(next.contains("bob@example.com"), "{next}");
+    let searched = json_of(&server, &["records", "list", "contacts", "--search", "BOB", "--prefix", "email=b"]);
+    let bob = searched["records"].as_array().unwrap();
+    assert_eq!(bob.len(), 1, "{searched}");
+    let bob_id = bob[0]["id"].as_str().unwrap();
+    let shown = ok(&server, &["records", "show", "contacts", bob_id]);
+    assert!(shown.contains(bob_id) && shown.contains("properties\n  email  bob@example.com"), "{shown}");
+    let bad = refused(&server, &["records", "list", "contacts", "--where", "shoe_size=44"]);
+    assert!(bad.contains("shoe_size"), "{bad}");
+    assert!(refused(&server, &["records", "list", "contacts", "--where", "email"]).contains("PROPERTY=VALUE"));
+    assert!(refused(&server, &["records", "show", "contacts", "rec_none"]).contains("no such record"));
+
     // workflow create | list | show
     let spec = json!({"name": "welcome", "object": "contacts", "triggers": [id],
                       "actions": [{"type": "set_property", "property": "name", "value": {"value": "welcomed"}}]});

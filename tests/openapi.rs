@@ -274,6 +274,14 @@ fn answers_match_their_documented_schemas() {
     api.ok("GET", one, &format!("/objects/contacts/records/{ada}"), None);
     api.ok("PATCH", one, &format!("/objects/contacts/records/{ada}"), Some(json!({"properties": {"tier": "new"}})));
     api.ok("GET", rec, "/objects/contacts/records?external_id=cus_ada", None);
+    let listed = api.ok("GET", rec, "/objects/contacts/records?limit=1&sort=-updated&q=cus", None);
+    assert_eq!(listed["records"][0]["id"], ada.as_str());
+    api.ok(
+        "GET",
+        "/objects/{object}/records/{id}/enrollments",
+        &format!("/objects/contacts/records/{ada}/enrollments"),
+        None,
+    );
     api.call("GET", one, "/objects/contacts/records/rec_missing", None);
     let ndjson = b"{\"external_id\": \"cus_bob\"}\n{\"external_id\": 5}\n";
     let import = request(

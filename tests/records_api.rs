@@ -85,9 +85,12 @@ fn records_are_created_looked_up_updated_and_deleted() {
 
     let found = server.admin("GET", "/objects/contacts/records?external_id=cus_PxQ81", None);
     assert_eq!(found.body["records"][0]["id"], ada_id);
-    let not_unique = server.admin("GET", "/objects/contacts/records?plan=pro", None);
-    assert_eq!(not_unique.status, 400);
-    assert_eq!(not_unique.body["error"]["field"], "plan");
+    // Any property filters a listing; one the object does not have is refused by name.
+    let by_plan = server.admin("GET", "/objects/contacts/records?plan=pro", None);
+    assert_eq!(by_plan.body["records"][0]["id"], ada_id, "{:?}", by_plan.body);
+    let unknown = server.admin("GET", "/objects/contacts/records?plan=pro&shoe_size=44", None);
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["error"]["field"], "shoe_size");
 
     let moved = server.admin(
         "PATCH",
@@ -237,4 +240,187 @@ fn an_import_frees_and_takes_unique_values_in_file_order_and_refuses_one_held_by
     assert_ne!(again["id"], moved["id"]);
     assert_eq!(find("email=c%40example.com")["properties"]["external_id"], "cus_10");
     assert_eq!(find("email=b%40example.com")["id"], b.as_str());
+}
+
+/// Every record id of a listing, following `next_cursor` to its end; and how many pages.
+fn list_all(server: &support::Server, query: &str) -> (Vec<String>, usize) {
+    let (mut ids, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/objects/contacts/records?{query}&cursor={c}"),
+            None => format!("/objects/contacts/records?{query}"),
+        };
+        let page = server.admin("GET", &path, None);
+        assert_eq!(page.status, 200, "{path}: {:?}", page.body);
+        pages += 1;
+        ids.extend(page.body["records"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return (ids, pages),
+        }
+        assert!(pages < 100, "a listing that never ends: {query}");
+    }
+}
+
+#[test]
+fn records_are_listed_filtered_sorted_and_paged_by_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    for body in [
+        json!({"name": "email", "type": "string", "unique": true}),
+        json!({"name": "name", "type": "string"}),
+        json!({"name": "plan", "type": "enum", "options": ["free", "pro"]}),
+        json!({"name": "score", "type": "number"}),
+        json!({"name": "vip", "type": "boolean"}),
+    ] {
+        assert_eq!(server.admin("POST", "/objects/contacts/properties", Some(body)).status, 201);
+    }
+    let names = ["Ada", "Bob", "Adele", "Carol", "Dan", "adam", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy"];
+    let mut created = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let properties = json!({"email": format!("{}@example.com", name.to_lowercase()), "name": name,
+                                "plan": if i % 3 == 0 { "pro" } else { "free" }, "score": i % 4, "vip": i == 7});
+        let answer = server.admin("POST", "/objects/contacts/records", Some(json!({"properties": properties})));
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        created.push(answer.body["id"].as_str().unwrap().to_string());
+        // Ids order by creation to the millisecond (ties in random order).
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let newest_first: Vec<String> = created.iter().rev().cloned().collect();
+
+    // Newest first by default; pages of 5 follow each other without a gap or a repeat.
+    let all = server.admin("GET", "/objects/contacts/records", None);
+    let first: Vec<&str> = all.body["records"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(first, newest_first, "default order is newest created first");
+    assert!(all.body.get("next_cursor").is_none(), "one page holds them all: {:?}", all.body["next_cursor"]);
+    assert_eq!(list_all(&server, "limit=5"), (newest_first.clone(), 3));
+    assert_eq!(list_all(&server, "limit=5&sort=created"), (created.clone(), 3));
+
+    // Updating a record moves it to the front of `-updated` and to the end of `updated`.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let patched = server.admin(
+        "PATCH",
+        &format!("/objects/contacts/records/{}", created[0]),
+        Some(json!({"properties": {"score": 9}})),
+    );
+    assert_eq!(patched.status, 200);
+    let (by_update, _) = list_all(&server, "sort=-updated&limit=4");
+    assert_eq!(by_update[0], created[0], "the record just updated comes first");
+    assert_eq!(by_update.len(), names.len());
+    let (oldest_update, _) = list_all(&server, "sort=updated&limit=4");
+    assert_eq!(oldest_update.last(), Some(&created[0]));
+
+    // Filters: equality read as the property's type, a prefix ignoring case, a search box.
+    let ids = |query: &str| {
+        let (mut ids, _) = list_all(&server, query);
+        ids.sort();
+        ids
+    };
+    let pick = |which: &[usize]| {
+        let mut ids: Vec<String> = which.iter().map(|i| created[*i].clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids("plan=pro"), pick(&[0, 3, 6, 9]));
+    assert_eq!(ids("plan=pro&score=3.0"), pick(&[3]), "numbers by value; every filter must hold");
+    assert_eq!(ids("vip=true"), pick(&[7]));
+    assert_eq!(ids("name.prefix=AD"), pick(&[0, 2, 5]), "prefix ignores case");
+    assert_eq!(ids("q=ju"), pick(&[11]), "the search box looks at every text property");
+    assert!(ids(&format!("q={}", &created[4][..created[4].len() - 2])).contains(&created[4]), "ids are searched");
+    assert_eq!(ids("email=grace@example.com"), pick(&[8]), "a unique value is one lookup");
+    assert_eq!(ids("email=grace@example.com&plan=pro"), Vec::<String>::new());
+    assert_eq!(list_all(&server, "plan=pro&limit=2").1, 2, "filtered pages are paged too");
+
+    // Refusals name the parameter.
+    let refused = |query: &str, field: &str| {
+        let answer = server.admin("GET", &format!("/objects/contacts/records?{query}"), None);
+        assert_eq!(answer.status, 400, "{query}: {:?}", answer.body);
+        assert_eq!(answer.body["error"]["field"], field, "{query}: {:?}", answer.body);
+        answer.body["error"]["message"].as_str().unwrap().to_string()
+    };
+    assert!(refused("limit=0", "limit").contains("1..=200"));
+    refused("limit=201", "limit");
+    assert!(refused("sort=size", "sort").contains("-updated"));
+    refused("cursor=garbage", "cursor");
+    let cursor = server.admin("GET", "/objects/contacts/records?limit=1", None).body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(refused(&format!("sort=updated&cursor={cursor}"), "cursor").contains("same sort"));
+    refused("score=lots", "score");
+    refused("vip=maybe", "vip");
+    refused("plan=gold", "plan");
+    refused("score.prefix=4", "score.prefix");
+    refused("nickname.prefix=a", "nickname.prefix");
+    assert_eq!(server.admin("GET", "/objects/planets/records", None).status, 404);
+}
+
+#[test]
+fn a_filter_few_records_meet_answers_within_a_bounded_scan_and_pages_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    for body in
+        [json!({"name": "external_id", "type": "string", "unique": true}), json!({"name": "tier", "type": "string"})]
+    {
+        assert_eq!(server.admin("POST", "/objects/contacts/properties", Some(body)).status, 201);
+    }
+    // 6,000 records (more than one request looks at), one of them the oldest "gold".
+    let mut ndjson = String::from("{\"external_id\": \"cus_0\", \"tier\": \"gold\"}\n");
+    for i in 1..6000 {
+        ndjson.push_str(&format!("{{\"external_id\": \"cus_{i}\", \"tier\": \"basic\"}}\n"));
+    }
+    let imported = server.import("contacts", ndjson.as_bytes(), true);
+    assert_eq!(imported.body["created"], 6000, "{:?}", imported.body);
+    // Newest first, the gold one is the last: the first request stops looking before it.
+    let first = server.admin("GET", "/objects/contacts/records?tier=gold", None);
+    assert_eq!(first.status, 200);
+    assert!(first.body["records"].as_array().unwrap().is_empty(), "{:?}", first.body["records"]);
+    let cursor = first.body["next_cursor"].as_str().expect("a cursor to go on looking");
+    let second = server.admin("GET", &format!("/objects/contacts/records?tier=gold&cursor={cursor}"), None);
+    let found = second.body["records"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{:?}", second.body);
+    assert_eq!(found[0]["properties"]["external_id"], "cus_0");
+    assert!(second.body.get("next_cursor").is_none(), "the listing ends with the oldest record");
+}
+
+#[test]
+fn a_record_lists_the_events_that_matched_it_and_its_enrollments() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (webhook, hook) = support::ready_webhook(&server, "orders");
+    let record = |external_id: &str| {
+        let body = json!({"properties": {"external_id": external_id}});
+        support::ok(server.admin("POST", "/objects/contacts/records", Some(body)), "record")["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (ada, bob) = (record("cus_ada"), record("cus_bob"));
+    let workflow = json!({"name": "welcome", "object": "contacts", "triggers": [webhook], "reenroll": true});
+    let workflow = support::ok(server.admin("POST", "/workflows", Some(workflow)), "workflow");
+    for customer in ["cus_ada", "cus_bob", "cus_ada", "cus_nobody"] {
+        assert_eq!(server.post_hook(&hook, &json!({"customer": customer})).status, 202);
+    }
+    server.drained(&webhook, std::time::Duration::from_secs(30));
+
+    let events = server.admin("GET", &format!("/events?record={ada}"), None);
+    assert_eq!(events.status, 200, "{:?}", events.body);
+    let events = events.body["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e["matched_record_id"] == ada.as_str()));
+    assert!(events[0]["id"].as_str() > events[1]["id"].as_str(), "newest first");
+    let paged = server.admin("GET", &format!("/events?record={ada}&limit=1"), None).body;
+    assert_eq!(paged["events"][0]["id"], events[0]["id"]);
+    let cursor = paged["next_cursor"].as_str().unwrap();
+    let rest = server.admin("GET", &format!("/events?record={ada}&limit=1&cursor={cursor}"), None).body;
+    assert_eq!(rest["events"][0]["id"], events[1]["id"]);
+
+    let enrollments = server.admin("GET", &format!("/objects/contacts/records/{ada}/enrollments"), None);
+    assert_eq!(enrollments.status, 200, "{:?}", enrollments.body);
+    let enrollments = enrollments.body["enrollments"].as_array().unwrap().clone();
+    assert_eq!(enrollments.len(), 2, "re-enrollment is on: {enrollments:?}");
+    assert!(enrollments.iter().all(|e| e["record_id"] == ada.as_str() && e["workflow_id"] == workflow["id"]));
+    let bobs = server.admin("GET", &format!("/objects/contacts/records/{bob}/enrollments"), None).body;
+    assert_eq!(bobs["enrollments"].as_array().unwrap().len(), 1);
+    assert_eq!(server.admin("GET", "/objects/contacts/records/rec_missing/enrollments", None).status, 404);
 }

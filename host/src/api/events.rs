@@ -23,6 +23,8 @@ pub struct ListQuery {
     webhook: Option<WebhookId>,
     /// Only events with this status.
     status: Option<String>,
+    /// Only events matched to this record (`rec_…`).
+    record: Option<RecordId>,
     /// Page size, 1 to 500 (default 50).
     limit: Option<u32>,
     /// Newest first, continuing below this id (a previous page's `next_cursor`).
@@ -66,6 +68,9 @@ pub(crate) struct EventSummary {
     stage: Option<String>,
     /// Why it has its status, in words.
     reason: Option<String>,
+    /// The record it matched, once matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched_record_id: Option<RecordId>,
 }
 
 /// A page of the event log.
@@ -141,10 +146,11 @@ fn summary(e: &StoredEvent) -> EventSummary {
         status: e.status,
         stage: e.stage.clone(),
         reason: e.reason.clone(),
+        matched_record_id: e.matched_record_id.clone(),
     }
 }
 
-/// `GET /events?webhook=&status=&limit=&cursor=`, newest first; with `since=ID` instead,
+/// `GET /events?webhook=&status=&record=&limit=&cursor=`, newest first; with `since=ID` instead,
 /// the events with ids above it, oldest first; with `ids=` those events (`events tail`
 /// follows the log with these two).
 #[utoipa::path(
@@ -180,7 +186,7 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
     }
     let following = q.since.is_some();
     let status = status_filter(q.status.as_deref())?;
-    let filter = EventFilter { webhook: q.webhook, status, limit, cursor: q.cursor, since: q.since };
+    let filter = EventFilter { webhook: q.webhook, status, record: q.record, limit, cursor: q.cursor, since: q.since };
     let store = state.store.clone();
     let events = blocking(move || Ok(store.list_events(&filter)?)).await?;
     // Newest first pages on with `cursor`, oldest first with `since`; both take the last id.

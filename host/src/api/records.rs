@@ -8,12 +8,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json_, json};
+use serde_json::{Map, Value as Json_};
 
 use super::AppState;
+use super::workflows::{EnrollmentList, render_enrollment};
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{RecordId, now_ms};
 use crate::model::property::{InvalidValue, PropertyDef, PropertyType, check_values};
+use crate::model::record_query::{BadCondition, RecordCondition, RecordCursor, RecordFilter, RecordSort};
 use crate::store::records::{Record, RecordError};
 
 /// Longest object or property name.
@@ -110,11 +112,37 @@ pub(crate) struct RecordView {
     updated_at: String,
 }
 
-/// Records found by a unique value (none or one).
+/// A page of records.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct RecordList {
     records: Vec<RecordView>,
+    /// Give as `cursor` (with the same `sort` and filters) for the next page; absent on
+    /// the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
+
+/// The query parameters of a records listing that are not property filters (documented;
+/// the filters are any property's name, see [`list_records`]).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read from the query map with the filters; here for the OpenAPI document.
+pub(crate) struct ListRecordsQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// `created`, `-created` (default: newest first), `updated` or `-updated`.
+    sort: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Search: records whose id or some text property starts with this, ignoring case.
+    q: Option<String>,
+}
+
+/// Largest records page.
+const MAX_RECORDS_PAGE: u32 = 200;
+
+/// Parameters of a records listing that are not property filters.
+const LISTING_PARAMETERS: [&str; 4] = ["limit", "sort", "cursor", "q"];
 
 /// `GET /objects`.
 #[utoipa::path(
@@ -332,6 +360,32 @@ pub async fn show_record(
     Ok(Json(render_record(&load_record(&state, object, id).await?)))
 }
 
+/// Most enrollments a record's page lists.
+const RECORD_ENROLLMENTS: u32 = 100;
+
+/// `GET /objects/{object}/records/{id}/enrollments`: the record's enrollments in every
+/// workflow, newest first (at most 100).
+#[utoipa::path(
+    get, operation_id = "records.record_enrollments", path = "/objects/{object}/records/{id}/enrollments", tag = "records",
+    params(
+        ("object" = String, Path, description = "The object, e.g. `contacts`"),
+        ("id" = String, Path, description = "The record id"),
+    ),
+    responses(
+        (status = 200, description = "Its enrollments, newest first (at most 100); the events that matched it are `GET /events?record=`", body = EnrollmentList),
+        (status = 404, description = "No such record", body = ErrorBody),
+    )
+)]
+pub async fn record_enrollments(
+    State(state): State<Arc<AppState>>,
+    Path((object, id)): Path<(String, RecordId)>,
+) -> Result<Json<EnrollmentList>, ApiError> {
+    let record = load_record(&state, object, id).await?;
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.enrollments_of_record(&record.id, RECORD_ENROLLMENTS)?)).await?;
+    Ok(Json(EnrollmentList { enrollments: rows.iter().map(|e| render_enrollment(e, false)).collect() }))
+}
+
 /// `PATCH /objects/{object}/records/{id} {properties}`: merge; `null` removes.
 #[utoipa::path(
     patch, operation_id = "records.update_record", path = "/objects/{object}/records/{id}", tag = "records",
@@ -382,41 +436,84 @@ pub async fn delete_record(
     if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("record")) }
 }
 
-/// `GET /objects/{object}/records?{unique property}={value}`: an indexed lookup.
+/// `GET /objects/{object}/records`: a page of records, filtered by `?<property>=<value>`
+/// (equals; a unique property's value is one indexed lookup), `?<property>.prefix=<text>`
+/// and `?q=<text>` (text starts with it, ignoring case), sorted and paged by cursor.
 #[utoipa::path(
-    get, operation_id = "records.find_records", path = "/objects/{object}/records", tag = "records",
+    get, operation_id = "records.list_records", path = "/objects/{object}/records", tag = "records",
     params(
         ("object" = String, Path, description = "The object, e.g. `contacts`"),
+        ListRecordsQuery,
     ),
     responses(
-        (status = 200, description = "Records whose unique property has the value given as `?property=value`", body = RecordList),
-        (status = 400, description = "Invalid request; `error.field` names the field", body = ErrorBody),
+        (status = 200, description = "Records meeting every filter given: `?<property>=<value>` (the property equals the value, read as its type; numbers by value), `?<property>.prefix=<text>` (a text property starts with it, ignoring case). A filter few records meet may answer with fewer than `limit` records and a `next_cursor`: one request looks at a bounded number of records", body = RecordList),
+        (status = 400, description = "Invalid request; `error.field` names the parameter", body = ErrorBody),
         (status = 404, description = "No such object", body = ErrorBody),
     )
 )]
-pub async fn find_records(
+pub async fn list_records(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<RecordList>, ApiError> {
     let defs = definitions(&state, object.clone()).await?;
-    let mut pairs = query.into_iter();
-    let (Some((property, text)), None) = (pairs.next(), pairs.next()) else {
-        return Err(ApiError::invalid("query", "look records up by one unique property: `?external_id=...`"));
+    let limit = match query.get("limit") {
+        None => 50,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_RECORDS_PAGE).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("limit must be 1..={MAX_RECORDS_PAGE}")))?,
     };
-    let Some(def) = defs.iter().find(|d| d.name == property && d.unique) else {
-        return Err(ApiError::invalid(&property, format!("`{property}` is not a unique property of this object")));
+    let sort = match query.get("sort") {
+        None => RecordSort::CreatedDesc,
+        Some(text) => RecordSort::parse(text)
+            .ok_or_else(|| ApiError::invalid("sort", format!("sort is one of {}", RecordSort::NAMES.join(", "))))?,
     };
-    let value = if def.kind == PropertyType::Number {
-        let n: f64 =
-            text.trim().parse().map_err(|_| ApiError::invalid(&property, format!("`{text}` is not a number")))?;
-        json!(n)
-    } else {
-        json!(text)
-    };
+    let after = query
+        .get("cursor")
+        .map(|text| RecordCursor::decode(text, sort).map_err(|why| ApiError::invalid("cursor", why)))
+        .transpose()?;
+    let filter = record_filter(&defs, &query)?;
     let store = state.store.clone();
-    let found = blocking(move || Ok(store.find_by_unique(&object, &property, &value)?)).await?;
-    Ok(Json(RecordList { records: found.iter().map(render_record).collect() }))
+    let page = blocking(move || Ok(store.list_records(&object, sort, after.as_ref(), &filter, limit as usize)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("object"))?;
+    Ok(Json(RecordList {
+        records: page.records.iter().map(render_record).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+/// The listing's conditions from its query: `q`, and each parameter naming a property.
+fn record_filter(defs: &[PropertyDef], query: &HashMap<String, String>) -> Result<RecordFilter, ApiError> {
+    let refused = |bad: BadCondition| ApiError::invalid(&bad.field, bad.message);
+    let mut conditions = Vec::new();
+    if let Some(text) = query.get("q").filter(|t| !t.trim().is_empty()) {
+        conditions.push(RecordCondition::AnyPrefix { lowercase: text.trim().to_lowercase() });
+    }
+    // Sorted, so the first refusal named is the same whatever the query's order.
+    let mut named: Vec<(&String, &String)> =
+        query.iter().filter(|(k, _)| !LISTING_PARAMETERS.contains(&k.as_str())).collect();
+    named.sort();
+    for (key, text) in named {
+        let (property, prefix) = match key.strip_suffix(".prefix") {
+            Some(property) => (property, true),
+            None => (key.as_str(), false),
+        };
+        let Some(def) = defs.iter().find(|d| d.name == property) else {
+            return Err(ApiError::invalid(
+                key,
+                format!(
+                    "no property `{property}` on this object; filter by a property (`?<property>=<value>`, `?<property>.prefix=<text>`) or with {}",
+                    LISTING_PARAMETERS.join(", ")
+                ),
+            ));
+        };
+        let condition = if prefix { RecordCondition::prefix(def, text) } else { RecordCondition::equals(def, text) };
+        conditions.push(condition.map_err(refused)?);
+    }
+    Ok(RecordFilter { conditions })
 }
 
 /// A refused property value is a 400 naming `properties.<name>`.

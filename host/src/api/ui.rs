@@ -17,6 +17,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("js/wizard.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/wizard.js")),
     ("js/events.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/events.js")),
     ("js/plugins.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/plugins.js")),
+    ("js/records.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/records.js")),
     ("js/workflows.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/workflows.js")),
     ("js/workflow_editor.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/workflow_editor.js")),
     ("js/actions.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/actions.js")),

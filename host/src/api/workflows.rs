@@ -81,10 +81,10 @@ pub(crate) struct EnrollmentView {
     next_attempt_at: Option<String>,
 }
 
-/// A workflow's enrollments, newest first.
+/// Enrollments, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct EnrollmentList {
-    enrollments: Vec<EnrollmentView>,
+    pub(super) enrollments: Vec<EnrollmentView>,
 }
 
 /// One action tried against a real record.
@@ -383,7 +383,7 @@ pub async fn enrollments(
 }
 
 /// An enrollment; `steps` adds each step's inputs, outputs, duration, outcome and reason.
-fn render_enrollment(e: &Enrollment, steps: bool) -> EnrollmentView {
+pub(super) fn render_enrollment(e: &Enrollment, steps: bool) -> EnrollmentView {
     let waiting = e.status == EnrollmentStatus::Running && e.next_attempt_at_ms > now_ms();
     EnrollmentView {
         id: e.id.clone(),

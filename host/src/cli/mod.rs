@@ -183,6 +183,16 @@ pub enum PluginCommand {
 /// Records verbs.
 #[derive(Debug, Subcommand)]
 pub enum RecordsCommand {
+    /// An object's records, newest first: filter by property (`--where`, `--prefix`),
+    /// search, sort, page on with `--cursor`.
+    List(admin::records::ListArgs),
+    /// One record with its properties.
+    Show {
+        /// The object (e.g. `contacts`).
+        object: String,
+        /// The record id (`rec_…`).
+        id: String,
+    },
     /// Create or update an object's records from an NDJSON file (one JSON object of
     /// properties per line), with progress and a summary; exits 1 if any line failed.
     Import {
@@ -277,6 +287,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Events { connection, command } => {
             Ok(admin_verb(&connection, |c, f| admin::events::run(c, f, command).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Records { connection, command: RecordsCommand::List(args) } => {
+            Ok(admin_verb(&connection, |c, f| admin::records::list(c, f, &args).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Records { connection, command: RecordsCommand::Show { object, id } } => {
+            Ok(admin_verb(&connection, |c, f| admin::records::show(c, f, &object, &id).map(|()| ExitCode::SUCCESS)))
         }
         Command::Records { connection, command: RecordsCommand::Import { object, file } } => {
             Ok(admin_verb(&connection, |c, f| {

@@ -8,6 +8,7 @@
 //! - [`node`]: a node of a cluster and the work it did.
 //! - [`event`]: an event's status.
 //! - [`property`]: property types (record properties and mapped webhook fields).
+//! - [`record_query`]: what a records listing shows: filters, sort, cursor.
 //! - [`retention`]: how long events and ended enrollments are kept.
 //! - [`webhook`]: a webhook's wizard state, mapping, transform chain, match rule, dedup.
 //! - [`workflow`]: workflows, their actions and sources, enrollments.
@@ -18,6 +19,7 @@ pub mod event;
 pub mod ids;
 pub mod node;
 pub mod property;
+pub mod record_query;
 pub mod retention;
 pub mod signature;
 pub mod step;

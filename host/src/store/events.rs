@@ -79,6 +79,8 @@ pub struct EventFilter {
     pub webhook: Option<WebhookId>,
     /// Only events with this status.
     pub status: Option<EventStatus>,
+    /// Only events matched to this record (the partial index `events_by_record`).
+    pub record: Option<RecordId>,
     /// Page size.
     pub limit: u32,
     /// Events with ids after this one (newest first, so: older than this one).
@@ -235,11 +237,15 @@ impl Store {
             Some(since) => (Some(since.as_str()), "id > ?3 ORDER BY id ASC"),
             None => (filter.cursor.as_ref().map(EventId::as_str), "(?3 IS NULL OR id < ?3) ORDER BY id DESC"),
         };
+        // A record's events are a range of their own index; `?5 IS NULL OR …` would keep
+        // the planners from it.
+        let record = if filter.record.is_some() { "matched_record_id = ?5" } else { "?5 IS NULL" };
         self.with(|db| {
             db.query_map(
                 &format!(
                     "{SELECT_EVENT}
-                     WHERE (?1 IS NULL OR webhook_id = ?1)
+                     WHERE {record}
+                       AND (?1 IS NULL OR webhook_id = ?1)
                        AND (?2 IS NULL OR status = ?2)
                        AND {order} LIMIT ?4"
                 ),
@@ -247,7 +253,8 @@ impl Store {
                     filter.webhook.as_ref().map(WebhookId::as_str),
                     filter.status.map(EventStatus::as_str),
                     bound,
-                    filter.limit
+                    filter.limit,
+                    filter.record.as_ref().map(RecordId::as_str)
                 ],
                 event,
             )

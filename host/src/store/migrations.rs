@@ -472,4 +472,19 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 "#,
         ),
     },
+    // 19
+    Migration {
+        sqlite: "-- Records listed by last update (GET /objects/{object}/records?sort=-updated).
+    CREATE INDEX records_by_updated ON records(object, updated_at_ms, id);
+    -- The events matched to a record (its page; GET /events?record=).
+    CREATE INDEX events_by_record ON events(matched_record_id, id) WHERE matched_record_id IS NOT NULL;",
+        postgres: Some(
+            r#"
+    -- Records listed by last update (GET /objects/{object}/records?sort=-updated).
+    CREATE INDEX records_by_updated ON records (object, updated_at_ms, id);
+    -- The events matched to a record (its page; GET /events?record=).
+    CREATE INDEX events_by_record ON events (matched_record_id, id) WHERE matched_record_id IS NOT NULL;
+"#,
+        ),
+    },
 ];

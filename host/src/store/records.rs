@@ -9,6 +9,7 @@ use super::sql::{Sql, args};
 use super::{Store, StoreError};
 use crate::model::ids::RecordId;
 use crate::model::property::{PropertyDef, PropertyType};
+use crate::model::record_query::{RecordCursor, RecordFilter, RecordSort};
 
 /// Most unique properties per object (as in the product we replace).
 pub const MAX_UNIQUE_PER_OBJECT: i64 = 10;
@@ -26,6 +27,23 @@ pub struct Record {
     pub created_at_ms: i64,
     /// Last updated, unix ms.
     pub updated_at_ms: i64,
+}
+
+/// Most records one listing request reads to fill a filtered page. A filter few records
+/// meet answers with what it found and a cursor to go on from, so a request costs a
+/// bounded time however many records the object has.
+pub const SCAN_PER_PAGE: usize = 5_000;
+
+/// Records read per statement while filling a filtered page.
+const READ_CHUNK: usize = 250;
+
+/// One page of a records listing.
+#[derive(Debug, Default)]
+pub struct RecordPage {
+    /// The records, in the listing's order.
+    pub records: Vec<Record>,
+    /// Where the next page starts, while there may be more.
+    pub next: Option<RecordCursor>,
 }
 
 /// Why a write to records or properties was refused.
@@ -244,6 +262,64 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Up to `limit` records of `object` meeting `filter`, in `sort` order, after `after`;
+    /// `None` if there is no such object. A unique property's value in the filter is one
+    /// indexed lookup; otherwise records are read in order (keyset paging on the id, or on
+    /// the update time and id) and at most [`SCAN_PER_PAGE`] of them are looked at.
+    pub fn list_records(
+        &self,
+        object: &str,
+        sort: RecordSort,
+        after: Option<&RecordCursor>,
+        filter: &RecordFilter,
+        limit: usize,
+    ) -> Result<Option<RecordPage>, StoreError> {
+        self.with(|db| {
+            if !object_exists(db, object)? {
+                return Ok(None);
+            }
+            if let Some((property, value)) = filter.unique_value() {
+                // One record at most, shown on the first page.
+                let found = match (after, record_id_by_unique(db, object, property, value)?) {
+                    (None, Some(id)) => record(db, object, &id)?.filter(|r| filter.holds(&r.id, &r.properties)),
+                    _ => None,
+                };
+                return Ok(Some(RecordPage { records: found.into_iter().collect(), next: None }));
+            }
+            let mut page = RecordPage::default();
+            let mut position = after.cloned();
+            let mut examined = 0;
+            loop {
+                // One more than the page needs, so a full last page is known to be the last.
+                let wanted = if filter.conditions.is_empty() { limit + 1 - page.records.len() } else { READ_CHUNK };
+                let rows = records_in_order(db, object, sort, position.as_ref(), wanted)?;
+                let exhausted = rows.len() < wanted;
+                let mut rows = rows.into_iter();
+                for record in rows.by_ref() {
+                    examined += 1;
+                    if !filter.holds(&record.id, &record.properties) {
+                        position = Some(RecordCursor::after(sort, &record.id, record.updated_at_ms));
+                        continue;
+                    }
+                    if page.records.len() == limit {
+                        // A record beyond the page: there is a next one, from the last shown.
+                        page.next = position;
+                        return Ok(Some(page));
+                    }
+                    position = Some(RecordCursor::after(sort, &record.id, record.updated_at_ms));
+                    page.records.push(record);
+                }
+                if exhausted {
+                    return Ok(Some(page));
+                }
+                if examined >= SCAN_PER_PAGE {
+                    page.next = position;
+                    return Ok(Some(page));
+                }
+            }
+        })
+    }
+
     /// The record whose unique `property` equals `value`: one indexed lookup.
     pub fn find_by_unique(&self, object: &str, property: &str, value: &Json) -> Result<Option<Record>, StoreError> {
         self.with(|db| match record_id_by_unique(db, object, property, value)? {
@@ -253,19 +329,54 @@ impl Store {
     }
 }
 
+/// Up to `limit` records of `object` in `sort` order after `after`: one range of an index
+/// (`records_by_object` on the id, `records_by_updated` on the update time and id).
+fn records_in_order(
+    db: &dyn Sql,
+    object: &str,
+    sort: RecordSort,
+    after: Option<&RecordCursor>,
+    limit: usize,
+) -> Result<Vec<Record>, StoreError> {
+    let (direction, past) = if sort.descending() { ("DESC", "<") } else { ("ASC", ">") };
+    // Before the first page, a position past every record: ids are `rec_` and ASCII.
+    let (at_ms, id) = match after {
+        Some(cursor) => (cursor.at_ms, cursor.id.as_str()),
+        None if sort.descending() => (i64::MAX, "~"),
+        None => (i64::MIN, ""),
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    if sort.by_update() {
+        let sql = format!(
+            "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records
+             WHERE object = ?1 AND (updated_at_ms, id) {past} (?2, ?3)
+             ORDER BY updated_at_ms {direction}, id {direction} LIMIT ?4"
+        );
+        db.query_map(&sql, args![object, at_ms, id, limit], record_from_row)
+    } else {
+        let sql = format!(
+            "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records
+             WHERE object = ?1 AND id {past} ?2
+             ORDER BY id {direction} LIMIT ?3"
+        );
+        db.query_map(&sql, args![object, id, limit], record_from_row)
+    }
+}
+
+fn record_from_row(mut r: super::sql::Row) -> Result<Record, StoreError> {
+    Ok(Record {
+        id: r.get(0)?,
+        object: r.get(1)?,
+        properties: serde_json::from_str(&r.get::<String>(2)?)?,
+        created_at_ms: r.get(3)?,
+        updated_at_ms: r.get(4)?,
+    })
+}
+
 fn record(db: &dyn Sql, object: &str, id: &RecordId) -> Result<Option<Record>, StoreError> {
     let row = db.query_opt(
         "SELECT id, object, properties_json, created_at_ms, updated_at_ms FROM records WHERE object = ?1 AND id = ?2",
         args![object, id],
     )?;
-    row.map(|mut r| {
-        Ok(Record {
-            id: r.get(0)?,
-            object: r.get(1)?,
-            properties: serde_json::from_str(&r.get::<String>(2)?)?,
-            created_at_ms: r.get(3)?,
-            updated_at_ms: r.get(4)?,
-        })
-    })
-    .transpose()
+    row.map(record_from_row).transpose()
 }

@@ -82,6 +82,22 @@ impl Store {
         self.query_enrollments("event_id", event_id.as_str())
     }
 
+    /// A record's enrollments in every workflow, newest first, at most `limit`: an index
+    /// seek per workflow (`enrollments_by_record` leads with the workflow; workflows are few,
+    /// and an index of their own on every enrollment would cost the drain a write each).
+    pub fn enrollments_of_record(&self, record_id: &RecordId, limit: u32) -> Result<Vec<Enrollment>, StoreError> {
+        self.with(|db| {
+            db.query_map(
+                &format!(
+                    "{SELECT_ENROLLMENT} WHERE workflow_id IN (SELECT id FROM workflows) AND record_id = ?1
+                     ORDER BY id DESC LIMIT ?2"
+                ),
+                args![record_id, limit],
+                enrollment,
+            )
+        })
+    }
+
     /// One enrollment with its steps.
     pub fn enrollment(&self, id: &EnrollmentId) -> Result<Option<Enrollment>, StoreError> {
         Ok(self.query_enrollments("id", id.as_str())?.pop())

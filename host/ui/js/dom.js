@@ -75,3 +75,15 @@ function node(key, value, depth, open) {
 export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : '';
 }
+
+/** Time as people say it ("3 minutes ago"), with the exact time on hover and for readers. */
+export function ago(iso) {
+  if (!iso) return '';
+  const then = new Date(iso);
+  const seconds = Math.round((then.getTime() - Date.now()) / 1000);
+  const units = [['year', 31536000], ['month', 2592000], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
+  const [unit, size] = units.find(([, s]) => Math.abs(seconds) >= s) || ['second', 1];
+  const text = Math.abs(seconds) < 10 ? 'just now'
+    : new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(Math.round(seconds / size), unit);
+  return h('time', { datetime: iso, title: then.toLocaleString() }, text);
+}

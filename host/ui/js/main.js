@@ -8,6 +8,7 @@ import * as webhooks from './webhooks.js';
 import * as wizard from './wizard.js';
 import * as events from './events.js';
 import * as plugins from './plugins.js';
+import * as records from './records.js';
 import * as workflows from './workflows.js';
 import * as workflowEditor from './workflow_editor.js';
 
@@ -27,6 +28,8 @@ const routes = [
   [/^\/workflows\/([^/]+)\/edit$/, workflowEditor.edit],
   [/^\/workflows\/([^/]+)$/, workflows.detail],
   [/^\/enrollments\/([^/]+)$/, workflows.enrollment],
+  [/^\/records$/, records.list],
+  [/^\/records\/([^/]+)\/([^/]+)$/, records.detail],
   [/^\/plugins$/, plugins.list],
 ];
 

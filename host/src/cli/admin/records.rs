@@ -1,5 +1,6 @@
-//! `records import OBJECT FILE.ndjson`: stream the file up, follow the import on the
-//! server with a progress bar, then print a summary (exit non-zero if any line failed).
+//! `records list|show|import`: browse an object's records (filters, sort, pages) and
+//! import them — `import OBJECT FILE.ndjson` streams the file up, follows the import on the
+//! server with a progress bar, then prints a summary (exit non-zero if any line failed).
 
 use std::io::Read;
 use std::path::Path;
@@ -9,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use ureq::http::Method;
 
-use super::client::{Body, CallError, Client, encode};
-use super::output::{Format, cell, items, print};
+use super::client::{Body, CallError, Client, encode, query};
+use super::output::{Format, cell, details, items, print, table, text};
 
 /// How often the import's progress is read.
 const POLL: Duration = Duration::from_millis(200);
@@ -36,6 +37,100 @@ impl<R: Read> Read for Counted<R> {
         self.bar.inc(n as u64);
         Ok(n)
     }
+}
+
+/// What `records list` asks for.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// The object (e.g. `contacts`).
+    pub object: String,
+    /// Only records whose property equals the value: `--where plan=pro` (repeatable).
+    #[arg(long = "where", value_name = "PROPERTY=VALUE")]
+    pub equals: Vec<String>,
+    /// Only records whose text property starts with the text, ignoring case (repeatable).
+    #[arg(long, value_name = "PROPERTY=TEXT")]
+    pub prefix: Vec<String>,
+    /// Only records whose id or some text property starts with this, ignoring case.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// created, -created (default: newest first), updated or -updated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// How many (1 to 200).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue where a previous page ended (the `more: --cursor …` it printed).
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+/// Most property columns `records list` prints (the JSON output has them all).
+const PROPERTY_COLUMNS: usize = 6;
+
+/// `records list`: one page of records as a table, and how to ask for the next.
+pub fn list(client: &Client, format: Format, args: &ListArgs) -> Result<(), CallError> {
+    let mut pairs: Vec<(String, Option<String>)> = vec![
+        ("q".into(), args.search.clone()),
+        ("sort".into(), args.sort.clone()),
+        ("limit".into(), Some(args.limit.to_string())),
+        ("cursor".into(), args.cursor.clone()),
+    ];
+    for (given, suffix) in args.equals.iter().map(|g| (g, "")).chain(args.prefix.iter().map(|g| (g, ".prefix"))) {
+        let Some((property, value)) = given.split_once('=') else {
+            return Err(CallError::Input(format!("`{given}`: give PROPERTY=VALUE")));
+        };
+        pairs.push((format!("{}{suffix}", property.trim()), Some(value.to_string())));
+    }
+    let pairs: Vec<(&str, Option<String>)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let answer = client.get(&format!("/objects/{}/records{}", encode(&args.object), query(&pairs)))?;
+    print(format, &answer, records_table);
+    Ok(())
+}
+
+/// Records as rows: id, update time, then the properties the page's records hold, in the
+/// order they first appear.
+fn records_table(answer: &Value) -> String {
+    let records = items(answer, "records");
+    let mut names: Vec<String> = Vec::new();
+    for record in records {
+        for name in record["properties"].as_object().into_iter().flat_map(|p| p.keys()) {
+            if !names.contains(name) && names.len() < PROPERTY_COLUMNS {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut header = vec!["ID".to_string(), "UPDATED".to_string()];
+    header.extend(names.iter().map(|n| n.to_uppercase()));
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let mut row = vec![cell(r, "id"), cell(r, "updated_at")];
+            row.extend(names.iter().map(|n| text(r["properties"].get(n).unwrap_or(&Value::Null))));
+            row
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut out = if records.is_empty() { "no records\n".to_string() } else { table(&header, &rows) };
+    if let Some(next) = answer["next_cursor"].as_str() {
+        out.push_str(&format!("more: --cursor {next}\n"));
+    }
+    out
+}
+
+/// `records show OBJECT ID`: a record's fields, then each property on its own line.
+pub fn show(client: &Client, format: Format, object: &str, id: &str) -> Result<(), CallError> {
+    let answer = client.get(&format!("/objects/{}/records/{}", encode(object), encode(id)))?;
+    print(format, &answer, |record| {
+        let mut head = record.clone();
+        let properties = head.as_object_mut().and_then(|o| o.remove("properties")).unwrap_or(Value::Null);
+        let mut out = details(&head);
+        out.push_str("properties\n");
+        for line in details(&properties).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out
+    });
+    Ok(())
 }
 
 /// Import `file` into `object`'s records.
