@@ -275,7 +275,10 @@ mod tests {
         assert!(name.holds(&id, props));
         let refused = RecordCondition::prefix(&def("score", PropertyType::Number, false), "4").unwrap_err();
         assert_eq!(refused.field, "score.prefix");
-        assert!(!RecordCondition::AnyPrefix { lowercase: "love".into() }.holds(&id, props), "a prefix, not a substring");
+        assert!(
+            !RecordCondition::AnyPrefix { lowercase: "love".into() }.holds(&id, props),
+            "a prefix, not a substring"
+        );
         assert!(RecordCondition::AnyPrefix { lowercase: "ada".into() }.holds(&id, props));
         assert!(RecordCondition::AnyPrefix { lowercase: "rec_1".into() }.holds(&id, props));
         let filter = RecordFilter { conditions: vec![score, plan] };
