@@ -484,6 +484,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX records_by_updated ON records (object, updated_at_ms, id);
     -- The events matched to a record (its page; GET /events?record=).
     CREATE INDEX events_by_record ON events (matched_record_id, id) WHERE matched_record_id IS NOT NULL;
+    -- The unique enrollments_one_running (migration 15) has the same columns and predicate:
+    -- the copy cost every enrollment insert and status change an index entry and served no read.
+    DROP INDEX enrollments_running_by_record;
 "#,
         ),
     },

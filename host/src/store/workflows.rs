@@ -150,7 +150,16 @@ impl Store {
 
     /// When the earliest running enrollment is due, if any runs.
     pub fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        self.with(|db| db.value("SELECT min(next_attempt_at_ms) FROM enrollments WHERE status = 'running'", &[]))
+        // A seek in `enrollments_running`, written `ORDER BY … LIMIT 1`: PostgreSQL may plan
+        // `min()` over a partial index as an aggregate of every entry (see `webhooks_waiting`).
+        self.with(|db| {
+            db.value(
+                "SELECT (SELECT next_attempt_at_ms FROM enrollments
+                         WHERE status = 'running' AND next_attempt_at_ms IS NOT NULL
+                         ORDER BY next_attempt_at_ms LIMIT 1)",
+                &[],
+            )
+        })
     }
 
     /// Commit the steps just run, each with its effect, in one transaction: a step and the
