@@ -171,6 +171,21 @@ fn every_admin_verb_drives_the_server() {
     assert!(refused(&server, &["records", "list", "contacts", "--where", "email"]).contains("PROPERTY=VALUE"));
     assert!(refused(&server, &["records", "show", "contacts", "rec_none"]).contains("no such record"));
 
+    // A CSV (by its name): columns mapped by header or by --map, the rest listed as left out.
+    let csv = write(files, "people.csv", "\u{feff}Email,Nom,Notes\r\ncarol@example.com,\"Carol, C.\",x\r\n");
+    let summary = ok(&server, &["records", "import", "contacts", &csv, "--map", "Nom=name"]);
+    assert!(summary.contains(": done\n  created 1, updated 0, failed 0 (2 lines"), "{summary}");
+    assert!(
+        summary.contains("columns left out (no property of their name; --map COLUMN=PROPERTY): Notes"),
+        "{summary}"
+    );
+    let carol = ok(&server, &["records", "list", "contacts", "--where", "email=carol@example.com"]);
+    assert!(carol.contains("Carol, C."), "{carol}");
+    assert!(refused(&server, &["records", "import", "contacts", &csv, "--map", "Nom"]).contains("COLUMN=PROPERTY"));
+    let unknown = refused(&server, &["records", "import", "contacts", &csv, "--map", "Nom=shoe_size"]);
+    assert!(unknown.contains("map.Nom") && unknown.contains("shoe_size"), "{unknown}");
+    assert!(refused(&server, &["records", "import", "contacts", &clean, "--map", "a=b"]).contains("CSV"));
+
     // workflow create | list | show
     let spec = json!({"name": "welcome", "object": "contacts", "triggers": [id],
                       "actions": [{"type": "set_property", "property": "name", "value": {"value": "welcomed"}}]});

@@ -24,6 +24,21 @@ fn import_status(server: &support::Server, id: &str) -> Value {
 
 #[test]
 fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_row_twice() {
+    resumes_after_sigkill(Format::Ndjson);
+}
+
+#[test]
+fn a_large_csv_import_resumes_after_sigkill_without_applying_a_row_twice() {
+    resumes_after_sigkill(Format::Csv);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Ndjson,
+    Csv,
+}
+
+fn resumes_after_sigkill(format: Format) {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path());
     for def in
@@ -33,15 +48,27 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
     }
     let rows = rows();
     let mut ndjson = String::with_capacity(rows * 48);
-    let bad_lines = [1_000usize, rows / 2, rows - 1];
+    let bad_rows = [1_000usize, rows / 2, rows - 1];
+    if format == Format::Csv {
+        ndjson.push_str("external_id,Score\r\n");
+    }
     for line in 1..=rows {
-        if bad_lines.contains(&line) {
-            ndjson.push_str("{\"external_id\": \"x\", \"score\": \"high\"}\n");
-        } else {
-            ndjson.push_str(&format!("{{\"external_id\":\"cus_{line}\",\"score\":{}}}\n", line % 100));
+        match (format, bad_rows.contains(&line)) {
+            (Format::Ndjson, true) => ndjson.push_str("{\"external_id\": \"x\", \"score\": \"high\"}\n"),
+            (Format::Ndjson, false) => {
+                ndjson.push_str(&format!("{{\"external_id\":\"cus_{line}\",\"score\":{}}}\n", line % 100));
+            }
+            (Format::Csv, true) => ndjson.push_str("x,high\r\n"),
+            (Format::Csv, false) => ndjson.push_str(&format!("cus_{line},{}\r\n", line % 100)),
         }
     }
-    let started = server.import("contacts", ndjson.as_bytes(), false);
+    // A CSV's rows start on the line after its header.
+    let header_lines = usize::from(format == Format::Csv);
+    let bad_lines = bad_rows.map(|row| row + header_lines);
+    let started = match format {
+        Format::Ndjson => server.import("contacts", ndjson.as_bytes(), false),
+        Format::Csv => server.import_csv("contacts", ndjson.as_bytes(), ""),
+    };
     assert_eq!(started.status, 202, "{:?}", started.body);
     assert_eq!(started.body["state"], "running");
     assert_eq!(started.body["bytes_total"], ndjson.len());
@@ -82,7 +109,7 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
         finished["lines_done"].as_u64().unwrap() >= progress_at_kill["lines_done"].as_u64().unwrap(),
         "resumed from where it was"
     );
-    assert_eq!(finished["lines_done"], rows);
+    assert_eq!(finished["lines_done"], rows + header_lines);
     assert_eq!(finished["bytes_done"], ndjson.len());
     // Every good row created exactly once: a chunk applied twice would show as updates.
     assert_eq!(finished["created"], rows - bad_lines.len(), "{finished}");
@@ -91,7 +118,11 @@ fn a_large_import_reports_progress_and_resumes_after_sigkill_without_applying_a_
     let error_lines: Vec<u64> =
         finished["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
     assert_eq!(error_lines, bad_lines.map(|l| l as u64));
-    assert!(finished["errors"][0]["error"].as_str().unwrap().contains("score"), "{finished}");
+    let why = finished["errors"][0]["error"].as_str().unwrap();
+    match format {
+        Format::Ndjson => assert!(why.contains("score"), "{finished}"),
+        Format::Csv => assert_eq!(why, "column \"Score\": `high` is not a number", "{finished}"),
+    }
     for key in ["cus_1".to_string(), format!("cus_{}", rows / 2 - 1), format!("cus_{rows}")] {
         let found = server.admin("GET", &format!("/objects/contacts/records?external_id={key}"), None);
         assert_eq!(found.body["records"].as_array().unwrap().len(), 1, "{key}: {:?}", found.body);
@@ -118,4 +149,78 @@ fn imports_refuse_unknown_objects_and_overlong_lines_by_name() {
     let listed = server.admin("GET", "/imports", None);
     assert_eq!(listed.body["imports"][0]["id"], done.body["id"]);
     assert_eq!(server.admin("GET", "/imports/imp_nope", None).status, 404);
+}
+
+#[test]
+fn a_csv_import_maps_columns_reads_cells_by_type_and_refuses_rows_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    for def in [
+        json!({"name": "email", "type": "string", "unique": true}),
+        json!({"name": "full_name", "label": "Full name", "type": "string"}),
+        json!({"name": "score", "type": "number"}),
+        json!({"name": "vip", "label": "VIP", "type": "boolean"}),
+    ] {
+        assert_eq!(server.admin("POST", "/objects/contacts/properties", Some(def)).status, 201);
+    }
+    // A spreadsheet's export: a byte order mark, CRLF, quotes, a newline inside a cell.
+    let csv = "\u{feff}Email,Full name,Score,VIP,Notes\r\n\
+               ada@example.com,\"Lovelace, Ada\",42,yes,first\r\n\
+               grace@example.com,\"Grace\nHopper\",abc,no,\r\n\
+               bob@example.com,\"Bob \"\"the builder\"\"\",7,0,x\r\n\
+               \r\n\
+               ada@example.com,,43,,\r\n\
+               eve@example.com,Eve\r\n";
+    let done = server.import_csv("contacts", csv.as_bytes(), "wait=true");
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    let report = &done.body;
+    assert_eq!((report["state"].as_str(), report["format"].as_str()), (Some("done"), Some("csv")), "{report}");
+    assert_eq!(report["unmapped"], json!(["Notes"]), "{report}");
+    assert_eq!(report["columns"][1], json!({"column": "Full name", "property": "full_name"}));
+    assert_eq!((report["created"].as_u64(), report["updated"].as_u64()), (Some(2), Some(1)), "{report}");
+    assert_eq!(report["failed"], 2, "{report}");
+    assert_eq!(report["errors"][0], json!({"line": 3, "error": "column \"Score\": `abc` is not a number"}));
+    assert_eq!(report["errors"][1]["line"], 8, "the newline inside a cell and the blank line count: {report}");
+    assert!(report["errors"][1]["error"].as_str().unwrap().contains("2 fields"), "{report}");
+    assert_eq!(report["bytes_done"], csv.len(), "{report}");
+
+    let one = |email: &str| {
+        let found = server.admin("GET", &format!("/objects/contacts/records?email={email}"), None);
+        found.body["records"][0]["properties"].clone()
+    };
+    let ada = one("ada@example.com");
+    assert_eq!(ada, json!({"email": "ada@example.com", "full_name": "Lovelace, Ada", "score": 43, "vip": true}));
+    let bob = one("bob@example.com");
+    assert_eq!((bob["full_name"].as_str(), bob["vip"].as_bool()), (Some("Bob \"the builder\""), Some(false)));
+    assert!(
+        server.admin("GET", "/objects/contacts/records?email=grace@example.com", None).body["records"][0].is_null()
+    );
+
+    // An explicit mapping: a column of another name, one left out.
+    let mapped = server.import_csv(
+        "contacts",
+        b"Mail,Nom,Score\ncyd@example.com,Cyd,5\n",
+        "wait=true&map.Mail=email&map.Nom=full_name&map.Score=",
+    );
+    assert_eq!(mapped.status, 200, "{:?}", mapped.body);
+    assert_eq!((mapped.body["created"].as_u64(), mapped.body["unmapped"].clone()), (Some(1), json!(["Score"])));
+    assert_eq!(one("cyd@example.com"), json!({"email": "cyd@example.com", "full_name": "Cyd"}));
+
+    // Refusals name the field and keep nothing.
+    let refusals: [(&[u8], &str, &str); 5] = [
+        (b"email\nx@example.com\n", "wait=true&map.Mail=email", "map.Mail"),
+        (b"email,Nom\nx@example.com,X\n", "map.Nom=shoe_size", "map.Nom"),
+        (b"a,b\n1,2\n", "", "body"),
+        (b"\n", "", "body"),
+        (b"email\n", "format=xml", "format"),
+    ];
+    for (body, query, field) in refusals {
+        let refused = server.import_csv("contacts", body, query);
+        assert_eq!(refused.status, 400, "{query}: {:?}", refused.body);
+        assert_eq!(refused.body["error"]["field"], field, "{query}: {:?}", refused.body);
+    }
+    let ndjson_mapped = server.admin("POST", "/objects/contacts/records/import?map.a=email", None);
+    assert_eq!(ndjson_mapped.status, 400, "{:?}", ndjson_mapped.body);
+    let spooled = std::fs::read_dir(dir.path().join("imports")).unwrap().count();
+    assert_eq!(spooled, 0, "refused uploads are not kept, applied ones are removed");
 }

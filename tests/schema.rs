@@ -22,6 +22,10 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     ("only postgres: index enrollments_once", "as once_key"),
     ("only postgres: index enrollments_one_running", "one running enrollment per record across concurrent nodes"),
+    (
+        "only sqlite: index enrollments_running_by_record",
+        "PostgreSQL's unique enrollments_one_running has its columns and predicate (dropped in migration 20)",
+    ),
 ];
 
 /// A column: normalised type and whether it may be NULL.

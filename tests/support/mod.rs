@@ -299,6 +299,12 @@ impl Server {
         request(&self.addr, "POST", &path, Some(&self.token), Some("application/x-ndjson"), ndjson)
     }
 
+    /// Start a CSV import into `object` with the query string `query` (`wait=true&map.A=b`).
+    pub fn import_csv(&self, object: &str, csv: &[u8], query: &str) -> Answer {
+        let path = format!("/api/v1/objects/{object}/records/import?{query}");
+        request(&self.addr, "POST", &path, Some(&self.token), Some("text/csv"), csv)
+    }
+
     /// How many events `webhook` has, of `status` if given (every page of the event list).
     pub fn count_events(&self, webhook: &str, status: Option<&str>) -> usize {
         let status = status.map(|s| format!("&status={s}")).unwrap_or_default();

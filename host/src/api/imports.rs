@@ -1,5 +1,6 @@
-//! Bulk record imports: `POST /objects/{object}/records/import` spools NDJSON to the data
-//! dir and starts the import; `GET /imports/{id}` reports its progress.
+//! Bulk record imports: `POST /objects/{object}/records/import` spools NDJSON or CSV to the
+//! data dir, maps a CSV's columns to properties and starts the import; `GET /imports/{id}`
+//! reports its progress.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,11 @@ use tokio::io::AsyncWriteExt;
 
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, blocking, rfc3339};
+use crate::import::csv_rows::{HeaderError, read_header};
 use crate::model::ids::{ImportId, now_ms};
-use crate::store::imports::Import;
+use crate::model::import_columns::{ImportColumn, ImportFormat, map_columns};
+use crate::model::property::PropertyDef;
+use crate::store::imports::{Import, NewImport};
 
 /// Largest import file accepted (several GB of NDJSON is many millions of rows).
 pub const MAX_IMPORT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -28,13 +32,55 @@ pub const SPOOL_DIR: &str = "imports";
 /// How often a waiting request looks at the import's progress.
 const WAIT_POLL: Duration = Duration::from_millis(20);
 
-/// Options of an import request.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Options of an import request (read from the query's pairs by [`ImportQuery::parse`]:
+/// `map.<column>` parameters are named by the file's columns).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Answer only once the import has finished (200 with the final report).
     #[serde(default)]
     wait: bool,
+    /// `ndjson` or `csv`; by default CSV when the `Content-Type` is `text/csv`, else NDJSON.
+    #[param(value_type = Option<String>)]
+    format: Option<ImportFormat>,
+    /// CSV: `map.<column>=<property>` fills `property` from the column headed `column`
+    /// (an empty property leaves the column out). Columns not mapped go to the property of
+    /// their name or label, ignoring case; the rest are left out and listed in `unmapped`.
+    #[serde(skip)]
+    #[param(rename = "map.<column>", value_type = Option<String>)]
+    map: Vec<(String, String)>,
+}
+
+impl ImportQuery {
+    /// Read the query's pairs; an unknown parameter or a bad value is refused by name.
+    fn parse(pairs: Vec<(String, String)>) -> Result<ImportQuery, ApiError> {
+        let mut query = ImportQuery::default();
+        for (name, value) in pairs {
+            if let Some(column) = name.strip_prefix("map.") {
+                if query.map.iter().any(|(c, _)| c == column) {
+                    return Err(ApiError::invalid(&name, format!("the column `{column}` is mapped twice")));
+                }
+                query.map.push((column.to_string(), value));
+                continue;
+            }
+            match name.as_str() {
+                "wait" => {
+                    query.wait = value.parse().map_err(|_| ApiError::invalid("wait", "`true` or `false`"))?;
+                }
+                "format" => {
+                    let format = ImportFormat::parse(&value).map_err(|_| {
+                        ApiError::invalid("format", format!("`{value}` is not an import format: `ndjson` or `csv`"))
+                    })?;
+                    query.format = Some(format);
+                }
+                _ => {
+                    let message = "not a parameter of an import: `wait`, `format` or `map.<column>`";
+                    return Err(ApiError::invalid(&name, message));
+                }
+            }
+        }
+        Ok(query)
+    }
 }
 
 /// A bulk import's progress and outcome, as answered.
@@ -49,7 +95,13 @@ pub(crate) struct ImportView {
     state: String,
     /// Why it failed.
     reason: Option<String>,
-    /// Size of the uploaded NDJSON.
+    /// `ndjson` or `csv`.
+    format: ImportFormat,
+    /// CSV: every column of the header row and the property it fills (`null`: left out).
+    columns: Vec<ImportColumn>,
+    /// CSV: the columns left out.
+    unmapped: Vec<String>,
+    /// Size of the uploaded file.
     bytes_total: i64,
     bytes_done: i64,
     /// `bytes_done / bytes_total`, 0 to 1.
@@ -82,6 +134,9 @@ fn render(import: &Import) -> ImportView {
         object: import.object.clone(),
         state: import.state.clone(),
         reason: import.reason.clone(),
+        format: import.format,
+        columns: import.columns.clone(),
+        unmapped: import.columns.iter().filter(|c| c.property.is_none()).map(|c| c.column.clone()).collect(),
         bytes_total: import.bytes_total,
         bytes_done: import.bytes_done,
         progress: if import.bytes_total == 0 { 1.0 } else { import.bytes_done as f64 / import.bytes_total as f64 },
@@ -96,19 +151,28 @@ fn render(import: &Import) -> ImportView {
     }
 }
 
-/// `POST /objects/{object}/records/import[?wait=true]`: NDJSON, one object of properties
-/// per line. A line whose unique property names an existing record updates it; others
-/// create. Answers 202 with the running import, or with `wait` 200 with its final report.
+/// `POST /objects/{object}/records/import[?wait=true]`: NDJSON (one object of properties
+/// per line) or CSV (a header row naming the columns, then a row per record; `Content-Type:
+/// text/csv` or `?format=csv`). A row whose unique property names an existing record
+/// updates it; others create. Answers 202 with the running import, or with `wait` 200 with
+/// its final report.
 #[utoipa::path(
     post, operation_id = "imports.start", path = "/objects/{object}/records/import", tag = "records",
     params(
         ("object" = String, Path, description = "The object, e.g. `contacts`"),
         ImportQuery,
     ),
-    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON object of properties per line"),
+    request_body(
+        content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        ),
+        description = "NDJSON: one JSON object of properties per line. CSV (RFC 4180, UTF-8, a byte order mark allowed): a header row, then one row per record"
+    ),
     responses(
         (status = 202, description = "The running import", body = ImportView),
         (status = 200, description = "With `wait=true`: the finished import", body = ImportView),
+        (status = 400, description = "A bad parameter, or a CSV header row that cannot be mapped (the field names the column)", body = ErrorBody),
         (status = 413, description = "Larger than an import may be", body = ErrorBody),
         (status = 404, description = "No such object", body = ErrorBody),
     )
@@ -116,18 +180,31 @@ fn render(import: &Import) -> ImportView {
 pub async fn start(
     State(state): State<Arc<AppState>>,
     Path(object): Path<String>,
-    Query(query): Query<ImportQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let query = ImportQuery::parse(pairs)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let format = query.format.unwrap_or_else(|| ImportFormat::from_content_type(content_type));
+    if let (ImportFormat::Ndjson, Some((column, _))) = (format, query.map.first()) {
+        let message = "a column mapping applies to CSV imports (Content-Type: text/csv or format=csv)";
+        return Err(ApiError::invalid(&format!("map.{column}"), message));
+    }
     // 404 before reading a possibly large body for an object that does not exist.
-    super::records::definitions(&state, object.clone()).await?;
+    let defs = super::records::definitions(&state, object.clone()).await?;
     let started = now_ms();
     let id = ImportId::new(started);
     let dir = state.data_dir.join(SPOOL_DIR);
-    let path = dir.join(format!("{id}.ndjson"));
-    let bytes_total = match spool(body, &dir, &path).await {
-        Ok(total) => total,
+    let path = dir.join(format!("{id}.{format}"));
+    let spooled = match spool(body, &dir, &path).await {
+        Ok(total) => read_columns(format, &path, defs, query.map).await.map(|columns| (total, columns)),
+        Err(e) => Err(e),
+    };
+    let (bytes_total, (columns, rows_start)) = match spooled {
+        Ok(spooled) => spooled,
         Err(e) => {
+            // Nothing was registered: the upload goes.
             let _ = tokio::fs::remove_file(&path).await;
             return Err(e);
         }
@@ -135,7 +212,16 @@ pub async fn start(
     let store = state.store.clone();
     let spool_path = path.to_string_lossy().into_owned();
     let import = blocking(move || {
-        store.create_import(&id, &object, &spool_path, bytes_total as i64, started)?;
+        let new = NewImport {
+            id: &id,
+            object: &object,
+            spool_path: &spool_path,
+            bytes_total: bytes_total as i64,
+            format,
+            columns: &columns,
+            start: rows_start,
+        };
+        store.create_import(&new, started)?;
         store.import(&id)?.ok_or_else(|| ApiError::not_found("import"))
     })
     .await?;
@@ -152,6 +238,30 @@ pub async fn start(
         }
         tokio::time::sleep(WAIT_POLL).await;
     }
+}
+
+/// For CSV, the header row's columns mapped to properties and where the rows begin; for
+/// NDJSON nothing (rows begin at the start).
+async fn read_columns(
+    format: ImportFormat,
+    path: &std::path::Path,
+    defs: Vec<PropertyDef>,
+    explicit: Vec<(String, String)>,
+) -> Result<(Vec<ImportColumn>, (i64, i64)), ApiError> {
+    if format == ImportFormat::Ndjson {
+        return Ok((Vec::new(), (0, 0)));
+    }
+    let path = path.to_path_buf();
+    blocking(move || {
+        let header = read_header(&path).map_err(|e| match e {
+            HeaderError::Io(e) => ApiError::unavailable(format!("cannot read the upload: {e}")),
+            refused => ApiError::invalid("body", refused.to_string()),
+        })?;
+        let columns =
+            map_columns(&header.columns, &defs, &explicit).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        Ok((columns, header.rows_start))
+    })
+    .await
 }
 
 /// Write the body to `path` as it arrives, never holding more than one frame, and make it

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json, json};
 
 use crate::model::ids::{EventId, ImportId, RecordId, WebhookId, WorkflowId, new_token, now_ms};
+use crate::model::import_columns::ImportFormat;
 use crate::model::property::{PropertyDef, PropertyType};
 use crate::model::webhook::{MappedProperty, MatchRule, TransformStep};
 use crate::model::workflow::Action;
@@ -19,7 +20,7 @@ use crate::pipeline::worker::{default_threads, process_batch};
 use crate::plugins::PluginEngine;
 use crate::store::Store;
 use crate::store::events::IngestJob;
-use crate::store::imports::Chunk;
+use crate::store::imports::{Chunk, NewImport};
 
 /// Rows per import transaction, as the importer does.
 const CHUNK: usize = crate::import::CHUNK_ROWS;
@@ -126,7 +127,16 @@ pub(super) fn fill(store: &Store, records: u64) -> anyhow::Result<()> {
         .create_property("contacts", &def("score", PropertyType::Number, false))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let unique = vec!["external_id".to_string(), "email".to_string()];
-    store.create_import(&ImportId::from_text("imp_bench"), "contacts", "-", 0, now_ms())?;
+    let import = NewImport {
+        id: &ImportId::from_text("imp_bench"),
+        object: "contacts",
+        spool_path: "-",
+        bytes_total: 0,
+        format: ImportFormat::Ndjson,
+        columns: &[],
+        start: (0, 0),
+    };
+    store.create_import(&import, now_ms())?;
 
     let mut line = 0i64;
     while (line as u64) < records {

@@ -194,12 +194,20 @@ pub enum RecordsCommand {
         id: String,
     },
     /// Create or update an object's records from an NDJSON file (one JSON object of
-    /// properties per line), with progress and a summary; exits 1 if any line failed.
+    /// properties per line) or a CSV file (a header row naming the columns), with progress
+    /// and a summary; exits 1 if any row failed.
     Import {
         /// The object (e.g. `contacts`).
         object: String,
-        /// The NDJSON file.
+        /// The NDJSON or CSV file.
         file: PathBuf,
+        /// `ndjson` or `csv`; by default CSV for a file named `*.csv`, else NDJSON.
+        #[arg(long, value_parser = ["ndjson", "csv"])]
+        format: Option<String>,
+        /// CSV: fill PROPERTY from the column headed COLUMN (`COLUMN=` leaves it out);
+        /// other columns fill the property of their name or label. Repeatable.
+        #[arg(long = "map", value_name = "COLUMN=PROPERTY")]
+        map: Vec<String>,
     },
 }
 
@@ -294,9 +302,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Records { connection, command: RecordsCommand::Show { object, id } } => {
             Ok(admin_verb(&connection, |c, f| admin::records::show(c, f, &object, &id).map(|()| ExitCode::SUCCESS)))
         }
-        Command::Records { connection, command: RecordsCommand::Import { object, file } } => {
+        Command::Records { connection, command: RecordsCommand::Import { object, file, format, map } } => {
+            let options = admin::records::ImportOptions::new(&file, format.as_deref(), &map)?;
             Ok(admin_verb(&connection, |c, f| {
-                Ok(match admin::records::import(c, f, &object, &file)? {
+                Ok(match admin::records::import(c, f, &object, &file, &options)? {
                     admin::records::Outcome::Clean => ExitCode::SUCCESS,
                     admin::records::Outcome::WithFailures => ExitCode::FAILURE,
                 })

@@ -5,6 +5,7 @@
 //! default.
 //!
 //! - [`ids`]: sortable ids, their prefixes, webhook tokens, the clock.
+//! - [`import_columns`]: what a record import reads: NDJSON or CSV, columns to properties.
 //! - [`node`]: a node of a cluster and the work it did.
 //! - [`event`]: an event's status.
 //! - [`property`]: property types (record properties and mapped webhook fields).
@@ -17,6 +18,7 @@
 
 pub mod event;
 pub mod ids;
+pub mod import_columns;
 pub mod node;
 pub mod property;
 pub mod record_query;

@@ -1,4 +1,4 @@
-//! Bulk record imports: NDJSON spooled to a file under the data dir, applied in chunks of
+//! Bulk record imports: NDJSON or CSV spooled to a file under the data dir, applied in chunks of
 //! rows, each chunk committed together with the import's progress, so memory stays bounded
 //! whatever the file's size and a restart resumes after the last committed chunk.
 
@@ -10,6 +10,7 @@ use super::records::{RecordError, unique_holder, unique_key};
 use super::sql::{Row, Sql, args};
 use super::{Store, StoreError};
 use crate::model::ids::{ImportId, RecordId};
+use crate::model::import_columns::{ImportColumn, ImportFormat};
 
 /// How many failed rows an import keeps for its report.
 pub const MAX_REPORTED_ERRORS: usize = 100;
@@ -25,13 +26,17 @@ pub struct Import {
     pub state: String,
     /// Why it failed.
     pub reason: Option<String>,
-    /// The spooled NDJSON file.
+    /// The spooled file.
     pub spool_path: String,
+    /// NDJSON or CSV.
+    pub format: ImportFormat,
+    /// For CSV: every column of the header row and the property it fills.
+    pub columns: Vec<ImportColumn>,
     /// Size of the file.
     pub bytes_total: i64,
-    /// Bytes applied so far (always at a line boundary).
+    /// Bytes applied so far (always at a row boundary; a CSV's header row counts).
     pub bytes_done: i64,
-    /// Lines applied so far (blank ones included).
+    /// Lines applied so far (blank ones and a CSV's header row included).
     pub lines_done: i64,
     /// Records created.
     pub created: i64,
@@ -47,6 +52,24 @@ pub struct Import {
     pub finished_at_ms: Option<i64>,
 }
 
+/// A spooled file to register as an import.
+pub struct NewImport<'a> {
+    /// `imp_...`
+    pub id: &'a ImportId,
+    /// The object its rows create or update.
+    pub object: &'a str,
+    /// The spooled file.
+    pub spool_path: &'a str,
+    /// Its size.
+    pub bytes_total: i64,
+    /// NDJSON or CSV.
+    pub format: ImportFormat,
+    /// For CSV, the header row's columns and their properties.
+    pub columns: &'a [ImportColumn],
+    /// Bytes and lines already read (a CSV's header row): where the rows begin.
+    pub start: (i64, i64),
+}
+
 /// One chunk of an import, ready to apply.
 pub struct Chunk {
     /// Rows that parsed and passed the property checks, with their line numbers.
@@ -60,7 +83,7 @@ pub struct Chunk {
 }
 
 const SELECT_IMPORT: &str = "SELECT id, object, state, reason, spool_path, bytes_total, bytes_done, lines_done,
-     created, updated, failed, errors_json, started_at_ms, finished_at_ms FROM imports";
+     created, updated, failed, errors_json, started_at_ms, finished_at_ms, format, columns_json FROM imports";
 
 fn import(mut r: Row) -> Result<Import, StoreError> {
     Ok(Import {
@@ -78,24 +101,38 @@ fn import(mut r: Row) -> Result<Import, StoreError> {
         errors: serde_json::from_str(&r.get::<String>(11)?)?,
         started_at_ms: r.get(12)?,
         finished_at_ms: r.get(13)?,
+        format: ImportFormat::parse(&r.get::<String>(14)?)?,
+        columns: match r.get::<Option<String>>(15)? {
+            Some(json) => serde_json::from_str(&json)?,
+            None => Vec::new(),
+        },
     })
 }
 
 impl Store {
-    /// Register a spooled file as a running import.
-    pub fn create_import(
-        &self,
-        id: &ImportId,
-        object: &str,
-        spool_path: &str,
-        bytes_total: i64,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    /// Register a spooled file as a running import, starting after what `start` says was
+    /// already read (a CSV's header row).
+    pub fn create_import(&self, new: &NewImport<'_>, now_ms: i64) -> Result<(), StoreError> {
+        let columns = match new.format {
+            ImportFormat::Csv => Some(serde_json::to_string(new.columns)?),
+            ImportFormat::Ndjson => None,
+        };
         self.with(|db| {
             db.execute(
-                "INSERT INTO imports (id, object, state, spool_path, bytes_total, started_at_ms)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
-                args![id, object, spool_path, bytes_total, now_ms],
+                "INSERT INTO imports (id, object, state, spool_path, bytes_total, started_at_ms, format, columns_json,
+                     bytes_done, lines_done)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                args![
+                    new.id,
+                    new.object,
+                    new.spool_path,
+                    new.bytes_total,
+                    now_ms,
+                    new.format.as_str(),
+                    columns,
+                    new.start.0,
+                    new.start.1
+                ],
             )
         })?;
         Ok(())

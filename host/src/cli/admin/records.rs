@@ -133,8 +133,54 @@ pub fn show(client: &Client, format: Format, object: &str, id: &str) -> Result<(
     Ok(())
 }
 
-/// Import `file` into `object`'s records.
-pub fn import(client: &Client, format: Format, object: &str, file: &Path) -> Result<Outcome, CallError> {
+/// How a file is uploaded: its format and a CSV's column mapping.
+pub struct ImportOptions {
+    csv: bool,
+    map: Vec<(String, String)>,
+}
+
+impl ImportOptions {
+    /// From the command line: `format` if given, else CSV for a `.csv` file; `map` as
+    /// `COLUMN=PROPERTY`.
+    pub fn new(file: &Path, format: Option<&str>, map: &[String]) -> anyhow::Result<ImportOptions> {
+        let csv = match format {
+            Some(format) => format == "csv",
+            None => file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+        };
+        let map = map
+            .iter()
+            .map(|pair| {
+                pair.split_once('=').map(|(c, p)| (c.to_string(), p.to_string())).ok_or_else(|| {
+                    anyhow::anyhow!("--map {pair}: write COLUMN=PROPERTY (COLUMN= leaves the column out)")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if !csv && !map.is_empty() {
+            anyhow::bail!("--map applies to CSV files (name the file *.csv or pass --format csv)");
+        }
+        Ok(ImportOptions { csv, map })
+    }
+
+    /// The request's query string.
+    fn query(&self) -> String {
+        let mut query = String::new();
+        for (column, property) in &self.map {
+            query.push(if query.is_empty() { '?' } else { '&' });
+            query.push_str(&format!("{}={}", encode(&format!("map.{column}")), encode(property)));
+        }
+        query
+    }
+}
+
+/// Upload `file` as an import into `object` and follow it to its end with a progress bar;
+/// prints its report.
+pub fn import(
+    client: &Client,
+    format: Format,
+    object: &str,
+    file: &Path,
+    options: &ImportOptions,
+) -> Result<Outcome, CallError> {
     let read_error = |source| CallError::Read { path: file.to_path_buf(), source };
     let opened = std::fs::File::open(file).map_err(read_error)?;
     let size = opened.metadata().map_err(read_error)?.len();
@@ -144,8 +190,9 @@ pub fn import(client: &Client, format: Format, object: &str, file: &Path) -> Res
     };
     let bar = ProgressBar::new(size).with_style(style("uploading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}"));
     let mut body = Counted { inner: std::io::BufReader::with_capacity(256 * 1024, opened), bar: bar.clone() };
-    let path = format!("/objects/{}/records/import", encode(object));
-    let mut answer = client.call(Method::POST, &path, Body::Stream(&mut body, "application/x-ndjson"))?;
+    let path = format!("/objects/{}/records/import{}", encode(object), options.query());
+    let content_type = if options.csv { "text/csv" } else { "application/x-ndjson" };
+    let mut answer = client.call(Method::POST, &path, Body::Stream(&mut body, content_type))?;
     bar.set_style(style("importing [{bar:30}] {bytes}/{total_bytes} {msg}"));
     bar.set_length(answer["bytes_total"].as_u64().unwrap_or(size));
     let id = cell(&answer, "id");
@@ -173,6 +220,14 @@ fn summary(import: &Value) -> String {
         cell(import, "lines_done"),
         cell(import, "rows_per_second"),
     );
+    let unmapped: Vec<String> =
+        items(import, "unmapped").iter().filter_map(|c| c.as_str()).map(str::to_string).collect();
+    if !unmapped.is_empty() {
+        out.push_str(&format!(
+            "  columns left out (no property of their name; --map COLUMN=PROPERTY): {}\n",
+            unmapped.join(", ")
+        ));
+    }
     if import["reason"].is_string() {
         out.push_str(&format!("  reason: {}\n", cell(import, "reason")));
     }
