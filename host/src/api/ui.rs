@@ -18,6 +18,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("js/events.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/events.js")),
     ("js/plugins.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/plugins.js")),
     ("js/records.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/records.js")),
+    ("js/record_import.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/record_import.js")),
     ("js/workflows.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/workflows.js")),
     ("js/workflow_editor.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/workflow_editor.js")),
     ("js/actions.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/actions.js")),

@@ -9,6 +9,7 @@ import * as wizard from './wizard.js';
 import * as events from './events.js';
 import * as plugins from './plugins.js';
 import * as records from './records.js';
+import * as recordImport from './record_import.js';
 import * as workflows from './workflows.js';
 import * as workflowEditor from './workflow_editor.js';
 
@@ -29,6 +30,7 @@ const routes = [
   [/^\/workflows\/([^/]+)$/, workflows.detail],
   [/^\/enrollments\/([^/]+)$/, workflows.enrollment],
   [/^\/records$/, records.list],
+  [/^\/records\/import$/, recordImport.page],
   [/^\/records\/([^/]+)\/([^/]+)$/, records.detail],
   [/^\/plugins$/, plugins.list],
 ];

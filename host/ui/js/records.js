@@ -60,6 +60,7 @@ export async function list({ query, go }) {
   const label = (objects.find((o) => o.name === object) || { label: object }).label;
   return h('div', {},
     h('h1', {}, 'Records'),
+    h('p', {}, h('a', { href: `#/records/import?object=${encodeURIComponent(object)}`, class: 'button' }, 'Import a CSV or NDJSON file')),
     h('form', {
       class: 'filters',
       role: 'search',
