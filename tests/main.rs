@@ -11,6 +11,7 @@ mod support;
 mod backup;
 mod cli_admin;
 mod crash_recovery;
+mod delay_steps;
 mod engine_limits;
 mod faults;
 mod fuzz_regressions;

@@ -174,6 +174,9 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     labelled(c, "Header name").await.send_keys("X-Key").await.unwrap();
     labelled(c, "Header from").await.select_by_value("secret").await.unwrap();
     labelled(c, "Header secret").await.select_by_value("SCORING_KEY").await.unwrap();
+    // Otherwise wait a minute and a half (the record is gold: this side does not run).
+    add_step(c, "Kind of step to add (2.else)", "delay").await;
+    retype(&labelled(c, "Seconds").await, "90").await;
     assert_labelled(c, "the workflow editor with every kind of step").await;
     screenshot(c, "22-editor-steps").await;
     click_button(c, "Save workflow").await;
@@ -181,6 +184,7 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     wait_text(c, "Set property tier to output tier of step 1").await;
     wait_text(c, "If record tier equals \"gold\"").await;
     wait_text(c, &format!("Send webhook: POST {base}/notes")).await;
+    wait_text(c, "Delay 1 min 30 s").await;
     screenshot(c, "23-workflow-steps").await;
 
     // What was saved is what was clicked.
@@ -197,6 +201,7 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     assert_eq!(sent["url"], format!("{base}/notes"));
     assert_eq!(sent["body"], json!({"tier": "action.0.tier"}));
     assert_eq!(sent["headers"], json!({"X-Key": {"secret": "SCORING_KEY"}}));
+    assert_eq!(actions[2]["else"], json!([{"type": "delay", "for_s": 90}]));
 
     // A real event runs it: the record gets the tier, the webhook goes out with the key.
     let event = server.post_hook(&hook, &json!({"customer": "cus_1"}));

@@ -298,7 +298,7 @@ async fn step_one(work: &Work, services: &Services, now: i64) -> StepSaved {
         Ended::Failed(reason) => {
             (EnrollmentStatus::Failed, Some(format!("step {} failed: {reason}", next.address)), now)
         }
-        Ended::RetryAt(at) => (EnrollmentStatus::Running, None, at),
+        Ended::RetryAt(at) | Ended::WaitUntil(at) => (EnrollmentStatus::Running, None, at),
         Ended::Succeeded => {
             let mut steps = enrollment.steps.clone();
             steps.push(ran.entry.clone());

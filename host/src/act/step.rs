@@ -62,6 +62,8 @@ pub enum Ended {
     Succeeded,
     /// Failed in a way worth another try: run it again at this time (unix ms).
     RetryAt(i64),
+    /// A delay: run the step again (to end it) at this time (unix ms).
+    WaitUntil(i64),
     /// Failed for good, with the reason; the enrollment fails.
     Failed(String),
 }
@@ -131,10 +133,15 @@ pub async fn run(
             let branch = if holds { BranchSide::Then } else { BranchSide::Else };
             (StepDetail::Branch { value, branch }, Ended::Succeeded, None)
         }
+        Action::Delay(delay) => {
+            let (detail, ended) = super::delay::run(delay, &this_try, scope);
+            (detail, ended, None)
+        }
     };
     let outcome = match &ended {
         Ended::Succeeded => StepOutcome::Succeeded,
         Ended::RetryAt(_) => StepOutcome::Retrying,
+        Ended::WaitUntil(_) => StepOutcome::Waiting,
         Ended::Failed(_) => StepOutcome::Failed,
     };
     crate::telemetry::metrics::action_step(detail.type_name(), outcome.as_str());

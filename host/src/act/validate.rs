@@ -5,7 +5,8 @@ use super::sources::{declared_kind, for_property};
 use super::step::MAX_TIMEOUT;
 use crate::model::property::PropertyDef;
 use crate::model::workflow::{
-    Action, CustomCode, HeaderSource, Kind, Language, Op, RetrySchedule, SendWebhook, Signing, Source, walk,
+    Action, CustomCode, HeaderSource, Kind, Language, MAX_DELAY_S, Op, RetrySchedule, SendWebhook, Signing, Source,
+    walk,
 };
 use crate::plugins::World;
 
@@ -302,6 +303,42 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                 && let Err(message) = for_property(def, kind, sample)
             {
                 return bad(format!("{at}.value"), message);
+            }
+        }
+        Action::Delay(delay) => {
+            let offset_ok = delay.offset_s.is_none_or(|o| o.unsigned_abs() <= MAX_DELAY_S);
+            if !offset_ok {
+                return bad(format!("{at}.offset_s"), format!("between -{MAX_DELAY_S} and {MAX_DELAY_S} seconds"));
+            }
+            match (&delay.for_s, &delay.until) {
+                (Some(seconds), None) => {
+                    if !(1..=MAX_DELAY_S).contains(seconds) {
+                        return bad(format!("{at}.for_s"), format!("between 1 and {MAX_DELAY_S} seconds (a year)"));
+                    }
+                    if delay.offset_s.is_some() {
+                        return bad(
+                            format!("{at}.offset_s"),
+                            "`offset_s` moves `until`; with `for_s` add it to `for_s`".into(),
+                        );
+                    }
+                }
+                (None, Some(until)) => {
+                    let field = format!("{at}.until");
+                    let kind = source(field.clone(), until)?;
+                    let ok = match until {
+                        Source::Literal(value) => super::delay::point_in_time(value).is_some(),
+                        _ => !matches!(kind, Some(Kind::String | Kind::Boolean | Kind::Enum | Kind::Null)),
+                    };
+                    if !ok {
+                        let message = "a delay waits until a date or datetime property, an output of type datetime or number, \
+                                       or a fixed time (`{\"value\": \"2027-01-01\"}`, unix seconds)";
+                        return bad(field, message.into());
+                    }
+                }
+                _ => {
+                    let message = "a delay takes `for_s` (seconds to wait) or `until` (a point in time), one of them";
+                    return bad(at, message.into());
+                }
             }
         }
         Action::Branch { condition, .. } => {

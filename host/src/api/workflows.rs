@@ -16,7 +16,7 @@ use crate::act::step::{self, Ended, Services};
 use crate::act::validate;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::ids::{EnrollmentId, EventId, RecordId, WebhookId, WorkflowId, now_ms};
-use crate::model::step::StepEntry;
+use crate::model::step::{StepEntry, StepOutcome};
 use crate::model::webhook::MAX_WEBHOOKS;
 use crate::model::workflow::{Action, Code};
 use crate::model::workflow::{Enrollment, EnrollmentStatus, Workflow};
@@ -79,6 +79,21 @@ pub(crate) struct EnrollmentView {
     /// When a step waiting to be tried again is next tried (one enrollment only; RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt_at: Option<String>,
+    /// What a running enrollment waits for, while it waits: a delay step or a retry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting: Option<WaitView>,
+}
+
+/// What an enrollment waits for and until when.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct WaitView {
+    /// `delay` (a delay step) or `retry` (a step tried again after a failure).
+    #[serde(rename = "for")]
+    for_: &'static str,
+    /// The step's address (`0`, `2.then.1`).
+    step: String,
+    /// RFC 3339.
+    until: String,
 }
 
 /// Enrollments, newest first.
@@ -397,6 +412,11 @@ pub(super) fn render_enrollment(e: &Enrollment, steps: bool) -> EnrollmentView {
         steps_run: e.steps.len(),
         steps: steps.then(|| e.steps.clone()),
         next_attempt_at: (steps && waiting).then(|| rfc3339(e.next_attempt_at_ms)),
+        waiting: e.steps.last().filter(|_| waiting).map(|last| WaitView {
+            for_: if last.outcome == StepOutcome::Waiting { "delay" } else { "retry" },
+            step: last.address.clone(),
+            until: rfc3339(e.next_attempt_at_ms),
+        }),
     }
 }
 

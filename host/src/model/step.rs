@@ -16,6 +16,8 @@ vocabulary! {
         Retrying = "retrying",
         /// Failed for good; so did the enrollment.
         Failed = "failed",
+        /// A delay step waits; the step runs again (and ends) at its due time.
+        Waiting = "waiting",
     }
 }
 
@@ -116,6 +118,16 @@ pub enum StepDetail {
         #[serde(default)]
         value: Json,
     },
+    /// A delay.
+    Delay {
+        /// When it ends, RFC 3339.
+        until: String,
+        /// When it ends, unix ms.
+        until_ms: i64,
+        /// The value `until` read, for a delay until a point in time.
+        #[serde(default, skip_serializing_if = "Json::is_null")]
+        value: Json,
+    },
     /// A branch test.
     Branch {
         /// The value tested.
@@ -147,6 +159,7 @@ impl StepDetail {
             StepDetail::SendWebhook { .. } => "send_webhook",
             StepDetail::SetProperty { .. } => "set_property",
             StepDetail::Branch { .. } => "branch",
+            StepDetail::Delay { .. } => "delay",
         }
     }
 }

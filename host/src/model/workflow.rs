@@ -40,7 +40,28 @@ pub enum Action {
         #[serde(default, rename = "else")]
         otherwise: Vec<Action>,
     },
+    /// Wait a time, or until a point in time, before the next action.
+    Delay(Delay),
 }
+
+/// A delay step: `for_s` seconds from when the step is reached, or until the point in time
+/// `until` reads (a date or datetime property or output), moved by `offset_s`. The wait is
+/// a due time in the store: nothing runs for the enrollment until then, and a restart keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delay {
+    /// Seconds to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_s: Option<u64>,
+    /// Where the point in time comes from (`record.renewal_date`, `action.0.due`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Source>,
+    /// Seconds added to `until` (negative: before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_s: Option<i64>,
+}
+
+/// The longest delay: a year (a wait past it is more likely a unit mistake than intent).
+pub const MAX_DELAY_S: u64 = 366 * 24 * 3600;
 
 /// A custom code step: the code (a plugin, or source written in the step), what it reads
 /// and what it may return.
@@ -567,7 +588,7 @@ pub fn for_each_code_mut(
                 for_each_code_mut(then, &format!("{address}.then"), fix)?;
                 for_each_code_mut(otherwise, &format!("{address}.else"), fix)?;
             }
-            Action::SendWebhook(_) | Action::SetProperty { .. } => {}
+            Action::SendWebhook(_) | Action::SetProperty { .. } | Action::Delay(_) => {}
         }
     }
     Ok(())

@@ -37,6 +37,16 @@ export function describeSource(source) {
 }
 
 /** One line saying what an action does. */
+/** Seconds for people: `2 h 30 min`, `45 s`, `3 d`. */
+export function duration(seconds) {
+  const parts = [];
+  let left = Number(seconds) || 0;
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]]) {
+    if (left >= size) { parts.push(`${Math.floor(left / size)} ${unit}`); left %= size; }
+  }
+  return parts.length ? parts.join(' ') : '0 s';
+}
+
 export function summary(action) {
   switch (action.type) {
     case 'custom_code': {
@@ -60,6 +70,12 @@ export function summary(action) {
       const op = (OPS.find((o) => o.value === c.op) || { label: c.op }).label;
       return `If ${describeSource(c.source)} ${op}${c.op === 'is_empty' ? '' : ` ${JSON.stringify(c.value)}`}`;
     }
+    case 'delay':
+      if (action.until !== undefined) {
+        const offset = action.offset_s ? ` ${action.offset_s > 0 ? '+' : '−'} ${duration(Math.abs(action.offset_s))}` : '';
+        return `Delay until ${describeSource(action.until)}${offset}`;
+      }
+      return `Delay ${duration(action.for_s)}`;
     default:
       return action.type;
   }

@@ -30,6 +30,7 @@ const KINDS = [
   { value: 'set_property', label: 'Set property' },
   { value: 'branch', label: 'Branch' },
   { value: 'send_webhook', label: 'Send webhook' },
+  { value: 'delay', label: 'Delay' },
 ];
 
 /** A step kind's name as the editor shows it. */
@@ -48,6 +49,8 @@ function blank(kind) {
       return { type: 'set_property', property: '', value: undefined };
     case 'branch':
       return { type: 'branch', if: { source: undefined, op: 'equals', value: '' }, then: [], else: [] };
+    case 'delay':
+      return { type: 'delay', for_s: 3600 };
     default:
       return { type: 'send_webhook', url: 'https://', method: 'POST' };
   }
@@ -219,6 +222,24 @@ export async function edit({ params: [id], go }) {
     ];
   }
 
+  /** A delay: a length (hours and minutes), or until a point in time with an offset. */
+  function delay(action, address) {
+    const mode = select([{ value: 'for', label: 'For a time' }, { value: 'until', label: 'Until a date' }],
+      action.until !== undefined ? 'until' : 'for', { onchange: (e) => {
+        if (e.target.value === 'until') { delete action.for_s; action.until = undefined; action.offset_s = 0; }
+        else { delete action.until; delete action.offset_s; action.for_s = 3600; }
+        draw();
+      } });
+    if (action.until === undefined && action.for_s !== undefined) {
+      return [field('Wait', mode), field('Seconds', h('input', { type: 'number', min: '1', step: '1', value: String(action.for_s),
+        oninput: (e) => { action.for_s = Number(e.target.value); } }), 'Up to a year (31,622,400 s). 3600 is an hour, 86400 a day.')];
+    }
+    return [field('Wait', mode),
+      picker('Until', () => action.until, (s) => { action.until = s; }, address),
+      field('Offset (seconds)', h('input', { type: 'number', step: '1', value: String(action.offset_s ?? 0),
+        oninput: (e) => { action.offset_s = Number(e.target.value); } }), 'Negative waits until before the date: -86400 is a day before.')];
+  }
+
   function sendWebhook(action, address) {
     const headers = pairs(action, 'headers');
     const body = pairs(action, 'body');
@@ -312,6 +333,7 @@ export async function edit({ params: [id], go }) {
         h('tbody', {}, outputs.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', { class: 'mono' }, JSON.stringify(v)))))) : null,
       write ? h('p', {}, `Would set ${write.property} to ${JSON.stringify(write.value)}.`) : null,
       step.type === 'branch' ? h('p', {}, `Takes the ${step.branch} side (value ${JSON.stringify(step.value)}).`) : null,
+      step.type === 'delay' && step.until ? h('p', {}, `Would wait until ${step.until}.`) : null,
       (step.requests || []).length ? h('table', { class: 'requests' }, h('caption', {}, 'Requests'),
         h('tbody', {}, step.requests.map((r) => h('tr', {}, h('td', { class: 'mono' }, r.request), h('td', {}, r.answer),
           h('td', {}, `${r.duration_ms.toFixed(1)} ms`))))) : null,
@@ -330,7 +352,8 @@ export async function edit({ params: [id], go }) {
         slots.set(fieldOf(address), { error });
         const body = action.type === 'custom_code' ? customCode(action, address)
           : action.type === 'set_property' ? setProperty(action, address)
-            : action.type === 'branch' ? branch(action, address) : sendWebhook(action, address);
+            : action.type === 'branch' ? branch(action, address)
+              : action.type === 'delay' ? delay(action, address) : sendWebhook(action, address);
         const move = (to) => { actions.splice(to, 0, actions.splice(i, 1)[0]); draw(); };
         return h('section', { class: 'card step', 'data-address': address,
           'aria-label': `Step ${stepNumber(address)}: ${kindName(action.type)}` },

@@ -59,6 +59,9 @@ export async function enrollment({ params: [id] }) {
     h('h1', {}, `Enrollment ${e.id}`),
     h('p', {}, badge(e.status), ` record `, h('code', {}, e.record_id), ` · event `, h('a', { href: `#/events/${e.event_id}` }, e.event_id)),
     e.reason ? errorBox(e.reason) : null,
+    e.waiting ? h('p', { id: 'enrollment-waiting', role: 'status' },
+      e.waiting.for === 'delay' ? `Waiting (delay, step ${e.waiting.step}) until ` : `Step ${e.waiting.step} is tried again `,
+      when(e.waiting.until)) : null,
     h('h2', {}, 'Steps'),
     (e.steps || []).length === 0 ? h('p', { class: 'muted' }, 'No steps ran.') :
       h('ol', {}, e.steps.map((s) => h('li', {},
