@@ -48,19 +48,13 @@ pub fn coerce(path: &str, value: &Json, target: &MappedType) -> Result<Value, Co
             _ => Err(fail("is not a scalar")),
         },
         MappedType::Number => match value {
-            Json::Number(n) => {
-                number_from_json(n).ok_or_else(|| fail("cannot be held exactly as a number (beyond ±2^53)"))
-            }
-            Json::String(s) => number_from_text(s).map_err(&fail),
+            Json::Number(n) => number_from_json(n).ok_or_else(|| fail(NumberTextError::Inexact.reason())),
+            Json::String(s) => number_from_text(s).map(Value::Number).map_err(|e| fail(e.reason())),
             _ => Err(fail("is not a number")),
         },
         MappedType::Boolean => match value {
             Json::Bool(b) => Ok(Value::Boolean(*b)),
-            Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" | "on" => Ok(Value::Boolean(true)),
-                "false" | "no" | "0" | "off" => Ok(Value::Boolean(false)),
-                _ => Err(fail("is not a boolean (true/false, yes/no, 1/0, on/off)")),
-            },
+            Json::String(s) => boolean_from_text(s).map(Value::Boolean).ok_or_else(|| fail(BOOLEAN_SPELLINGS)),
             Json::Number(n) => match n.as_f64() {
                 Some(1.0) => Ok(Value::Boolean(true)),
                 Some(0.0) => Ok(Value::Boolean(false)),
@@ -95,26 +89,62 @@ fn number_from_json(n: &serde_json::Number) -> Option<Value> {
     n.as_f64().filter(|x| x.is_finite()).map(Value::Number)
 }
 
-fn number_from_text(s: &str) -> Result<Value, &'static str> {
+/// Why text is not a number under the type rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberTextError {
+    /// Not written as a number at all.
+    NotNumeric,
+    /// Beyond what an f64 holds.
+    NotFinite,
+    /// An integer a JSON number cannot hold exactly.
+    Inexact,
+}
+
+impl NumberTextError {
+    /// The reason, completing "<value> …".
+    pub fn reason(self) -> &'static str {
+        match self {
+            NumberTextError::NotNumeric => "is not numeric text",
+            NumberTextError::NotFinite => "is not a finite number",
+            NumberTextError::Inexact => "cannot be held exactly as a number (beyond ±2^53)",
+        }
+    }
+}
+
+/// Text as a number under the type rules: trimmed, decimal or exponent notation, finite,
+/// and an integer only if a JSON number holds it exactly.
+pub fn number_from_text(s: &str) -> Result<f64, NumberTextError> {
     let t = s.trim();
     let numeric = !t.is_empty()
         && t.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'))
         && t.bytes().any(|c| c.is_ascii_digit());
     if !numeric {
-        return Err("is not numeric text");
+        return Err(NumberTextError::NotNumeric);
     }
-    let x: f64 = t.parse().map_err(|_| "is not numeric text")?;
+    let x: f64 = t.parse().map_err(|_| NumberTextError::NotNumeric)?;
     if !x.is_finite() {
-        return Err("is not a finite number");
+        return Err(NumberTextError::NotFinite);
     }
     // Integral text must fit exactly; compare as an integer, not after rounding to f64.
     if !t.contains(['.', 'e', 'E']) {
         let exact = t.parse::<i128>().ok().filter(|i| i.unsigned_abs() <= u128::from(MAX_EXACT_INT));
         if exact.is_none() {
-            return Err("cannot be held exactly as a number (beyond ±2^53)");
+            return Err(NumberTextError::Inexact);
         }
     }
-    Ok(Value::Number(x))
+    Ok(x)
+}
+
+/// The boolean spellings the type rules take, as a refusal says them.
+pub const BOOLEAN_SPELLINGS: &str = "is not a boolean (true/false, yes/no, 1/0, on/off)";
+
+/// Text as a boolean: `true/false`, `yes/no`, `1/0`, `on/off`, any case, trimmed.
+pub fn boolean_from_text(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Some(true),
+        "false" | "no" | "0" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

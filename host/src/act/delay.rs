@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use super::sources::Scope;
 use super::step::{Ended, Try};
 use crate::model::step::StepDetail;
-use crate::model::workflow::Delay;
+use crate::model::workflow::{Delay, DelayEnd};
 
 /// Numbers below this are unix seconds, at or above it unix milliseconds: 1e11 seconds is
 /// the year 5138, 1e11 milliseconds March 1973 (strtotime writes seconds, the record page
@@ -16,35 +16,30 @@ const SECONDS_BELOW: f64 = 1e11;
 
 /// Run the delay step: `Succeeded` once its end has come, else `WaitUntil` its end.
 pub(super) fn run(delay: &Delay, this_try: &Try, scope: &Scope<'_>) -> (StepDetail, Ended) {
-    let offset_ms = delay.offset_s.unwrap_or(0).saturating_mul(1000);
-    let (until_ms, value) = match (&delay.for_s, &delay.until) {
-        (Some(seconds), None) => {
-            let wait = i64::try_from(*seconds).unwrap_or(i64::MAX).saturating_mul(1000);
+    let failed =
+        |value: Json, why: String| (StepDetail::Delay { until: None, until_ms: None, value }, Ended::Failed(why));
+    let (until_ms, value) = match delay.end() {
+        Some(DelayEnd::After(seconds)) => {
+            let wait = i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000);
             (this_try.first_ms.saturating_add(wait), Json::Null)
         }
-        (None, Some(source)) => {
-            let (_, value) = scope.read(source);
+        Some(DelayEnd::At { until, offset_s }) => {
+            let (_, value) = scope.read(until);
             match point_in_time(&value) {
-                Some(at) => (at.saturating_add(offset_ms), value),
+                Some(at) => (at.saturating_add(offset_s.saturating_mul(1000)), value),
                 None => {
                     let why = format!(
                         "`{}` is {value}, not a point in time (unix seconds or ms, a date or an RFC 3339 time)",
-                        source.to_json().as_str().unwrap_or("until")
+                        until.to_json().as_str().unwrap_or("until")
                     );
-                    let detail = StepDetail::Delay { until: String::new(), until_ms: 0, value };
-                    return (detail, Ended::Failed(why));
+                    return failed(value, why);
                 }
             }
         }
         // Saving a workflow refuses any other shape.
-        _ => {
-            return (
-                StepDetail::Delay { until: String::new(), until_ms: 0, value: Json::Null },
-                Ended::Failed("a delay takes `for_s`, or `until` (with `offset_s`)".into()),
-            );
-        }
+        None => return failed(Json::Null, "a delay takes `for_s`, or `until` (with `offset_s`)".into()),
     };
-    let detail = StepDetail::Delay { until: crate::http::rfc3339(until_ms), until_ms, value };
+    let detail = StepDetail::Delay { until: Some(crate::http::rfc3339(until_ms)), until_ms: Some(until_ms), value };
     let ended = if this_try.now_ms >= until_ms { Ended::Succeeded } else { Ended::WaitUntil(until_ms) };
     (detail, ended)
 }
@@ -112,7 +107,7 @@ mod tests {
         let day_before = Delay { for_s: None, until: Some(Source::Record("renews".into())), offset_s: Some(-86_400) };
         let (detail, ended) = run(&day_before, &now, &scope);
         assert_eq!(ended, Ended::WaitUntil(1_798_070_400_000 - 86_400_000));
-        assert!(matches!(detail, StepDetail::Delay { until, .. } if until == "2026-12-23T00:00:00.000Z"));
+        assert!(matches!(detail, StepDetail::Delay { until: Some(until), .. } if until == "2026-12-23T00:00:00.000Z"));
         let past = Try { now_ms: 1_800_000_000_000, ..now };
         assert_eq!(run(&day_before, &past, &scope).1, Ended::Succeeded, "a time already past ends at once");
         let text = Delay { for_s: None, until: Some(Source::Record("note".into())), offset_s: None };

@@ -5,8 +5,8 @@ use super::sources::{declared_kind, for_property};
 use super::step::MAX_TIMEOUT;
 use crate::model::property::PropertyDef;
 use crate::model::workflow::{
-    Action, CustomCode, HeaderSource, Kind, Language, MAX_DELAY_S, Op, RetrySchedule, SendWebhook, Signing, Source,
-    walk,
+    Action, CustomCode, DelayEnd, HeaderSource, Kind, Language, MAX_DELAY_S, Op, RetrySchedule, SendWebhook, Signing,
+    Source, walk,
 };
 use crate::plugins::World;
 
@@ -310,9 +310,9 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
             if !offset_ok {
                 return bad(format!("{at}.offset_s"), format!("between -{MAX_DELAY_S} and {MAX_DELAY_S} seconds"));
             }
-            match (&delay.for_s, &delay.until) {
-                (Some(seconds), None) => {
-                    if !(1..=MAX_DELAY_S).contains(seconds) {
+            match delay.end() {
+                Some(DelayEnd::After(seconds)) => {
+                    if !(1..=MAX_DELAY_S).contains(&seconds) {
                         return bad(format!("{at}.for_s"), format!("between 1 and {MAX_DELAY_S} seconds (a year)"));
                     }
                     if delay.offset_s.is_some() {
@@ -322,7 +322,7 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                         );
                     }
                 }
-                (None, Some(until)) => {
+                Some(DelayEnd::At { until, .. }) => {
                     let field = format!("{at}.until");
                     let kind = source(field.clone(), until)?;
                     let ok = match until {
@@ -335,7 +335,7 @@ fn one(actions: &[Action], order: &[String], address: &str, action: &Action, che
                         return bad(field, message.into());
                     }
                 }
-                _ => {
+                None => {
                     let message = "a delay takes `for_s` (seconds to wait) or `until` (a point in time), one of them";
                     return bad(at, message.into());
                 }

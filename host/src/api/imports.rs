@@ -197,11 +197,11 @@ pub async fn start(
     let id = ImportId::new(started);
     let dir = state.data_dir.join(SPOOL_DIR);
     let path = dir.join(format!("{id}.{format}"));
-    let spooled = match spool(body, &dir, &path).await {
-        Ok(total) => read_columns(format, &path, defs, query.map).await.map(|columns| (total, columns)),
-        Err(e) => Err(e),
+    let spooled = async {
+        let total = spool(body, &dir, &path).await?;
+        Ok::<_, ApiError>((total, read_columns(format, &path, defs, query.map).await?))
     };
-    let (bytes_total, (columns, rows_start)) = match spooled {
+    let (bytes_total, (columns, rows_start)) = match spooled.await {
         Ok(spooled) => spooled,
         Err(e) => {
             // Nothing was registered: the upload goes.

@@ -2,15 +2,15 @@
 //! UTF-8 with or without a byte order mark. The header row names the columns; each row's
 //! cells are read by the type of the property their column fills.
 
-use std::cell::Cell;
-use std::io::{Read, Seek, SeekFrom};
-use std::rc::Rc;
+use std::io::{Chain, Read, Seek, SeekFrom};
 
-use serde_json::Map;
+use serde_json::{Map, Value as Json};
 
 use super::{ImportError, MAX_ROW_BYTES, Row, RowSource};
-use crate::model::import_columns::{ImportColumn, cell_value};
-use crate::model::property::PropertyDef;
+use crate::coerce::{BOOLEAN_SPELLINGS, NumberTextError, boolean_from_text, number_from_text};
+use crate::model::import_columns::ImportColumn;
+use crate::model::property::{PropertyDef, PropertyType};
+use crate::value::Value;
 
 /// The UTF-8 byte order mark spreadsheets write first; the csv crate reads it as text.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -48,19 +48,18 @@ pub enum HeaderError {
 pub fn read_header(path: &std::path::Path) -> Result<Header, HeaderError> {
     let mut file = std::fs::File::open(path)?;
     let bom = skip_bom(&mut file)?;
-    let guard = RowGuard::default();
-    let mut reader = reader(Capped { inner: file, read: 0, guard: guard.clone() });
-    let mut record = csv::ByteRecord::new();
-    let found = reader.read_byte_record(&mut record).map_err(|e| {
-        if guard.tripped.get() { HeaderError::TooLong } else { HeaderError::Io(std::io::Error::other(e)) }
+    let mut records = Records::new(file);
+    let found = records.next().map_err(|e| match e {
+        RecordError::TooLong => HeaderError::TooLong,
+        RecordError::Io(e) => HeaderError::Io(e),
     })?;
     if !found {
         return Err(HeaderError::Empty);
     }
-    let columns = (0..record.len())
-        .map(|i| std::str::from_utf8(cell(&record, i)).map(|c| c.trim().to_string()).map_err(|_| HeaderError::NotUtf8))
+    let columns = (0..records.record.len())
+        .map(|i| std::str::from_utf8(records.cell(i)).map(|c| c.trim().to_string()).map_err(|_| HeaderError::NotUtf8))
         .collect::<Result<Vec<_>, _>>()?;
-    let at = reader.position();
+    let at = records.reader.position();
     Ok(Header { columns, rows_start: (bom + at.byte() as i64, at.line() as i64 - 1) })
 }
 
@@ -79,34 +78,66 @@ fn skip_bom(file: &mut std::fs::File) -> std::io::Result<i64> {
     Ok(bom as i64)
 }
 
-/// A CSV reader over `input` followed by one `\n`. Rows end at `\n` only (a CRLF row's
-/// `\r` is cut from its last cell by [`cell`]) and the last row has one too, so a row's
-/// first line is where the reader stands after it less its own lines: the reader's line
-/// count starts at a row's start only when no blank line precedes it.
-fn reader<R: Read>(input: R) -> csv::Reader<std::io::Chain<R, &'static [u8]>> {
-    // Rows are checked against the header here (a row of another width is refused with its
-    // line), so the reader takes every width.
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(BUFFER)
-        .from_reader(input.chain(&b"\n"[..]))
+/// Why the next CSV row could not be read.
+enum RecordError {
+    /// It runs on past [`MAX_ROW_BYTES`].
+    TooLong,
+    /// The file could not be read.
+    Io(std::io::Error),
 }
 
-/// The `i`th cell of `record`, without the `\r` of a CRLF line end on the last one.
-fn cell(record: &csv::ByteRecord, i: usize) -> &[u8] {
-    let cell = &record[i];
-    if i + 1 == record.len() { cell.strip_suffix(b"\r").unwrap_or(cell) } else { cell }
+/// A CSV file read a row at a time, never holding a row longer than [`MAX_ROW_BYTES`] (the
+/// csv crate holds a row whole: a quote left open would read the rest of the file).
+///
+/// The input is followed by one `\n` and rows end at `\n` only (a CRLF row's `\r` is cut
+/// from its last cell by [`Records::cell`]), so every row, the last too, ends with a `\n`:
+/// after a row the reader stands on the line after the row's last.
+struct Records<R: Read> {
+    reader: csv::Reader<Chain<Capped<R>, &'static [u8]>>,
+    /// The row just read.
+    record: csv::ByteRecord,
+}
+
+impl<R: Read> Records<R> {
+    fn new(input: R) -> Self {
+        let capped = Capped { inner: input, read: 0, limit: (BUFFER + MAX_ROW_BYTES) as u64, tripped: false };
+        // Rows are checked against the header here (a row of another width is refused with
+        // its line), so the reader takes every width.
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .buffer_capacity(BUFFER)
+            .from_reader(capped.chain(&b"\n"[..]));
+        Records { reader, record: csv::ByteRecord::new() }
+    }
+
+    /// Read the next row into `record`; `false` at the end.
+    fn next(&mut self) -> Result<bool, RecordError> {
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(found) => {
+                // The next row may run at most MAX_ROW_BYTES past where this one ended.
+                let end = self.reader.position().byte();
+                self.reader.get_mut().get_mut().0.limit = end + (BUFFER + MAX_ROW_BYTES) as u64;
+                Ok(found)
+            }
+            Err(_) if self.reader.get_ref().get_ref().0.tripped => Err(RecordError::TooLong),
+            Err(e) => Err(RecordError::Io(std::io::Error::other(e))),
+        }
+    }
+
+    /// The `i`th cell of the row just read, without the `\r` of a CRLF line end on the last.
+    fn cell(&self, i: usize) -> &[u8] {
+        let cell = &self.record[i];
+        if i + 1 == self.record.len() { cell.strip_suffix(b"\r").unwrap_or(cell) } else { cell }
+    }
 }
 
 /// Reads a CSV file's rows, from where an import resumes, as properties.
 pub struct CsvRows<'a, R: Read> {
-    reader: csv::Reader<std::io::Chain<Capped<R>, &'static [u8]>>,
-    guard: RowGuard,
+    records: Records<R>,
     defs: &'a [PropertyDef],
     columns: &'a [ImportColumn],
-    record: csv::ByteRecord,
     /// Bytes and lines of the file before the reader's start.
     base: (i64, i64),
     /// The file's size (the reader's last `\n` is not in it).
@@ -123,21 +154,19 @@ impl<'a, R: Read> CsvRows<'a, R> {
         defs: &'a [PropertyDef],
         columns: &'a [ImportColumn],
     ) -> Self {
-        let guard = RowGuard::default();
-        guard.limit.set(BUFFER as u64 + MAX_ROW_BYTES as u64);
-        let reader = reader(Capped { inner: input, read: 0, guard: guard.clone() });
-        CsvRows { reader, guard, defs, columns, record: csv::ByteRecord::new(), base: at, file_bytes }
+        CsvRows { records: Records::new(input), defs, columns, base: at, file_bytes }
     }
 
     /// The row just read, as properties; `Ok(None)` when every cell is empty.
-    fn properties(&self) -> Result<Option<Map<String, serde_json::Value>>, String> {
-        if self.record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+    fn properties(&self) -> Result<Option<Map<String, Json>>, String> {
+        let record = &self.records.record;
+        if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
             return Ok(None);
         }
-        if self.record.len() != self.columns.len() {
+        if record.len() != self.columns.len() {
             return Err(format!(
                 "the row has {} fields where the header row has {} columns",
-                self.record.len(),
+                record.len(),
                 self.columns.len()
             ));
         }
@@ -146,7 +175,7 @@ impl<'a, R: Read> CsvRows<'a, R> {
             let Some(property) = &column.property else { continue };
             let name = &column.column;
             let text =
-                std::str::from_utf8(cell(&self.record, i)).map_err(|_| format!("column \"{name}\": not UTF-8 text"))?;
+                std::str::from_utf8(self.records.cell(i)).map_err(|_| format!("column \"{name}\": not UTF-8 text"))?;
             let def = self
                 .defs
                 .iter()
@@ -167,23 +196,18 @@ impl<'a, R: Read> CsvRows<'a, R> {
 
 impl<R: Read> RowSource for CsvRows<'_, R> {
     fn next_row(&mut self) -> Result<Option<Row>, ImportError> {
-        let before = self.reader.position().line();
-        let found = self.reader.read_byte_record(&mut self.record).map_err(|e| {
-            if self.guard.tripped.get() {
-                ImportError::RowTooLong { line: self.base.1 + before as i64 }
-            } else {
-                ImportError::Io(std::io::Error::other(e))
-            }
+        let before = self.records.reader.position().line();
+        let found = self.records.next().map_err(|e| match e {
+            RecordError::TooLong => ImportError::RowTooLong { line: self.base.1 + before as i64 },
+            RecordError::Io(e) => ImportError::Io(e),
         })?;
         if !found {
             return Ok(None);
         }
-        let after = self.reader.position();
-        // The next row may run at most MAX_ROW_BYTES past where this one ended.
-        self.guard.limit.set(after.byte() + BUFFER as u64 + MAX_ROW_BYTES as u64);
-        // Every row ends with a `\n` (see `reader`), so the reader stands on the line after
-        // the row's last; its first is as many lines up as the row holds newlines.
-        let inside = self.record.iter().flat_map(|c| c.iter()).filter(|b| **b == b'\n').count() as i64;
+        let after = self.records.reader.position();
+        // The row ended with a `\n` (see `Records`): its first line is as many lines up
+        // from the reader's as the row holds newlines.
+        let inside = self.records.record.iter().flat_map(|c| c.iter()).filter(|b| **b == b'\n').count() as i64;
         let lines_after = self.base.1 + after.line() as i64 - 1;
         Ok(Some(Row {
             line: lines_after - inside,
@@ -194,26 +218,42 @@ impl<R: Read> RowSource for CsvRows<'_, R> {
     }
 }
 
-/// How far the reader may read before the row being read is too long, and whether it was.
-#[derive(Clone, Default)]
-struct RowGuard {
-    limit: Rc<Cell<u64>>,
-    tripped: Rc<Cell<bool>>,
+/// A cell's text as a value of the property `def`; `None` for an empty cell (the property
+/// is left as it is). Numbers and booleans follow the built-in type rules, as a mapped
+/// webhook field does (`coerce`); a date may be unix time or text, which the store keeps.
+fn cell_value(def: &PropertyDef, text: &str) -> Result<Option<Json>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let value = match def.kind {
+        PropertyType::String | PropertyType::Enum => Json::String(text.to_string()),
+        PropertyType::Number => match number_from_text(text) {
+            Ok(n) => Value::Number(n).to_json(),
+            Err(NumberTextError::NotNumeric) => return Err(format!("`{text}` is not a number")),
+            Err(e) => return Err(format!("`{text}` {}", e.reason())),
+        },
+        PropertyType::Date | PropertyType::Datetime => {
+            number_from_text(text).map_or_else(|_| Json::String(text.to_string()), |n| Value::Number(n).to_json())
+        }
+        PropertyType::Boolean => {
+            Json::Bool(boolean_from_text(text).ok_or_else(|| format!("`{text}` {BOOLEAN_SPELLINGS}"))?)
+        }
+    };
+    Ok(Some(value))
 }
 
-/// A reader that fails once it has read past its guard's limit: the csv crate holds a row
-/// whole, so without it a quote left open would read the rest of the file into memory.
+/// A reader that fails once it has read past its limit, saying so in `tripped`.
 struct Capped<R> {
     inner: R,
     read: u64,
-    guard: RowGuard,
+    limit: u64,
+    tripped: bool,
 }
 
 impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let limit = self.guard.limit.get();
-        if limit != 0 && self.read >= limit {
-            self.guard.tripped.set(true);
+        if self.read >= self.limit {
+            self.tripped = true;
             return Err(std::io::Error::other("a CSV row is too long"));
         }
         let n = self.inner.read(buf)?;
@@ -227,16 +267,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::property::PropertyType;
+
+    fn def(name: &str, kind: PropertyType) -> PropertyDef {
+        PropertyDef { name: name.into(), label: name.into(), kind, options: vec![], unique: false }
+    }
 
     fn defs() -> Vec<PropertyDef> {
-        let def = |name: &str, kind| PropertyDef {
-            name: name.into(),
-            label: name.into(),
-            kind,
-            options: vec![],
-            unique: false,
-        };
         vec![def("email", PropertyType::String), def("score", PropertyType::Number), def("note", PropertyType::String)]
     }
 
@@ -276,6 +312,33 @@ mod tests {
         assert_eq!(seen[3].3, Err("the row has 2 fields where the header row has 4 columns".to_string()));
         assert_eq!(seen[4].3, Ok(None), "a row of empty cells is blank");
         assert_eq!((seen[4].1, seen[4].2), (100 + text.len() as i64, 1 + 6), "at the end: the whole file");
+    }
+
+    #[test]
+    fn cells_are_read_as_the_property_type() {
+        let (email, score, vip) =
+            (def("email", PropertyType::String), def("score", PropertyType::Number), def("vip", PropertyType::Boolean));
+        assert_eq!(cell_value(&email, "a@x.io"), Ok(Some(Json::from("a@x.io"))));
+        assert_eq!(cell_value(&email, "  "), Ok(None));
+        assert_eq!(cell_value(&score, " 42 "), Ok(Some(Json::from(42))));
+        assert_eq!(cell_value(&score, "4.5"), Ok(Some(Json::from(4.5))));
+        assert!(cell_value(&score, "lots").unwrap_err().contains("not a number"));
+        assert!(cell_value(&score, "NaN").is_err());
+        assert_eq!(cell_value(&vip, "Yes"), Ok(Some(Json::Bool(true))));
+        assert_eq!(cell_value(&vip, "0"), Ok(Some(Json::Bool(false))));
+        assert!(cell_value(&vip, "maybe").is_err());
+        let day = def("born", PropertyType::Date);
+        assert_eq!(cell_value(&day, "1990-05-01"), Ok(Some(Json::from("1990-05-01"))));
+    }
+
+    #[test]
+    fn a_header_past_the_limit_is_refused_without_reading_the_file_whole() {
+        let dir = std::env::temp_dir().join(format!("wasmhook-csv-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.csv");
+        std::fs::write(&path, format!("email,\"{}", "y".repeat(3 * MAX_ROW_BYTES))).unwrap();
+        assert!(matches!(read_header(&path), Err(HeaderError::TooLong)));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! What a record import reads: its file format, and for CSV which column fills which
-//! property (by header name unless the admin maps it) and how a cell's text becomes the
-//! property's value.
+//! property (by header name unless the admin maps it).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 
-use super::property::{PropertyDef, PropertyType};
+use super::property::PropertyDef;
 use super::vocabulary;
 
 vocabulary! {
@@ -109,40 +107,10 @@ fn by_name<'a>(header: &str, defs: &'a [PropertyDef]) -> Option<&'a PropertyDef>
         .or_else(|| defs.iter().find(|d| !d.label.is_empty() && d.label.trim().to_lowercase() == wanted.to_lowercase()))
 }
 
-/// A CSV cell's text as a value of the property `def`; `None` for an empty cell (the
-/// property is left as it is). Booleans take `true/false`, `yes/no` and `1/0` in any case,
-/// as spreadsheets write them.
-pub fn cell_value(def: &PropertyDef, text: &str) -> Result<Option<Json>, String> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    let value = match def.kind {
-        PropertyType::String | PropertyType::Enum => Json::String(text.to_string()),
-        PropertyType::Number | PropertyType::Date | PropertyType::Datetime => {
-            let trimmed = text.trim();
-            if let Ok(n) = trimmed.parse::<i64>() {
-                Json::from(n)
-            } else {
-                match trimmed.parse::<f64>() {
-                    Ok(n) if n.is_finite() => Json::from(n),
-                    // A date may be written as text, which the store keeps (as NDJSON does).
-                    _ if def.kind != PropertyType::Number => Json::String(text.to_string()),
-                    _ => return Err(format!("`{text}` is not a number")),
-                }
-            }
-        }
-        PropertyType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" => Json::Bool(true),
-            "false" | "no" | "0" => Json::Bool(false),
-            _ => return Err(format!("`{text}` is not a boolean (true/false, yes/no, 1/0)")),
-        },
-    };
-    Ok(Some(value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::property::PropertyType;
 
     fn def(name: &str, label: &str, kind: PropertyType) -> PropertyDef {
         PropertyDef { name: name.into(), label: label.into(), kind, options: vec![], unique: false }
@@ -188,22 +156,6 @@ mod tests {
         assert_eq!(refused(&["email", "Email"], &[]).field, "map.Email", "two columns fill one property");
         assert_eq!(refused(&["email", "email"], &[]).field, "body", "a header named twice");
         assert_eq!(refused(&["a", "b"], &[]).field, "body", "nothing maps");
-    }
-
-    #[test]
-    fn cells_are_read_as_the_property_type() {
-        let [email, _, score, vip] = <[PropertyDef; 4]>::try_from(defs()).unwrap();
-        assert_eq!(cell_value(&email, "a@x.io"), Ok(Some(Json::from("a@x.io"))));
-        assert_eq!(cell_value(&email, "  "), Ok(None));
-        assert_eq!(cell_value(&score, " 42 "), Ok(Some(Json::from(42))));
-        assert_eq!(cell_value(&score, "4.5"), Ok(Some(Json::from(4.5))));
-        assert!(cell_value(&score, "lots").unwrap_err().contains("not a number"));
-        assert!(cell_value(&score, "NaN").is_err());
-        assert_eq!(cell_value(&vip, "Yes"), Ok(Some(Json::Bool(true))));
-        assert_eq!(cell_value(&vip, "0"), Ok(Some(Json::Bool(false))));
-        assert!(cell_value(&vip, "maybe").is_err());
-        let day = def("born", "Born", PropertyType::Date);
-        assert_eq!(cell_value(&day, "1990-05-01"), Ok(Some(Json::from("1990-05-01"))));
     }
 
     #[test]

@@ -120,10 +120,12 @@ pub enum StepDetail {
     },
     /// A delay.
     Delay {
-        /// When it ends, RFC 3339.
-        until: String,
+        /// When it ends, RFC 3339 (none when the step failed to read it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
         /// When it ends, unix ms.
-        until_ms: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_ms: Option<i64>,
         /// The value `until` read, for a delay until a point in time.
         #[serde(default, skip_serializing_if = "Json::is_null")]
         value: Json,

@@ -60,6 +60,32 @@ pub struct Delay {
     pub offset_s: Option<i64>,
 }
 
+/// When a delay ends, as its fields say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DelayEnd<'a> {
+    /// `for_s` seconds after the step is reached.
+    After(u64),
+    /// The point in time `until` reads, moved by `offset_s` seconds.
+    At {
+        /// Where the point in time comes from.
+        until: &'a Source,
+        /// Seconds added (negative: before it).
+        offset_s: i64,
+    },
+}
+
+impl Delay {
+    /// When it ends: `None` when it names neither `for_s` nor `until`, or both, which
+    /// saving a workflow refuses.
+    pub fn end(&self) -> Option<DelayEnd<'_>> {
+        match (self.for_s, &self.until) {
+            (Some(seconds), None) => Some(DelayEnd::After(seconds)),
+            (None, Some(until)) => Some(DelayEnd::At { until, offset_s: self.offset_s.unwrap_or(0) }),
+            _ => None,
+        }
+    }
+}
+
 /// The longest delay: a year (a wait past it is more likely a unit mistake than intent).
 pub const MAX_DELAY_S: u64 = 366 * 24 * 3600;
 

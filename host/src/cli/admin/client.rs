@@ -162,9 +162,9 @@ pub fn encode(part: &str) -> String {
 }
 
 /// A query string from the pairs that are set: `?a=1&b=2`, or empty.
-pub fn query(pairs: &[(&str, Option<String>)]) -> String {
+pub fn query(pairs: &[(impl AsRef<str>, Option<String>)]) -> String {
     let parts: Vec<String> =
-        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
+        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{}={}", encode(k.as_ref()), encode(v)))).collect();
     if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
 }
 

@@ -81,7 +81,6 @@ pub fn list(client: &Client, format: Format, args: &ListArgs) -> Result<(), Call
         };
         pairs.push((format!("{}{suffix}", property.trim()), Some(value.to_string())));
     }
-    let pairs: Vec<(&str, Option<String>)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let answer = client.get(&format!("/objects/{}/records{}", encode(&args.object), query(&pairs)))?;
     print(format, &answer, records_table);
     Ok(())
@@ -163,12 +162,9 @@ impl ImportOptions {
 
     /// The request's query string.
     fn query(&self) -> String {
-        let mut query = String::new();
-        for (column, property) in &self.map {
-            query.push(if query.is_empty() { '?' } else { '&' });
-            query.push_str(&format!("{}={}", encode(&format!("map.{column}")), encode(property)));
-        }
-        query
+        let pairs: Vec<(String, Option<String>)> =
+            self.map.iter().map(|(column, property)| (format!("map.{column}"), Some(property.clone()))).collect();
+        query(&pairs)
     }
 }
 
