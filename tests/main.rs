@@ -8,9 +8,11 @@
 mod fuzz_checks;
 mod support;
 
+mod alerts;
 mod backup;
 mod cli_admin;
 mod crash_recovery;
+mod dashboard;
 mod delay_steps;
 mod engine_limits;
 mod faults;

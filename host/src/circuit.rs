@@ -42,12 +42,15 @@ pub struct Circuit {
 impl Circuit {
     /// Count a failure at `now_ms`; the one that reaches the trip, or one after a pause has
     /// ended (a failed probe), pauses it. A failure reported while paused (a call that was
-    /// already running) does not extend the pause.
-    pub fn failed(&mut self, trip: Trip, now_ms: i64) {
+    /// already running) does not extend the pause. True if this failure paused it (the
+    /// breaker opened, or opened again after a failed probe).
+    pub fn failed(&mut self, trip: Trip, now_ms: i64) -> bool {
         self.failures = self.failures.saturating_add(1);
-        if self.failures >= trip.after.max(1) && self.paused_until_ms <= now_ms {
+        let pauses = self.failures >= trip.after.max(1) && self.paused_until_ms <= now_ms;
+        if pauses {
             self.paused_until_ms = now_ms.saturating_add(trip.pause_ms);
         }
+        pauses
     }
 
     /// What a call at `now_ms` would be, changing nothing.

@@ -7,6 +7,9 @@ const LAYERS: &[&[&str]] = &[
     // The domain's vocabulary and plain values: no I/O, used by everything; the thread's
     // CPU clock; the breakers' state machine; the crash points tests arm.
     &["model", "value", "flatten", "cpu_clock", "circuit", "crash"],
+    // What the stages count per minute (in memory, until flushed): the vocabulary's words
+    // counted, for every stage above, the plugins' breakers included.
+    &["tally"],
     // Pure rules and leaf services: coercion, telemetry, the WebAssembly engine.
     &["coerce", "telemetry", "plugins"],
     // Storage (SQLite or PostgreSQL) behind one interface.
@@ -19,8 +22,9 @@ const LAYERS: &[&[&str]] = &[
     &["ingest"],
     &["pipeline"],
     &["act", "import", "retention"],
-    // The HTTP API: routes onto the stages.
-    &["api"],
+    // The HTTP API: routes onto the stages; beside it, what the operator watches (the
+    // counts flushed, alerts evaluated and sent).
+    &["api", "watch"],
     // The composition root: starts and stops every part of a server.
     &["node"],
     // The command lines: the server's (flags, serve, admin verbs) and the benchmarks'.

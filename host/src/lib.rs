@@ -8,6 +8,7 @@
 //! - [`flatten`]: payload → scalar fields by path.
 //! - [`cpu_clock`]: the thread's CPU clock (plugin time limits, event costs).
 //! - [`circuit`]: a breaker's state (failures in a row, pause, probe), for transforms and destinations.
+//! - [`tally`]: counts per minute of what happened (events by status, latency, failures), flushed to the store.
 //! - [`crash`]: crash points a test arms (`WASMHOOK_CRASH_AT`) to crash the ingest log's moments.
 //! - [`coerce`]: mapped fields → typed properties (the built-in type rules).
 //! - [`telemetry`]: metrics, logs and request ids.
@@ -22,6 +23,7 @@
 //! - [`act`]: each enrollment runs its workflow's actions, step by step, resumably.
 //! - [`import`]: bulk record imports, chunk by chunk, resumable.
 //! - [`retention`]: the pruner: old events and ended enrollments deleted in small batches.
+//! - [`watch`]: what the operator watches: the counts flushed, alerts evaluated and delivered.
 //! - [`api`]: the HTTP API (router, admin routes, connection loop, UI).
 //! - [`node`]: the composition root: starts and stops every part of a server.
 //! - [`cli`]: the command-line verbs (`serve`, admin verbs, `plugin run`).
@@ -49,7 +51,9 @@ pub mod plugins;
 pub(crate) mod retention;
 pub(crate) mod secrets;
 pub(crate) mod store;
+pub(crate) mod tally;
 pub(crate) mod telemetry;
 pub mod value;
+pub(crate) mod watch;
 pub(crate) mod wizard;
 pub(crate) mod work;

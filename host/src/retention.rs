@@ -1,7 +1,7 @@
 //! The pruner: one background thread that deletes what retention no longer keeps — events
 //! received longer ago than their webhook's retention (the server's default unless the
 //! webhook has its own), enrollments that ended longer ago than the default, finished
-//! imports — in small batches, off the ingest path.
+//! imports, alert messages, per-minute counts older than two days — in small batches, off the ingest path.
 //!
 //! Why small, paced batches: SQLite has one writer, and ingest waits for the write lock; a
 //! batch of [`BATCH`] rows holds it for a few milliseconds (the write gate also lets ingest
@@ -28,6 +28,9 @@ const BATCH: u32 = 200;
 /// (1,100-1,500 pruned/s, the file grew) without a better p99 (3.1x, 4.1x): what ingest
 /// pays is the deletes' share of the write-ahead log, not how they are sliced.
 const REST: Duration = Duration::from_millis(10);
+
+/// How long the per-minute counts are kept: the longest window read (a day), and a day more.
+const COUNTS_KEPT_MS: i64 = 2 * 86_400_000;
 
 /// The longest wait between two rounds.
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
@@ -79,6 +82,10 @@ fn round(store: &Store, default: Retention, stopping: &Threads) -> Result<Retent
         Ok(pruned.deleted.max(pruned.logs_cleared))
     })?;
     metrics::rows_pruned("imports", store.prune_imports(before)?);
+    metrics::rows_pruned("alert_messages", store.prune_alert_messages(before)?);
+    // The dashboard reads a day at most; two are kept so a day's window is whole.
+    let counts_before = crate::tally::minute_of(now - COUNTS_KEPT_MS);
+    metrics::rows_pruned("tallies", store.prune_tallies(counts_before)?);
     Ok(shortest)
 }
 

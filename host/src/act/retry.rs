@@ -146,7 +146,7 @@ pub fn explained(failure: &str, cause: &Cause, reason: &str) -> String {
 }
 
 /// `850 ms`, `12 s`, `5 min`, `8 h`, `3 d`: the largest unit that fits, rounded down.
-fn human(d: Duration) -> String {
+pub fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0 => format!("{} ms", d.as_millis()),

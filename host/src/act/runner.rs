@@ -4,7 +4,7 @@
 //! code call's requests, a sent webhook) are futures: waiting holds no thread, and a slow
 //! API holds up only its own steps: the others end and commit meanwhile.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use crate::plugins::{CallContext, PluginEngine, World};
 use crate::secrets::Vault;
 use crate::store::workflows::StepSaved;
 use crate::store::{Store, StoreError};
+use crate::tally::{Counted, Tally};
 use crate::work::plugin_cache::PluginCache;
 use crate::work::threads::Threads;
 use crate::work::waker::Waker;
@@ -44,9 +45,11 @@ pub fn spawn(
     engine: Arc<PluginEngine>,
     vault: Arc<Vault>,
     threads: usize,
+    tally: Arc<Tally>,
     node: &Threads,
 ) -> std::io::Result<Waker> {
     let mut act = Act::new(store, engine, vault, threads)?;
+    act.tally = Some(tally);
     let waker = act.waker();
     let stopping = node.clone();
     node.spawn("wasmhook-act", move || act.run(&stopping))?;
@@ -58,12 +61,15 @@ pub struct Act {
     store: Arc<Store>,
     services: Arc<Services>,
     runtime: tokio::runtime::Runtime,
-    in_flight: HashSet<EnrollmentId>,
+    /// The enrollments whose step runs, and their workflows.
+    in_flight: HashMap<EnrollmentId, WorkflowId>,
     /// Steps that ended, waiting for the next commit.
     ended: Arc<Mutex<Vec<StepSaved>>>,
     wake: Waker,
     woken: Receiver<()>,
     most_in_flight: usize,
+    /// Where failed enrollments are counted per workflow (the dashboard, the alerts).
+    tally: Option<Arc<Tally>>,
 }
 
 impl Act {
@@ -90,11 +96,12 @@ impl Act {
             store,
             services,
             runtime,
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             ended: Arc::default(),
             wake: Waker::new(tx),
             woken,
             most_in_flight: 0,
+            tally: None,
         })
     }
 
@@ -168,10 +175,15 @@ impl Act {
         }
         let saved = self.store.save_steps(&ended, now_ms());
         // Out of flight either way: if the commit failed, the steps are still due and run again.
-        for step in &ended {
-            self.in_flight.remove(&step.enrollment_id);
-        }
+        let workflows: Vec<Option<WorkflowId>> =
+            ended.iter().map(|step| self.in_flight.remove(&step.enrollment_id)).collect();
         saved?;
+        if let Some(tally) = &self.tally {
+            let failed = ended.iter().zip(&workflows).filter(|(step, _)| step.status == EnrollmentStatus::Failed);
+            let counts =
+                failed.filter_map(|(_, workflow)| Some((workflow.as_ref()?.as_str(), Counted::EnrollmentFailed, 1)));
+            tally.add_all(counts, now_ms());
+        }
         // Counted once committed (steps are counted as they run, like plugin calls).
         for done in ended.iter().filter(|s| s.status != EnrollmentStatus::Running) {
             crate::telemetry::metrics::enrollment_ended(done.status.as_str());
@@ -186,7 +198,7 @@ impl Act {
             .store
             .due_enrollments(now_ms(), limit)?
             .into_iter()
-            .filter(|e| !self.in_flight.contains(&e.id))
+            .filter(|e| !self.in_flight.contains_key(&e.id))
             .take(room)
             .collect();
         let mut workflows: HashMap<WorkflowId, Option<Arc<Workflow>>> = HashMap::new();
@@ -208,7 +220,7 @@ impl Act {
                 }
                 None => (None, Arc::default()),
             };
-            self.in_flight.insert(enrollment.id.clone());
+            self.in_flight.insert(enrollment.id.clone(), enrollment.workflow_id.clone());
             self.start(Work { enrollment, workflow, record, defs: object_defs });
         }
         self.most_in_flight = self.most_in_flight.max(self.in_flight.len());

@@ -13,12 +13,15 @@
 //! - [`workflows`]: workflows, their enrollments, and trying one action.
 //! - [`secrets`]: secrets for custom code actions (write-only).
 //! - [`nodes`]: the nodes serving from the database, from their heartbeats.
+//! - [`stats`]: the dashboard's series: events by status, percentiles, backlog, what needs attention.
+//! - [`alerts`]: where an admin is told of trouble: create, list, show (with its messages), delete.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
 //! - [`linger`]: closing a connection so an early answer (a 413) reaches its sender.
 //! - [`ui`]: the embedded admin web UI.
 
+pub mod alerts;
 pub mod auth;
 pub mod events;
 pub mod imports;
@@ -32,6 +35,7 @@ pub mod secrets;
 pub mod server;
 pub mod settle;
 pub mod signatures;
+pub mod stats;
 pub mod ui;
 pub mod webhooks;
 pub mod workflows;
@@ -150,7 +154,10 @@ pub fn routes() -> Routes {
         .routes(routes!(imports::start))
         .routes(routes!(imports::list))
         .routes(routes!(imports::show))
-        .routes(routes!(nodes::list));
+        .routes(routes!(nodes::list))
+        .routes(routes!(stats::show))
+        .routes(routes!(alerts::create, alerts::list))
+        .routes(routes!(alerts::show, alerts::delete));
     let public = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(crate::ingest::receive))
         .routes(routes!(healthz))

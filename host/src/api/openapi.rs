@@ -33,6 +33,8 @@ use crate::http::{ErrorBody, ErrorDetail};
         (name = "plugins", description = "WebAssembly components"),
         (name = "secrets", description = "Secrets for custom code actions"),
         (name = "nodes", description = "The nodes serving from the database: heartbeats, claims, work done"),
+        (name = "stats", description = "The dashboard: events by status over time, percentiles, backlog, what needs attention"),
+        (name = "alerts", description = "Operational webhooks: trouble sent, signed, to an admin's URL"),
         (name = "operations", description = "Health, metrics and this document")
     ),
     components(schemas(ErrorBody, ErrorDetail))

@@ -228,7 +228,7 @@ pub(super) fn drain(store: &Store, engine: &PluginEngine, plugins: &TransformPlu
             return Ok(processed);
         }
         processed += events.len();
-        process_batch(store, engine, plugins, threads, &events, None)?;
+        process_batch(store, engine, plugins, &crate::tally::Tally::default(), threads, &events, None)?;
     }
 }
 

@@ -144,6 +144,16 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::events::EventCommand,
     },
+    /// Alerts: where the server tells you of trouble (failed or unmatched events, failed
+    /// enrollments, breakers, the backlog), signed, at most once per window.
+    Alerts {
+        /// The server.
+        #[command(flatten)]
+        connection: admin::Connection,
+        /// The alerts verb.
+        #[command(subcommand)]
+        command: admin::alerts::AlertCommand,
+    },
     /// The nodes serving from the server's database (one on the embedded store): heartbeat,
     /// version, claims held, work done.
     Nodes {
@@ -289,6 +299,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Workflow { connection, command } => {
             Ok(admin_verb(&connection, |c, f| admin::workflows::run(c, f, command).map(|()| ExitCode::SUCCESS)))
+        }
+        Command::Alerts { connection, command } => {
+            Ok(admin_verb(&connection, |c, f| admin::alerts::run(c, f, command).map(|()| ExitCode::SUCCESS)))
         }
         Command::Nodes { connection, all } => {
             Ok(admin_verb(&connection, |c, f| admin::nodes::list(c, f, all).map(|()| ExitCode::SUCCESS)))

@@ -69,6 +69,9 @@ pub struct IngestState {
     pub waker: Waker,
     /// Time allowed for a request's body to arrive.
     pub body_timeout: Duration,
+    /// Where the statuses decided at receipt (`not_ready`, `duplicate`, `test_event`) are
+    /// counted per minute; the pipeline counts the others.
+    pub tally: Arc<crate::tally::Tally>,
 }
 
 /// A cheap handle on [`IngestState`] (one reference count per request, as before the split).
@@ -228,6 +231,11 @@ async fn accept(
             ApiError::unavailable(format!("{e}; nothing was accepted")).with_retry_after(retry_after)
         })?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no webhook has this URL"))?;
+    let decided = receipts.iter().filter(|r| r.status != EventStatus::Accepted);
+    state.tally.add_all(
+        decided.map(|r| (r.webhook_id.as_str(), crate::tally::Counted::Event(r.status), 1)),
+        crate::model::ids::now_ms(),
+    );
     for receipt in &receipts {
         crate::telemetry::metrics::event_received(receipt.status.as_str());
         tracing::debug!(event_id = %receipt.event_id, status = receipt.status.as_str(), "event stored");

@@ -25,6 +25,10 @@ pub enum IdKind {
     Node,
     /// A throwaway database a benchmark creates (`db_`).
     BenchDatabase,
+    /// Where an admin is told of trouble (`alr_`).
+    Alert,
+    /// One alert message sent, its `webhook-id` (`msg_`).
+    AlertMessage,
 }
 
 impl IdKind {
@@ -40,6 +44,8 @@ impl IdKind {
             IdKind::Request => "req",
             IdKind::Node => "node",
             IdKind::BenchDatabase => "db",
+            IdKind::Alert => "alr",
+            IdKind::AlertMessage => "msg",
         }
     }
 }
@@ -129,6 +135,10 @@ typed_id! {
     RecordId = Record,
     /// A record import's id (`imp_…`).
     ImportId = Import,
+    /// An alert's id (`alr_…`).
+    AlertId = Alert,
+    /// An alert message's id (`msg_…`), sent as its `webhook-id`.
+    AlertMessageId = AlertMessage,
 }
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

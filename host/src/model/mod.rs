@@ -4,6 +4,7 @@
 //! (`as_str` out, `parse` in); an unknown stored name is an error ([`UnknownName`]), never a
 //! default.
 //!
+//! - [`alert`]: alerts: kinds of trouble, thresholds, the messages' statuses.
 //! - [`ids`]: sortable ids, their prefixes, webhook tokens, the clock.
 //! - [`import_columns`]: what a record import reads: NDJSON or CSV, columns to properties.
 //! - [`node`]: a node of a cluster and the work it did.
@@ -16,6 +17,7 @@
 //! - [`signature`]: how an HMAC signature is written (hex, base64).
 //! - [`step`]: one run step of an enrollment as logged (the only state a restart has).
 
+pub mod alert;
 pub mod event;
 pub mod ids;
 pub mod import_columns;

@@ -113,7 +113,9 @@ impl Node {
         let (admin_token, source) =
             AdminToken::load_or_create(data_dir, std::env::var("WASMHOOK_ADMIN_TOKEN").ok()).doing("admin token")?;
         // Compile the built-ins at start so a broken build fails now, not on the first event.
-        let outbound = outbound.policy().doing("reading the outbound settings")?;
+        // What the stages count per minute, for the dashboard and the alerts (`watch`).
+        let tally = Arc::new(crate::tally::Tally::default());
+        let outbound = outbound.policy().doing("reading the outbound settings")?.counting_openings(tally.clone());
         let engine = PluginEngine::new().doing("starting the plugin engine")?.with_outbound(outbound);
         for b in BUILTINS {
             engine.load(b.bytes, b.world, &Limits::default()).doing(format!("built-in plugin {}", b.name))?;
@@ -124,6 +126,7 @@ impl Node {
             store,
             engine,
             Sizing { workers, max_backlog, request_timeout, retention },
+            tally.clone(),
             &threads,
         );
         let (store, engine, vault, ingest) = match started {
@@ -145,10 +148,21 @@ impl Node {
                     let node_id = crate::store::node_name(data_dir).doing("reading the node's name")?;
                     let seen = Self::seen(&node_id, addr);
                     heartbeat::start(store.clone(), seen, &threads).doing("starting the heartbeat")?;
-                    Ok((runtime, listener, addr, node_id))
+                    let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
+                    // Its own connection: a flush never waits behind an admin request.
+                    let watch = crate::watch::Watch {
+                        store: Arc::new(store.worker_connection().doing("opening the watch's connection")?),
+                        tally,
+                        backlog: ingest.backlog.clone(),
+                        engine: engine.clone(),
+                        vault: vault.clone(),
+                        public_url: public_url.clone(),
+                    };
+                    crate::watch::spawn(watch, &threads).doing("starting the dashboard's counts and the alerts")?;
+                    Ok((runtime, listener, addr, node_id, public_url))
                 },
             );
-        let (runtime, listener, addr, node_id) = match bound {
+        let (runtime, listener, addr, node_id, public_url) = match bound {
             Ok(bound) => bound,
             Err(e) => {
                 drop(ingest);
@@ -157,7 +171,6 @@ impl Node {
                 return Err(e);
             }
         };
-        let public_url = std::env::var("WASMHOOK_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
         let token = admin_token.reveal().to_string();
         let state = Arc::new(AppState {
             admin_token,
@@ -202,6 +215,7 @@ impl Node {
         store: Store,
         engine: PluginEngine,
         sizing: Sizing,
+        tally: Arc<crate::tally::Tally>,
         threads: &Threads,
     ) -> Result<(Arc<Store>, Arc<PluginEngine>, Arc<crate::secrets::Vault>, Ingest), StartError> {
         let Sizing { workers, max_backlog, request_timeout: body_timeout, retention } = sizing;
@@ -220,7 +234,7 @@ impl Node {
         limits.reload(&store).doing("loading webhook rate limits")?;
         // Also resumes enrollments a previous run left between two steps.
         let act_store = store.worker_connection().doing("opening the act stage's connection")?;
-        let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers, threads)
+        let act = crate::act::runner::spawn(act_store, engine.clone(), vault.clone(), workers, tally.clone(), threads)
             .doing("starting the act stage")?;
         // Events acknowledged into the ingest log before a crash go into the database before
         // anything counts or processes what waits there.
@@ -234,9 +248,16 @@ impl Node {
             crate::ingest::backlog::Backlog::open(&store, max_backlog)
                 .doing("counting events waiting to be processed")?,
         );
-        let (waker, from_log) =
-            crate::pipeline::worker::spawn(worker_store, engine.clone(), workers, act, backlog.clone(), threads)
-                .doing("starting the pipeline worker")?;
+        let (waker, from_log) = crate::pipeline::worker::spawn(
+            worker_store,
+            engine.clone(),
+            workers,
+            act,
+            backlog.clone(),
+            tally.clone(),
+            threads,
+        )
+        .doing("starting the pipeline worker")?;
         crate::work::warm::spawn(store.clone(), engine.clone(), threads).doing("starting the plugin warm-up")?;
         if store.dialect() == Dialect::Postgres {
             // Other nodes change settings in the shared database: pick them up.
@@ -263,7 +284,12 @@ impl Node {
             None => crate::ingest::writer::Writer::spawn(&store, waker.clone(), backlog.clone(), threads),
         }
         .doing("starting the ingest writer")?;
-        Ok((store, engine, vault, Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout })))
+        Ok((
+            store,
+            engine,
+            vault,
+            Ingest::new(IngestState { writer, senders, limits, backlog, waker, body_timeout, tally }),
+        ))
     }
 
     /// What this node's first heartbeat says of it.

@@ -39,11 +39,13 @@ pub struct Breakers {
     steps: Mutex<HashMap<String, Step>>,
     /// Times are counted in ms from here (the circuits take a plain clock).
     origin: Instant,
+    /// Breakers that opened since the last [`take_opened`](Self::take_opened), by webhook.
+    opened: Mutex<HashMap<String, u64>>,
 }
 
 impl Default for Breakers {
     fn default() -> Self {
-        Breakers { steps: Mutex::default(), origin: Instant::now() }
+        Breakers { steps: Mutex::default(), origin: Instant::now(), opened: Mutex::default() }
     }
 }
 
@@ -85,6 +87,11 @@ impl Breakers {
         }
     }
 
+    /// The breakers that opened since the last call, counted by webhook, leaving none.
+    pub fn take_opened(&self) -> HashMap<String, u64> {
+        std::mem::take(&mut *self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
     /// Record how a call admitted by [`admit`](Self::admit) ended.
     pub fn record(&self, key: &str, outcome: Result<(), &PluginFailure>) {
         self.record_at(key, outcome, Instant::now());
@@ -96,7 +103,12 @@ impl Breakers {
         match outcome {
             Err(failure @ PluginFailure::Timeout { .. }) => {
                 let step = steps.entry(key.to_string()).or_default();
-                step.circuit.failed(TRIP, now_ms);
+                if step.circuit.failed(TRIP, now_ms) {
+                    // The key starts with the webhook's id (`step_key`).
+                    let webhook = key.split('/').next().unwrap_or(key).to_string();
+                    *self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(webhook).or_default() +=
+                        1;
+                }
                 step.last_failure = failure.to_string();
             }
             // Anything but a time-out closes the breaker; forgetting the step keeps the map

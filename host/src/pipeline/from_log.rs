@@ -75,7 +75,8 @@ impl FromLog {
             .apply_logged_batch(groups, durable, |batch| conclude_all(batch, &config, events.iter().zip(timed)))?;
         let settled_len = settled.len();
         let finished = settled_len as u64;
-        settled_metrics(settled);
+        settled_metrics(settled, &shared.tally);
+        shared.tally_openings();
         crate::telemetry::metrics::events_processed_from_log(finished);
         shared.observe(events, costs);
         shared.backlog.finished_unstored(finished);

@@ -32,6 +32,7 @@ use crate::store::events::{Finished, StoredEvent};
 use crate::store::gate::MAX_BACKGROUND_WAIT;
 use crate::store::sql::Dialect;
 use crate::store::{Store, StoreError};
+use crate::tally::{Counted, Tally, bucket_of};
 use crate::work::panic::panic_message;
 use crate::work::pool::{self, yield_cpu_to_ingest};
 use crate::work::threads::Threads;
@@ -73,6 +74,8 @@ pub(super) struct Shared {
     taken: Mutex<HashSet<WebhookId>>,
     pub(super) act: Waker,
     pub(super) backlog: Arc<Backlog>,
+    /// Where outcomes are counted per minute (the dashboard, the alerts).
+    pub(super) tally: Arc<Tally>,
 }
 
 impl Shared {
@@ -86,6 +89,14 @@ impl Shared {
         self.share().observe_batch(events.iter().zip(costs).filter_map(|(e, cost)| Some((&e.webhook_id, cost?))));
     }
 
+    /// Count the transform breakers that opened during a batch.
+    pub(super) fn tally_openings(&self) {
+        let now = crate::model::ids::now_ms();
+        for (webhook, n) in self.plugins.breakers.take_opened() {
+            self.tally.add(&webhook, now, Counted::BreakerOpened, n);
+        }
+    }
+
     /// Whether `webhook` was measured cheap (see [`FairShare::measured_cheap`]).
     pub(super) fn measured_cheap(&self, webhook: &WebhookId) -> bool {
         self.share().measured_cheap(webhook)
@@ -95,14 +106,15 @@ impl Shared {
 /// Start the worker; `threads` bounds how many OS threads run cheap webhooks' plugins at
 /// once (the slow lane adds one). It stops when every [`Waker`] is dropped.
 /// `act` is woken after each batch (new enrollments may have steps to run).
-/// `backlog` is told what the worker finishes, and recounted now and then.
-/// Also returns the way the ingest log's applier stores events processed (SQLite).
+/// `backlog` is told what the worker finishes, and recounted now and then; `tally` counts
+/// each outcome. Also returns the way the ingest log's applier stores events processed (SQLite).
 pub fn spawn(
     store: Arc<Store>,
     engine: Arc<PluginEngine>,
     threads: usize,
     act: Waker,
     backlog: Arc<Backlog>,
+    tally: Arc<Tally>,
     node: &Threads,
 ) -> std::io::Result<(Waker, FromLog)> {
     let slow_store = store.worker_connection().map_err(std::io::Error::other)?;
@@ -113,6 +125,7 @@ pub fn spawn(
         taken: Mutex::default(),
         act,
         backlog,
+        tally,
     });
     let (fast_tx, fast_rx) = sync_channel(1);
     let (slow_tx, slow_rx) = sync_channel(1);
@@ -157,13 +170,15 @@ fn run(lane: Lane, store: &Store, shared: &Shared, threads: usize, wake: &Receiv
         let processed = contain_panics(
             &events,
             |part| {
-                let costs = process_batch(store, &shared.engine, &shared.plugins, threads, part, budget)?;
+                let costs =
+                    process_batch(store, &shared.engine, &shared.plugins, &shared.tally, threads, part, budget)?;
                 finished.set(finished.get() + costs.iter().flatten().count() as u64);
                 shared.observe(part, costs);
                 Ok(())
             },
-            |event, why| fail_internal(store, event, why),
+            |event, why| fail_internal(store, &shared.tally, event, why),
         );
+        shared.tally_openings();
         drop(taken);
         match processed {
             Ok(()) => {
@@ -265,7 +280,7 @@ fn contain_panics(
 }
 
 /// Give an event that crashed its processing a visible end, instead of retrying it forever.
-fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), StoreError> {
+fn fail_internal(store: &Store, tally: &Tally, event: &StoredEvent, why: String) -> Result<(), StoreError> {
     let done = Finished {
         status: EventStatus::Failed,
         stage: Some("internal"),
@@ -276,7 +291,7 @@ fn fail_internal(store: &Store, event: &StoredEvent, why: String) -> Result<(), 
         matched_record_id: None,
     };
     store.batch(|batch| batch.finish_event(&event.id, &done))?;
-    crate::telemetry::metrics::event_processed(done.status.as_str(), Duration::ZERO);
+    settled_metrics(vec![(event, done.status, 0, Duration::ZERO)], tally);
     Ok(())
 }
 
@@ -295,6 +310,7 @@ pub fn process_batch(
     store: &Store,
     engine: &PluginEngine,
     plugins: &TransformPlugins,
+    tally: &Tally,
     threads: usize,
     events: &[StoredEvent],
     budget: Option<Duration>,
@@ -311,7 +327,7 @@ pub fn process_batch(
         let (part, tail) = rest.split_at(chunk.min(rest.len()));
         let (settled, waited) =
             store.batch_timed(|batch| conclude_all(batch, &config, part.iter().zip(prepared.by_ref())))?;
-        settled_metrics(settled);
+        settled_metrics(settled, tally);
         // Held back as long as the gate ever holds a background writer: ingest is busy
         // without a pause, so each entry is dear and the next commit takes more events
         // (short commits under a steady load would cap processing at a chunk per wait).
@@ -327,12 +343,12 @@ pub fn process_batch(
     Ok(costs)
 }
 
-/// An event's CPU phase done, and the CPU time it took; `None` if not started.
-pub(super) type Timed = Option<(Prepared, Duration)>;
+/// An event's CPU phase done, and the CPU time and the wall time it took; `None` if not started.
+pub(super) type Timed = Option<(Prepared, Duration, Duration)>;
 
 /// The CPU time each event's CPU phase took (`None`: not started).
 pub(super) fn cpu_costs(timed: &[Timed]) -> Vec<Option<Duration>> {
-    timed.iter().map(|t| t.as_ref().map(|(_, took)| *took)).collect()
+    timed.iter().map(|t| t.as_ref().map(|(_, cpu, _)| *cpu)).collect()
 }
 
 /// Coerce and transform `events` on `threads` pool threads; with a `budget`, a webhook's
@@ -358,12 +374,13 @@ pub(super) fn prepare_all(
         let took = started.elapsed();
         *spent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event.webhook_id.clone()).or_default() +=
             took;
-        Some((prepared, cpu_now().saturating_sub(cpu_started)))
+        Some((prepared, cpu_now().saturating_sub(cpu_started), took))
     })
 }
 
-/// What one event's processing ended in, once its batch is committed.
-pub(super) type Settled<'e> = (&'e StoredEvent, EventStatus, usize);
+/// What one event's processing ended in, once its batch is committed: its status, the
+/// enrollments it made, and the time its coerce and transform stage took.
+pub(super) type Settled<'e> = (&'e StoredEvent, EventStatus, usize, Duration);
 
 /// Match, enroll and record the final status of each prepared event, in `batch`.
 pub(super) fn conclude_all<'e>(
@@ -371,22 +388,34 @@ pub(super) fn conclude_all<'e>(
     config: &BatchConfig,
     events: impl Iterator<Item = (&'e StoredEvent, Timed)>,
 ) -> Result<Vec<Settled<'e>>, StoreError> {
-    let events: Vec<(&StoredEvent, Prepared)> =
-        events.filter_map(|(event, prepared)| Some((event, prepared?.0))).collect();
+    let (events, walls): (Vec<(&StoredEvent, Prepared)>, Vec<Duration>) =
+        events.filter_map(|(event, timed)| timed.map(|(prepared, _, wall)| ((event, prepared), wall))).unzip();
     super::read_ahead::read_ahead(batch, config, &events)?;
     let mut settled = Vec::with_capacity(events.len());
-    for (event, prepared) in events {
+    for ((event, prepared), wall) in events.into_iter().zip(walls) {
         let concluded = conclude(batch, config, event, prepared)?;
         batch.finish_event(&event.id, &concluded.finished)?;
-        settled.push((event, concluded.finished.status, concluded.enrollments));
+        settled.push((event, concluded.finished.status, concluded.enrollments, wall));
     }
     Ok(settled)
 }
 
-/// Counted and logged once committed: a rolled-back batch is processed again.
-pub(super) fn settled_metrics(settled: Vec<Settled<'_>>) {
+/// Counted (metrics, and per minute in `tally`) and logged once committed: a rolled-back
+/// batch is processed again.
+pub(super) fn settled_metrics(settled: Vec<Settled<'_>>, tally: &Tally) {
     let now = crate::model::ids::now_ms();
-    for (event, status, enrollments) in settled {
+    let counts = settled.iter().flat_map(|(event, status, _, transform)| {
+        let latency_us = u64::try_from(now - event.received_at_ms).unwrap_or(0).saturating_mul(1000);
+        let subject = event.webhook_id.as_str();
+        let transform_us = u64::try_from(transform.as_micros()).unwrap_or(u64::MAX);
+        [
+            (subject, Counted::Event(*status), 1),
+            (subject, Counted::Latency(bucket_of(latency_us)), 1),
+            (subject, Counted::Transform(bucket_of(transform_us)), 1),
+        ]
+    });
+    tally.add_all(counts, now);
+    for (event, status, enrollments, _) in settled {
         let latency = Duration::from_millis(u64::try_from(now - event.received_at_ms).unwrap_or(0));
         crate::telemetry::metrics::event_processed(status.as_str(), latency);
         crate::telemetry::metrics::enrollments_started(enrollments);

@@ -70,6 +70,8 @@ pub struct Receipt {
     pub event_id: EventId,
     /// Its status.
     pub status: EventStatus,
+    /// Its webhook.
+    pub webhook_id: WebhookId,
 }
 
 /// Filters for listing events; `cursor` is the last id of the previous page.
@@ -634,7 +636,11 @@ fn ingest_one(
             if let Some(first) = seen {
                 let reason = format!("duplicate of {first} (delivery id {key:?})");
                 group.rows.push(row(id, EventStatus::Duplicate, Some(reason), payload, Some(key.clone())));
-                receipts.push(Receipt { event_id: first, status: EventStatus::Duplicate });
+                receipts.push(Receipt {
+                    event_id: first,
+                    status: EventStatus::Duplicate,
+                    webhook_id: webhook_id.clone(),
+                });
                 continue;
             }
             group.originals.insert((webhook_id.clone(), key.clone()), id.clone());
@@ -653,7 +659,7 @@ fn ingest_one(
             state.admit()
         };
         group.rows.push(row(id, status, reason, payload, key));
-        receipts.push(Receipt { event_id: id.clone(), status });
+        receipts.push(Receipt { event_id: id.clone(), status, webhook_id: webhook_id.clone() });
     }
     Ok(Some(receipts))
 }

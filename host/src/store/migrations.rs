@@ -505,4 +505,87 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 "#,
         ),
     },
+    // 21
+    Migration {
+        sqlite: "-- Per-minute counts (tally.rs): a webhook's events by status, latency and transform
+    -- histograms, a workflow's failed enrollments, breakers that opened; added to by every flush.
+    CREATE TABLE tallies (
+        subject TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        what TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (subject, minute, what)
+    ) STRICT;
+    CREATE INDEX tallies_by_minute ON tallies(minute);
+    -- Alerts: where an admin is told of trouble, and of which kinds (JSON), over which window.
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        window_ms INTEGER NOT NULL,
+        kinds_json TEXT NOT NULL,
+        webhook_id TEXT,
+        created_at_ms INTEGER NOT NULL
+    ) STRICT;
+    -- Each alert sent (or to send): one per alert, kind and subject per window (slot =
+    -- fired_at_ms / window_ms, unique, so two nodes cannot both send one).
+    CREATE TABLE alert_firings (
+        id TEXT PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        fired_at_ms INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at_ms INTEGER NOT NULL,
+        last_error TEXT,
+        delivered_at_ms INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX alert_firings_once ON alert_firings(alert_id, kind, subject, slot);
+    CREATE INDEX alert_firings_last ON alert_firings(alert_id, kind, subject, fired_at_ms);
+    CREATE INDEX alert_firings_due ON alert_firings(next_attempt_at_ms) WHERE status = 'pending';",
+        postgres: Some(
+            r#"
+    -- Per-minute counts, alerts and their firings (as on SQLite).
+    CREATE TABLE tallies (
+        subject TEXT COLLATE "C" NOT NULL,
+        minute BIGINT NOT NULL,
+        what TEXT COLLATE "C" NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (subject, minute, what)
+    );
+    CREATE INDEX tallies_by_minute ON tallies (minute);
+    CREATE TABLE alerts (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        window_ms BIGINT NOT NULL,
+        kinds_json TEXT NOT NULL,
+        webhook_id TEXT COLLATE "C",
+        created_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE alert_firings (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        alert_id TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        subject TEXT COLLATE "C" NOT NULL,
+        slot BIGINT NOT NULL,
+        fired_at_ms BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_attempt_at_ms BIGINT NOT NULL,
+        last_error TEXT,
+        delivered_at_ms BIGINT
+    );
+    CREATE UNIQUE INDEX alert_firings_once ON alert_firings (alert_id, kind, subject, slot);
+    CREATE INDEX alert_firings_last ON alert_firings (alert_id, kind, subject, fired_at_ms);
+    CREATE INDEX alert_firings_due ON alert_firings (next_attempt_at_ms) WHERE status = 'pending';
+"#,
+        ),
+    },
 ];

@@ -18,6 +18,7 @@
 //! - [`nodes`]: the nodes serving from the database, their heartbeats and claims.
 //! - [`rate_buckets`]: webhooks' rate limits shared by a cluster's nodes.
 
+pub mod alerts;
 pub mod backup;
 pub mod batch;
 pub mod events;
@@ -37,6 +38,7 @@ pub mod retention;
 pub mod secrets;
 pub mod sql;
 pub mod sqlite;
+pub mod tallies;
 pub mod webhooks;
 pub mod workflows;
 

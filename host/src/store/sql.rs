@@ -159,14 +159,18 @@ id_value!(
     crate::model::ids::WorkflowId,
     crate::model::ids::EnrollmentId,
     crate::model::ids::RecordId,
-    crate::model::ids::ImportId
+    crate::model::ids::ImportId,
+    crate::model::ids::AlertId,
+    crate::model::ids::AlertMessageId
 );
 
 name_arg!(
     crate::model::event::EventStatus,
     crate::model::webhook::WebhookState,
     crate::model::property::PropertyType,
-    crate::model::workflow::EnrollmentStatus
+    crate::model::workflow::EnrollmentStatus,
+    crate::model::alert::AlertKind,
+    crate::model::alert::MessageStatus
 );
 
 impl ToArg for [u8] {

@@ -1,11 +1,12 @@
 //! Admin verbs over the admin API (`plugin add|list|rm`, `webhook …`, `workflow …`,
-//! `records import`, `events …`, `nodes`): what the web UI does, from a terminal or a script.
+//! `records import`, `events …`, `nodes`, `alerts …`): what the web UI does, from a terminal or a script.
 //!
 //! - [`client`]: the HTTP client and the server's refusals as errors.
 //! - [`output`]: tables for people, JSON for scripts.
 //! - one module per resource: [`plugins`], [`webhooks`], [`workflows`], [`records`], [`events`],
-//!   [`nodes`].
+//!   [`nodes`], [`alerts`].
 
+pub mod alerts;
 pub mod client;
 pub mod events;
 pub mod nodes;

@@ -8,10 +8,11 @@
 //! another node starts closed, which costs at most `failures` more tries.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::circuit::{Admission, Circuit, Trip};
+use crate::tally::{Counted, Tally};
 
 /// When a destination is paused, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +47,19 @@ pub struct Paused {
 pub struct Breakers {
     settings: BreakerSettings,
     circuits: Mutex<HashMap<String, Circuit>>,
+    /// Where an opening is counted (the dashboard, the `breaker_opened` alert), if anywhere.
+    tally: Option<Arc<Tally>>,
 }
 
 impl Breakers {
     /// Closed breakers that open as `settings` say.
     pub fn new(settings: BreakerSettings) -> Breakers {
-        Breakers { settings, circuits: Mutex::default() }
+        Breakers { settings, circuits: Mutex::default(), tally: None }
+    }
+
+    /// These breakers' settings, counting each opening into `tally` (subject: the destination).
+    pub fn counting_into(&self, tally: Arc<Tally>) -> Breakers {
+        Breakers { settings: self.settings, circuits: Mutex::default(), tally: Some(tally) }
     }
 
     fn trip(&self) -> Trip {
@@ -68,7 +76,10 @@ impl Breakers {
     pub(crate) fn record(&self, destination: &str, failed: bool, now_ms: i64) {
         let mut circuits = self.circuits();
         if failed {
-            circuits.entry(destination.to_string()).or_default().failed(self.trip(), now_ms);
+            let opened = circuits.entry(destination.to_string()).or_default().failed(self.trip(), now_ms);
+            if let (true, Some(tally)) = (opened, &self.tally) {
+                tally.add(destination, crate::model::ids::now_ms(), Counted::BreakerOpened, 1);
+            }
         } else {
             circuits.remove(destination);
         }

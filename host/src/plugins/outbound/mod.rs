@@ -97,6 +97,11 @@ impl OutboundPolicy {
         OutboundPolicy { breakers: Arc::new(Breakers::new(settings)), ..self }
     }
 
+    /// This policy with its breakers counting each opening into `tally`.
+    pub fn counting_openings(self, tally: Arc<crate::tally::Tally>) -> OutboundPolicy {
+        OutboundPolicy { breakers: Arc::new(self.breakers.counting_into(tally)), ..self }
+    }
+
     /// The destinations' breakers.
     pub fn breakers(&self) -> &Breakers {
         &self.breakers
