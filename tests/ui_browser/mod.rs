@@ -4,6 +4,7 @@
 //! workflows, and a wrong-world plugin upload refused with its reason. Screenshots of
 //! each step land in `target/ui-screenshots/`.
 
+mod dashboard;
 mod record_import;
 mod records;
 mod workflow_editor;

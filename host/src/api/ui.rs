@@ -24,6 +24,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("js/actions.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/actions.js")),
     ("js/sources.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/sources.js")),
     ("js/code_box.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/code_box.js")),
+    ("js/dashboard.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/dashboard.js")),
+    ("js/alerts.js", "text/javascript; charset=utf-8", include_str!("../../ui/js/alerts.js")),
 ];
 
 /// `GET /ui`: the page.

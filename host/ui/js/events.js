@@ -2,7 +2,7 @@
 // replay.
 
 import { api } from './api.js';
-import { h, fill, badge, errorBox, field, select, jsonTree, when } from './dom.js';
+import { h, fill, badge, errorBox, field, select, jsonTree, when, ago } from './dom.js';
 
 const STATUSES = ['accepted', 'test_event', 'not_ready', 'enrolled', 'already_enrolled', 'no_workflow', 'unmatched', 'failed', 'duplicate'];
 
@@ -49,7 +49,7 @@ export async function list({ query, go }) {
       h('div', { class: 'table-wrap' }, h('table', {},
         h('thead', {}, h('tr', {}, ['Received', 'Webhook', 'Status', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, events.map((e) => h('tr', {},
-          h('td', {}, h('a', { href: `#/events/${e.id}` }, when(e.received_at))),
+          h('td', {}, h('a', { href: `#/events/${e.id}` }, ago(e.received_at))),
           h('td', {}, names.get(e.webhook_id) || e.webhook_id),
           h('td', {}, badge(e.status)),
           h('td', {}, e.reason || '')))))));
@@ -57,6 +57,13 @@ export async function list({ query, go }) {
 
 export async function detail({ params: [id], go, onLeave }) {
   const e = await api('GET', `/events/${id}`);
+  // Names, where people think in names (a deleted webhook keeps its id).
+  const [hook, { workflows }] = await Promise.all([
+    api('GET', `/webhooks/${e.webhook_id}`).catch(() => null),
+    api('GET', '/workflows').catch(() => ({ workflows: [] })),
+  ]);
+  const hookName = hook ? hook.name : e.webhook_id;
+  const flowNames = new Map(workflows.map((w) => [w.id, w.name]));
   const message = h('div', { 'aria-live': 'polite' });
   if (e.status === 'accepted') {
     // Waiting for the pipeline: show the outcome as soon as there is one.
@@ -77,8 +84,8 @@ export async function detail({ params: [id], go, onLeave }) {
     h('h1', {}, `Event ${e.id}`),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Status'), h('dd', { id: 'event-status' }, badge(e.status)),
-      h('dt', {}, 'Received'), h('dd', {}, when(e.received_at)),
-      h('dt', {}, 'Webhook'), h('dd', {}, h('a', { href: `#/webhooks/${e.webhook_id}` }, e.webhook_id)),
+      h('dt', {}, 'Received'), h('dd', {}, ago(e.received_at)),
+      h('dt', {}, 'Webhook'), h('dd', {}, h('a', { href: `#/webhooks/${e.webhook_id}` }, hookName)),
       h('dt', {}, 'Stage'), h('dd', {}, e.stage || ''),
       h('dt', {}, 'Reason'), h('dd', {}, e.reason || ''),
       h('dt', {}, 'Matched record'), h('dd', { id: 'matched-record' }, e.matched_record_id || 'none')),
@@ -97,8 +104,8 @@ export async function detail({ params: [id], go, onLeave }) {
     message,
     e.enrollments && e.enrollments.length ? h('section', {}, h('h2', {}, 'Enrollments'),
       h('ul', {}, e.enrollments.map((en) => h('li', {},
-        en.enrollment_id ? h('a', { href: `#/enrollments/${en.enrollment_id}` }, `${en.workflow_id}: ${en.outcome}`)
-          : `${en.workflow_id}: ${en.outcome}`)))) : null,
+        en.enrollment_id ? h('a', { href: `#/enrollments/${en.enrollment_id}` }, `${flowNames.get(en.workflow_id) || en.workflow_id}: ${en.outcome}`)
+          : `${flowNames.get(en.workflow_id) || en.workflow_id}: ${en.outcome}`)))) : null,
     section('Raw payload', e.payload),
     section('After coercion', e.coerced),
     section('Transform steps', e.transforms),

@@ -12,8 +12,12 @@ import * as records from './records.js';
 import * as recordImport from './record_import.js';
 import * as workflows from './workflows.js';
 import * as workflowEditor from './workflow_editor.js';
+import * as dashboard from './dashboard.js';
+import * as alerts from './alerts.js';
 
 const routes = [
+  [/^\/dashboard$/, dashboard.page],
+  [/^\/alerts$/, alerts.list],
   [/^\/webhooks$/, webhooks.list],
   [/^\/webhooks\/new$/, wizard.name],
   [/^\/webhooks\/([^/]+)\/connect$/, wizard.connect],

@@ -2,7 +2,7 @@
 // transform chain with a test against the captured sample.
 
 import { api } from './api.js';
-import { h, fill, badge, errorBox, field, select, jsonTree, when } from './dom.js';
+import { h, fill, badge, errorBox, field, select, jsonTree, when, ago } from './dom.js';
 
 /** A read-only URL with a copy button that says when it copied. */
 export function copyableUrl(url, labelText = 'Webhook URL') {
@@ -40,7 +40,7 @@ export async function list() {
         h('tbody', {}, webhooks.map((w) => h('tr', {},
           h('td', {}, h('a', { href: `#/webhooks/${w.id}` }, w.name)),
           h('td', {}, badge(w.state)),
-          h('td', {}, when(w.created_at)),
+          h('td', {}, ago(w.created_at)),
           h('td', {}, h('a', { href: `#/events?webhook=${w.id}` }, 'Events'))))))));
 }
 
@@ -52,7 +52,7 @@ export async function detail({ params: [id], go }) {
     h('h1', {}, w.name),
     h('dl', { class: 'facts' },
       h('dt', {}, 'State'), h('dd', {}, badge(w.state)),
-      h('dt', {}, 'Created'), h('dd', {}, when(w.created_at)),
+      h('dt', {}, 'Created'), h('dd', {}, ago(w.created_at)),
       h('dt', {}, 'Match'), h('dd', {}, w.match
         ? `${w.match.object}.${w.match.record_property} = ${w.match.webhook_property}` : 'not chosen yet'),
       h('dt', {}, 'Transforms'), h('dd', {}, w.transforms.length

@@ -2,7 +2,7 @@
 // enrollment's step log. The editor is workflow_editor.js.
 
 import { api } from './api.js';
-import { h, fill, badge, errorBox, jsonTree, when } from './dom.js';
+import { h, fill, badge, errorBox, jsonTree, when, ago } from './dom.js';
 import { actionList } from './actions.js';
 
 export async function list() {
@@ -48,8 +48,8 @@ export async function detail({ params: [id] }) {
       h('div', { class: 'table-wrap' }, h('table', {},
         h('thead', {}, h('tr', {}, ['Enrolled', 'Record', 'Status', 'Steps', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, enrollments.map((e) => h('tr', {},
-          h('td', {}, h('a', { href: `#/enrollments/${e.id}` }, when(e.enrolled_at))),
-          h('td', {}, h('code', {}, e.record_id)), h('td', {}, badge(e.status)),
+          h('td', {}, h('a', { href: `#/enrollments/${e.id}` }, ago(e.enrolled_at))),
+          h('td', {}, h('a', { href: `#/records/${encodeURIComponent(w.object)}/${encodeURIComponent(e.record_id)}` }, h('code', {}, e.record_id))), h('td', {}, badge(e.status)),
           h('td', {}, String(e.steps_run)), h('td', {}, e.reason || '')))))));
 }
 
