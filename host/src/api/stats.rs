@@ -183,7 +183,7 @@ pub async fn show(State(state): State<Arc<AppState>>, Query(q): Query<StatsQuery
             Counted::EnrollmentFailed,
             Counted::BreakerOpened,
         ];
-        let trouble = store.tally_counts(first_minute, &kinds)?;
+        let trouble = store.tally_totals(first_minute, &kinds)?;
         let names = store.names()?;
         Ok((webhook, series, trouble, names))
     })

@@ -100,8 +100,10 @@ impl Store {
         Ok(rows.into_iter().flatten().collect())
     }
 
-    /// The counts of the kinds `whats` from minute `from_minute` on, per subject and minute.
-    pub fn tally_counts(&self, from_minute: i64, whats: &[Counted]) -> Result<Vec<StoredCount>, StoreError> {
+    /// The counts of the kinds `whats` from minute `from_minute` on, summed per subject and
+    /// kind in SQL (`minute` is then the first minute counted): what the alerts and the
+    /// attention list compare, one row per troubled subject whatever the window.
+    pub fn tally_totals(&self, from_minute: i64, whats: &[Counted]) -> Result<Vec<StoredCount>, StoreError> {
         if whats.is_empty() {
             return Ok(Vec::new());
         }
@@ -111,7 +113,10 @@ impl Store {
         bound.extend(texts.iter().map(|t| t as &dyn super::sql::ToArg));
         let rows = self.with(|db| {
             db.query_map(
-                &format!("SELECT subject, minute, what, count FROM tallies WHERE minute >= ?1 AND what IN ({list})"),
+                &format!(
+                    "SELECT subject, CAST(min(minute) AS BIGINT), what, CAST(sum(count) AS BIGINT) FROM tallies
+                     WHERE minute >= ?1 AND what IN ({list}) GROUP BY subject, what"
+                ),
                 &bound,
                 read_count,
             )
@@ -137,5 +142,40 @@ impl Store {
         self.transaction(Priority::Background, |tx| {
             tx.execute("DELETE FROM tallies WHERE minute < ?1", args![before_minute])
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::event::EventStatus;
+
+    fn key(subject: &str, minute: i64, what: Counted) -> TallyKey {
+        TallyKey { subject: subject.into(), minute, what }
+    }
+
+    #[test]
+    fn flushes_add_up_and_reads_sum_per_minute_or_per_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let unmatched = Counted::Event(EventStatus::Unmatched);
+        store.add_tallies(&[(key("wh_a", 10, unmatched), 2), (key("wh_b", 10, unmatched), 1)]).unwrap();
+        // A second flush (or another node's) adds to the same rows.
+        store.add_tallies(&[(key("wh_a", 10, unmatched), 3), (key("wh_a", 11, Counted::Latency(9)), 4)]).unwrap();
+        store.add_tallies(&[(key("wh_a", 8, unmatched), 100)]).unwrap();
+
+        let mut mine = store.tally_series(Some("wh_a"), 10).unwrap();
+        mine.sort_by_key(|c| c.minute);
+        let read: Vec<(i64, Counted, u64)> = mine.iter().map(|c| (c.minute, c.what, c.count)).collect();
+        assert_eq!(read, vec![(10, unmatched, 5), (11, Counted::Latency(9), 4)]);
+        let all = store.tally_series(None, 10).unwrap();
+        assert!(all.iter().any(|c| c.subject.is_empty() && c.minute == 10 && c.what == unmatched && c.count == 6));
+
+        let mut totals = store.tally_totals(9, &[unmatched]).unwrap();
+        totals.sort_by(|a, b| a.subject.cmp(&b.subject));
+        let read: Vec<(&str, u64)> = totals.iter().map(|c| (c.subject.as_str(), c.count)).collect();
+        assert_eq!(read, vec![("wh_a", 5), ("wh_b", 1)], "minute 8 is before the window");
+        assert_eq!(store.prune_tallies(11).unwrap(), 3);
+        assert_eq!(store.tally_series(None, 0).unwrap().len(), 1);
     }
 }

@@ -1,5 +1,5 @@
 //! Which alerts fire now. Each alert's kinds are counted over its window from the stored
-//! per-minute counts (one read of the longest window for all alerts), per subject: a
+//! per-minute counts (summed in SQL, one query per distinct window), per subject: a
 //! webhook's failed or unmatched events, a workflow's failed enrollments, a breaker that
 //! opened; the backlog is read from memory. A subject at or over the threshold fires one
 //! message, aggregated: its count, the window, a link to what it is about. The store keeps
@@ -44,10 +44,9 @@ pub struct Due {
     pub count: u64,
 }
 
-/// What `alert` should send at `now_ms`, from `counts` (which cover at least its window)
-/// and the backlog's length and bound.
-pub fn due(alert: &Alert, counts: &[StoredCount], backlog: (u64, u64), now_ms: i64) -> Vec<Due> {
-    let from_minute = minute_of(now_ms - alert.window_ms);
+/// What `alert` should send, from `counts` (summed per subject over its window) and the
+/// backlog's length and bound.
+pub fn due(alert: &Alert, counts: &[StoredCount], backlog: (u64, u64)) -> Vec<Due> {
     let mut found = Vec::new();
     for &(kind, threshold) in &alert.on {
         let Some(what) = counted(kind) else {
@@ -58,7 +57,7 @@ pub fn due(alert: &Alert, counts: &[StoredCount], backlog: (u64, u64), now_ms: i
             continue;
         };
         let mut per_subject: HashMap<&str, u64> = HashMap::new();
-        for c in counts.iter().filter(|c| c.what == what && c.minute >= from_minute) {
+        for c in counts.iter().filter(|c| c.what == what) {
             // A webhook's alert hears of its events and its transform steps' breakers only.
             let of_webhook = alert.webhook_id.as_ref().is_none_or(|only| only.as_str() == c.subject);
             if of_webhook || kind.subject_kind() == SubjectKind::Workflow {
@@ -153,14 +152,22 @@ pub fn message(alert: &Alert, due: &Due, names: &Names, public_url: &str, now_ms
 /// Evaluate every alert at `now_ms` and fire what is due; how many messages fired.
 pub fn evaluate(store: &Store, backlog: &Backlog, public_url: &str, now_ms: i64) -> Result<usize, StoreError> {
     let alerts = store.alerts()?;
-    let Some(longest) = alerts.iter().map(|a| a.window_ms).max() else { return Ok(0) };
+    if alerts.is_empty() {
+        return Ok(0);
+    }
     let kinds: Vec<Counted> = AlertKind::ALL.iter().filter_map(|k| counted(*k)).collect();
-    let counts = store.tally_counts(minute_of(now_ms - longest), &kinds)?;
+    let mut per_window: HashMap<i64, Vec<StoredCount>> = HashMap::new();
     let backlog = (backlog.len(), backlog.bound());
     let mut names: Option<Names> = None;
     let mut fired = 0;
     for alert in &alerts {
-        for due in due(alert, &counts, backlog, now_ms) {
+        let counts = match per_window.entry(alert.window_ms) {
+            std::collections::hash_map::Entry::Occupied(read) => read.into_mut(),
+            std::collections::hash_map::Entry::Vacant(unread) => {
+                unread.insert(store.tally_totals(minute_of(now_ms - alert.window_ms), &kinds)?)
+            }
+        };
+        for due in due(alert, counts, backlog) {
             let names = match &mut names {
                 Some(names) => names,
                 unread => unread.insert(store.names()?),
@@ -199,19 +206,16 @@ mod tests {
 
     #[test]
     fn counts_in_the_window_per_subject_reach_the_threshold() {
-        let now = 100 * 60_000;
         let unmatched = Counted::Event(EventStatus::Unmatched);
         let counts = vec![
-            count("wh_a", 99, unmatched, 3),
-            count("wh_a", 96, unmatched, 2),
-            count("wh_a", 90, unmatched, 50), // before the window
+            count("wh_a", 96, unmatched, 5),
             count("wh_b", 99, unmatched, 4),
             count("wh_b", 99, Counted::Event(EventStatus::Failed), 9),
             count("wf_x", 98, Counted::EnrollmentFailed, 1),
         ];
         let on =
             vec![(AlertKind::EventsUnmatched, 5.0), (AlertKind::EnrollmentsFailed, 1.0), (AlertKind::Backlog, 0.5)];
-        let found = due(&alert(on.clone(), None), &counts, (10, 100), now);
+        let found = due(&alert(on.clone(), None), &counts, (10, 100));
         assert_eq!(
             found,
             vec![
@@ -219,7 +223,7 @@ mod tests {
                 Due { kind: AlertKind::EnrollmentsFailed, subject: "wf_x".into(), count: 1 },
             ]
         );
-        let found = due(&alert(on, Some("wh_b")), &counts, (60, 100), now);
+        let found = due(&alert(on, Some("wh_b")), &counts, (60, 100));
         assert_eq!(
             found,
             vec![

@@ -6,7 +6,8 @@ import { h, fill, badge, errorBox, jsonTree, when, ago } from './dom.js';
 import { actionList } from './actions.js';
 
 export async function list() {
-  const { workflows } = await api('GET', '/workflows');
+  const [{ workflows }, { webhooks }] = await Promise.all([api('GET', '/workflows'), api('GET', '/webhooks')]);
+  const hookNames = new Map(webhooks.map((w) => [w.id, w.name]));
   const message = h('div', { 'aria-live': 'polite' });
   return h('div', {},
     h('h1', {}, 'Workflows'),
@@ -14,7 +15,7 @@ export async function list() {
     message,
     workflows.length === 0 ? h('p', { class: 'muted' }, 'No workflows yet.') :
       h('div', { class: 'table-wrap' }, h('table', {},
-        h('thead', {}, h('tr', {}, ['Name', 'Object', 'Triggers', 'Actions', 'Enabled'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['Name', 'Object', 'Triggered by', 'Actions', 'Enabled'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, workflows.map((w) => {
           const toggle = h('input', {
             type: 'checkbox', checked: w.enabled, 'aria-label': `Enable ${w.name}`,
@@ -30,7 +31,7 @@ export async function list() {
           });
           return h('tr', {},
             h('td', {}, h('a', { href: `#/workflows/${w.id}` }, w.name)),
-            h('td', {}, w.object), h('td', {}, String(w.triggers.length)), h('td', {}, String(w.actions.length)),
+            h('td', {}, w.object), h('td', {}, w.triggers.map((t) => hookNames.get(t) || t).join(', ') || h('span', { class: 'muted' }, 'none')), h('td', {}, String(w.actions.length)),
             h('td', {}, toggle));
         })))));
 }
@@ -55,9 +56,16 @@ export async function detail({ params: [id] }) {
 
 export async function enrollment({ params: [id] }) {
   const e = await api('GET', `/enrollments/${id}`);
+  // Names where people think in names: the workflow's, and the record's (its name or email).
+  const w = await api('GET', `/workflows/${e.workflow_id}`).catch(() => null);
+  const record = w ? await api('GET', `/objects/${encodeURIComponent(w.object)}/records/${encodeURIComponent(e.record_id)}`).catch(() => null) : null;
+  const recordName = record ? (record.properties.name ?? record.properties.email ?? Object.values(record.properties).find((v) => typeof v === 'string') ?? e.record_id) : e.record_id;
   return h('div', {},
     h('h1', {}, `Enrollment ${e.id}`),
-    h('p', {}, badge(e.status), ` record `, h('code', {}, e.record_id), ` · event `, h('a', { href: `#/events/${e.event_id}` }, e.event_id)),
+    h('p', { id: 'enrollment-of' }, badge(e.status), ' ',
+      w ? h('a', { href: `#/records/${encodeURIComponent(w.object)}/${encodeURIComponent(e.record_id)}` }, String(recordName)) : h('code', {}, e.record_id),
+      ' in ', w ? h('a', { href: `#/workflows/${e.workflow_id}` }, w.name) : h('code', {}, e.workflow_id),
+      ` · enrolled `, ago(e.enrolled_at), ` · event `, h('a', { href: `#/events/${e.event_id}` }, e.event_id)),
     e.reason ? errorBox(e.reason) : null,
     e.waiting ? h('p', { id: 'enrollment-waiting', role: 'status' },
       e.waiting.for === 'delay' ? `Waiting (delay, step ${e.waiting.step}) until ` : `Step ${e.waiting.step} is tried again `,
