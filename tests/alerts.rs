@@ -212,3 +212,54 @@ fn the_cli_registers_lists_and_deletes_alerts() {
     assert!(ok_rm, "{err}");
     assert_eq!(server.admin("GET", "/alerts", None).body["alerts"], json!([]));
 }
+
+#[test]
+fn a_failing_destination_alerts_once_for_its_breaker_and_once_for_the_workflow_whose_enrollment_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        ["--outbound-allow", "127.0.0.1/32", "--outbound-breaker-failures", "2", "--outbound-breaker-pause", "60"];
+    let server = start_with(&dir.path().join("data"), None, &options);
+    let (webhook, hook) = ready_webhook(&server, "orders");
+    ok(
+        server.admin("POST", "/objects/contacts/records", Some(json!({"properties": {"external_id": "cus_1"}}))),
+        "record",
+    );
+    assert_eq!(server.admin("PUT", "/secrets/ALERT_KEY", Some(json!({"value": whsec(KEY)}))).status, 204);
+    let (receiver, crm) = (api(), api());
+    crm.script.lock().unwrap().extend([(503, ""); 5]);
+    let alert = json!({"url": format!("http://{}/alerts", receiver.addr), "secret": "ALERT_KEY", "window_s": 600,
+                       "on": {"enrollments_failed": 1, "breaker_opened": 1}});
+    ok(server.admin("POST", "/alerts", Some(alert)), "alert");
+    // Two 503s open the CRM's breaker; the next try is held past the step's 3 s of
+    // retries, so the enrollment fails.
+    let step = json!({"type": "send_webhook", "url": format!("http://{}/contacts", crm.addr),
+                      "retry": {"first_s": 1, "max_s": 1, "for_s": 3}});
+    let workflow = super::outbound_http::workflow(&server, &webhook, json!([step]));
+    assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202);
+
+    let seen = received(&receiver, 2);
+    let mut bodies: Vec<Value> = seen
+        .iter()
+        .map(|(headers, body)| {
+            assert!(verify(headers, body, KEY), "signed");
+            serde_json::from_slice(body).unwrap()
+        })
+        .collect();
+    bodies.sort_by_key(|b| b["type"].as_str().unwrap().to_string());
+    assert_eq!(bodies[0]["type"], "alert.breaker_opened", "{bodies:#?}");
+    assert_eq!(bodies[0]["data"]["subject"], json!({"type": "destination", "id": format!("http://{}", crm.addr)}));
+    assert_eq!(bodies[0]["data"]["count"], 1);
+    assert_eq!(bodies[1]["type"], "alert.enrollments_failed", "{bodies:#?}");
+    assert_eq!(bodies[1]["data"]["subject"], json!({"type": "workflow", "id": workflow, "name": "crm"}));
+    assert!(bodies[1]["data"]["link"].as_str().unwrap().ends_with(&format!("/ui/#/workflows/{workflow}")));
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(receiver.requests.lock().unwrap().len(), 2, "one message per kind and subject");
+
+    // The dashboard lists both, by name.
+    let stats = ok(server.admin("GET", "/stats", None), "stats");
+    assert_eq!(stats["attention"]["workflows"], json!([{"workflow": {"id": workflow, "name": "crm"}, "failed": 1}]));
+    assert_eq!(
+        stats["attention"]["destinations"],
+        json!([{"destination": format!("http://{}", crm.addr), "breakers_opened": 1}])
+    );
+}
