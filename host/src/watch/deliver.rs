@@ -18,6 +18,7 @@ use crate::model::workflow::{RetrySchedule, Signing};
 use crate::plugins::outbound::{AllowedHost, Answer, Outgoing};
 use crate::store::StoreError;
 use crate::store::alerts::{Message, Tried};
+use crate::work::panic::panic_message;
 use crate::work::threads::Threads;
 
 /// Time between two rounds: an alert goes out at most this long after its flush.
@@ -40,15 +41,25 @@ pub fn spawn(watch: Arc<Watch>, node: &Threads) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     node.spawn("wasmhook-alerts", move || {
         while stopping.sleep(EVERY) {
-            let now = now_ms();
-            if let Err(e) = super::evaluate::evaluate(&watch.store, &watch.backlog, &watch.public_url, now) {
-                tracing::warn!(error = %e, "evaluating alerts failed; trying again in the next round");
-            }
-            if let Err(e) = deliver_due(&watch, &runtime, now) {
-                tracing::warn!(error = %e, "sending alerts failed; trying again in the next round");
+            // A bug in a round (a panic) is logged and the next round runs: alerts must not
+            // stop for good while the server goes on.
+            let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(&watch, &runtime)));
+            if let Err(panic) = round {
+                tracing::error!(message = %panic_message(panic.as_ref()), "an alerts round panicked; the next round runs as usual");
             }
         }
     })
+}
+
+/// Evaluate, then send what is due.
+fn round(watch: &Watch, runtime: &tokio::runtime::Runtime) {
+    let now = now_ms();
+    if let Err(e) = super::evaluate::evaluate(&watch.store, &watch.backlog, &watch.public_url, now) {
+        tracing::warn!(error = %e, "evaluating alerts failed; trying again in the next round");
+    }
+    if let Err(e) = deliver_due(watch, runtime, now) {
+        tracing::warn!(error = %e, "sending alerts failed; trying again in the next round");
+    }
 }
 
 /// Send the messages due at `now`, each claimed first. The store is called outside the
