@@ -40,6 +40,8 @@ pub struct Postgres {
     node: String,
     /// How long a claim holds.
     lease: Duration,
+    /// Ready webhooks ingest looked up lately, by token (`store/events.rs::TargetCache`).
+    pub(super) targets: super::events::TargetCache,
 }
 
 /// Who claims work, and for how long.
@@ -117,7 +119,7 @@ impl Postgres {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let pg = Postgres { pool, runtime, node, lease };
+        let pg = Postgres { pool, runtime, node, lease, targets: super::events::TargetCache::default() };
         pg.migrate()?;
         Ok(pg)
     }

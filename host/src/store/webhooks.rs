@@ -112,6 +112,7 @@ impl Store {
                 args![id, token, token_hash(token), grace_ms, now_ms],
             )
         })?;
+        self.forget_ingest_targets();
         Ok(changed == 1)
     }
 
@@ -148,6 +149,7 @@ impl Store {
                 args![id, now_ms],
             )
         })?;
+        self.forget_ingest_targets();
         Ok(changed == 1)
     }
 
@@ -159,6 +161,7 @@ impl Store {
                 args![id, WebhookState::AwaitingTestEvent.as_str()],
             )
         })?;
+        self.forget_ingest_targets();
         Ok(changed == 1)
     }
 
@@ -177,6 +180,8 @@ impl Store {
     /// read the webhook back; `None` if there is no such webhook.
     fn update_json_column(&self, id: &WebhookId, sql: &str, json: &str) -> Result<Option<Webhook>, StoreError> {
         let changed = self.with(|db| db.execute(sql, args![id, json]))?;
+        // The state (mapping, match) or the dedup rule ingest decides with may have changed.
+        self.forget_ingest_targets();
         if changed == 0 {
             return Ok(None);
         }
