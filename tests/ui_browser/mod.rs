@@ -374,7 +374,9 @@ async fn the_wizard_takes_a_webhook_from_name_to_an_enrolled_record() {
     c.find(Locator::Css("main tbody a")).await.unwrap().click().await.unwrap();
     wait_text(c, "Raw payload").await;
     assert_eq!(text(c, "#event-status").await, "enrolled");
-    assert_eq!(text(c, "#matched-record").await, record_id);
+    // The matched record by name, its id beside, linked to its page.
+    let matched = text(c, "#matched-record").await;
+    assert!(matched.contains(&format!("({record_id})")), "{matched}");
     let detail = page_text(c).await;
     for part in ["After coercion", "Transform steps", "Properties", "Stage trace", "created_at_unix", "Enrollments"] {
         assert!(detail.contains(part), "the detail shows {part}:\n{detail}");

@@ -63,6 +63,12 @@ export async function detail({ params: [id], go, onLeave }) {
     api('GET', '/workflows').catch(() => ({ workflows: [] })),
   ]);
   const hookName = hook ? hook.name : e.webhook_id;
+  // The matched record by its name (or email), linked to its page.
+  const object = hook && hook.match ? hook.match.object : null;
+  const matched = e.matched_record_id && object
+    ? await api('GET', `/objects/${encodeURIComponent(object)}/records/${encodeURIComponent(e.matched_record_id)}`).catch(() => null)
+    : null;
+  const matchedName = matched ? (matched.properties.name ?? matched.properties.email ?? Object.values(matched.properties).find((v) => typeof v === 'string') ?? matched.id) : null;
   const flowNames = new Map(workflows.map((w) => [w.id, w.name]));
   const message = h('div', { 'aria-live': 'polite' });
   if (e.status === 'accepted') {
@@ -88,7 +94,9 @@ export async function detail({ params: [id], go, onLeave }) {
       h('dt', {}, 'Webhook'), h('dd', {}, h('a', { href: `#/webhooks/${e.webhook_id}` }, hookName)),
       h('dt', {}, 'Stage'), h('dd', {}, e.stage || ''),
       h('dt', {}, 'Reason'), h('dd', {}, e.reason || ''),
-      h('dt', {}, 'Matched record'), h('dd', { id: 'matched-record' }, e.matched_record_id || 'none')),
+      h('dt', {}, 'Matched record'), h('dd', { id: 'matched-record' }, matched
+        ? h('a', { href: `#/records/${encodeURIComponent(object)}/${encodeURIComponent(matched.id)}` }, String(matchedName), ' ', h('span', { class: 'muted' }, `(${matched.id})`))
+        : e.matched_record_id || 'none')),
     h('div', { class: 'actions' },
       h('button', {
         type: 'button',
