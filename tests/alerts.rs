@@ -32,12 +32,13 @@ fn scene() -> (Server, tempfile::TempDir, String, String) {
     (server, dir, webhook, hook)
 }
 
-/// Post `n` events whose customer no record has: each ends `unmatched`.
+/// Post `n` events whose customer no record has, as one batch: each ends `unmatched`. One
+/// request is one group and one batch, so an evaluation between two rounds of flushing
+/// never sees part of a burst (on PostgreSQL, single posts were sometimes counted 5 of 7).
 fn unmatched_burst(server: &Server, hook: &str, n: usize) {
-    for i in 0..n {
-        let posted = server.post_hook(hook, &json!({"customer": format!("nobody_{i}")}));
-        assert_eq!(posted.status, 202, "{}", posted.text);
-    }
+    let events: Vec<Value> = (0..n).map(|i| json!({"customer": format!("nobody_{i}")})).collect();
+    let posted = server.post_hook(hook, &Value::Array(events));
+    assert_eq!(posted.status, 202, "{}", posted.text);
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> &'h str {
