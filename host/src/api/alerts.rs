@@ -14,7 +14,7 @@ use serde_json::Value as JsonValue;
 use super::AppState;
 use crate::http::{ApiError, ErrorBody, JsonBody, blocking, rfc3339};
 use crate::model::alert::{
-    Alert, AlertKind, DEFAULT_WINDOW_S, MAX_WINDOW_S, MIN_WINDOW_S, MessageStatus, on_to_json, threshold_refused,
+    Alert, AlertKind, DEFAULT_WINDOW_S, MAX_WINDOW_S, MIN_WINDOW_S, MessageStatus, on_to_json, read_on,
 };
 use crate::model::ids::{AlertId, WebhookId, now_ms};
 use crate::model::signature::standard_webhooks_key;
@@ -134,16 +134,16 @@ fn view(alert: Alert, webhook_name: Option<String>, messages: Option<Vec<Message
 
 fn message_view(m: Message) -> MessageView {
     MessageView {
-        id: m.id.to_string(),
-        kind: m.kind,
-        subject: m.subject,
-        fired_at: rfc3339(m.fired_at_ms),
+        id: m.fired.id.to_string(),
+        kind: m.fired.kind,
+        subject: m.fired.subject,
+        fired_at: rfc3339(m.fired.fired_at_ms),
         next_attempt_at: (m.status == MessageStatus::Pending).then(|| rfc3339(m.next_attempt_at_ms)),
         status: m.status,
         attempts: m.attempts,
         last_error: m.last_error,
         delivered_at: m.delivered_at_ms.map(rfc3339),
-        body: serde_json::from_str(&m.body).unwrap_or(JsonValue::Null),
+        body: serde_json::from_str(&m.fired.body).unwrap_or(JsonValue::Null),
     }
 }
 
@@ -162,21 +162,7 @@ fn checked(body: NewAlert, now: i64) -> Result<Alert, ApiError> {
     if !(MIN_WINDOW_S..=MAX_WINDOW_S).contains(&window_s) {
         return Err(ApiError::invalid("window_s", format!("from {MIN_WINDOW_S} to {MAX_WINDOW_S} seconds")));
     }
-    if body.on.is_empty() {
-        let kinds: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
-        return Err(ApiError::invalid("on", format!("at least one kind of trouble: {}", kinds.join(", "))));
-    }
-    let mut on = Vec::with_capacity(body.on.len());
-    for (name, threshold) in &body.on {
-        let field = format!("on.{name}");
-        let kind = AlertKind::parse(name).map_err(|e| ApiError::invalid(&field, e.to_string()))?;
-        let threshold = threshold.as_f64().ok_or_else(|| ApiError::invalid(&field, "the threshold is a number"))?;
-        if let Some(why) = threshold_refused(kind, threshold) {
-            return Err(ApiError::invalid(&field, why));
-        }
-        on.push((kind, threshold));
-    }
-    on.sort_by_key(|(kind, _)| AlertKind::ALL.iter().position(|k| k == kind));
+    let on = read_on(&JsonValue::Object(body.on)).map_err(|(field, why)| ApiError::invalid(&field, why))?;
     let name = match body.name.map(|n| n.trim().to_string()) {
         Some(name) if name.is_empty() || name.chars().count() > MAX_NAME => {
             return Err(ApiError::invalid("name", format!("1 to {MAX_NAME} characters")));

@@ -236,7 +236,8 @@ pub async fn show(State(state): State<Arc<AppState>>, Query(q): Query<StatsQuery
 
 /// Percentiles of a histogram, in ms.
 fn percentiles(histogram: &[u64; BUCKETS as usize]) -> Percentiles {
-    let ms = |q: f64| quantile_us(histogram, q).map(|us| (us / 1000.0 * 1000.0).round() / 1000.0);
+    // To the microsecond.
+    let ms = |q: f64| quantile_us(histogram, q).map(|us| us.round() / 1000.0);
     Percentiles { count: histogram.iter().sum(), p50: ms(0.5), p90: ms(0.9), p99: ms(0.99) }
 }
 

@@ -113,17 +113,24 @@ pub fn on_to_json(on: &[(AlertKind, f64)]) -> serde_json::Value {
     serde_json::Value::Object(on.iter().map(|(kind, t)| (kind.as_str().to_string(), number(*kind, *t))).collect())
 }
 
-/// Read back what [`on_to_json`] wrote; an unknown kind or a threshold that is not a number
-/// is an error naming it.
-pub fn on_from_json(json: &serde_json::Value) -> Result<Vec<(AlertKind, f64)>, String> {
-    let object = json.as_object().ok_or("not an object of kinds")?;
+/// Read the kinds and thresholds as sent (`{"events_unmatched": 5, ...}`) or stored: at least
+/// one, each kind known and its threshold valid, in declaration order (so lists read alike
+/// whatever order they were sent in). An error names the field (`on`, `on.<kind>`) and why.
+pub fn read_on(json: &serde_json::Value) -> Result<Vec<(AlertKind, f64)>, (String, String)> {
+    let object = json.as_object().filter(|o| !o.is_empty()).ok_or_else(|| {
+        let kinds: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+        ("on".to_string(), format!("at least one kind of trouble: {}", kinds.join(", ")))
+    })?;
     let mut on = Vec::with_capacity(object.len());
     for (name, threshold) in object {
-        let kind = AlertKind::parse(name).map_err(|e| e.to_string())?;
-        let threshold = threshold.as_f64().ok_or_else(|| format!("`{name}`'s threshold is not a number"))?;
+        let field = format!("on.{name}");
+        let kind = AlertKind::parse(name).map_err(|e| (field.clone(), e.to_string()))?;
+        let threshold = threshold.as_f64().ok_or_else(|| (field.clone(), "the threshold is a number".to_string()))?;
+        if let Some(why) = threshold_refused(kind, threshold) {
+            return Err((field, why.to_string()));
+        }
         on.push((kind, threshold));
     }
-    // Declaration order, so lists read alike whatever order they were sent in.
     on.sort_by_key(|(kind, _)| AlertKind::ALL.iter().position(|k| k == kind));
     Ok(on)
 }
@@ -143,7 +150,9 @@ mod tests {
         let on = vec![(AlertKind::Backlog, 0.5), (AlertKind::EventsFailed, 3.0)];
         let json = on_to_json(&on);
         assert_eq!(json, serde_json::json!({"backlog": 0.5, "events_failed": 3}));
-        assert_eq!(on_from_json(&json).unwrap(), vec![(AlertKind::EventsFailed, 3.0), (AlertKind::Backlog, 0.5)]);
-        assert!(on_from_json(&serde_json::json!({"nope": 1})).unwrap_err().contains("nope"));
+        assert_eq!(read_on(&json).unwrap(), vec![(AlertKind::EventsFailed, 3.0), (AlertKind::Backlog, 0.5)]);
+        assert_eq!(read_on(&serde_json::json!({"nope": 1})).unwrap_err().0, "on.nope");
+        assert_eq!(read_on(&serde_json::json!({"backlog": 2})).unwrap_err().0, "on.backlog");
+        assert_eq!(read_on(&serde_json::json!({})).unwrap_err().0, "on");
     }
 }

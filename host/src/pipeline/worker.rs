@@ -404,23 +404,21 @@ pub(super) fn conclude_all<'e>(
 /// batch is processed again.
 pub(super) fn settled_metrics(settled: Vec<Settled<'_>>, tally: &Tally) {
     let now = crate::model::ids::now_ms();
-    let counts = settled.iter().flat_map(|(event, status, _, transform)| {
-        let latency_us = u64::try_from(now - event.received_at_ms).unwrap_or(0).saturating_mul(1000);
-        let subject = event.webhook_id.as_str();
-        let transform_us = u64::try_from(transform.as_micros()).unwrap_or(u64::MAX);
-        [
-            (subject, Counted::Event(*status), 1),
-            (subject, Counted::Latency(bucket_of(latency_us)), 1),
-            (subject, Counted::Transform(bucket_of(transform_us)), 1),
-        ]
-    });
-    tally.add_all(counts, now);
-    for (event, status, enrollments, _) in settled {
+    let mut counts = Vec::with_capacity(settled.len() * 3);
+    for (event, status, enrollments, transform) in settled {
         let latency = Duration::from_millis(u64::try_from(now - event.received_at_ms).unwrap_or(0));
+        let subject = event.webhook_id.as_str();
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        counts.extend([
+            (subject, Counted::Event(status), 1),
+            (subject, Counted::Latency(bucket_of(us(latency))), 1),
+            (subject, Counted::Transform(bucket_of(us(transform))), 1),
+        ]);
         crate::telemetry::metrics::event_processed(status.as_str(), latency);
         crate::telemetry::metrics::enrollments_started(enrollments);
         tracing::debug!(event_id = %event.id, request_id = event.request_id.as_deref(), status = status.as_str(), "event processed");
     }
+    tally.add_all(counts, now);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use super::gate::Priority;
 use super::sql::args;
 use super::{Store, StoreError};
-use crate::model::alert::{Alert, AlertKind, MessageStatus, on_from_json, on_to_json};
+use crate::model::alert::{Alert, AlertKind, MessageStatus, on_to_json, read_on};
 use crate::model::ids::{AlertId, AlertMessageId};
 
 /// A message to fire.
@@ -27,21 +27,11 @@ pub struct NewMessage {
     pub body: String,
 }
 
-/// A message as stored.
+/// A message as stored: what fired, and where its delivery is.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// Its id (its `webhook-id`).
-    pub id: AlertMessageId,
-    /// The alert it is of.
-    pub alert_id: AlertId,
-    /// Its kind.
-    pub kind: AlertKind,
-    /// What it is about.
-    pub subject: String,
-    /// When it fired (unix ms).
-    pub fired_at_ms: i64,
-    /// The JSON body sent.
-    pub body: String,
+    /// What fired.
+    pub fired: NewMessage,
     /// Where it is.
     pub status: MessageStatus,
     /// Tries so far.
@@ -72,7 +62,10 @@ const MESSAGE_COLUMNS: &str =
 fn alert_of(mut r: super::sql::Row) -> Result<Alert, StoreError> {
     let kinds: String = r.get(5)?;
     let json: serde_json::Value = serde_json::from_str(&kinds)?;
-    let on = on_from_json(&json).map_err(|why| crate::model::UnknownName { vocabulary: "alert kind", value: why })?;
+    let on = read_on(&json).map_err(|(field, why)| crate::model::UnknownName {
+        vocabulary: "alert kind",
+        value: format!("{field}: {why}"),
+    })?;
     Ok(Alert {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -87,12 +80,14 @@ fn alert_of(mut r: super::sql::Row) -> Result<Alert, StoreError> {
 
 fn message_of(mut r: super::sql::Row) -> Result<Message, StoreError> {
     Ok(Message {
-        id: r.get(0)?,
-        alert_id: r.get(1)?,
-        kind: AlertKind::parse(&r.get::<String>(2)?)?,
-        subject: r.get(3)?,
-        fired_at_ms: r.get(4)?,
-        body: r.get(5)?,
+        fired: NewMessage {
+            id: r.get(0)?,
+            alert_id: r.get(1)?,
+            kind: AlertKind::parse(&r.get::<String>(2)?)?,
+            subject: r.get(3)?,
+            fired_at_ms: r.get(4)?,
+            body: r.get(5)?,
+        },
         status: MessageStatus::parse(&r.get::<String>(6)?)?,
         attempts: u32::try_from(r.get::<i64>(7)?).unwrap_or(0),
         next_attempt_at_ms: r.get(8)?,
@@ -197,7 +192,7 @@ impl Store {
             tx.execute(
                 "UPDATE alert_firings SET next_attempt_at_ms = ?3
                  WHERE id = ?1 AND status = 'pending' AND next_attempt_at_ms = ?2",
-                args![message.id, message.next_attempt_at_ms, lease_until_ms],
+                args![message.fired.id, message.next_attempt_at_ms, lease_until_ms],
             )
         })?;
         Ok(claimed == 1)

@@ -74,15 +74,15 @@ fn deliver_due(watch: &Watch, runtime: &tokio::runtime::Runtime, now: i64) -> Re
         if !watch.store.claim_alert_message(&message, now + LEASE_MS)? {
             continue;
         }
-        let tried = match alerts.get(&message.alert_id).map(|alert| signed(watch, alert, &message)) {
+        let tried = match alerts.get(&message.fired.alert_id).map(|alert| signed(watch, alert, &message)) {
             Some(Ok(request)) => runtime.block_on(send(watch, request, &message)),
             Some(Err(tried)) => tried,
             None => Tried::Failed("its alert was deleted".into()),
         };
         if let Tried::Failed(why) | Tried::Retry(_, why) = &tried {
-            tracing::warn!(message = %message.id, alert = %message.alert_id, reason = %why, "an alert was not delivered");
+            tracing::warn!(message = %message.fired.id, alert = %message.fired.alert_id, reason = %why, "an alert was not delivered");
         }
-        watch.store.alert_message_tried(&message.id, &tried, now_ms())?;
+        watch.store.alert_message_tried(&message.fired.id, &tried, now_ms())?;
     }
     Ok(())
 }
@@ -108,11 +108,16 @@ fn signed(watch: &Watch, alert: &Alert, message: &Message) -> Result<Signed, Tri
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("user-agent".to_string(), concat!("wasmhook/", env!("CARGO_PKG_VERSION")).to_string()),
-        ("webhook-id".to_string(), message.id.to_string()),
+        ("webhook-id".to_string(), message.fired.id.to_string()),
     ];
-    let signed =
-        crate::act::signing::headers(&signing, &key, message.id.as_str(), now_ms() / 1000, message.body.as_bytes())
-            .map_err(Tried::Failed)?;
+    let signed = crate::act::signing::headers(
+        &signing,
+        &key,
+        message.fired.id.as_str(),
+        now_ms() / 1000,
+        message.fired.body.as_bytes(),
+    )
+    .map_err(Tried::Failed)?;
     headers.extend(signed);
     Ok(Signed { uri, destination, headers })
 }
@@ -120,7 +125,8 @@ fn signed(watch: &Watch, alert: &Alert, message: &Message) -> Result<Signed, Tri
 /// One try of `message`, and what becomes of it.
 async fn send(watch: &Watch, request: Signed, message: &Message) -> Tried {
     let Signed { uri, destination, headers } = request;
-    let outgoing = Outgoing { method: "POST", uri: &uri, headers: &headers, body: message.body.as_bytes().to_vec() };
+    let outgoing =
+        Outgoing { method: "POST", uri: &uri, headers: &headers, body: message.fired.body.as_bytes().to_vec() };
     let sent = watch.engine.send(&destination, outgoing).await;
     if let Ok(response) = &sent.response
         && (200..300).contains(&response.status)
@@ -129,7 +135,7 @@ async fn send(watch: &Watch, request: Signed, message: &Message) -> Tried {
     }
     let now = now_ms();
     if let Some(cause) = retry::cause_of_last(&sent.exchanges) {
-        return match retry::decide(&cause, &SCHEDULE, message.attempts + 1, message.fired_at_ms, now) {
+        return match retry::decide(&cause, &SCHEDULE, message.attempts + 1, message.fired.fired_at_ms, now) {
             Decision::RetryAt { at_ms, reason } => Tried::Retry(at_ms, reason),
             Decision::GiveUp { reason } => Tried::Failed(reason),
         };

@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { h, fill, badge, errorBox, field, select, jsonTree, when, ago } from './dom.js';
+import { title } from './records.js';
 
 const STATUSES = ['accepted', 'test_event', 'not_ready', 'enrolled', 'already_enrolled', 'no_workflow', 'unmatched', 'failed', 'duplicate'];
 
@@ -68,7 +69,6 @@ export async function detail({ params: [id], go, onLeave }) {
   const matched = e.matched_record_id && object
     ? await api('GET', `/objects/${encodeURIComponent(object)}/records/${encodeURIComponent(e.matched_record_id)}`).catch(() => null)
     : null;
-  const matchedName = matched ? (matched.properties.name ?? matched.properties.email ?? Object.values(matched.properties).find((v) => typeof v === 'string') ?? matched.id) : null;
   const flowNames = new Map(workflows.map((w) => [w.id, w.name]));
   const message = h('div', { 'aria-live': 'polite' });
   if (e.status === 'accepted') {
@@ -95,7 +95,7 @@ export async function detail({ params: [id], go, onLeave }) {
       h('dt', {}, 'Stage'), h('dd', {}, e.stage || ''),
       h('dt', {}, 'Reason'), h('dd', {}, e.reason || ''),
       h('dt', {}, 'Matched record'), h('dd', { id: 'matched-record' }, matched
-        ? h('a', { href: `#/records/${encodeURIComponent(object)}/${encodeURIComponent(matched.id)}` }, String(matchedName), ' ', h('span', { class: 'muted' }, `(${matched.id})`))
+        ? h('a', { href: `#/records/${encodeURIComponent(object)}/${encodeURIComponent(matched.id)}` }, title(matched), ' ', h('span', { class: 'muted' }, `(${matched.id})`))
         : e.matched_record_id || 'none')),
     h('div', { class: 'actions' },
       h('button', {

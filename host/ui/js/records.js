@@ -27,7 +27,7 @@ function shown(value, def) {
 }
 
 /** What people call a record: its name, else its email, else its first text value, else its id. */
-function title(record) {
+export function title(record) {
   const p = record.properties;
   const text = p.name ?? p.email ?? Object.values(p).find((v) => typeof v === 'string');
   return text ? String(text) : record.id;

@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { h, fill, badge, errorBox, jsonTree, when, ago } from './dom.js';
 import { actionList } from './actions.js';
+import { title } from './records.js';
 
 export async function list() {
   const [{ workflows }, { webhooks }] = await Promise.all([api('GET', '/workflows'), api('GET', '/webhooks')]);
@@ -59,11 +60,10 @@ export async function enrollment({ params: [id] }) {
   // Names where people think in names: the workflow's, and the record's (its name or email).
   const w = await api('GET', `/workflows/${e.workflow_id}`).catch(() => null);
   const record = w ? await api('GET', `/objects/${encodeURIComponent(w.object)}/records/${encodeURIComponent(e.record_id)}`).catch(() => null) : null;
-  const recordName = record ? (record.properties.name ?? record.properties.email ?? Object.values(record.properties).find((v) => typeof v === 'string') ?? e.record_id) : e.record_id;
   return h('div', {},
     h('h1', {}, `Enrollment ${e.id}`),
     h('p', { id: 'enrollment-of' }, badge(e.status), ' ',
-      w ? h('a', { href: `#/records/${encodeURIComponent(w.object)}/${encodeURIComponent(e.record_id)}` }, String(recordName)) : h('code', {}, e.record_id),
+      w ? h('a', { href: `#/records/${encodeURIComponent(w.object)}/${encodeURIComponent(e.record_id)}` }, record ? title(record) : e.record_id) : h('code', {}, e.record_id),
       ' in ', w ? h('a', { href: `#/workflows/${e.workflow_id}` }, w.name) : h('code', {}, e.workflow_id),
       ` · enrolled `, ago(e.enrolled_at), ` · event `, h('a', { href: `#/events/${e.event_id}` }, e.event_id)),
     e.reason ? errorBox(e.reason) : null,

@@ -78,7 +78,7 @@ impl Breakers {
         if failed {
             let opened = circuits.entry(destination.to_string()).or_default().failed(self.trip(), now_ms);
             if let (true, Some(tally)) = (opened, &self.tally) {
-                tally.add(destination, crate::model::ids::now_ms(), Counted::BreakerOpened, 1);
+                tally.add(destination, now_ms, Counted::BreakerOpened, 1);
             }
         } else {
             circuits.remove(destination);
