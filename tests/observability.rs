@@ -35,7 +35,11 @@ fn metrics_count_known_traffic() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let page = loop {
         let page = server.metrics();
-        if metric_sum(&page, "wasmhook_enrollments_ended_total", &[]) >= 5.0 || Instant::now() > deadline {
+        // The running gauge is read from the store before the counters are rendered, so
+        // one scrape may see the last enrollment running and already counted as ended.
+        let settled = metric_sum(&page, "wasmhook_enrollments_ended_total", &[]) >= 5.0
+            && metric_sum(&page, "wasmhook_enrollments_running", &[]) == 0.0;
+        if settled || Instant::now() > deadline {
             break page;
         }
         std::thread::sleep(Duration::from_millis(100));
