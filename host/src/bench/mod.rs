@@ -56,6 +56,10 @@ pub enum BenchCommand {
         /// Contacts the events are spread over.
         #[arg(long, default_value_t = 10_000)]
         records: usize,
+        /// PostgreSQL setups measured: 1 to this many nodes (1 to 3), e.g. 1 to repeat the
+        /// single-node comparison quickly.
+        #[arg(long, default_value_t = 3)]
+        most_nodes: usize,
     },
     /// Match lookups/s against objects of each size (records imported first), in one run.
     Match {
@@ -184,12 +188,13 @@ pub fn run(args: BenchCli) -> anyhow::Result<ExitCode> {
             print!("{}", retention::run(seconds, rate, retention_days, every)?);
             Ok(ExitCode::SUCCESS)
         }
-        Some(BenchCommand::Nodes { postgres, events, clients, records }) => {
+        Some(BenchCommand::Nodes { postgres, events, clients, records, most_nodes }) => {
             anyhow::ensure!(
                 events > 0 && clients > 0 && records > 0,
                 "--events, --clients and --records need numbers above 0"
             );
-            print!("{}", nodes::run(&nodes::Plan { postgres, events, clients, records })?);
+            anyhow::ensure!((1..=3).contains(&most_nodes), "--most-nodes takes 1, 2 or 3");
+            print!("{}", nodes::run(&nodes::Plan { postgres, events, clients, records, most_nodes })?);
             Ok(ExitCode::SUCCESS)
         }
         Some(BenchCommand::Outbound { enrollments, delay_ms }) => {

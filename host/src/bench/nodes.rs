@@ -28,6 +28,8 @@ pub struct Plan {
     pub clients: u32,
     /// Contacts the events are spread over.
     pub records: usize,
+    /// PostgreSQL setups: 1 to this many nodes.
+    pub most_nodes: usize,
 }
 
 /// One setup's results.
@@ -164,7 +166,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<String> {
     rows.push(measure(plan, "1 node, SQLite", &[dir.path().join("sqlite")], None)?);
     if let Some(server) = &plan.postgres {
         let server = server.trim_end_matches('/');
-        for nodes in [1usize, 2, 3] {
+        for nodes in 1..=plan.most_nodes {
             let database = Database::create(server)?;
             let dirs: Vec<_> = (0..nodes).map(|n| dir.path().join(format!("pg{nodes}-{n}"))).collect();
             let name = format!("{nodes} node{}, PostgreSQL", if nodes > 1 { "s" } else { "" });

@@ -100,7 +100,7 @@ impl Store {
     /// unknown or deleted token.
     pub fn ingest_many(&self, jobs: Vec<IngestJob>) -> Result<Vec<Option<Vec<Receipt>>>, StoreError> {
         if let super::Db::Postgres(pg) = &self.db {
-            // The webhooks first (lately looked-up ready ones from memory), each read committing by itself. Unless one waits for its
+            // The webhooks first (lately looked-up ones from memory), each read committing by itself. Unless one waits for its
             // test event (its capture must commit with the event), the group's events then go
             // in one statement committing alone: one round trip and the WAL flush, where a
             // transaction took four to six (BEGIN, the reads, an insert per chunk, COMMIT).
@@ -403,17 +403,17 @@ impl NewEvent {
 /// Most events one statement inserts (PostgreSQL's limit is 65,535 parameters; 8 a row).
 const MAX_ROWS_ONE_STATEMENT: usize = 128;
 
-/// How long a node trusts a ready webhook it looked up for ingest (PostgreSQL): another
-/// node's change to it (deleted, taken out of `ready`, a new dedup rule, its token rotated
-/// away) reaches this node's ingest within this time, as other ingest settings do through
+/// How long a node trusts a webhook it looked up for ingest (PostgreSQL), in any state but
+/// `awaiting_test_event` (a capture is decided in the transaction that stores it): another
+/// node's change to it (deleted, a state moved on or back, a new dedup rule, its token
+/// rotated away) reaches this node's ingest within this time, as other ingest settings do through
 /// `ingest/refresh.rs`; this node's own changes clear the cache at once. The events of
 /// such a moment are not lost: the pipeline reads the webhook again per batch, so they
 /// end `not_ready` or `failed` with the reason. Without the cache a group cost two round
-/// trips (the lookup, then the insert and its WAL flush): `wasmhook-bench nodes`, 16
-/// clients, PostgreSQL ingest at 0.41-0.46 of SQLite's.
+/// trips (the lookup, then the insert and its WAL flush).
 const TARGET_TRUSTED_MS: i64 = 1_000;
 
-/// Ready webhooks ingest looked up lately, by the SHA-256 of the token that named them
+/// Webhooks ingest looked up lately, by the SHA-256 of the token that named them
 /// (only a current token: a previous one's grace ends on its own clock), each trusted for
 /// [`TARGET_TRUSTED_MS`] (PostgreSQL).
 #[derive(Debug, Default)]
@@ -438,6 +438,14 @@ impl TargetCache {
         held.insert(hash, (target, now_ms + TARGET_TRUSTED_MS));
     }
 
+    /// Keep `target`, looked up by a current token, unless it waits for its test event:
+    /// whether a delivery is that test event is decided in the transaction that captures it.
+    fn offer(&self, hash: Vec<u8>, target: &Target, now_ms: i64) {
+        if target.state != WebhookState::AwaitingTestEvent {
+            self.put(hash, target.clone(), now_ms);
+        }
+    }
+
     /// Forget every webhook (one of them changed on this node).
     pub fn clear(&self) {
         self.held().clear();
@@ -448,8 +456,9 @@ impl TargetCache {
 struct Known(HashMap<String, Option<Target>>);
 
 impl Known {
-    /// Each distinct token's webhook, as of its first request in the group: a ready one
-    /// from `cache` when it was looked up lately, else from the database.
+    /// Each distinct token's webhook, as of its first request in the group: from `cache`
+    /// when it was looked up lately and not waiting for its test event, else from the
+    /// database.
     fn read(db: &dyn Sql, jobs: &[IngestJob], cache: &TargetCache) -> Result<Known, StoreError> {
         let mut known = HashMap::new();
         for job in jobs {
@@ -461,8 +470,8 @@ impl Known {
                 Some(cached) => Some(cached),
                 None => {
                     let (target, current) = find_target_by(db, &hash, job.received_at_ms)?;
-                    if let Some(ready) = target.as_ref().filter(|t| current && t.state == WebhookState::Ready) {
-                        cache.put(hash, ready.clone(), job.received_at_ms);
+                    if let Some(found) = target.as_ref().filter(|_| current) {
+                        cache.offer(hash, found, job.received_at_ms);
                     }
                     target
                 }
@@ -740,7 +749,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_ready_webhook_is_trusted_for_a_second_and_forgotten_on_a_change() {
+    fn a_webhook_is_trusted_for_a_second_and_forgotten_on_a_change() {
         let cache = TargetCache::default();
         let target = Target { id: WebhookId::from_text("wh_a"), state: WebhookState::Ready, dedup: Dedup::default() };
         cache.put(b"hash".to_vec(), target, 1_000);
@@ -750,6 +759,21 @@ mod tests {
         cache.put(b"hash".to_vec(), cache_target(), 5_000);
         cache.clear();
         assert!(cache.get(b"hash", 5_001).is_none(), "a change on this node forgets at once");
+    }
+
+    #[test]
+    fn a_webhook_waiting_for_its_test_event_is_never_kept() {
+        let cache = TargetCache::default();
+        let mut target = cache_target();
+        for state in [WebhookState::AwaitingMapping, WebhookState::AwaitingMatch, WebhookState::Ready] {
+            target.state = state;
+            cache.offer(b"hash".to_vec(), &target, 1_000);
+            assert_eq!(cache.get(b"hash", 1_001).map(|t| t.state), Some(state));
+        }
+        cache.clear();
+        target.state = WebhookState::AwaitingTestEvent;
+        cache.offer(b"hash".to_vec(), &target, 1_000);
+        assert!(cache.get(b"hash", 1_001).is_none(), "its capture is decided in the transaction");
     }
 
     fn cache_target() -> Target {

@@ -40,7 +40,7 @@ pub struct Postgres {
     node: String,
     /// How long a claim holds.
     lease: Duration,
-    /// Ready webhooks ingest looked up lately, by token (`store/events.rs::TargetCache`).
+    /// Webhooks ingest looked up lately, by token (`store/events.rs::TargetCache`).
     pub(super) targets: super::events::TargetCache,
 }
 
