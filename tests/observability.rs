@@ -87,7 +87,16 @@ fn metrics_count_known_traffic() {
     ok(server.admin("PUT", &format!("/webhooks/{webhook}/transforms"), Some(bad)), "transforms");
     assert_eq!(server.post_hook(&hook, &json!({"customer": "cus_1"})).status, 202);
     server.drained(&webhook, Duration::from_secs(20));
-    let page = server.metrics();
+    // An event is counted once its batch has committed, a moment after the store shows it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let page = server.metrics();
+        let failed = metric_sum(&page, "wasmhook_events_processed_total", &[("status", "failed")]);
+        if failed > 0.0 || Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(
         metric_sum(&page, "wasmhook_plugin_calls_total", &[("plugin", "normalize"), ("outcome", "guest_error")]),
         1.0
