@@ -14,7 +14,7 @@ pub mod delay;
 pub mod plan;
 pub mod retry;
 pub mod runner;
-mod send_webhook;
+pub(crate) mod send_webhook;
 pub mod signing;
 pub mod sources;
 pub mod step;

@@ -123,11 +123,7 @@ async fn send(
     }
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     detail.request_bytes = bytes.len() as u64;
-    let mut headers = vec![
-        ("content-type".to_string(), "application/json".to_string()),
-        ("user-agent".to_string(), concat!("wasmhook/", env!("CARGO_PKG_VERSION")).to_string()),
-        ("webhook-id".to_string(), detail.webhook_id.clone()),
-    ];
+    let mut headers = delivery_headers(&detail.webhook_id);
     for (name, source) in &hook.headers {
         let value = match source {
             HeaderSource::Value(value) => value.as_str(),
@@ -186,8 +182,18 @@ async fn send(
     }
 }
 
+/// The headers every JSON delivery the server sends carries (a step's webhook, an alert):
+/// its type, who sends it, and its id, the same on every try (Standard Webhooks).
+pub(crate) fn delivery_headers(webhook_id: &str) -> Vec<(String, String)> {
+    vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("user-agent".to_string(), concat!("wasmhook/", env!("CARGO_PKG_VERSION")).to_string()),
+        ("webhook-id".to_string(), webhook_id.to_string()),
+    ]
+}
+
 /// How a request that got no answer ended, for a reason (`None` when it was answered).
-fn unanswered(answer: &Answer) -> Option<String> {
+pub(crate) fn unanswered(answer: &Answer) -> Option<String> {
     Some(match answer {
         Answer::Status { .. } => return None,
         Answer::Unreachable(why) => format!("no answer ({why})"),

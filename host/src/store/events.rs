@@ -409,7 +409,8 @@ const MAX_ROWS_ONE_STATEMENT: usize = 128;
 /// rotated away) reaches this node's ingest within this time, as other ingest settings do through
 /// `ingest/refresh.rs`; this node's own changes clear the cache at once. The events of
 /// such a moment are not lost: the pipeline reads the webhook again per batch, so they
-/// end `not_ready` or `failed` with the reason. Without the cache a group cost two round
+/// end `not_ready` (a set-up just finished elsewhere: replayable) or `failed` with the
+/// reason (docs/deploy.md). Without the cache a group cost two round
 /// trips (the lookup, then the insert and its WAL flush).
 const TARGET_TRUSTED_MS: i64 = 1_000;
 

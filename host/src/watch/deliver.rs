@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use super::Watch;
 use crate::act::retry::{self, Decision};
+use crate::act::send_webhook::{delivery_headers, unanswered};
 use crate::model::alert::Alert;
 use crate::model::ids::{AlertId, now_ms};
 use crate::model::workflow::{RetrySchedule, Signing};
-use crate::plugins::outbound::{AllowedHost, Answer, Outgoing};
+use crate::plugins::outbound::{AllowedHost, Outgoing};
 use crate::store::StoreError;
 use crate::store::alerts::{Message, Tried};
 use crate::work::panic::panic_message;
@@ -105,11 +106,7 @@ fn signed(watch: &Watch, alert: &Alert, message: &Message) -> Result<Signed, Tri
         return Err(Tried::Failed(format!("secret `{}` is not set", alert.secret)));
     };
     let signing = Signing::StandardWebhooks { secret: alert.secret.clone() };
-    let mut headers = vec![
-        ("content-type".to_string(), "application/json".to_string()),
-        ("user-agent".to_string(), concat!("wasmhook/", env!("CARGO_PKG_VERSION")).to_string()),
-        ("webhook-id".to_string(), message.fired.id.to_string()),
-    ];
+    let mut headers = delivery_headers(message.fired.id.as_str());
     let signed = crate::act::signing::headers(
         &signing,
         &key,
@@ -141,12 +138,11 @@ async fn send(watch: &Watch, request: Signed, message: &Message) -> Tried {
         };
     }
     let request = crate::plugins::outbound::shown("POST", &uri);
-    Tried::Failed(match (&sent.response, sent.exchanges.last().map(|e| &e.answer)) {
-        (Ok(response), _) => format!("{request} answered {}", response.status),
-        (Err(_), Some(Answer::Refused)) => {
-            "refused: its address is in the private network (a range the server did not open with --outbound-allow)"
-                .into()
+    Tried::Failed(match &sent.response {
+        Ok(response) => format!("{request} answered {}", response.status),
+        Err(why) => {
+            let how = sent.exchanges.last().and_then(|e| unanswered(&e.answer)).unwrap_or_else(|| why.clone());
+            format!("{request}: {how}")
         }
-        (Err(why), _) => format!("{request}: {why}"),
     })
 }
