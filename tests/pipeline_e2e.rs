@@ -433,3 +433,33 @@ fn a_batch_of_events_for_few_records_enrolls_each_record_once() {
     enrolled.dedup();
     assert_eq!(enrolled.len(), 5, "each record enrolled exactly once");
 }
+
+#[test]
+fn deleting_a_workflow_deletes_its_enrollments_and_leaves_the_events() {
+    let s = set_up();
+    let sent = s.server.post_hook(&s.hook, &payment("cus_PxQ81", json!(4200), "2024-03-10T09:15:00Z"));
+    let event_id = sent.body["event_id"].as_str().unwrap().to_string();
+    let event = settled(&s.server, &event_id);
+    assert_eq!(event["status"], "enrolled", "{event:#}");
+    let enrollment_id = event["enrollments"][0]["enrollment_id"].as_str().unwrap().to_string();
+    let record_enrollments = format!("/objects/contacts/records/{}/enrollments", s.ada);
+    let listed = ok(s.server.admin("GET", &record_enrollments, None), "record enrollments");
+    assert_eq!(listed["enrollments"].as_array().unwrap().len(), 1, "{listed:#}");
+
+    let deleted = s.server.admin("DELETE", &format!("/workflows/{}", s.workflow_id), None);
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    // Its enrollments go with it, on either backend (PostgreSQL's schema has no cascading key).
+    let gone = s.server.admin("GET", &format!("/enrollments/{enrollment_id}"), None);
+    assert_eq!(gone.status, 404, "{:?}", gone.body);
+    let listed = ok(s.server.admin("GET", &record_enrollments, None), "record enrollments");
+    assert_eq!(listed["enrollments"].as_array().unwrap().len(), 0, "{listed:#}");
+    assert_eq!(s.server.admin("GET", &format!("/workflows/{}", s.workflow_id), None).status, 404);
+    assert_eq!(s.server.admin("DELETE", &format!("/workflows/{}", s.workflow_id), None).status, 404);
+    // The event stays, with what it did then.
+    let event = s.server.admin("GET", &format!("/events/{event_id}"), None).body;
+    assert_eq!(event["status"], "enrolled", "{event:#}");
+    // A delivery now finds no workflow to enroll into.
+    let later = s.server.post_hook(&s.hook, &payment("cus_PxQ81", json!(990), "2024-03-11 10:00:00"));
+    let later = settled(&s.server, later.body["event_id"].as_str().unwrap());
+    assert_eq!(later["status"], "no_workflow", "{later:#}");
+}

@@ -326,11 +326,11 @@ impl Batch<'_> {
         execute_rows(
             self.tx,
             &self.finished.borrow(),
-            |values| {
+            |rows| {
                 format!(
                     "UPDATE events SET status = v.column2, stage = v.column3, reason = v.column4, detail_json = v.column5,
                          matched_record_id = v.column6, claimed_by = NULL, lease_until_ms = NULL
-                     FROM (VALUES {values}) AS v
+                     FROM ({rows}) AS v
                      WHERE events.id = v.column1"
                 )
             },
@@ -364,7 +364,7 @@ fn insert_enrollments(tx: &dyn Sql, rows: &[NewEnrollment]) -> Result<u64, Store
         Dialect::Sqlite => execute_rows(
             tx,
             rows,
-            |values| format!("INSERT INTO enrollments ({COLUMNS}) VALUES {values}"),
+            |rows| format!("INSERT INTO enrollments ({COLUMNS}) {rows}"),
             |row| {
                 let [id, workflow, record, event, at, status, trigger, next, finished, _once] = fields(row);
                 [id, workflow, record, event, at, status, trigger, next, finished]
@@ -373,7 +373,7 @@ fn insert_enrollments(tx: &dyn Sql, rows: &[NewEnrollment]) -> Result<u64, Store
         Dialect::Postgres => execute_rows(
             tx,
             rows,
-            |values| format!("INSERT INTO enrollments ({COLUMNS}, once_key) VALUES {values} ON CONFLICT DO NOTHING"),
+            |rows| format!("INSERT INTO enrollments ({COLUMNS}, once_key) {rows} ON CONFLICT DO NOTHING"),
             fields,
         ),
     }

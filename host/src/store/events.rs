@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use super::gate::Priority;
-use super::sql::{Row, Sql, ToArg, args, execute_rows, value_rows};
+use super::sql::{ROWS_PER_ARRAY, Row, Sql, ToArg, args, execute_rows};
 use super::webhooks::token_hash;
 use super::{Store, StoreError};
 use crate::model::event::EventStatus;
@@ -107,8 +107,8 @@ impl Store {
             let known = self.with(|db| Known::read(db, &jobs, &pg.targets))?;
             if !known.capturing() {
                 let Admitted { answers, rows } = self.with(|db| admit_group(&mut known.reading(db), jobs))?;
-                if rows.len() <= MAX_ROWS_ONE_STATEMENT {
-                    self.with(|db| insert_events_at_once(db, &rows))?;
+                if rows.len() <= ROWS_PER_ARRAY {
+                    self.with(|db| insert_events(db, &rows, ""))?;
                 } else {
                     self.transaction(Priority::Ingest, |tx| insert_events(tx, &rows, ""))?;
                 }
@@ -400,9 +400,6 @@ impl NewEvent {
     }
 }
 
-/// Most events one statement inserts (PostgreSQL's limit is 65,535 parameters; 8 a row).
-const MAX_ROWS_ONE_STATEMENT: usize = 128;
-
 /// How long a node trusts a webhook it looked up for ingest (PostgreSQL), in any state but
 /// `awaiting_test_event` (a capture is decided in the transaction that stores it): another
 /// node's change to it (deleted, a state moved on or back, a new dedup rule, its token
@@ -638,23 +635,11 @@ pub fn apply_logged_to(
     super::sqlite::in_transaction(conn, |tx| apply_groups(tx, groups))
 }
 
-/// Insert the rows a group gathered, a few multi-row statements for all of them.
-/// Insert up to [`MAX_ROWS_ONE_STATEMENT`] events in one statement (prepared once per row
-/// count and connection).
-fn insert_events_at_once(db: &dyn Sql, rows: &[NewEvent]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let args: Vec<&dyn ToArg> = rows.iter().flat_map(event_fields).collect();
-    db.execute(&insert_statement(&value_rows(rows.len(), 8), ""), &args)?;
-    Ok(())
-}
-
-/// `INSERT INTO events` of the rows `values` lists.
-fn insert_statement(values: &str, suffix: &str) -> String {
+/// `INSERT INTO events` of the rows `rows` gives (a [`RowSource`](super::sql::RowSource) query).
+fn insert_statement(rows: &str, suffix: &str) -> String {
     format!(
         "INSERT INTO events (id, webhook_id, received_at_ms, status, reason, payload, delivery_id, request_id)
-         VALUES {values}{suffix}"
+         {rows}{suffix}"
     )
 }
 
@@ -673,7 +658,7 @@ fn event_fields(row: &NewEvent) -> [&dyn ToArg; 8] {
 }
 
 fn insert_events(tx: &dyn Sql, rows: &[NewEvent], suffix: &str) -> Result<(), StoreError> {
-    execute_rows(tx, rows, |values| insert_statement(values, suffix), event_fields)?;
+    execute_rows(tx, rows, |rows| insert_statement(rows, suffix), event_fields)?;
     Ok(())
 }
 

@@ -141,10 +141,8 @@ fn read_properties(tx: &dyn Sql, ids: &[RecordId]) -> Result<Vec<(RecordId, Prop
         tx,
         ids,
         &[],
-        |values, _| {
-            format!(
-                "SELECT v.column1, (SELECT properties_json FROM records WHERE id = v.column1) FROM (VALUES {values}) AS v"
-            )
+        |rows, _| {
+            format!("SELECT v.column1, (SELECT properties_json FROM records WHERE id = v.column1) FROM ({rows}) AS v")
         },
         |id| [id as &dyn ToArg],
     )?;
@@ -186,18 +184,16 @@ fn write(
     execute_rows(
         tx,
         &created,
-        |values| {
-            format!("INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) VALUES {values}")
-        },
+        |rows| format!("INSERT INTO records (id, object, properties_json, created_at_ms, updated_at_ms) {rows}"),
         |(id, json)| [*id as &dyn ToArg, &object, json, &now_ms, &now_ms],
     )?;
     execute_rows(
         tx,
         &updated,
-        |values| {
+        |rows| {
             format!(
                 "UPDATE records SET properties_json = v.column2, updated_at_ms = v.column3
-                 FROM (VALUES {values}) AS v WHERE records.id = v.column1"
+                 FROM ({rows}) AS v WHERE records.id = v.column1"
             )
         },
         |(id, json)| [*id as &dyn ToArg, json, &now_ms],
@@ -205,15 +201,15 @@ fn write(
     execute_rows(
         tx,
         &updated,
-        |values| format!("DELETE FROM record_unique_values WHERE record_id IN ({values})"),
+        |rows| format!("DELETE FROM record_unique_values WHERE record_id IN ({rows})"),
         |(id, _)| [*id as &dyn ToArg],
     )?;
     let inserted = execute_rows(
         tx,
         &values,
-        |values| {
+        |rows| {
             format!(
-                "INSERT INTO record_unique_values (object, property, value, record_id) VALUES {values}
+                "INSERT INTO record_unique_values (object, property, value, record_id) {rows}
                  ON CONFLICT DO NOTHING"
             )
         },

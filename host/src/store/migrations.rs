@@ -601,4 +601,20 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         // The cost: fresh events take twice the heap pages (indexes unchanged).
         postgres: Some("ALTER TABLE events SET (fillfactor = 50);"),
     },
+    // 23
+    Migration {
+        // SQLite checks a foreign key with one seek of the parent's index, cheaply.
+        sqlite: "",
+        // PostgreSQL checks one with a query per inserted row, run by a trigger: every
+        // stored event asked for its webhook, every enrollment for its workflow. The store
+        // keeps both relations itself: webhooks are never deleted (only marked), and a
+        // workflow's deletion deletes its enrollments in the same transaction (an
+        // enrollment a node commits for a workflow deleted meanwhile fails when its step
+        // finds no workflow, and retention removes it once ended). Measured on 10,000
+        // enrollments inserted 250 a statement: 115 ms with the key, 89 without.
+        postgres: Some(
+            "ALTER TABLE enrollments DROP CONSTRAINT IF EXISTS enrollments_workflow_id_fkey;
+             ALTER TABLE events DROP CONSTRAINT IF EXISTS events_webhook_id_fkey;",
+        ),
+    },
 ];

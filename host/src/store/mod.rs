@@ -88,6 +88,9 @@ pub enum StoreError {
     /// A write collided with another node's and must be retried.
     #[error("a concurrent write to {0} collided; retrying")]
     Conflict(&'static str),
+    /// A multi-row statement's rows could not be bound (a bug in the caller).
+    #[error("multi-row statement: {0}")]
+    RowArgument(&'static str),
     /// A statement returned no row where one was expected.
     #[error("a statement returned no row")]
     NoRow,

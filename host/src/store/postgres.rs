@@ -269,6 +269,9 @@ fn typed<'a>(arg: &'a Arg<'a>) -> (&'a (dyn ToSql + Sync), Type) {
         Arg::Int(v) => (v as &(dyn ToSql + Sync), Type::INT8),
         Arg::Text(v) => (v as &(dyn ToSql + Sync), Type::TEXT),
         Arg::Blob(v) => (v as &(dyn ToSql + Sync), Type::BYTEA),
+        Arg::Ints(v) => (v as &(dyn ToSql + Sync), Type::INT8_ARRAY),
+        Arg::Texts(v) => (v as &(dyn ToSql + Sync), Type::TEXT_ARRAY),
+        Arg::Blobs(v) => (v as &(dyn ToSql + Sync), Type::BYTEA_ARRAY),
     }
 }
 

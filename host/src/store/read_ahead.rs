@@ -88,7 +88,7 @@ impl ReadAhead {
             db,
             &records,
             &[workflow],
-            |values, next| {
+            |rows, next| {
                 // Only a workflow that does not re-enroll asks whether a record enrolled before.
                 let any = if reenroll {
                     "NULL".to_string()
@@ -101,7 +101,7 @@ impl ReadAhead {
                     "SELECT v.column1,
                          (SELECT id FROM enrollments WHERE workflow_id = ?{next} AND record_id = v.column1 AND status = 'running' LIMIT 1),
                          {any}
-                     FROM (VALUES {values}) AS v"
+                     FROM ({rows}) AS v"
                 )
             },
             |record| [*record as &dyn ToArg],
@@ -118,11 +118,11 @@ impl ReadAhead {
             db,
             matched,
             &[workflow],
-            |values, next| {
+            |rows, next| {
                 format!(
                     "SELECT v.column1, v.column2,
                          (SELECT id FROM enrollments WHERE workflow_id = ?{next} AND event_id = v.column1 AND record_id = v.column2)
-                     FROM (VALUES {values}) AS v"
+                     FROM ({rows}) AS v"
                 )
             },
             |(event, record)| [event as &dyn ToArg, record],

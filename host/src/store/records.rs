@@ -131,12 +131,12 @@ pub(super) fn unique_holders<'k>(
         db,
         &keys,
         &[&object, &property],
-        |values, next| {
+        |rows, next| {
             format!(
                 "SELECT v.column1,
                      (SELECT record_id FROM record_unique_values
                       WHERE object = ?{next} AND property = ?{} AND value = v.column1)
-                 FROM (VALUES {values}) AS v",
+                 FROM ({rows}) AS v",
                 next + 1
             )
         },

@@ -207,6 +207,10 @@ impl rusqlite::ToSql for Bound<'_> {
             Arg::Text(Some(s)) => ValueRef::Text(s.as_bytes()),
             Arg::Blob(Some(b)) => ValueRef::Blob(b),
             Arg::Int(None) | Arg::Text(None) | Arg::Blob(None) => ValueRef::Null,
+            // Multi-row statements give SQLite `VALUES` lists (`sql::RowSource`).
+            Arg::Ints(_) | Arg::Texts(_) | Arg::Blobs(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure("SQLite binds no arrays".into()));
+            }
         }))
     }
 }

@@ -68,9 +68,9 @@ impl Store {
             execute_rows(
                 tx,
                 &rows,
-                |values| {
+                |rows| {
                     format!(
-                        "INSERT INTO tallies (subject, minute, what, count) VALUES {values}
+                        "INSERT INTO tallies (subject, minute, what, count) {rows}
                          ON CONFLICT (subject, minute, what) DO UPDATE SET count = tallies.count + excluded.count"
                     )
                 },

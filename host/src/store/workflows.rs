@@ -2,6 +2,7 @@
 
 use serde_json::Value as Json;
 
+use super::gate::Priority;
 use super::sql::{Row, args};
 use super::{Store, StoreError};
 use crate::model::ids::{EnrollmentId, EventId, RecordId, WorkflowId};
@@ -69,7 +70,12 @@ impl Store {
 
     /// Delete a workflow and its enrollments.
     pub fn delete_workflow(&self, id: &WorkflowId) -> Result<bool, StoreError> {
-        Ok(self.with(|db| db.execute("DELETE FROM workflows WHERE id = ?1", args![id]))? == 1)
+        // PostgreSQL's schema has no foreign key to cascade the deletion (migration 23).
+        let deleted = self.transaction(Priority::Background, |tx| {
+            tx.execute("DELETE FROM enrollments WHERE workflow_id = ?1", args![id])?;
+            tx.execute("DELETE FROM workflows WHERE id = ?1", args![id])
+        })?;
+        Ok(deleted == 1)
     }
 
     /// A workflow's enrollments, newest first.
@@ -120,6 +126,17 @@ impl Store {
             });
         };
         let mut due = self.with(|db| {
+            // The act stage looks after every pipeline batch, most often to find nothing
+            // due (enrollments without actions end as they are made): a seek in the
+            // partial index says so, where the claim took 0.3 ms of planning a call
+            // (pg_stat_statements, nodes bench: 2% of PostgreSQL's CPU while draining).
+            let due_now = db.query_opt(
+                "SELECT 1 FROM enrollments WHERE status = 'running' AND next_attempt_at_ms <= ?1 LIMIT 1",
+                args![now_ms],
+            )?;
+            if due_now.is_none() {
+                return Ok(Vec::new());
+            }
             db.query_map(
                 &format!(
                     "UPDATE enrollments SET claimed_by = ?3, lease_until_ms = ?1 + ?4
