@@ -494,3 +494,59 @@ fn nodes_reach_the_database_over_verified_tls_and_refuse_an_unknown_certificate(
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("empty.pem: no certificate in the file"), "{stderr}");
 }
+
+/// The cells of the table row of `out` that starts with `cells` (`| a | b |`).
+fn table_row<'a>(out: &'a str, cells: &[&str]) -> Vec<&'a str> {
+    let start = format!("| {} |", cells.join(" | "));
+    let line = out.lines().find(|l| l.starts_with(&start)).unwrap_or_else(|| panic!("no row {start:?} in\n{out}"));
+    line.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+/// The number a cell starts with (`"1234 (0.75)"` → 1234).
+fn number(cell: &str) -> f64 {
+    let first = cell.split_whitespace().next().unwrap_or_default();
+    first.parse().unwrap_or_else(|_| panic!("no number in cell {cell:?}"))
+}
+
+/// `wasmhook-bench nodes` small: one ingest row per setup and client count, the drain of
+/// every count's events (the bench itself fails if the replay finds fewer than were
+/// acknowledged), PostgreSQL's CPU per drained event, each setup against the SQLite node.
+#[test]
+fn the_nodes_bench_measures_every_setup_at_every_client_count_and_drains_all_it_acknowledged() {
+    let server = support::pg_server();
+    let args = [
+        "nodes",
+        "--postgres",
+        &server,
+        "--events",
+        "600",
+        "--clients",
+        "2,6",
+        "--records",
+        "100",
+        "--most-nodes",
+        "2",
+    ];
+    let out = support::run_bench_bounded(&args, Duration::from_secs(300));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for setup in ["1 node, SQLite", "1 node, PostgreSQL", "2 nodes, PostgreSQL"] {
+        for clients in ["2", "6"] {
+            let row = table_row(&stdout, &[setup, clients]);
+            assert!(number(row[2]) > 0.0, "ingest rate of {setup} at {clients} clients: {row:?}");
+            // Against the SQLite node at the same count, on the PostgreSQL rows only.
+            assert_eq!(row[2].contains('('), setup.contains("PostgreSQL"), "{row:?}");
+        }
+        // 600 events per count, two counts.
+        let row = table_row(&stdout, &[setup, "1200"]);
+        assert!(number(row[2]) > 0.0, "drain rate of {setup}: {row:?}");
+        let per_event = row[4];
+        if setup.contains("PostgreSQL") {
+            assert!(number(per_event) > 0.0, "PostgreSQL CPU per drained event of {setup}: {row:?}");
+        } else {
+            assert_eq!(per_event, "—", "{row:?}");
+        }
+        assert!(number(row[5]) > 0.0, "record import rate of {setup}: {row:?}");
+    }
+    assert!(stdout.contains("PG 2 nodes / 1 node: ingest = "), "{stdout}");
+}

@@ -40,19 +40,20 @@ pub enum BenchCommand {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
     },
-    /// Ingest and drain rates of 1 node on SQLite, 1 node on PostgreSQL and 2 nodes on one
-    /// PostgreSQL database, with the CPU each part used, in one run.
+    /// Ingest (at each client count) and drain rates of 1 node on SQLite and of 1 to 3 nodes
+    /// on one PostgreSQL database, with the CPU each part used, in one run.
     Nodes {
         /// A PostgreSQL server to create the bench databases on (`postgres://user@host:port`);
         /// without it only SQLite is measured.
         #[arg(long, env = "WASMHOOK_BENCH_POSTGRES")]
         postgres: Option<String>,
-        /// Events per setup.
+        /// Events per setup and client count.
         #[arg(long, default_value_t = 20_000)]
         events: u32,
-        /// Client threads sending them (keep-alive connections).
-        #[arg(long, default_value_t = 16)]
-        clients: u32,
+        /// Client threads sending them (keep-alive connections), comma-separated: the ingest
+        /// is measured once for each count, one after another on the same store.
+        #[arg(long, value_delimiter = ',', default_values_t = [16u32, 64])]
+        clients: Vec<u32>,
         /// Contacts the events are spread over.
         #[arg(long, default_value_t = 10_000)]
         records: usize,
@@ -190,10 +191,11 @@ pub fn run(args: BenchCli) -> anyhow::Result<ExitCode> {
         }
         Some(BenchCommand::Nodes { postgres, events, clients, records, most_nodes }) => {
             anyhow::ensure!(
-                events > 0 && clients > 0 && records > 0,
+                events > 0 && !clients.is_empty() && clients.iter().all(|&c| c > 0) && records > 0,
                 "--events, --clients and --records need numbers above 0"
             );
             anyhow::ensure!((1..=3).contains(&most_nodes), "--most-nodes takes 1, 2 or 3");
+            anyhow::ensure!(clients.iter().all(|&c| c <= events), "--clients may not exceed --events");
             print!("{}", nodes::run(&nodes::Plan { postgres, events, clients, records, most_nodes })?);
             Ok(ExitCode::SUCCESS)
         }

@@ -4,9 +4,10 @@
 //!
 //! Per setup: a fresh store; contacts imported; a webhook mapped but not yet matched, so
 //! the events ingested are kept `not_ready` and the ingest phase measures ingest alone
-//! (clients spread round robin over the nodes, as fast as they are answered). Then the
-//! webhook is matched, a workflow added and every event replayed: the drain phase measures
-//! the pipeline alone (match, enroll, status), on every node at once.
+//! (clients spread round robin over the nodes, as fast as they are answered), once per
+//! client count, one count after the other. Then the webhook is matched, a workflow added
+//! and every event of every count replayed: the drain phase measures the pipeline alone
+//! (match, enroll, status), on every node at once.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -22,10 +23,10 @@ pub struct Plan {
     /// The PostgreSQL server (`postgres://user@host:port`) to create databases on; without
     /// one only SQLite runs.
     pub postgres: Option<String>,
-    /// Events per setup.
+    /// Events per setup and client count.
     pub events: u32,
-    /// Client threads sending them.
-    pub clients: u32,
+    /// Client threads sending them: the ingest is measured once per count.
+    pub clients: Vec<u32>,
     /// Contacts the events are spread over.
     pub records: usize,
     /// PostgreSQL setups: 1 to this many nodes.
@@ -35,14 +36,23 @@ pub struct Plan {
 /// One setup's results.
 struct Row {
     name: String,
-    ingest_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    /// One per client count, in the plan's order.
+    ingests: Vec<Ingest>,
+    /// Events replayed and drained: every count's.
+    drained: u64,
     drain_per_s: f64,
-    ingest_cpu: Cpu,
     drain_cpu: Cpu,
     /// Contacts imported per second (one NDJSON import over HTTP, waited for).
     import_per_s: f64,
+}
+
+/// The ingest phase at one client count.
+struct Ingest {
+    clients: u32,
+    per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu: Cpu,
 }
 
 /// Cores used during a phase: by the wasmhook nodes, by PostgreSQL, by everything.
@@ -202,15 +212,50 @@ fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Optio
         &json!({"properties": [{"path": "customer", "type": "string"}]}),
     )?;
 
-    // Ingest: every client as fast as it is answered, spread over the nodes.
-    let per_client = plan.events / plan.clients.max(1);
+    let mut ingests = Vec::new();
+    for &clients in &plan.clients {
+        ingests.push(ingest(plan, clients, &nodes, &hook)?);
+    }
+    let acknowledged: u64 = ingests.iter().map(|i| u64::from(plan.events / i.clients * i.clients)).sum();
+
+    // Drain: matched, a workflow, every event queued again at once.
+    let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
+    first.admin("PUT", &format!("/webhooks/{id}/match"), &rule)?;
+    first.admin(
+        "POST",
+        "/workflows",
+        &json!({"name": "bench", "object": "contacts", "triggers": [id], "actions": []}),
+    )?;
     let before = Ticks::now(&nodes);
     let started = Instant::now();
+    let replayed = first.admin("POST", "/events/replay", &json!({"webhook": id, "status": "not_ready"}))?;
+    let queued = replayed["replayed"].as_u64().ok_or_else(|| anyhow!("the replay said no count: {replayed}"))?;
+    // The test event was captured, not queued: every acknowledged event is replayed.
+    ensure!(queued == acknowledged, "{acknowledged} events acknowledged but {queued} replayed");
+    first.drained(&id, Duration::from_secs(1_800))?;
+    let drain_s = started.elapsed().as_secs_f64();
+    let drain_cpu = before.since(&nodes);
+    Ok(Row {
+        name: name.to_string(),
+        ingests,
+        drained: queued,
+        drain_per_s: queued as f64 / drain_s,
+        drain_cpu,
+        import_per_s,
+    })
+}
+
+/// `plan.events` from `clients` clients, every one as fast as it is answered, spread over
+/// the nodes round robin.
+fn ingest(plan: &Plan, clients: u32, nodes: &[Server], hook: &str) -> anyhow::Result<Ingest> {
+    let per_client = plan.events / clients;
+    let before = Ticks::now(nodes);
+    let started = Instant::now();
     let sent = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..plan.clients)
+        let handles: Vec<_> = (0..clients)
             .map(|c| {
-                let (node, hook) = (&nodes[c as usize % nodes.len()], &hook);
-                let (records, clients) = (plan.records as u32, plan.clients);
+                let node = &nodes[c as usize % nodes.len()];
+                let records = plan.records as u32;
                 scope.spawn(move || -> anyhow::Result<Vec<f64>> {
                     let mut client = Client::connect(&node.addr)?;
                     let mut latencies = Vec::with_capacity(per_client as usize);
@@ -230,55 +275,64 @@ fn measure(plan: &Plan, name: &str, dirs: &[std::path::PathBuf], database: Optio
             .collect();
         handles.into_iter().map(|h| h.join().map_err(|_| anyhow!("a client panicked"))?).collect::<Result<Vec<_>, _>>()
     })?;
-    let ingest_s = started.elapsed().as_secs_f64();
-    let ingest_cpu = before.since(&nodes);
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = before.since(nodes);
     let latencies: Vec<f64> = sent.into_iter().flatten().collect();
-    let acknowledged = latencies.len();
-
-    // Drain: matched, a workflow, every event queued again at once.
-    let rule = json!({"object": "contacts", "webhook_property": "customer", "record_property": "external_id"});
-    first.admin("PUT", &format!("/webhooks/{id}/match"), &rule)?;
-    first.admin(
-        "POST",
-        "/workflows",
-        &json!({"name": "bench", "object": "contacts", "triggers": [id], "actions": []}),
-    )?;
-    let before = Ticks::now(&nodes);
-    let started = Instant::now();
-    let replayed = first.admin("POST", "/events/replay", &json!({"webhook": id, "status": "not_ready"}))?;
-    let queued = replayed["queued"].as_u64().unwrap_or(acknowledged as u64);
-    first.drained(&id, Duration::from_secs(1_800))?;
-    let drain_s = started.elapsed().as_secs_f64();
-    let drain_cpu = before.since(&nodes);
-    Ok(Row {
-        name: name.to_string(),
-        ingest_per_s: acknowledged as f64 / ingest_s,
+    Ok(Ingest {
+        clients,
+        per_s: latencies.len() as f64 / seconds,
         p50_ms: quantile(&latencies, 0.5),
         p99_ms: quantile(&latencies, 0.99),
-        drain_per_s: queued as f64 / drain_s,
-        ingest_cpu,
-        drain_cpu,
-        import_per_s,
+        cpu,
     })
 }
 
 fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
     let mut out = String::new();
+    let counts: Vec<String> = plan.clients.iter().map(u32::to_string).collect();
     writeln!(
         out,
-        "{} events per setup from {} clients over {} contacts (imported first: one NDJSON file over HTTP); {} cores here. CPU in cores used during the phase.",
+        "{} events per setup and client count ({} clients, one count after the other on the same store) over {} contacts (imported first: one NDJSON file over HTTP); {} cores here. CPU in cores used during the phase.",
         plan.events,
-        plan.clients,
+        counts.join(", "),
         plan.records,
         std::thread::available_parallelism().map_or(0, usize::from)
     )?;
+    let cpu = |c: Cpu| format!("{:.2} / {:.2} / {:.2}", c.nodes, c.postgres, c.machine);
+    let sqlite = rows.first();
+    // This setup's figure over the SQLite node's, for the PostgreSQL rows.
+    let versus = |row: &Row, figure: f64, of_sqlite: Option<f64>| match of_sqlite {
+        Some(base) if row.name.contains("PostgreSQL") && base > 0.0 => format!(" ({:.2})", figure / base),
+        _ => String::new(),
+    };
+
+    writeln!(out, "\nIngest (in brackets: of the SQLite node at the same client count):")?;
+    writeln!(out, "| setup | clients | ingest events/s | ack p50 ms | ack p99 ms | CPU nodes / postgres / machine |")?;
+    writeln!(out, "|---|---:|---:|---:|---:|---|")?;
+    for r in rows {
+        for (n, i) in r.ingests.iter().enumerate() {
+            let base = sqlite.and_then(|s| s.ingests.get(n)).map(|s| s.per_s);
+            writeln!(
+                out,
+                "| {} | {} | {:.0}{} | {:.1} | {:.1} | {} |",
+                r.name,
+                i.clients,
+                i.per_s,
+                versus(r, i.per_s, base),
+                i.p50_ms,
+                i.p99_ms,
+                cpu(i.cpu)
+            )?;
+        }
+    }
+
+    writeln!(out, "\nDrain: every event ingested above, replayed at once (in brackets: of the SQLite node):")?;
     writeln!(
         out,
-        "| setup | ingest events/s | ack p50 ms | ack p99 ms | ingest CPU nodes / postgres / machine | drain events/s | drain CPU nodes / postgres / machine | PostgreSQL CPU per drained event, ms | record import rows/s |"
+        "| setup | events | drain events/s | CPU nodes / postgres / machine | PostgreSQL CPU per drained event, ms | record import rows/s |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---|---:|---|---:|---:|")?;
+    writeln!(out, "|---|---:|---:|---|---:|---:|")?;
     for r in rows {
-        let cpu = |c: Cpu| format!("{:.2} / {:.2} / {:.2}", c.nodes, c.postgres, c.machine);
         // Cores × seconds per event: the database's cost of one event, whatever the rate.
         let per_event = if r.name.contains("PostgreSQL") && r.drain_per_s > 0.0 {
             format!("{:.3}", r.drain_cpu.postgres / r.drain_per_s * 1e3)
@@ -287,34 +341,31 @@ fn render(plan: &Plan, rows: &[Row]) -> anyhow::Result<String> {
         };
         writeln!(
             out,
-            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} | {per_event} | {:.0} |",
+            "| {} | {} | {:.0}{} | {} | {per_event} | {:.0} |",
             r.name,
-            r.ingest_per_s,
-            r.p50_ms,
-            r.p99_ms,
-            cpu(r.ingest_cpu),
+            r.drained,
             r.drain_per_s,
+            versus(r, r.drain_per_s, sqlite.map(|s| s.drain_per_s)),
             cpu(r.drain_cpu),
             r.import_per_s
         )?;
     }
-    if let [sqlite, pg1, rest @ ..] = rows {
-        write!(
-            out,
-            "ratios: ingest PG 1 node / SQLite = {:.2}, drain = {:.2}",
-            pg1.ingest_per_s / sqlite.ingest_per_s,
-            pg1.drain_per_s / sqlite.drain_per_s
-        )?;
+    if let [_, pg1, rest @ ..] = rows {
         for (n, more) in rest.iter().enumerate() {
-            write!(
+            let ingest: Vec<String> = more
+                .ingests
+                .iter()
+                .zip(&pg1.ingests)
+                .map(|(m, one)| format!("{:.2} ({} clients)", m.per_s / one.per_s, m.clients))
+                .collect();
+            writeln!(
                 out,
-                "; PG {} nodes / 1 node: ingest = {:.2}, drain = {:.2}",
+                "PG {} nodes / 1 node: ingest = {}, drain = {:.2}",
                 n + 2,
-                more.ingest_per_s / pg1.ingest_per_s,
+                ingest.join(", "),
                 more.drain_per_s / pg1.drain_per_s
             )?;
         }
-        writeln!(out)?;
     }
     Ok(out)
 }
