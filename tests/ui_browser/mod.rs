@@ -27,6 +27,9 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const WRONG_WORLD: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_wrong_world.wasm");
 const HOSTILE: &str = concat!(env!("WASMHOOK_GUEST_DIR"), "/guest_hostile.wasm");
 const WAIT: Duration = Duration::from_secs(15);
+/// How long an answer that compiles a language runtime first may take: ~9 s alone on a
+/// 2-core machine, and over 15 s with the rest of the suite running beside it.
+const COMPILE_WAIT: Duration = Duration::from_secs(120);
 
 /// A chromedriver process and a browser session on it; both end on drop.
 struct Browser {
@@ -167,7 +170,12 @@ async fn wait_text(c: &Client, needle: &str) {
 
 /// Wait until the element matching `selector` shows `needle`; its text.
 async fn wait_in(c: &Client, selector: &str, needle: &str) -> String {
-    let deadline = Instant::now() + WAIT;
+    wait_in_for(c, selector, needle, WAIT).await
+}
+
+/// [`wait_in`], waiting up to `wait`.
+async fn wait_in_for(c: &Client, selector: &str, needle: &str, wait: Duration) -> String {
+    let deadline = Instant::now() + wait;
     loop {
         let now = match c.find(Locator::Css(selector)).await {
             Ok(el) => el.text().await.unwrap_or_default(),

@@ -7,8 +7,8 @@
 //! clicked, reads as a list, and a real event runs it end to end.
 
 use super::{
-    WAIT, assert_labelled, browser, click_button, eventually, heading, labelled, screenshot, sign_in, wait_in,
-    wait_text,
+    COMPILE_WAIT, WAIT, assert_labelled, browser, click_button, eventually, heading, labelled, screenshot, sign_in,
+    wait_in, wait_in_for, wait_text,
 };
 use crate::support::{self, ok, ready_webhook};
 
@@ -126,9 +126,20 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     labelled(c, "Allowed hosts").await.send_keys(&base).await.unwrap();
     assert_labelled(c, "the workflow editor").await;
 
-    // Saving refuses the syntax error, shown at its line; nothing is saved.
+    // Saving refuses the syntax error, shown at its line; nothing is saved. The first check
+    // compiles the JavaScript runtime, so the editor says what it waits for and takes no
+    // second click meanwhile.
     click_button(c, "Save workflow").await;
-    let said = wait_in(c, "p.error[data-line='3']", "Line 3, column").await;
+    let saving = saving_state(c).await;
+    assert_eq!(saving, json!(["Saving: checking the code written in steps…", true, "true"]));
+    let said = wait_in_for(c, "p.error[data-line='3']", "Line 3, column", COMPILE_WAIT).await;
+    assert_eq!(
+        c.execute("return document.querySelector('.editor > .actions > button.primary').disabled", vec![])
+            .await
+            .unwrap(),
+        json!(false),
+        "the save button takes clicks again once the answer is in"
+    );
     assert!(said.starts_with("Line 3, column 16: unexpected token ';'"), "{said}");
     assert_eq!(css(c, ".code-box .gutter .bad-line").await.text().await.unwrap(), "3");
     assert_eq!(server.admin("GET", "/workflows", None).body["workflows"], json!([]));
@@ -215,4 +226,21 @@ async fn the_workflow_editor_writes_tests_and_saves_code_branch_and_webhook_step
     assert_eq!(serde_json::from_slice::<serde_json::Value>(body).unwrap(), json!({"tier": "gold"}));
     assert!(headers.iter().any(|(n, v)| n == "x-key" && v == KEY), "{headers:?}");
     c.clone().close().await.unwrap();
+}
+
+/// The editor's save status while a save is under way, read at once with the save button's
+/// state: `[status text, disabled, aria-busy]`.
+async fn saving_state(c: &Client) -> serde_json::Value {
+    let script = "const status = document.querySelector(\"p.saving[role='status']\");
+        const button = document.querySelector('.editor > .actions > button.primary');
+        return status ? [status.textContent, button.disabled, button.getAttribute('aria-busy')] : null;";
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now = c.execute(script, vec![]).await.unwrap();
+        if !now.is_null() {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "no save status appeared");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -113,12 +113,11 @@ pub fn run(plan: &Plan) -> anyhow::Result<Soaked> {
     }
     let drain_s = drain_started.elapsed().as_secs_f64();
     samples.push(look(&server, dir.path(), plan.seconds + drain_s, acked.load(Ordering::Relaxed))?);
-    let pruned = server.metric(r#"wasmhook_pruned_rows_total{table="events"}"#).unwrap_or(0.0);
+    let acknowledged = burst.acknowledged.len() + sent.acknowledged.len();
+    let settled = settled_while_pruning(&server, dir.path(), &webhook, acknowledged)?;
+    let pruned = settled.pruned as f64;
     let server = Arc::try_unwrap(server).map_err(|_| anyhow!("the server is still shared"))?;
     drop(server);
-
-    let acknowledged = burst.acknowledged.len() + sent.acknowledged.len();
-    let settled = settled(dir.path(), &webhook, acknowledged, pruned as u64)?;
     let mut latencies = sent.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
@@ -250,13 +249,34 @@ struct Settled {
     pruned: u64,
 }
 
-/// Count the stopped server's events and enrollments; every acknowledged event must be
-/// there (or pruned by retention) and none left waiting.
+/// [`settled`], counted while the server runs, between two reads of its pruned-events
+/// count that agree. Retention is seconds long in a soak, so the pruner keeps deleting
+/// while the soak ends: a count read before the server stops and rows counted after it
+/// missed the batches deleted in between (a short soak once came out 200 rows short, one
+/// batch). The pruner adds to the count after its delete commits, so equal reads around
+/// the count mean no delete landed between the two that the count missed.
+fn settled_while_pruning(server: &Server, dir: &Path, webhook: &str, acknowledged: usize) -> anyhow::Result<Settled> {
+    let pruned = || server.metric(r#"wasmhook_pruned_rows_total{table="events"}"#).map_or(0, |n| n as u64);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let before = pruned();
+        let counted = settled(dir, webhook, acknowledged, before);
+        if pruned() == before {
+            return counted;
+        }
+        ensure!(Instant::now() < deadline, "the pruner never paused for a minute to let the store be counted");
+    }
+}
+
+/// Count the server's events and enrollments in one snapshot; every acknowledged event
+/// must be there (or among the `pruned` by retention) and none left waiting.
 fn settled(dir: &Path, webhook: &str, acknowledged: usize, pruned: u64) -> anyhow::Result<Settled> {
     let db = rusqlite::Connection::open_with_flags(
         dir.join(crate::store::DB_FILE),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )?;
+    // One read transaction: every count sees the same rows.
+    let db = db.unchecked_transaction()?;
     let count = |sql: &str| -> anyhow::Result<u64> { Ok(db.query_row(sql, [webhook], |r| r.get::<_, i64>(0))? as u64) };
     let stored = count("SELECT count(*) FROM events WHERE webhook_id = ?1 AND status != 'test_event'")?;
     let waiting = count("SELECT count(*) FROM events WHERE webhook_id = ?1 AND status = 'accepted'")?;

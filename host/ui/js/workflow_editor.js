@@ -390,9 +390,21 @@ export async function edit({ params: [id], go }) {
     }
   }
 
+  // One save at a time: a second click while the first is checked would create the
+  // workflow twice. Code written in steps is compiled to check it, and the first check
+  // after the server starts also compiles the language's runtime (seconds), so the
+  // admin is told what the wait is.
+  const saveButton = h('button', { type: 'button', class: 'primary', onclick: save }, 'Save workflow');
   async function save() {
-    fill(message);
+    if (saveButton.disabled) return;
     for (const slot of slots.values()) { fill(slot.error); if (slot.code) slot.code.showError(null); }
+    const writesCode = (actions) => (actions || []).some((a) =>
+      (a.type === 'custom_code' && typeof a.source === 'string') || writesCode(a.then) || writesCode(a.else));
+    const checksCode = writesCode(draft.actions);
+    fill(message, h('p', { class: 'muted saving', role: 'status' },
+      checksCode ? 'Saving: checking the code written in steps…' : 'Saving…'));
+    saveButton.disabled = true;
+    saveButton.setAttribute('aria-busy', 'true');
     try {
       const body = { name: draft.name, enabled: draft.enabled, reenroll: draft.reenroll, triggers: draft.triggers, actions: draft.actions };
       const saved = id ? await api('PATCH', `/workflows/${id}`, body) : await api('POST', '/workflows', { ...body, object: draft.object });
@@ -400,6 +412,9 @@ export async function edit({ params: [id], go }) {
     } catch (error) {
       fill(message, errorBox(error));
       if (error.field) showError(error.field, error.message);
+    } finally {
+      saveButton.disabled = false;
+      saveButton.removeAttribute('aria-busy');
     }
   }
 
@@ -435,7 +450,7 @@ export async function edit({ params: [id], go }) {
     h('h2', {}, 'Steps'),
     list,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'primary', onclick: save }, 'Save workflow'),
+      saveButton,
       h('a', { class: 'button', href: id ? `#/workflows/${id}` : '#/workflows' }, 'Cancel')),
     message);
 }
