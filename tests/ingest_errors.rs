@@ -213,6 +213,77 @@ fn framing_errors_are_400s_with_their_own_codes_and_only_oversize_is_413() {
     assert_eq!(answered("413", "payload_too_large"), 1.0, "{page}");
 }
 
+/// On one keep-alive connection, send `head` and then `body_sent` (which may be only the
+/// start of the body it declares); read one answer: (status, its `Connection` header, and
+/// whether the server then closed the connection instead of answering a second request).
+fn answer_on_keep_alive(addr: &str, head: &str, body_sent: &[u8]) -> (u16, String, bool) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body_sent).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (mut connection, mut length) = (String::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        match name.to_ascii_lowercase().as_str() {
+            "connection" => connection = value.trim().to_string(),
+            "content-length" => length = value.trim().parse().unwrap(),
+            _ => {}
+        }
+    }
+    reader.read_exact(&mut vec![0; length]).unwrap();
+    // A second request on the same connection: answered if the server kept it, or the
+    // connection ends (EOF or a reset) if the server closed it.
+    let second = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let _ = stream.write_all(second.as_bytes());
+    let mut next = String::new();
+    let closed = !matches!(reader.read_line(&mut next), Ok(n) if n > 0 && next.starts_with("HTTP/1.1 200"));
+    (status, connection, closed)
+}
+
+/// A server that answers before reading the body closes the connection, and says so: a
+/// client that got the whole body into the socket before the answer came would otherwise
+/// send its next request into the close (Node's fetch: "other side closed").
+#[test]
+fn an_answer_before_the_body_is_read_says_connection_close() {
+    let h = hook();
+    let addr = &h.server.addr;
+    let head = |path: &str, content_type: &str, length: usize| {
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n")
+    };
+    let start = br#"{"blob":"xxxxxxxx"#;
+    let json = "application/json";
+    let over_limit = answer_on_keep_alive(addr, &head(&h.path, json, 2 * 1024 * 1024), start);
+    assert_eq!(over_limit, (413, "close".to_string(), true), "a body over the limit, by its Content-Length");
+    // An answer after the whole body was read keeps the connection, refusal or not.
+    let whole = br#"{"a":1}"#;
+    let kept = (202, String::new(), false);
+    assert_eq!(answer_on_keep_alive(addr, &head(&h.path, json, whole.len()), whole), kept, "accepted");
+    let broken = br#"{"a":"#;
+    assert_eq!(
+        answer_on_keep_alive(addr, &head(&h.path, json, broken.len()), broken),
+        (400, String::new(), false),
+        "malformed JSON, read to its end"
+    );
+    assert_eq!(h.stored(), 1);
+    // Over the webhook's rate: refused before the body (the first post takes the one token).
+    let limit = json!({"per_second": 0.1, "burst": 1});
+    assert_eq!(h.server.admin("PUT", &format!("/webhooks/{}/rate-limit", h.id), Some(limit)).status, 200);
+    h.post(Some(json), whole);
+    let rate_limited = answer_on_keep_alive(addr, &head(&h.path, json, 4096), start);
+    assert_eq!(rate_limited, (429, "close".to_string(), true), "over the rate limit");
+}
+
 /// Run `program` with `args`; its standard output, one line per try.
 fn client_stack(program: &str, args: &[&str]) -> Vec<String> {
     let out = std::process::Command::new(program)

@@ -19,6 +19,7 @@
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 //! - [`server`]: the connection loop and its limits (header deadline and size, connections).
 //! - [`linger`]: closing a connection so an early answer (a 413) reaches its sender.
+//! - [`unread_body`]: saying `Connection: close` on an answer given before the body was read.
 //! - [`ui`]: the embedded admin web UI.
 
 pub mod alerts;
@@ -37,6 +38,7 @@ pub mod settle;
 pub mod signatures;
 pub mod stats;
 pub mod ui;
+pub mod unread_body;
 pub mod webhooks;
 pub mod workflows;
 

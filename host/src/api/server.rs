@@ -2,7 +2,9 @@
 //! `axum::serve` does not set: a deadline for each request's headers (slow clients and idle
 //! keep-alive connections cannot hold a connection open), a bound on header size (431
 //! beyond it) and on open connections (beyond it, new ones wait in the kernel's backlog).
-//! Connections close by lingering ([`super::linger`]) so an early answer reaches its sender.
+//! Connections close by lingering ([`super::linger`]) so an early answer reaches its sender,
+//! and that answer says `Connection: close` ([`super::unread_body`]) so its sender does not
+//! send its next request into the close.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::linger::Lingering;
+use super::unread_body::close_when_unread;
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +41,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 
 /// Serve `app` on `listener` until `shutdown` resolves, then let requests in flight finish.
 pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits, shutdown: impl Future<Output = ()>) {
+    let app = app.layer(axum::middleware::from_fn(close_when_unread));
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
