@@ -223,24 +223,20 @@ fn answer_on_keep_alive(addr: &str, head: &str, body_sent: &[u8]) -> (u16, Strin
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body_sent).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).unwrap();
-    let status = status_line.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let (mut connection, mut length) = (String::new(), 0usize);
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').unwrap();
-        match name.to_ascii_lowercase().as_str() {
-            "connection" => connection = value.trim().to_string(),
-            "content-length" => length = value.trim().parse().unwrap(),
-            _ => {}
-        }
+    // The head, up to its blank line; the body is read by its length, not to the close, so
+    // a kept connection can take the second request.
+    let mut answer_head = String::new();
+    while !answer_head.ends_with("\r\n\r\n") {
+        let read = reader.read_line(&mut answer_head).unwrap();
+        assert!(read > 0, "the connection ended inside the answer's head: {answer_head:?}");
     }
+    let answer = support::Answer {
+        status: answer_head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0),
+        headers: answer_head,
+        body: serde_json::Value::Null,
+        text: String::new(),
+    };
+    let length = answer.header("content-length").map_or(0, |n| n.parse().unwrap());
     reader.read_exact(&mut vec![0; length]).unwrap();
     // A second request on the same connection: answered if the server kept it, or the
     // connection ends (EOF or a reset) if the server closed it.
@@ -248,7 +244,7 @@ fn answer_on_keep_alive(addr: &str, head: &str, body_sent: &[u8]) -> (u16, Strin
     let _ = stream.write_all(second.as_bytes());
     let mut next = String::new();
     let closed = !matches!(reader.read_line(&mut next), Ok(n) if n > 0 && next.starts_with("HTTP/1.1 200"));
-    (status, connection, closed)
+    (answer.status, answer.header("connection").unwrap_or_default(), closed)
 }
 
 /// A server that answers before reading the body closes the connection, and says so: a
