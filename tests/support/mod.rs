@@ -192,6 +192,16 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An answer read off the wire: its head (status line and headers) and its body.
+    pub fn parse(head: &str, body: &str) -> Answer {
+        Answer {
+            status: head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0),
+            headers: head.to_string(),
+            body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            text: body.to_string(),
+        }
+    }
+
     /// A response header's value (names compared without case).
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers.lines().find_map(|line| {
@@ -250,14 +260,8 @@ pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Answer {
-        status,
-        headers: headers.to_string(),
-        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-        text: body.to_string(),
-    }
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Answer::parse(head, body)
 }
 
 /// The sum of the samples of `name` in a Prometheus text page that carry all of `labels`.
